@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { SwiftletError } from './errors.js';
+import type { HashSecret } from './hash-path.js';
+
+/**
+ * Config files are JSON objects. Each service declares its options as a typed spec with defaults
+ * (the single source of truth, printed by `swiftlet sample-config`), and `parseConfig` validates
+ * the file against it: unknown keys and wrong types are refused at start-up.
+ */
+export type OptionSpec =
+  | { type: 'string'; default: string; doc: string }
+  | { type: 'number'; default: number; doc: string; min?: number }
+  | { type: 'boolean'; default: boolean; doc: string }
+  | { type: 'string[]'; default: string[]; doc: string }
+  | { type: 'object'; default: Record<string, unknown>; doc: string };
+
+export type ConfigSpec = Record<string, OptionSpec>;
+
+export type ConfigOf<S extends ConfigSpec> = {
+  [K in keyof S]: S[K] extends { type: 'string' }
+    ? string
+    : S[K] extends { type: 'number' }
+      ? number
+      : S[K] extends { type: 'boolean' }
+        ? boolean
+        : S[K] extends { type: 'string[]' }
+          ? string[]
+          : Record<string, unknown>;
+};
+
+export function readJsonConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new SwiftletError('CONFIG', `cannot read config file ${file}`, { cause: e });
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new SwiftletError('CONFIG', `config file ${file} is not a JSON object: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export function parseConfig<S extends ConfigSpec>(spec: S, raw: Record<string, unknown>, where = 'config'): ConfigOf<S> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(raw)) {
+    if (!(key in spec) && !key.startsWith('_')) {
+      throw new SwiftletError('CONFIG', `${where}: unknown option "${key}"`);
+    }
+  }
+  for (const [key, opt] of Object.entries(spec)) {
+    const v = raw[key];
+    if (v === undefined) {
+      out[key] = structuredClone(opt.default);
+      continue;
+    }
+    const bad = (): never => {
+      throw new SwiftletError('CONFIG', `${where}: option "${key}" must be ${opt.type}, got ${JSON.stringify(v)}`);
+    };
+    switch (opt.type) {
+      case 'string':
+        if (typeof v !== 'string') bad();
+        break;
+      case 'number':
+        if (typeof v !== 'number' || !Number.isFinite(v)) bad();
+        if (opt.min !== undefined && (v as number) < opt.min) {
+          throw new SwiftletError('CONFIG', `${where}: option "${key}" must be >= ${opt.min}`);
+        }
+        break;
+      case 'boolean':
+        if (typeof v !== 'boolean') bad();
+        break;
+      case 'string[]':
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) bad();
+        break;
+      case 'object':
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) bad();
+        break;
+    }
+    out[key] = v;
+  }
+  return out as ConfigOf<S>;
+}
+
+/** Options every service shares: the cluster secret and where the rings are. */
+export const clusterSpec = {
+  swift_hash_path_prefix: { type: 'string', default: '', doc: 'Cluster secret, prepended to every hashed path. Set it once, never change it.' },
+  swift_hash_path_suffix: { type: 'string', default: '', doc: 'Cluster secret, appended to every hashed path. At least one of prefix/suffix is required.' },
+  ring_dir: { type: 'string', default: '/etc/swiftlet', doc: 'Folder holding account.ring.gz, container.ring.gz and object.ring.gz.' },
+  log_level: { type: 'string', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
+} as const satisfies ConfigSpec;
+
+/** Services refuse to start without the cluster secret: a wrong one would scatter every object. */
+export function requireHashSecret(cfg: { swift_hash_path_prefix: string; swift_hash_path_suffix: string }): HashSecret {
+  if (!cfg.swift_hash_path_prefix && !cfg.swift_hash_path_suffix) {
+    throw new SwiftletError('CONFIG', 'refusing to start: set swift_hash_path_prefix and/or swift_hash_path_suffix (the cluster secret)');
+  }
+  return { prefix: cfg.swift_hash_path_prefix, suffix: cfg.swift_hash_path_suffix };
+}

@@ -1,0 +1,47 @@
+/**
+ * Header names shared by the proxy and the storage nodes. Everything internal is x-backend-*
+ * (or one of the container/account update headers below), and the proxy strips these at the edge
+ * in both directions.
+ */
+export const H = {
+  timestamp: 'x-timestamp',
+  transId: 'x-trans-id',
+  /** Object PUT/DELETE: where the object server sends its container update. */
+  containerHost: 'x-container-host',
+  containerDevice: 'x-container-device',
+  containerPartition: 'x-container-partition',
+  /** Container PUT/DELETE and container updates: where the container server sends its account update. */
+  accountHost: 'x-account-host',
+  accountDevice: 'x-account-device',
+  accountPartition: 'x-account-partition',
+  /** Set on a listing/stat request so a node reports deleted state and its timestamp. */
+  backendTimestamp: 'x-backend-timestamp',
+  backendDataTimestamp: 'x-backend-data-timestamp',
+  backendDeleteAt: 'x-backend-delete-at',
+  /** Which part of the system made a sub-request (proxy, updater, replicator...). */
+  backendSource: 'x-backend-source',
+  backendCrc32c: 'x-backend-crc32c',
+  /** Container update fields sent by the object server to the container server. */
+  size: 'x-size',
+  contentType: 'x-content-type',
+  etag: 'x-etag',
+  /** Account update fields sent by the container server to the account server. */
+  putTimestamp: 'x-put-timestamp',
+  deleteTimestamp: 'x-delete-timestamp',
+  objectCount: 'x-object-count',
+  bytesUsed: 'x-bytes-used',
+} as const;
+
+/** Headers a client may never set or see: the gatekeeper removes them. */
+export function isInternalHeader(name: string): boolean {
+  const n = name.toLowerCase();
+  return (
+    n.startsWith('x-backend-') ||
+    n.startsWith('x-container-host') ||
+    n.startsWith('x-container-device') ||
+    n.startsWith('x-container-partition') ||
+    n.startsWith('x-account-host') ||
+    n.startsWith('x-account-device') ||
+    n.startsWith('x-account-partition')
+  );
+}
