@@ -1,0 +1,159 @@
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { isDiskFullErrno, SwiftletError } from '../../common/errors.js';
+import { HASHES_INVALID, tmpDirOf } from './layout.js';
+
+/**
+ * The durable-write toolbox (Swift's _finalize_put): temp file → write → fsync → rename →
+ * fsync the directory. `fsync: false` skips every fsync (throwaway tests only).
+ */
+
+export function errnoOf(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** ENOSPC/EDQUOT become DISK_FULL (→ 507, the proxy tries a handoff); anything else passes through. */
+export function asDiskError(e: unknown, what: string): unknown {
+  if (isDiskFullErrno(e)) return new SwiftletError('DISK_FULL', `disk full: ${what}`, { cause: e });
+  return e;
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * mkdir -p that makes new entries durable: the parent of every directory it creates is fsynced.
+ * Never climbs above `root` (the device folder), so a vanished device is an error, not recreated.
+ */
+export async function ensureDir(dir: string, root: string, fsync: boolean): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT' || dir === root || dirname(dir) === dir) throw e;
+    await ensureDir(dirname(dir), root, fsync);
+    try {
+      await mkdir(dir);
+    } catch (e2) {
+      if (errnoOf(e2) === 'EEXIST') return; // someone else made it (and fsynced its parent)
+      throw e2;
+    }
+  }
+  if (fsync) await fsyncDir(dirname(dir));
+}
+
+// Temp names: one random prefix per process plus a counter, so naming costs no syscall or entropy per file.
+const tmpPrefix = randomBytes(6).toString('hex');
+let tmpCounter = 0;
+
+export interface TempFile {
+  path: string;
+  fh: FileHandle;
+}
+
+/** Opens a new file in `<device>/tmp`, creating the folder on demand. */
+export async function openTempFile(devicePath: string): Promise<TempFile> {
+  const dir = tmpDirOf(devicePath);
+  const path = join(dir, `${tmpPrefix}-${(tmpCounter++).toString(36)}`);
+  try {
+    return { path, fh: await open(path, 'wx') };
+  } catch (e) {
+    if (errnoOf(e) !== 'ENOENT') throw asDiskError(e, path);
+  }
+  try {
+    await mkdir(dir, { recursive: true });
+    return { path, fh: await open(path, 'wx') };
+  } catch (e) {
+    throw asDiskError(e, path);
+  }
+}
+
+/** Closes and removes a temp file after a failed write; never throws. */
+export async function discardTempFile(t: TempFile): Promise<void> {
+  await t.fh.close().catch(() => undefined);
+  await unlink(t.path).catch(() => undefined);
+}
+
+/** Writes all of `bufs` at `position` (one writev per call; loops on a short write). Returns bytes written. */
+export async function writeAllAt(fh: FileHandle, bufs: Buffer[], position: number): Promise<number> {
+  let total = 0;
+  for (const b of bufs) total += b.length;
+  let done = 0;
+  let pending = bufs;
+  while (done < total) {
+    const { bytesWritten } = pending.length === 1 ? await fh.write(pending[0] as Buffer, 0, (pending[0] as Buffer).length, position + done) : await fh.writev(pending, position + done);
+    if (bytesWritten <= 0) throw new SwiftletError('INTERNAL', 'write made no progress');
+    done += bytesWritten;
+    if (done < total) pending = sliceBuffers(pending, bytesWritten);
+  }
+  return total;
+}
+
+function sliceBuffers(bufs: Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  let s = skip;
+  for (const b of bufs) {
+    if (s >= b.length) {
+      s -= b.length;
+      continue;
+    }
+    out.push(s > 0 ? b.subarray(s) : b);
+    s = 0;
+  }
+  return out;
+}
+
+/**
+ * Moves a finished, fsynced temp file to `dir/name` and makes the rename durable. `dir` (and
+ * its parents up to `root`) is created when missing.
+ */
+export async function renameIntoDir(tmpPath: string, dir: string, name: string, root: string, fsync: boolean): Promise<void> {
+  const target = join(dir, name);
+  try {
+    try {
+      await rename(tmpPath, target);
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+      await ensureDir(dir, root, fsync);
+      await rename(tmpPath, target);
+    }
+    if (fsync) await fsyncDir(dir);
+  } catch (e) {
+    await unlink(tmpPath).catch(() => undefined);
+    throw asDiskError(e, target);
+  }
+}
+
+/** A whole small file, written durably (temp + fsync + rename + fsync dir): .ts, .meta, async pendings. */
+export async function writeFileDurable(devicePath: string, dir: string, name: string, data: Buffer, fsync: boolean): Promise<void> {
+  const t = await openTempFile(devicePath);
+  try {
+    await writeAllAt(t.fh, [data], 0);
+    if (fsync) await t.fh.datasync();
+    await t.fh.close();
+  } catch (e) {
+    await discardTempFile(t);
+    throw asDiskError(e, t.path);
+  }
+  await renameIntoDir(t.path, dir, name, devicePath, fsync);
+}
+
+/**
+ * Records that a suffix changed since the replicator last hashed it (Swift's invalidate_hash):
+ * one line appended to hashes.invalid. O_APPEND keeps concurrent lines whole.
+ */
+export async function invalidateSuffix(partitionDir: string, suffix: string): Promise<void> {
+  try {
+    await appendFile(join(partitionDir, HASHES_INVALID), `${suffix}\n`);
+  } catch (e) {
+    throw asDiskError(e, partitionDir);
+  }
+}

@@ -1,0 +1,64 @@
+import { join } from 'node:path';
+import { Timestamp } from '../../common/timestamp.js';
+
+/**
+ * Where things live on a device (Swift's layout, docs/BACKEND.md):
+ *   objects/<partition>/<suffix>/<hash>/<timestamp>.data|.ts|.meta
+ *   objects/<partition>/hashes.invalid
+ *   tmp/, async_pending/<suffix>/<hash>-<timestamp>, quarantined/objects/<hash>/
+ */
+export const OBJECTS_DIR = 'objects';
+export const TMP_DIR = 'tmp';
+export const ASYNC_PENDING_DIR = 'async_pending';
+export const QUARANTINE_DIR = join('quarantined', 'objects');
+export const HASHES_INVALID = 'hashes.invalid';
+
+/** The last 3 hex digits of a path hash: groups hash dirs so a replicator compares a suffix at a time. */
+export function suffixOf(hash: string): string {
+  return hash.slice(-3);
+}
+
+/** One object's place on one device. */
+export interface ObjectLocation {
+  devicePath: string;
+  partition: number;
+  hash: string;
+  suffix: string;
+  partitionDir: string;
+  suffixDir: string;
+  hashDir: string;
+}
+
+export function objectLocation(devicePath: string, partition: number, hash: string): ObjectLocation {
+  const suffix = suffixOf(hash);
+  const partitionDir = join(devicePath, OBJECTS_DIR, String(partition));
+  const suffixDir = join(partitionDir, suffix);
+  return { devicePath, partition, hash, suffix, partitionDir, suffixDir, hashDir: join(suffixDir, hash) };
+}
+
+export function tmpDirOf(devicePath: string): string {
+  return join(devicePath, TMP_DIR);
+}
+
+export type OnDiskExt = 'data' | 'ts' | 'meta';
+
+export interface OnDiskFile {
+  name: string;
+  timestamp: Timestamp;
+  ext: OnDiskExt;
+}
+
+/** `<timestamp>.<ext>` → its parts; undefined for anything else (temp or foreign files are left alone). */
+export function parseOnDiskName(name: string): OnDiskFile | undefined {
+  const dot = name.lastIndexOf('.');
+  if (dot <= 0) return undefined;
+  const ext = name.slice(dot + 1);
+  if (ext !== 'data' && ext !== 'ts' && ext !== 'meta') return undefined;
+  const ts = Timestamp.tryParse(name.slice(0, dot));
+  if (!ts) return undefined;
+  return { name, timestamp: ts, ext };
+}
+
+export function onDiskName(ts: Timestamp, ext: OnDiskExt): string {
+  return `${ts.internal}.${ext}`;
+}
