@@ -40,3 +40,10 @@ export function backendPath(device: string, partition: number, account: string, 
   if (object !== undefined) p += `/${object.split('/').map(encodeURIComponent).join('/')}`;
   return p;
 }
+
+/** Drops a body we will not read (possibly large): destroying an undici body emits an error we expect. */
+export function abortBody(body: Dispatcher.ResponseData['body'] | undefined): void {
+  if (!body) return;
+  body.on('error', () => undefined);
+  body.destroy();
+}

@@ -89,3 +89,16 @@ export class Timestamp {
 export function compareTimestampStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * Stamps strictly increasing timestamps for one process: two writes stamped by one proxy in the
+ * same 10 µs tick still order (Swift relies on the clock alone; we add the guarantee cheaply).
+ */
+export function createStamper(clock: () => number): () => Timestamp {
+  let last = 0;
+  return () => {
+    const ticks = Math.max(Math.round(clock() * 100), last + 1);
+    last = ticks;
+    return new Timestamp(ticks);
+  };
+}

@@ -1,0 +1,159 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createClusterRings } from '../ring-builder/bootstrap.js';
+import { ringFile } from '../ring-builder/ring.js';
+
+/**
+ * The all-in-one cluster: one proxy and N storage nodes (one device each, one zone each) on this
+ * machine, as child processes. The first run writes configs, the cluster secret and the rings
+ * under <data>/etc; later runs reuse them, so data written before a restart is found again.
+ */
+export interface AioOptions {
+  data: string;
+  port: number;
+  bind: string;
+  nodes: number;
+  nodePortBase: number;
+  partPower: number;
+  verbose: boolean;
+}
+
+export interface AioLayout {
+  etc: string;
+  proxyConfig: string;
+  nodeConfigs: string[];
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const SWIFTLET_BIN = join(here, 'swiftlet.js');
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, host, () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** Writes configs and rings on the first run; returns the layout either way. */
+export async function prepareAio(opts: AioOptions): Promise<AioLayout> {
+  const data = resolve(opts.data);
+  const etc = join(data, 'etc');
+  const clusterFile = join(etc, 'cluster.json');
+  await mkdir(etc, { recursive: true });
+  const nodeConfigs = Array.from({ length: opts.nodes }, (_, i) => join(etc, `node${i + 1}.json`));
+  const proxyConfig = join(etc, 'proxy.json');
+  if (!existsSync(ringFile(etc, 'object'))) {
+    const secret = { swift_hash_path_prefix: randomBytes(8).toString('hex'), swift_hash_path_suffix: randomBytes(8).toString('hex') };
+    await writeFile(clusterFile, JSON.stringify(secret, null, 2) + '\n');
+    const devices = [];
+    for (let i = 0; i < opts.nodes; i++) {
+      const port = opts.nodePortBase === 0 ? await freePort(opts.bind) : opts.nodePortBase + i + 1;
+      const devicesRoot = join(data, `node${i + 1}`);
+      await mkdir(join(devicesRoot, `d${i + 1}`), { recursive: true });
+      const cfg = {
+        ...secret,
+        ring_dir: etc,
+        bind_ip: opts.bind,
+        bind_port: port,
+        devices: devicesRoot,
+        log_level: 'info',
+      };
+      await writeFile(nodeConfigs[i] as string, JSON.stringify(cfg, null, 2) + '\n');
+      devices.push({ region: 1, zone: i + 1, ip: opts.bind, port, device: `d${i + 1}`, weight: 100 });
+    }
+    await createClusterRings(etc, devices, { partPower: opts.partPower, replicas: 3, minPartHours: 1, seed: 1 });
+    await writeFile(
+      proxyConfig,
+      JSON.stringify({ ...secret, ring_dir: etc, bind_ip: opts.bind, bind_port: opts.port, log_level: 'info' }, null, 2) + '\n',
+    );
+  } else {
+    // Later runs: the proxy port may be changed on the command line.
+    const cfg = JSON.parse(await readFile(proxyConfig, 'utf8')) as Record<string, unknown>;
+    if (cfg.bind_port !== opts.port) {
+      cfg.bind_port = opts.port;
+      await writeFile(proxyConfig, JSON.stringify(cfg, null, 2) + '\n');
+    }
+  }
+  return { etc, proxyConfig, nodeConfigs };
+}
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  port: Promise<number>;
+}
+
+function startChild(name: string, args: string[], verbose: boolean): Child {
+  const proc = spawn(process.execPath, [SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let resolvePort!: (p: number) => void;
+  let rejectPort!: (e: Error) => void;
+  const port = new Promise<number>((res, rej) => {
+    resolvePort = res;
+    rejectPort = rej;
+  });
+  const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+  rl.on('line', (line) => {
+    let rec: { level?: number; msg?: string; port?: number } | undefined;
+    try {
+      rec = JSON.parse(line) as { level?: number; msg?: string; port?: number };
+    } catch {
+      rec = undefined;
+    }
+    if (rec?.msg === 'listening' && typeof rec.port === 'number') resolvePort(rec.port);
+    if (verbose || !rec || (rec.level ?? 30) >= 40) process.stdout.write(`[${name}] ${line}\n`);
+  });
+  proc.on('exit', (code, signal) => {
+    rejectPort(new Error(`${name} exited (${signal ?? code}) before listening`));
+    console.error(`[aio] ${name} exited (${signal ?? code})`);
+  });
+  return { name, proc, port };
+}
+
+export async function runAio(opts: AioOptions): Promise<void> {
+  const layout = await prepareAio(opts);
+  const children: Child[] = layout.nodeConfigs.map((cfg, i) => startChild(`node${i + 1}`, ['storage-node', '--config', cfg], opts.verbose));
+  const nodePorts = await Promise.all(children.map((c) => c.port));
+  const proxy = startChild('proxy', ['proxy', '--config', layout.proxyConfig], opts.verbose);
+  children.push(proxy);
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log('[aio] stopping');
+    for (const c of children) c.proc.kill('SIGTERM');
+    setTimeout(() => {
+      for (const c of children) c.proc.kill('SIGKILL');
+      process.exit(0);
+    }, 5000).unref();
+    Promise.all(children.map((c) => new Promise((r) => (c.proc.exitCode !== null ? r(null) : c.proc.once('exit', r))))).then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const port = await proxy.port;
+  const host = opts.bind === '0.0.0.0' ? '127.0.0.1' : opts.bind;
+  console.log(
+    JSON.stringify({
+      msg: 'aio ready',
+      auth_url: `http://${host}:${port}/auth/v1.0`,
+      proxy_port: port,
+      storage_node_ports: nodePorts,
+      pids: Object.fromEntries(children.map((c) => [c.name, c.proc.pid])),
+      data: resolve(opts.data),
+    }),
+  );
+  console.log(`Swiftlet all-in-one is up: ${opts.nodes} storage nodes, 3 replicas, data in ${resolve(opts.data)}`);
+  console.log(`  auth URL:  http://${host}:${port}/auth/v1.0`);
+  console.log(`  user/key:  test:tester / testing   (also test2:tester2 / testing2, admin:admin / admin)`);
+  console.log(`  try:       swift -A http://${host}:${port}/auth/v1.0 -U test:tester -K testing stat`);
+  console.log('Press Ctrl-C to stop.');
+}

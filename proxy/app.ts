@@ -1,0 +1,203 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Agent as HttpAgent } from 'node:http';
+import { isInternalHeader } from '../common/headers.js';
+import { createBackendAgent } from '../common/http-client.js';
+import type { Logger } from '../common/log.js';
+import { createStamper } from '../common/timestamp.js';
+import type { Clock } from '../common/clock.js';
+import { authorizeTarget } from './authz.js';
+import type { ProxyConfig } from './config.js';
+import type { ProxyContext, Rings } from './context.js';
+import { handleAccount } from './controllers/account.js';
+import { handleContainer } from './controllers/container.js';
+import { handleObject } from './controllers/object.js';
+import { ErrorLimiter } from './error-limiter.js';
+import { swiftInfo } from './info.js';
+import { InfoCache } from './info-cache.js';
+import { newTransId, send } from './responses.js';
+import { parseSwiftPath, type SwiftRequest } from './swift-request.js';
+import { TempAuth } from './tempauth.js';
+import { createHash } from 'node:crypto';
+
+export interface BuildProxyOptions {
+  config: ProxyConfig;
+  rings: Rings;
+  log: Logger;
+  clock: Clock;
+}
+
+const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS'];
+
+/**
+ * The proxy application, in Swift's pipeline order: gatekeeper (transaction id, internal headers
+ * stripped both ways), healthcheck, info, tempauth (login; token check before routing; authorize
+ * after), then the account/container/object controllers.
+ */
+export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx: ProxyContext } {
+  const { config, log, clock } = opts;
+  const authSecret =
+    config.auth_secret ||
+    createHash('sha256').update(`tempauth|${config.swift_hash_path_prefix}|${config.swift_hash_path_suffix}`).digest('hex');
+  const ctx: ProxyContext = {
+    config,
+    rings: opts.rings,
+    agent: createBackendAgent({ connectTimeoutMs: config.conn_timeout_ms, nodeTimeoutMs: config.node_timeout_ms }),
+    putAgent: new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 }),
+    errorLimiter: new ErrorLimiter(config.error_suppression_limit, config.error_suppression_interval_s * 1000, clock),
+    info: new InfoCache(config.recheck_container_existence_s * 1000, config.recheck_account_existence_s * 1000, clock),
+    auth: new TempAuth(config.tempauth_users, authSecret, config.reseller_prefix, config.token_life_s, clock),
+    log,
+    clock,
+  };
+  const stamp = createStamper(clock);
+
+  const app = Fastify({
+    loggerInstance: log,
+    disableRequestLogging: true,
+    exposeHeadRoutes: false,
+    requestTimeout: 0,
+    keepAliveTimeout: 65_000,
+    maxParamLength: 8192,
+    return503OnClosing: true,
+  });
+  app.addHttpMethod('COPY', { hasBody: true });
+  // Bodies are streamed by the controllers: nothing is parsed or buffered here.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+
+  app.addHook('onRequest', async (req, reply) => {
+    // Gatekeeper: clients can neither send nor see internal headers.
+    for (const name of Object.keys(req.headers)) {
+      if (isInternalHeader(name) || /^x-(account|container|object)-sysmeta-/.test(name)) delete req.headers[name];
+    }
+    const transId = newTransId(clock());
+    (req as FastifyRequest & { transId: string }).transId = transId;
+    reply.header('X-Trans-Id', transId);
+    reply.header('X-Openstack-Request-Id', transId);
+  });
+
+  app.route({
+    method: METHODS,
+    url: '/*',
+    handler: async (req, reply) => {
+      const url = req.raw.url ?? '/';
+      const q = url.indexOf('?');
+      const rawPath = q === -1 ? url : url.slice(0, q);
+      const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+      const method = req.method.toUpperCase();
+      if (rawPath === '/healthcheck') return send(reply, 200, {}, 'OK');
+      if (rawPath === '/info' && (method === 'GET' || method === 'HEAD')) {
+        return send(reply, 200, { 'Content-Type': 'application/json; charset=utf-8' }, JSON.stringify(swiftInfo(config)));
+      }
+      if (rawPath === '/auth/v1.0' || rawPath === '/auth/v1.0/' || rawPath === '/v1.0' || rawPath === '/auth/v1/') {
+        return login(ctx, req, reply);
+      }
+      return handleSwift(ctx, stamp, req, reply, rawPath, query, method);
+    },
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    log.error({ err, url: req.url }, 'proxy error');
+    if (!reply.sent) send(reply, 500);
+  });
+  return { app: app as unknown as FastifyInstance, ctx };
+}
+
+function login(ctx: ProxyContext, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const h = req.headers;
+  const user = (h['x-auth-user'] ?? h['x-storage-user']) as string | undefined;
+  const key = (h['x-auth-key'] ?? h['x-storage-pass']) as string | undefined;
+  const host = (h.host as string | undefined) ?? `${ctx.config.bind_ip}:${ctx.config.bind_port}`;
+  const r = ctx.auth.login(user, key, `${req.protocol}://${host}`);
+  return send(reply, r.status, r.headers, r.body);
+}
+
+function flatRequestHeaders(req: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+async function handleSwift(
+  ctx: ProxyContext,
+  stamp: () => ReturnType<ReturnType<typeof createStamper>>,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  rawPath: string,
+  query: URLSearchParams,
+  method: string,
+): Promise<FastifyReply | void> {
+  const parsed = parseSwiftPath(rawPath);
+  if (!parsed.ok) {
+    req.raw.resume();
+    return send(reply, parsed.status, {}, parsed.body);
+  }
+  if (parsed.version !== 'v1' && parsed.version !== 'v1.0') {
+    req.raw.resume();
+    return send(reply, 404);
+  }
+  const transId = (req as FastifyRequest & { transId: string }).transId;
+  const sreq: SwiftRequest = {
+    req,
+    reply,
+    method,
+    account: parsed.account,
+    query,
+    headers: flatRequestHeaders(req),
+    transId,
+    log: ctx.log.child({ txn: transId }),
+    stamp,
+  };
+  if (parsed.container !== undefined) sreq.container = parsed.container;
+  if (parsed.object !== undefined) sreq.object = parsed.object;
+
+  if (method === 'OPTIONS') {
+    req.raw.resume();
+    return send(reply, 200, { Allow: 'HEAD, GET, PUT, POST, COPY, OPTIONS, DELETE' }, '');
+  }
+  if (method === 'COPY') {
+    // COPY a/c/o with Destination: c2/o2 is a PUT of c2/o2 with X-Copy-From: c/o (Swift's copy middleware).
+    const dest = sreq.headers['destination'];
+    if (sreq.object === undefined) return send(reply, 405);
+    const m = dest ? /^\/?([^/]+)\/(.+)$/s.exec(safeDecode(dest) ?? '') : null;
+    if (!m) {
+      req.raw.resume();
+      return send(reply, 412, {}, 'Destination header must be of the form <container name>/<object name>');
+    }
+    sreq.headers['x-copy-from'] = `${encodeURIComponent(sreq.container as string)}/${(sreq.object as string).split('/').map(encodeURIComponent).join('/')}`;
+    if (sreq.headers['destination-account']) {
+      sreq.headers['x-copy-from-account'] = sreq.account;
+      sreq.account = sreq.headers['destination-account'];
+    }
+    sreq.container = m[1] as string;
+    sreq.object = m[2] as string;
+    sreq.method = 'PUT';
+  }
+
+  const token = sreq.headers['x-auth-token'] ?? sreq.headers['x-storage-token'];
+  if (token) {
+    const id = ctx.auth.authenticate(token);
+    if (!id) {
+      req.raw.resume();
+      return send(reply, 401);
+    }
+    sreq.identity = id;
+  }
+  const decision = await authorizeTarget(ctx, sreq, sreq.method, sreq.account, sreq.container, sreq.object);
+  if (decision !== 'allow') {
+    req.raw.resume();
+    return send(reply, decision);
+  }
+  if (sreq.object !== undefined) await handleObject(ctx, sreq);
+  else if (sreq.container !== undefined) await handleContainer(ctx, sreq);
+  else await handleAccount(ctx, sreq);
+  return reply;
+}
+
+function safeDecode(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,34 @@
+import { clusterSpec, type ConfigOf, type ConfigSpec } from '../common/config.js';
+
+/** Every proxy option and its default. `swiftlet sample-config proxy` prints them. */
+export const proxySpec = {
+  ...clusterSpec,
+  bind_ip: { type: 'string', default: '0.0.0.0', doc: 'Address the proxy listens on.' },
+  bind_port: { type: 'number', default: 8080, min: 0, doc: 'Port the proxy listens on (0 = any free port; the chosen port is logged).' },
+  node_timeout_ms: { type: 'number', default: 10_000, min: 1, doc: 'How long a storage node may take to answer, or go quiet in a body.' },
+  conn_timeout_ms: { type: 'number', default: 500, min: 1, doc: 'How long connecting to a storage node may take before the next node is tried.' },
+  client_timeout_ms: { type: 'number', default: 60_000, min: 1, doc: 'How long a client may go quiet while sending a body before the request fails with 408.' },
+  error_suppression_limit: { type: 'number', default: 10, min: 1, doc: 'Errors from one node within error_suppression_interval_s after which it is skipped.' },
+  error_suppression_interval_s: { type: 'number', default: 60, min: 1, doc: 'How long an error-limited node is skipped.' },
+  recheck_container_existence_s: { type: 'number', default: 10, min: 0, doc: 'How long container info (existence, ACLs) is cached in the proxy.' },
+  recheck_account_existence_s: { type: 'number', default: 10, min: 0, doc: 'How long account existence is cached in the proxy.' },
+  account_autocreate: { type: 'boolean', default: true, doc: 'Create an account on its first container PUT, and answer an empty listing for an account not created yet.' },
+  allow_account_management: { type: 'boolean', default: false, doc: 'Let reseller admins PUT and DELETE accounts.' },
+  reseller_prefix: { type: 'string', default: 'AUTH_', doc: 'Prefix of account names managed by tempauth.' },
+  token_life_s: { type: 'number', default: 86_400, min: 1, doc: 'Lifetime of a tempauth token.' },
+  auth_secret: { type: 'string', default: '', doc: 'Key that signs tempauth tokens (so every proxy accepts them). Defaults to one derived from the cluster secret.' },
+  tempauth_users: {
+    type: 'object',
+    default: {
+      'admin:admin': { key: 'admin', roles: ['.admin', '.reseller_admin'] },
+      'test:tester': { key: 'testing', roles: ['.admin'] },
+      'test2:tester2': { key: 'testing2', roles: ['.admin'] },
+      'test:tester3': { key: 'testing3', roles: [] },
+    },
+    doc: 'tempauth users: {"account:user": {"key": "...", "roles": [".admin" | ".reseller_admin"], "storage_url"?: "..."}}. A user without .admin can only use containers whose ACLs grant it.',
+  },
+  max_file_size: { type: 'number', default: 5 * 1024 * 1024 * 1024 + 2, min: 1, doc: 'Largest object a single PUT may store (Swift: 5 GiB + 2).' },
+  object_chunk_size: { type: 'number', default: 65_536, min: 1024, doc: 'Read size used when streaming to storage nodes.' },
+} as const satisfies ConfigSpec;
+
+export type ProxyConfig = ConfigOf<typeof proxySpec>;

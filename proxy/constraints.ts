@@ -1,0 +1,113 @@
+/**
+ * Swift's request constraints (swift/common/constraints.py), with Swift's messages.
+ * Each check returns undefined when the request is fine, or the status and body Swift answers.
+ */
+export const LIMITS = {
+  maxMetaNameLength: 128,
+  maxMetaValueLength: 256,
+  maxMetaCount: 90,
+  maxMetaOverallSize: 4096,
+  maxHeaderSize: 8192,
+  maxObjectNameLength: 1024,
+  containerListingLimit: 10_000,
+  accountListingLimit: 10_000,
+  maxAccountNameLength: 256,
+  maxContainerNameLength: 256,
+} as const;
+
+export interface Rejection {
+  status: number;
+  body: string;
+}
+
+/** Swift's check_utf8: valid UTF-8 and no NUL. `raw` is the percent-decoded bytes. */
+export function isValidUtf8Name(raw: Buffer): boolean {
+  if (raw.includes(0)) return false;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function checkContainerName(name: string): Rejection | undefined {
+  const len = Buffer.byteLength(name);
+  if (len > LIMITS.maxContainerNameLength) {
+    return { status: 400, body: `Container name length of ${len} longer than ${LIMITS.maxContainerNameLength}` };
+  }
+  if (name.includes('/')) return { status: 400, body: 'Container name cannot contain slashes' };
+  return undefined;
+}
+
+export function checkObjectName(name: string): Rejection | undefined {
+  const len = Buffer.byteLength(name);
+  if (len > LIMITS.maxObjectNameLength) {
+    return { status: 400, body: `Object name length of ${len} longer than ${LIMITS.maxObjectNameLength}` };
+  }
+  return undefined;
+}
+
+/** check_metadata for target 'account' | 'container' | 'object'. */
+export function checkMetadata(headers: Record<string, string | string[] | undefined>, target: 'account' | 'container' | 'object'): Rejection | undefined {
+  const prefix = `x-${target}-meta-`;
+  let count = 0;
+  let size = 0;
+  for (const [rawKey, rawValue] of Object.entries(headers)) {
+    const key = rawKey.toLowerCase();
+    if (!key.startsWith(prefix)) continue;
+    const value = Array.isArray(rawValue) ? rawValue.join(',') : (rawValue ?? '');
+    const name = key.slice(prefix.length);
+    if (!name) return { status: 400, body: 'Metadata name cannot be empty' };
+    const bad = (s: string): boolean => s.includes('\u0000') || s.includes('\ufffd');
+    if (bad(name) || bad(value)) return { status: 400, body: 'Metadata must be valid UTF-8' };
+    count++;
+    const nameLen = Buffer.byteLength(name);
+    const valueLen = Buffer.byteLength(value);
+    size += nameLen + valueLen;
+    if (nameLen > LIMITS.maxMetaNameLength) {
+      return { status: 400, body: `Metadata name too long: ${prefix}${name}` };
+    }
+    if (valueLen > LIMITS.maxMetaValueLength) {
+      return { status: 400, body: `Metadata value longer than ${LIMITS.maxMetaValueLength}: ${prefix}${name}` };
+    }
+    if (count > LIMITS.maxMetaCount) {
+      return { status: 400, body: `Too many metadata items; max ${LIMITS.maxMetaCount}` };
+    }
+    if (size > LIMITS.maxMetaOverallSize) {
+      return { status: 400, body: `Total metadata too large; max ${LIMITS.maxMetaOverallSize}` };
+    }
+  }
+  return undefined;
+}
+
+/** check_object_creation: length rules, then name and metadata. */
+export function checkObjectCreation(
+  headers: Record<string, string | string[] | undefined>,
+  objectName: string,
+  maxFileSize: number,
+): Rejection | undefined {
+  const te = String(headers['transfer-encoding'] ?? '').toLowerCase();
+  const cl = headers['content-length'];
+  if (te && te !== 'chunked') return { status: 501, body: 'Not Implemented' };
+  if (cl !== undefined && !te) {
+    const n = Number(cl);
+    if (!/^\d+$/.test(String(cl))) return { status: 400, body: 'Invalid Content-Length' };
+    if (n > maxFileSize) return { status: 413, body: 'Your request is too large.' };
+  } else if (!te) {
+    return { status: 411, body: 'Missing Content-Length header.' };
+  }
+  const nameBad = checkObjectName(objectName);
+  if (nameBad) return nameBad;
+  const ct = headers['content-type'];
+  if (typeof ct === 'string' && ct.includes('\u0000')) return { status: 400, body: 'Invalid Content-Type' };
+  return checkMetadata(headers, 'object');
+}
+
+/** Listing limit: Swift answers 412 past the maximum. */
+export function checkListingLimit(limit: string | null, max: number): Rejection | undefined {
+  if (limit === null || limit === '') return undefined;
+  if (!/^\d+$/.test(limit)) return { status: 400, body: 'Value of limit must be a positive integer' };
+  if (Number(limit) > max) return { status: 412, body: `Maximum limit is ${max}` };
+  return undefined;
+}

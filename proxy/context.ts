@@ -1,0 +1,31 @@
+import type { Agent as HttpAgent } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import type { Ring } from '../ring-builder/ring.js';
+import type { ProxyConfig } from './config.js';
+import type { ErrorLimiter } from './error-limiter.js';
+import type { InfoCache } from './info-cache.js';
+import type { TempAuth } from './tempauth.js';
+
+/** The three rings, read through holders so a reloaded ring is picked up by the next request. */
+export interface Rings {
+  account(): Ring;
+  container(): Ring;
+  object(): Ring;
+}
+
+/** Everything a proxy request needs; built once by buildProxy(). */
+export interface ProxyContext {
+  config: ProxyConfig;
+  rings: Rings;
+  /** Pooled keep-alive client for every backend request but object PUTs. */
+  agent: Dispatcher;
+  /** node:http agent for object PUTs, which need Expect: 100-continue (undici has none on HTTP/1.1). */
+  putAgent: HttpAgent;
+  errorLimiter: ErrorLimiter;
+  info: InfoCache;
+  auth: TempAuth;
+  log: Logger;
+  clock: Clock;
+}

@@ -1,0 +1,103 @@
+import { abortBody } from '../../common/http-client.js';
+import { backendPath } from '../../common/http-client.js';
+import { checkListingLimit, checkMetadata, LIMITS } from '../constraints.js';
+import type { ProxyContext } from '../context.js';
+import { makeRequests, readFromNodes } from '../fanout.js';
+import { send } from '../responses.js';
+import type { SwiftRequest } from '../swift-request.js';
+import { baseBackendHeaders, ensureAccount, forwardedMetadata, relay } from './common.js';
+
+/** Swift's account controller: listings and stats, metadata, and (reseller admins) PUT/DELETE. */
+export async function handleAccount(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
+  const { account } = sreq;
+  if (Buffer.byteLength(account) > LIMITS.maxAccountNameLength) {
+    send(sreq.reply, 400, {}, `Account name length of ${Buffer.byteLength(account)} longer than ${LIMITS.maxAccountNameLength}`);
+    return;
+  }
+  const ring = ctx.rings.account();
+  const part = ring.partitionFor(account);
+  const pathFor = (dev: { device: string }): string => backendPath(dev.device, part, account);
+  switch (sreq.method) {
+    case 'GET':
+    case 'HEAD': {
+      const bad = checkListingLimit(sreq.query.get('limit'), LIMITS.accountListingLimit);
+      if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
+      const qs = sreq.query.toString();
+      const { response, status } = await readFromNodes(ctx, ring, part, sreq.method, (d) => pathFor(d) + (qs ? `?${qs}` : ''), baseBackendHeaders(sreq), {
+        keepBody: true,
+      });
+      if (status === 404 && ctx.config.account_autocreate && account.startsWith(ctx.config.reseller_prefix)) {
+        abortBody(response?.body);
+        return emptyAccount(sreq);
+      }
+      if (!response) return void send(sreq.reply, status);
+      return relay(sreq, response);
+    }
+    case 'PUT': {
+      const bad = checkMetadata(sreq.headers, 'account');
+      if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
+      const { status } = await makeRequests(ctx, ring, part, 'PUT', pathFor, {
+        ...baseBackendHeaders(sreq, sreq.stamp()),
+        ...forwardedMetadata(sreq.headers, 'account'),
+      });
+      ctx.info.invalidateAccount(account);
+      return void send(sreq.reply, status);
+    }
+    case 'POST': {
+      const bad = checkMetadata(sreq.headers, 'account');
+      if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
+      const post = () =>
+        makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, sreq.stamp()), ...forwardedMetadata(sreq.headers, 'account') });
+      let { status } = await post();
+      if (status === 404 && ctx.config.account_autocreate) {
+        const created = await ensureAccount(ctx, sreq, account);
+        if (created >= 300) return void send(sreq.reply, created);
+        ({ status } = await post());
+      }
+      ctx.info.invalidateAccount(account);
+      return void send(sreq.reply, status);
+    }
+    case 'DELETE': {
+      if (sreq.query.toString()) return void send(sreq.reply, 400, {}, 'Bad Request');
+      const { status } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()));
+      ctx.info.invalidateAccount(account);
+      return void send(sreq.reply, status);
+    }
+    default:
+      return void send(sreq.reply, 405, { Allow: 'GET, HEAD, POST, PUT, DELETE' });
+  }
+}
+
+/** An account not created yet looks empty under account_autocreate, as in Swift. */
+function emptyAccount(sreq: SwiftRequest): void {
+  const headers: Record<string, string> = {
+    'X-Account-Container-Count': '0',
+    'X-Account-Object-Count': '0',
+    'X-Account-Bytes-Used': '0',
+    'X-Timestamp': sreq.stamp().normal,
+    'X-Put-Timestamp': sreq.stamp().normal,
+  };
+  const format = listingFormat(sreq);
+  if (format === 'json') return void send(sreq.reply, 200, { ...headers, 'Content-Type': 'application/json; charset=utf-8' }, '[]');
+  if (format === 'xml') {
+    const name = sreq.account.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+    return void send(
+      sreq.reply,
+      200,
+      { ...headers, 'Content-Type': 'application/xml; charset=utf-8' },
+      `<?xml version="1.0" encoding="UTF-8"?>\n<account name="${name}"></account>`,
+    );
+  }
+  send(sreq.reply, 204, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }, '');
+}
+
+export function listingFormat(sreq: SwiftRequest): 'json' | 'xml' | 'plain' {
+  const f = (sreq.query.get('format') ?? '').toLowerCase();
+  if (f === 'json') return 'json';
+  if (f === 'xml') return 'xml';
+  if (f === 'plain' || f) return 'plain';
+  const accept = sreq.headers['accept'] ?? '';
+  if (accept.includes('application/json')) return 'json';
+  if (accept.includes('application/xml') || accept.includes('text/xml')) return 'xml';
+  return 'plain';
+}

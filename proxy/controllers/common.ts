@@ -1,0 +1,111 @@
+import { abortBody } from '../../common/http-client.js';
+import { backendPath } from '../../common/http-client.js';
+import type { Ring, RingDevice } from '../../ring-builder/ring.js';
+import { bodyText } from '../backend.js';
+import type { ProxyContext } from '../context.js';
+import { makeRequests, readFromNodes } from '../fanout.js';
+import type { AccountInfo, ContainerInfo } from '../info-cache.js';
+import { clientHeaders, send } from '../responses.js';
+import type { SwiftRequest } from '../swift-request.js';
+import type { BackendResponse } from '../backend.js';
+import type { Timestamp } from '../../common/timestamp.js';
+
+/** Headers every backend request carries. */
+export function baseBackendHeaders(sreq: SwiftRequest, ts?: Timestamp): Record<string, string> {
+  const h: Record<string, string> = { 'x-trans-id': sreq.transId, 'user-agent': 'proxy-server' };
+  if (ts) h['x-timestamp'] = ts.internal;
+  return h;
+}
+
+/**
+ * Client headers the storage nodes should get for a PUT/POST of `target`: metadata, ACLs and the
+ * object's persisted headers. X-Remove-*-Meta-Foo becomes an empty X-*-Meta-Foo (a deletion).
+ */
+export function forwardedMetadata(headers: Record<string, string>, target: 'account' | 'container' | 'object'): Record<string, string> {
+  const out: Record<string, string> = {};
+  const metaPrefix = `x-${target}-meta-`;
+  const removePrefix = `x-remove-${target}-meta-`;
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.startsWith(metaPrefix)) out[k] = v;
+    else if (k.startsWith(removePrefix)) out[metaPrefix + k.slice(removePrefix.length)] = '';
+  }
+  if (target === 'container') {
+    for (const k of ['x-container-read', 'x-container-write', 'x-versions-location', 'x-history-location']) {
+      if (headers[k] !== undefined) out[k] = headers[k] as string;
+      if (headers[`x-remove-${k.slice(2)}`] !== undefined) out[k] = '';
+    }
+  }
+  if (target === 'object') {
+    for (const k of ['content-type', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires', 'x-delete-at', 'x-object-manifest']) {
+      if (headers[k] !== undefined) out[k] = headers[k] as string;
+    }
+  }
+  return out;
+}
+
+/** Per-replica update target headers: replica i of a write tells its node to update updateRing's node i. */
+export function updateTargetHeaders(kind: 'container' | 'account', partition: number, nodes: RingDevice[], i: number): Record<string, string> {
+  if (nodes.length === 0) return {};
+  const n = nodes[i % nodes.length] as RingDevice;
+  return {
+    [`x-${kind}-host`]: `${n.ip}:${n.port}`,
+    [`x-${kind}-device`]: n.device,
+    [`x-${kind}-partition`]: String(partition),
+  };
+}
+
+/** Answers the client with a backend response, streaming its body. */
+export function relay(sreq: SwiftRequest, r: BackendResponse, extra: Record<string, string> = {}): void {
+  const headers = { ...clientHeaders(r.headers), ...extra };
+  if (r.body && sreq.method !== 'HEAD') {
+    send(sreq.reply, r.status, headers, r.body);
+  } else {
+    abortBody(r.body);
+    send(sreq.reply, r.status, headers, r.status >= 400 && sreq.method !== 'HEAD' ? undefined : '');
+  }
+}
+
+/** Container info (existence, ACLs, stats), cached briefly. */
+export function containerInfo(ctx: ProxyContext, sreq: SwiftRequest, account: string, container: string): Promise<ContainerInfo> {
+  return ctx.info.container(account, container, async () => {
+    const ring = ctx.rings.container();
+    const part = ring.partitionFor(account, container);
+    const { response, status } = await readFromNodes(ctx, ring, part, 'HEAD', (dev) => backendPath(dev.device, part, account, container), baseBackendHeaders(sreq));
+    if (!response || status >= 300) return { status, objectCount: 0, bytesUsed: 0, headers: {} };
+    const h = response.headers;
+    const info: ContainerInfo = {
+      status,
+      objectCount: Number(h['x-container-object-count'] ?? 0),
+      bytesUsed: Number(h['x-container-bytes-used'] ?? 0),
+      headers: clientHeaders(h),
+    };
+    if (h['x-container-read']) info.readAcl = h['x-container-read'];
+    if (h['x-container-write']) info.writeAcl = h['x-container-write'];
+    return info;
+  });
+}
+
+/** Account existence, cached briefly. */
+export function accountInfo(ctx: ProxyContext, sreq: SwiftRequest, account: string): Promise<AccountInfo> {
+  return ctx.info.account(account, async () => {
+    const ring = ctx.rings.account();
+    const part = ring.partitionFor(account);
+    const { response, status } = await readFromNodes(ctx, ring, part, 'HEAD', (dev) => backendPath(dev.device, part, account), baseBackendHeaders(sreq));
+    return { status, headers: response ? clientHeaders(response.headers) : {} };
+  });
+}
+
+/** Creates the account on every replica if it does not exist yet (account_autocreate). */
+export async function ensureAccount(ctx: ProxyContext, sreq: SwiftRequest, account: string): Promise<number> {
+  const info = await accountInfo(ctx, sreq, account);
+  if (info.status >= 200 && info.status < 300) return info.status;
+  if (info.status !== 404 || !ctx.config.account_autocreate) return info.status;
+  const ring = ctx.rings.account();
+  const part = ring.partitionFor(account);
+  const ts = sreq.stamp();
+  const { status } = await makeRequests(ctx, ring, part, 'PUT', (dev) => backendPath(dev.device, part, account), baseBackendHeaders(sreq, ts));
+  ctx.info.invalidateAccount(account);
+  return status >= 200 && status < 300 ? 201 : status;
+}
+
+export { bodyText, send };

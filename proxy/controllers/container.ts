@@ -1,0 +1,77 @@
+import { backendPath } from '../../common/http-client.js';
+import { checkContainerName, checkListingLimit, checkMetadata, LIMITS } from '../constraints.js';
+import type { ProxyContext } from '../context.js';
+import { makeRequests, readFromNodes } from '../fanout.js';
+import { send } from '../responses.js';
+import type { SwiftRequest } from '../swift-request.js';
+import { validateAcl } from '../tempauth.js';
+import { baseBackendHeaders, ensureAccount, forwardedMetadata, relay, updateTargetHeaders } from './common.js';
+
+/** Swift's container controller: create/delete with account updates, listings, metadata and ACLs. */
+export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
+  const account = sreq.account;
+  const container = sreq.container as string;
+  const ring = ctx.rings.container();
+  const part = ring.partitionFor(account, container);
+  const pathFor = (dev: { device: string }): string => backendPath(dev.device, part, account, container);
+  switch (sreq.method) {
+    case 'GET':
+    case 'HEAD': {
+      const bad = checkListingLimit(sreq.query.get('limit'), LIMITS.containerListingLimit);
+      if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
+      const qs = sreq.query.toString();
+      const { response, status } = await readFromNodes(ctx, ring, part, sreq.method, (d) => pathFor(d) + (qs ? `?${qs}` : ''), baseBackendHeaders(sreq), {
+        keepBody: true,
+      });
+      if (!response) return void send(sreq.reply, status);
+      return relay(sreq, response);
+    }
+    case 'PUT':
+    case 'POST': {
+      if (sreq.method === 'PUT') {
+        const badName = checkContainerName(container);
+        if (badName) return void send(sreq.reply, badName.status, {}, badName.body);
+      }
+      const bad = checkMetadata(sreq.headers, 'container');
+      if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
+      for (const h of ['x-container-read', 'x-container-write']) {
+        const v = sreq.headers[h];
+        const err = v ? validateAcl(v) : undefined;
+        if (err) return void send(sreq.reply, 400, {}, err);
+      }
+      let accountPart = 0;
+      let accountNodes: ReturnType<ReturnType<ProxyContext['rings']['account']>['primaries']> = [];
+      if (sreq.method === 'PUT') {
+        const accountStatus = await ensureAccount(ctx, sreq, account);
+        if (accountStatus === 404) return void send(sreq.reply, 404);
+        if (accountStatus >= 300) return void send(sreq.reply, accountStatus);
+        const aring = ctx.rings.account();
+        accountPart = aring.partitionFor(account);
+        accountNodes = aring.primaries(accountPart);
+      }
+      const { status } = await makeRequests(
+        ctx,
+        ring,
+        part,
+        sreq.method,
+        pathFor,
+        { ...baseBackendHeaders(sreq, sreq.stamp()), ...forwardedMetadata(sreq.headers, 'container') },
+        (i) => (sreq.method === 'PUT' ? updateTargetHeaders('account', accountPart, accountNodes, i) : {}),
+      );
+      ctx.info.invalidateContainer(account, container);
+      return void send(sreq.reply, status);
+    }
+    case 'DELETE': {
+      const aring = ctx.rings.account();
+      const accountPart = aring.partitionFor(account);
+      const accountNodes = aring.primaries(accountPart);
+      const { status } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()), (i) =>
+        updateTargetHeaders('account', accountPart, accountNodes, i),
+      );
+      ctx.info.invalidateContainer(account, container);
+      return void send(sreq.reply, status);
+    }
+    default:
+      return void send(sreq.reply, 405, { Allow: 'GET, HEAD, POST, PUT, DELETE' });
+  }
+}

@@ -1,0 +1,117 @@
+import { abortBody } from '../common/http-client.js';
+import { bestResponse } from '../common/quorum.js';
+import type { Ring, RingDevice } from '../ring-builder/ring.js';
+import { backendRequest, nodeIter, type BackendResponse, type NodeTarget } from './backend.js';
+import type { ProxyContext } from './context.js';
+
+/** A request goes to a node again elsewhere only for these answers (the node, not the request, failed). */
+export function nodeFailed(r: BackendResponse): boolean {
+  return r.error !== undefined || r.status >= 500;
+}
+
+/**
+ * Writes to every replica (Swift's make_requests): each of the `replicas` slots starts on its
+ * primary and moves down a shared iterator of handoffs while its node fails. The answer is the
+ * status class that reached quorum, else 503. `headersFor(i)` adds per-replica headers (which
+ * container or account node to update).
+ */
+export async function makeRequests(
+  ctx: ProxyContext,
+  ring: Ring,
+  part: number,
+  method: string,
+  pathFor: (dev: RingDevice) => string,
+  baseHeaders: Record<string, string>,
+  headersFor: (replicaIndex: number) => Record<string, string> = () => ({}),
+): Promise<{ status: number; responses: BackendResponse[] }> {
+  const primaries = ring.primaries(part);
+  const handoffs = handoffIterator(ctx, ring, part);
+  const slots = primaries.map(async (dev, i) => {
+    let node: NodeTarget | undefined = { dev, index: i, handoff: false };
+    let last: BackendResponse | undefined;
+    // An error-limited primary goes straight to a handoff.
+    if (ctx.errorLimiter.isLimited(`${dev.ip}:${dev.port}/${dev.device}`)) node = handoffs.next().value ?? undefined;
+    while (node) {
+      last = await backendRequest(ctx, node, method, pathFor(node.dev), { ...baseHeaders, ...headersFor(i) });
+      if (!nodeFailed(last)) return last;
+      node = handoffs.next().value ?? undefined;
+    }
+    return last ?? ({ node: { dev, index: i, handoff: false }, status: 503, headers: {} } as BackendResponse);
+  });
+  const responses = await Promise.all(slots);
+  const { status } = bestResponse(
+    responses.map((r) => r.status),
+    ring.replicaCount,
+  );
+  if (status === 503) {
+    ctx.log.warn({ method, path: pathFor(primaries[0] as RingDevice), statuses: responses.map((r) => `${r.node.dev.ip}:${r.node.dev.port}/${r.node.dev.device}=${r.status}`) }, 'no quorum');
+  }
+  return { status, responses };
+}
+
+function* handoffIterator(ctx: ProxyContext, ring: Ring, part: number): Generator<NodeTarget> {
+  let n = 0;
+  for (const node of nodeIter(ctx, ring, part, ring.replicaCount * 2 + ring.replicaCount)) {
+    if (!node.handoff) continue;
+    if (n++ >= ring.replicaCount) return;
+    yield node;
+  }
+}
+
+/**
+ * Reads (Swift's GETorHEAD_base): try nodes in order until one answers with something final
+ * (2xx, 304, 412, 416); 404s and failures move on. Without a final answer: 404 if any node said
+ * so, else 503. `isFinal` lets a caller accept more (e.g. 409).
+ */
+export async function readFromNodes(
+  ctx: ProxyContext,
+  ring: Ring,
+  part: number,
+  method: string,
+  pathFor: (dev: RingDevice) => string,
+  headers: Record<string, string>,
+  opts: { keepBody?: boolean; maxNodes?: number } = {},
+): Promise<{ response: BackendResponse | undefined; status: number; statuses: number[] }> {
+  const statuses: number[] = [];
+  let notFound: BackendResponse | undefined;
+  for (const node of nodeIter(ctx, ring, part, opts.maxNodes ?? ring.replicaCount * 2)) {
+    const r = await backendRequest(ctx, node, method, pathFor(node.dev), headers, { keepBody: opts.keepBody === true });
+    statuses.push(r.status);
+    if ((r.status >= 200 && r.status < 300) || r.status === 304 || r.status === 412 || r.status === 416) {
+      return { response: r, status: r.status, statuses };
+    }
+    abortBody(r.body);
+    if (r.status === 404) {
+      // Keep the newest tombstone answer: it tells X-Newest callers when the thing was deleted.
+      if (!notFound) notFound = r;
+      // Every primary saying 404 is enough: handoffs rarely hold what no primary has.
+      if (statuses.filter((s) => s === 404).length >= ring.replicaCount) break;
+    } else if (r.status < 500 && r.status !== 404) {
+      return { response: r, status: r.status, statuses };
+    }
+  }
+  if (notFound) return { response: notFound, status: 404, statuses };
+  return { response: undefined, status: 503, statuses };
+}
+
+/** X-Newest: ask every primary (and handoffs for failures), answer with the newest X-Timestamp. */
+export async function readNewest(
+  ctx: ProxyContext,
+  ring: Ring,
+  part: number,
+  method: string,
+  pathFor: (dev: RingDevice) => string,
+  headers: Record<string, string>,
+): Promise<{ response: BackendResponse | undefined; status: number }> {
+  const nodes = [...nodeIter(ctx, ring, part, ring.replicaCount * 2)].slice(0, ring.replicaCount);
+  const all = await Promise.all(nodes.map((n) => backendRequest(ctx, n, method, pathFor(n.dev), headers, { keepBody: true })));
+  let best: BackendResponse | undefined;
+  const ts = (r: BackendResponse): string => r.headers['x-backend-timestamp'] ?? r.headers['x-timestamp'] ?? '';
+  for (const r of all) {
+    if (r.status >= 500) continue;
+    if (!best || ts(r) > ts(best) || (ts(r) === ts(best) && r.status < best.status)) best = r;
+  }
+  for (const r of all) if (r !== best) abortBody(r.body);
+  if (!best) return { response: undefined, status: 503 };
+  return { response: best, status: best.status };
+}

@@ -1,0 +1,236 @@
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { bestResponse, quorumSize } from '../common/quorum.js';
+import type { Ring, RingDevice } from '../ring-builder/ring.js';
+import { nodeIter, nodeKey, type NodeTarget } from './backend.js';
+import type { ProxyContext } from './context.js';
+
+/**
+ * The object PUT fan-out: the body streams from the client to every replica at once.
+ *
+ * Each replica is opened with `Expect: 100-continue`, so a node that cannot take the write
+ * (507, unreachable) is replaced by a handoff before a byte is sent. Once a quorum of nodes said
+ * "continue", every chunk is written to all of them and the next chunk is read only when all have
+ * drained (backpressure). A node that fails mid-body is dropped; the PUT answers 201 only when a
+ * quorum of nodes stored and fsynced the object.
+ */
+export interface PutOutcome {
+  status: number;
+  etag?: string;
+  /** Per node, for logs and tests. */
+  statuses: Array<{ node: string; status: number }>;
+}
+
+export type PutErrorKind = 'client-disconnect' | 'client-timeout' | 'too-large';
+
+interface Conn {
+  node: NodeTarget;
+  req: ClientRequest;
+  failed: boolean;
+  response: Promise<{ status: number; etag?: string }>;
+}
+
+type ConnectResult = { conn: Conn } | { status: number };
+
+function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Record<string, string>): Promise<ConnectResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    let resolveResponse!: (v: { status: number; etag?: string }) => void;
+    const response = new Promise<{ status: number; etag?: string }>((r) => (resolveResponse = r));
+    const req = httpRequest({
+      host: node.dev.ip,
+      port: node.dev.port,
+      method: 'PUT',
+      path,
+      headers: { ...headers, Expect: '100-continue' },
+      agent: ctx.putAgent,
+    });
+    const conn: Conn = { node, req, failed: false, response };
+    const fail = (status: number, why: string): void => {
+      conn.failed = true;
+      if (!settled) {
+        settled = true;
+        ctx.errorLimiter.recordError(nodeKey(node.dev));
+        ctx.log.warn({ node: nodeKey(node.dev), path, why }, 'object PUT: node unavailable');
+        resolve({ status });
+      }
+      resolveResponse({ status });
+    };
+    const timer = setTimeout(() => {
+      fail(503, 'timeout');
+      req.destroy();
+    }, ctx.config.conn_timeout_ms + ctx.config.node_timeout_ms);
+    req.on('continue', () => {
+      clearTimeout(timer);
+      if (!settled) {
+        settled = true;
+        resolve({ conn });
+      }
+    });
+    req.on('response', (res: IncomingMessage) => {
+      clearTimeout(timer);
+      res.resume();
+      const status = res.statusCode ?? 503;
+      if (status === 507) ctx.errorLimiter.limitNow(nodeKey(node.dev));
+      const etag = res.headers.etag;
+      res.on('end', () => resolveResponse(etag === undefined ? { status } : { status, etag: String(etag) }));
+      res.on('error', () => resolveResponse({ status: 503 }));
+      if (!settled) {
+        // Answered before asking for the body (507, 409, 400...): this node will not take it.
+        settled = true;
+        conn.failed = true;
+        resolve({ status });
+      }
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      fail(503, err.message);
+    });
+    req.flushHeaders();
+  });
+}
+
+/** Opens one connection per replica slot, moving down the handoffs while nodes refuse. */
+async function connectAll(ctx: ProxyContext, ring: Ring, part: number, pathFor: (dev: RingDevice) => string, headersFor: (i: number) => Record<string, string>) {
+  const primaries = ring.primaries(part);
+  const handoffs = (function* () {
+    for (const n of nodeIter(ctx, ring, part, ring.replicaCount * 3)) if (n.handoff) yield n;
+  })();
+  const refused: Array<{ node: string; status: number }> = [];
+  const slots = primaries.map(async (dev, i): Promise<Conn | undefined> => {
+    let node: NodeTarget | undefined = { dev, index: i, handoff: false };
+    if (ctx.errorLimiter.isLimited(nodeKey(dev))) node = handoffs.next().value ?? undefined;
+    while (node) {
+      const r = await connect(ctx, node, pathFor(node.dev), headersFor(i));
+      if ('conn' in r) return r.conn;
+      refused.push({ node: nodeKey(node.dev), status: r.status });
+      // A 4xx before the body (409: newer data there; 400) is the node's verdict, not a fault.
+      if (r.status < 500) return undefined;
+      node = handoffs.next().value ?? undefined;
+    }
+    return undefined;
+  });
+  const conns = (await Promise.all(slots)).filter((c): c is Conn => c !== undefined);
+  return { conns, refused };
+}
+
+function waitDrained(conn: Conn): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      conn.req.off('drain', done);
+      conn.req.off('close', done);
+      conn.req.off('error', onError);
+      resolve();
+    };
+    const onError = (): void => {
+      conn.failed = true;
+      done();
+    };
+    conn.req.once('drain', done);
+    conn.req.once('close', done);
+    conn.req.once('error', onError);
+  });
+}
+
+export class PutError extends Error {
+  constructor(readonly kind: PutErrorKind) {
+    super(kind);
+  }
+}
+
+/**
+ * Streams `body` to the replicas. `contentLength` undefined means chunked. The body is read only
+ * here; on a client failure a PutError says why and every node request is aborted (nothing stored).
+ */
+export async function putToReplicas(
+  ctx: ProxyContext,
+  ring: Ring,
+  part: number,
+  pathFor: (dev: RingDevice) => string,
+  headersFor: (i: number) => Record<string, string>,
+  body: Readable,
+  contentLength: number | undefined,
+): Promise<PutOutcome> {
+  const need = quorumSize(ring.replicaCount);
+  const { conns, refused } = await connectAll(ctx, ring, part, pathFor, headersFor);
+  const statuses = [...refused];
+  if (conns.length < need) {
+    for (const c of conns) c.req.destroy();
+    body.resume();
+    const verdicts = refused.map((r) => r.status);
+    // A quorum of 4xx verdicts (e.g. 409) is the answer; otherwise the cluster cannot take it.
+    const best = bestResponse([...verdicts, ...conns.map(() => 503)], ring.replicaCount);
+    return { status: best.quorum && best.status < 500 ? best.status : 503, statuses };
+  }
+  const abortAll = (): void => {
+    for (const c of conns) {
+      c.failed = true;
+      c.req.destroy();
+    }
+  };
+  const alive = (): Conn[] => conns.filter((c) => !c.failed);
+  let received = 0;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let timedOut = false;
+  const armIdle = (): void => {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      timedOut = true;
+      body.destroy(new Error('client timeout'));
+    }, ctx.config.client_timeout_ms);
+  };
+  try {
+    armIdle();
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      armIdle();
+      received += chunk.length;
+      if (received > ctx.config.max_file_size || (contentLength !== undefined && received > contentLength)) {
+        throw new PutError('too-large');
+      }
+      const waits: Array<Promise<void>> = [];
+      for (const c of alive()) {
+        if (!c.req.write(chunk)) waits.push(waitDrained(c));
+      }
+      if (waits.length) await Promise.all(waits);
+      if (alive().length < need) break;
+    }
+  } catch (err) {
+    abortAll();
+    if (err instanceof PutError) throw err;
+    throw new PutError(timedOut ? 'client-timeout' : 'client-disconnect');
+  } finally {
+    if (idleTimer) clearTimeout(idleTimer);
+  }
+  if (alive().length < need) {
+    abortAll();
+    return { status: 503, statuses };
+  }
+  if (contentLength !== undefined && received < contentLength) {
+    abortAll();
+    throw new PutError(timedOut ? 'client-timeout' : 'client-disconnect');
+  }
+  for (const c of alive()) c.req.end();
+  const finals = await Promise.all(
+    conns.map(async (c) => {
+      const r = c.failed ? { status: 503 } : await withTimeout(c.response, ctx.config.node_timeout_ms, { status: 503 });
+      if (r.status === 503 && !c.failed) c.req.destroy();
+      statuses.push({ node: nodeKey(c.node.dev), status: r.status });
+      return r;
+    }),
+  );
+  const all = [...finals.map((f) => f.status), ...refused.map((r) => r.status)];
+  const best = bestResponse(all.slice(0, Math.max(all.length, ring.replicaCount)), ring.replicaCount);
+  const etag = finals.find((f) => f.status === 201 && f.etag)?.etag;
+  if (best.status === 503) ctx.log.warn({ part, statuses }, 'object PUT: no quorum');
+  return etag === undefined ? { status: best.status, statuses } : { status: best.status, etag, statuses };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(fallback), ms);
+    p.then((v) => {
+      clearTimeout(t);
+      resolve(v);
+    });
+  });
+}

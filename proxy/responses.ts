@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
+import { isInternalHeader } from '../common/headers.js';
+
+/** Swift's (webob's) default bodies, so clients that print them show what they show against Swift. */
+const STATUS_BODIES: Record<number, [string, string]> = {
+  400: ['Bad Request', 'The server could not comply with the request since it is either malformed or otherwise incorrect.'],
+  401: ['Unauthorized', 'This server could not verify that you are authorized to access the document you requested.'],
+  403: ['Forbidden', 'Access was denied to this resource.'],
+  404: ['Not Found', 'The resource could not be found.'],
+  405: ['Method Not Allowed', 'The method is not allowed for this resource.'],
+  408: ['Request Timeout', 'The server has waited too long for the request to be sent by the client.'],
+  409: ['Conflict', 'There was a conflict when trying to complete your request.'],
+  411: ['Length Required', 'Length Required'],
+  412: ['Precondition Failed', 'A precondition for this request was not met.'],
+  413: ['Request Entity Too Large', 'The body of your request was too large for this server.'],
+  416: ['Requested Range Not Satisfiable', 'The Range requested is not available.'],
+  422: ['Unprocessable Entity', 'Unable to process the contained instructions'],
+  499: ['Client Disconnect', 'The client was disconnected during request.'],
+  500: ['Internal Error', 'The server has either erred or is incapable of performing the requested operation.'],
+  501: ['Not Implemented', 'The requested method is not implemented by this server.'],
+  503: ['Service Unavailable', 'The server is currently unavailable. Please try again at a later time.'],
+  507: ['Insufficient Storage', 'There was not enough space to save the resource. Drive: unknown'],
+};
+
+export function defaultBody(status: number): string {
+  const b = STATUS_BODIES[status];
+  return b ? `<html><h1>${b[0]}</h1><p>${b[1]}</p></html>` : '';
+}
+
+/** Swift's transaction id: "tx" + 21 hex chars + "-" + hex epoch seconds. */
+export function newTransId(now: number): string {
+  return `tx${randomBytes(11).toString('hex').slice(0, 21)}-${Math.floor(now / 1000).toString(16).padStart(10, '0')}`;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'date']);
+
+/** Headers of a backend answer that a client may see: no internal or hop-by-hop ones. */
+export function clientHeaders(backend: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(backend)) {
+    const lk = k.toLowerCase();
+    if (HOP_BY_HOP.has(lk) || isInternalHeader(lk) || lk === 'x-trans-id' || lk === 'x-openstack-request-id') continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Sends an answer. A string body gets Content-Length; an error status without a body gets
+ * Swift's HTML; a stream is piped with backpressure (fastify destroys it if the client leaves).
+ */
+export function send(
+  reply: FastifyReply,
+  status: number,
+  headers: Record<string, string> = {},
+  body?: string | Buffer | Readable,
+): FastifyReply {
+  reply.code(status);
+  for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  const isHead = reply.request.method === 'HEAD';
+  if (body === undefined && status >= 400 && !isHead) {
+    body = defaultBody(status);
+    reply.header('content-type', 'text/html; charset=UTF-8');
+  }
+  if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) {
+    const buf = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body) : body;
+    if (!isHead || !hasHeader(headers, 'content-length')) reply.header('content-length', String(buf.length));
+    if (buf.length > 0 && !hasHeader(headers, 'content-type') && !reply.hasHeader('content-type')) {
+      reply.header('content-type', 'text/plain; charset=utf-8');
+    }
+    return reply.send(isHead ? undefined : buf);
+  }
+  return reply.send(body);
+}
+
+function hasHeader(h: Record<string, string>, name: string): boolean {
+  return Object.keys(h).some((k) => k.toLowerCase() === name);
+}

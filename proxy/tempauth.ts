@@ -1,0 +1,175 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../common/clock.js';
+
+/**
+ * tempauth: users and roles from config, tokens the proxy can verify on its own.
+ * A token is HMAC-signed (user, expiry), so every proxy sharing auth_secret accepts it and a
+ * proxy restart does not log users out.
+ */
+export interface TempAuthUser {
+  key: string;
+  roles: string[];
+  storage_url?: string;
+}
+
+export interface Identity {
+  /** "account:user" */
+  user: string;
+  /** The account the user belongs to, with the reseller prefix: "AUTH_test". */
+  account: string;
+  /** Swift's groups: ["test:tester", "test", "AUTH_test" (admins only), ".reseller_admin"?]. */
+  groups: string[];
+  admin: boolean;
+  resellerAdmin: boolean;
+}
+
+export interface AuthTarget {
+  method: string;
+  account: string;
+  container?: string;
+  object?: string;
+  /** Container ACLs, looked up only when the owner check did not decide. */
+  readAcl?: string;
+  writeAcl?: string;
+}
+
+export type AuthDecision = 'allow' | 401 | 403;
+
+export class TempAuth {
+  private readonly users: Map<string, TempAuthUser>;
+
+  constructor(
+    users: Record<string, unknown>,
+    private readonly secret: string,
+    private readonly resellerPrefix: string,
+    private readonly tokenLifeS: number,
+    private readonly clock: Clock,
+  ) {
+    this.users = new Map();
+    for (const [name, v] of Object.entries(users)) {
+      const u = v as Partial<TempAuthUser>;
+      if (!name.includes(':') || typeof u.key !== 'string' || !Array.isArray(u.roles)) {
+        throw new Error(`tempauth_users: "${name}" needs the form account:user with {key, roles}`);
+      }
+      this.users.set(name, { key: u.key, roles: u.roles.map(String), ...(u.storage_url ? { storage_url: u.storage_url } : {}) });
+    }
+  }
+
+  /** GET /auth/v1.0 with X-Auth-User/X-Auth-Key (or X-Storage-User/X-Storage-Pass). */
+  login(user: string | undefined, key: string | undefined, baseUrl: string): { status: number; headers: Record<string, string>; body: string } {
+    const u = user ? this.users.get(user) : undefined;
+    if (!user || key === undefined || !u || !safeEqual(u.key, key)) {
+      return { status: 401, headers: {}, body: '<html><h1>Unauthorized</h1><p>This server could not verify that you are authorized to access the document you requested.</p></html>' };
+    }
+    const expires = Math.floor(this.clock() / 1000) + this.tokenLifeS;
+    const token = this.makeToken(user, expires);
+    const account = this.resellerPrefix + (user.split(':')[0] as string);
+    const url = u.storage_url ?? `${baseUrl}/v1/${account}`;
+    return {
+      status: 200,
+      headers: {
+        'X-Auth-Token': token,
+        'X-Storage-Token': token,
+        'X-Auth-Token-Expires': String(this.tokenLifeS),
+        'X-Storage-Url': url,
+        'Content-Type': 'application/json; charset=utf-8',
+      },
+      body: JSON.stringify({ storage: { default: 'local', local: url } }),
+    };
+  }
+
+  /** The identity behind a token, or undefined if it is bad, expired or its user is gone. */
+  authenticate(token: string): Identity | undefined {
+    const m = /^AUTH_tk([0-9a-f]+)\.([0-9a-f]{40})$/.exec(token);
+    if (!m) return undefined;
+    const payload = Buffer.from(m[1] as string, 'hex').toString('utf8');
+    if (!safeEqual(this.sign(payload), m[2] as string)) return undefined;
+    const sep = payload.lastIndexOf('|');
+    const user = payload.slice(0, sep);
+    const expires = Number(payload.slice(sep + 1));
+    if (!(expires * 1000 > this.clock())) return undefined;
+    const u = this.users.get(user);
+    if (!u) return undefined;
+    const accountName = user.split(':')[0] as string;
+    const account = this.resellerPrefix + accountName;
+    const admin = u.roles.includes('.admin') || u.roles.includes('.reseller_admin');
+    const resellerAdmin = u.roles.includes('.reseller_admin');
+    const groups = [user, accountName];
+    if (admin) groups.push(account);
+    if (resellerAdmin) groups.push('.reseller_admin');
+    return { user, account, groups, admin, resellerAdmin };
+  }
+
+  /** The owner check, which needs no container ACLs: 'allow', or undefined when ACLs must decide. */
+  authorizeOwner(id: Identity | undefined, t: AuthTarget, allowAccountManagement: boolean): AuthDecision | undefined {
+    if (!id) return undefined;
+    const isAccountOp = t.container === undefined;
+    if (id.resellerAdmin && t.account.startsWith(this.resellerPrefix)) {
+      if (isAccountOp && (t.method === 'PUT' || t.method === 'DELETE')) return allowAccountManagement ? 'allow' : 403;
+      return 'allow';
+    }
+    if (id.groups.includes(t.account)) {
+      // The account's admin may do anything in it but create or delete the account itself.
+      if (isAccountOp && (t.method === 'PUT' || t.method === 'DELETE')) return 403;
+      return 'allow';
+    }
+    return undefined;
+  }
+
+  /** The full decision, with the container ACLs (X-Container-Read / X-Container-Write). */
+  authorize(id: Identity | undefined, t: AuthTarget, allowAccountManagement: boolean): AuthDecision {
+    const owner = this.authorizeOwner(id, t, allowAccountManagement);
+    if (owner !== undefined) return owner;
+    if (t.container !== undefined) {
+      const reading = t.method === 'GET' || t.method === 'HEAD';
+      const acl = parseAcl(reading ? t.readAcl : t.writeAcl);
+      if (reading) {
+        const listing = t.object === undefined;
+        if (acl.referrers.includes('*') && (!listing || acl.rlistings)) return 'allow';
+      }
+      if (id && acl.groups.some((g) => id.groups.includes(g))) return 'allow';
+    }
+    return id ? 403 : 401;
+  }
+
+  private makeToken(user: string, expires: number): string {
+    const payload = `${user}|${expires}`;
+    return `AUTH_tk${Buffer.from(payload, 'utf8').toString('hex')}.${this.sign(payload)}`;
+  }
+
+  private sign(payload: string): string {
+    return createHmac('sha1', this.secret).update(payload).digest('hex');
+  }
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const ba = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ba.length === bb.length && timingSafeEqual(ba, bb);
+}
+
+/** Swift's container ACL syntax: ".r:*", ".r:-bad.example", ".rlistings", "account", "account:user". */
+export function parseAcl(value: string | undefined): { referrers: string[]; groups: string[]; rlistings: boolean } {
+  const out = { referrers: [] as string[], groups: [] as string[], rlistings: false };
+  if (!value) return out;
+  for (const raw of value.split(',')) {
+    const item = raw.trim();
+    if (!item) continue;
+    if (item === '.rlistings') out.rlistings = true;
+    else if (item.startsWith('.r:') || item.startsWith('.ref:') || item.startsWith('.referer:') || item.startsWith('.referrer:')) {
+      out.referrers.push(item.slice(item.indexOf(':') + 1));
+    } else out.groups.push(item);
+  }
+  return out;
+}
+
+/** Whether an ACL header value is well-formed enough to store (Swift rejects e.g. ".r:" alone). */
+export function validateAcl(value: string): string | undefined {
+  for (const raw of value.split(',')) {
+    const item = raw.trim();
+    if (item.startsWith('.') && item !== '.rlistings' && !/^\.(r|ref|referer|referrer):.+$/.test(item)) {
+      return `Error: unknown designator ${item.split(':')[0]} in ACL`;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,61 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { mkdir } from 'node:fs/promises';
+import { requireHashSecret } from '../common/config.js';
+import { systemClock } from '../common/clock.js';
+import { createBackendAgent } from '../common/http-client.js';
+import type { Logger } from '../common/log.js';
+import type { StorageNodeConfig } from './config.js';
+import { createDbServers } from './db/index.js';
+import { createObjectServer } from './object/object-server.js';
+import { createStorageNodeHttpServer } from './server.js';
+import type { StorageNodeContext } from './types.js';
+
+export interface RunningStorageNode {
+  server: Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts one storage node: object, container and account servers on one port. */
+export async function startStorageNode(config: StorageNodeConfig, log: Logger): Promise<RunningStorageNode> {
+  const secret = requireHashSecret(config);
+  await mkdir(config.devices, { recursive: true });
+  const agent = createBackendAgent({ connectTimeoutMs: config.conn_timeout_ms, nodeTimeoutMs: config.node_timeout_ms });
+  const ctx: StorageNodeContext = {
+    devicesRoot: config.devices,
+    secret,
+    fsync: config.fsync,
+    agent,
+    log,
+    clock: systemClock,
+    containerUpdateTimeoutMs: config.container_update_timeout_ms,
+    clientTimeoutMs: config.client_timeout_ms,
+  };
+  const object = createObjectServer(ctx);
+  const db = createDbServers(ctx);
+  const server = createStorageNodeHttpServer(ctx, {
+    object,
+    container: db.container,
+    account: db.account,
+    objectRow: db.objectRow,
+    containerRow: db.containerRow,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.bind_port, config.bind_ip, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, devices: config.devices }, 'listening');
+  return {
+    server,
+    port,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await object.close();
+      await db.close();
+      await agent.close();
+    },
+  };
+}

@@ -1,0 +1,181 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { stat, statfs, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isSwiftletError, statusForCode } from '../common/errors.js';
+import type { BackendRequest, BackendServer, StorageNodeContext } from './types.js';
+
+/**
+ * The storage node's HTTP front: parses /<device>/<partition>/<account>[/<container>[/<object>]],
+ * checks the device, and hands the request to the account, container or object server.
+ * Routing rules are in docs/BACKEND.md.
+ */
+export interface StorageNodeServers {
+  object: BackendServer;
+  container: BackendServer;
+  account: BackendServer;
+  /** Object rows on the container server (5+ segments from an object server or the updater). */
+  objectRow: BackendServer;
+  /** Container rows on the account server (4 segments from a container server). */
+  containerRow: BackendServer;
+  /** Extra routes such as REPLICATE or status, tried before the path is parsed. */
+  extra?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+}
+
+export interface ParsedBackendPath {
+  device: string;
+  partition: number;
+  account: string;
+  container?: string;
+  object?: string;
+}
+
+/** Splits a backend path; undefined when it is not one. Segments are percent-decoded. */
+export function parseBackendPath(rawPath: string): ParsedBackendPath | undefined {
+  const parts = rawPath.split('/');
+  // ['', dev, part, account, container?, ...object]
+  if (parts.length < 4 || parts[0] !== '') return undefined;
+  let decoded: string[];
+  try {
+    decoded = parts.map((p) => decodeURIComponent(p));
+  } catch {
+    return undefined;
+  }
+  const [, device, partStr, account] = decoded as [string, string, string, string];
+  if (!device || !account || device.includes('/') || device === '.' || device === '..') return undefined;
+  if (!/^\d+$/.test(partStr ?? '')) return undefined;
+  const out: ParsedBackendPath = { device, partition: Number(partStr), account };
+  if (parts.length >= 5) {
+    out.container = decoded[4];
+    if (!out.container) return undefined;
+  }
+  if (parts.length >= 6) {
+    // The object name keeps its slashes: re-join the raw segments then decode once.
+    try {
+      out.object = decodeURIComponent(parts.slice(5).join('/'));
+    } catch {
+      return undefined;
+    }
+    if (out.object === '') return undefined;
+  }
+  return out;
+}
+
+export function sendStatus(res: ServerResponse, status: number, body = '', headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const buf = Buffer.from(body);
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(buf.length), ...headers });
+  res.end(buf);
+}
+
+async function isDeviceDir(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function createStorageNodeHttpServer(ctx: StorageNodeContext, servers: StorageNodeServers): Server {
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
+    void route(ctx, servers, req, res, expectsContinue).catch((err: unknown) => {
+      ctx.log.error({ err, url: req.url, method: req.method }, 'unhandled storage-node error');
+      if (isSwiftletError(err)) sendStatus(res, statusForCode(err.code), err.message);
+      else sendStatus(res, 500, 'Internal Server Error');
+    });
+  };
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => handle(req, res, false));
+  // Expect: 100-continue (the proxy's object PUTs): say "continue" only once the device is known
+  // good, so a 507 arrives before the body and the proxy can pick a handoff instead.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
+  return server;
+}
+
+async function route(
+  ctx: StorageNodeContext,
+  servers: StorageNodeServers,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectsContinue: boolean,
+): Promise<void> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const rawPath = q === -1 ? url : url.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  const method = (req.method ?? 'GET').toUpperCase();
+
+  if (rawPath === '/healthcheck') return sendStatus(res, 200, 'OK');
+  if (rawPath === '/recon/devices' && method === 'GET') return sendJson(res, await deviceReport(ctx.devicesRoot));
+  if (servers.extra && (await servers.extra(req, res))) return;
+
+  const parsed = parseBackendPath(rawPath);
+  if (!parsed) {
+    req.resume();
+    return sendStatus(res, 400, 'Invalid path');
+  }
+  const devicePath = join(ctx.devicesRoot, parsed.device);
+  if (!(await isDeviceDir(devicePath))) {
+    req.resume();
+    return sendStatus(res, 507, `${parsed.device} is not mounted`);
+  }
+  if (expectsContinue) res.writeContinue();
+  const transId = req.headers['x-trans-id'];
+  const r: BackendRequest = {
+    req,
+    res,
+    method,
+    device: parsed.device,
+    devicePath,
+    partition: parsed.partition,
+    account: parsed.account,
+    query,
+    log: typeof transId === 'string' ? ctx.log.child({ txn: transId }) : ctx.log,
+  };
+  if (parsed.container !== undefined) r.container = parsed.container;
+  if (parsed.object !== undefined) r.object = parsed.object;
+  const source = req.headers['x-backend-source'];
+  let target: BackendServer;
+  if (parsed.object !== undefined) target = source === 'object-server' ? servers.objectRow : servers.object;
+  else if (parsed.container !== undefined) target = source === 'container-server' ? servers.containerRow : servers.container;
+  else target = servers.account;
+  try {
+    await target.handle(r);
+  } catch (err) {
+    if (isSwiftletError(err)) {
+      const status = statusForCode(err.code);
+      if (status >= 500) r.log.error({ err }, 'backend request failed');
+      sendStatus(res, status, err.message);
+    } else {
+      throw err;
+    }
+  }
+}
+
+function sendJson(res: ServerResponse, v: unknown): void {
+  const body = JSON.stringify(v);
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
+async function deviceReport(root: string): Promise<Array<{ device: string; mounted: boolean; size?: number; avail?: number }>> {
+  const out: Array<{ device: string; mounted: boolean; size?: number; avail?: number }> = [];
+  let names: string[] = [];
+  try {
+    names = await readdir(root);
+  } catch {
+    return out;
+  }
+  for (const device of names.sort()) {
+    const p = join(root, device);
+    if (!(await isDeviceDir(p))) continue;
+    try {
+      const s = await statfs(p);
+      out.push({ device, mounted: true, size: s.blocks * s.bsize, avail: s.bavail * s.bsize });
+    } catch {
+      out.push({ device, mounted: false });
+    }
+  }
+  return out;
+}

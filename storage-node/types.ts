@@ -1,0 +1,46 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Clock } from '../common/clock.js';
+import type { HashSecret } from '../common/hash-path.js';
+import type { Logger } from '../common/log.js';
+
+/** What every server inside a storage node is built from (only main.ts reads config files). */
+export interface StorageNodeContext {
+  /** Root folder holding one folder per device. */
+  devicesRoot: string;
+  secret: HashSecret;
+  /** fsync files and directories before acknowledging a write. On by default; off only for throwaway tests. */
+  fsync: boolean;
+  /** Client used for container/account updates to other nodes (keep-alive pool). */
+  agent: Dispatcher;
+  log: Logger;
+  clock: Clock;
+  /** How long an object PUT/DELETE waits for its container update before saving it as an async pending. */
+  containerUpdateTimeoutMs: number;
+  /** How long a client may go quiet while sending a body before we answer 408. */
+  clientTimeoutMs: number;
+}
+
+/** One parsed backend request, already routed to a device the node has. */
+export interface BackendRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  /** Device name and its folder (exists: the router answers 507 otherwise). */
+  device: string;
+  devicePath: string;
+  partition: number;
+  account: string;
+  container?: string;
+  object?: string;
+  query: URLSearchParams;
+  log: Logger;
+}
+
+export type BackendHandler = (r: BackendRequest) => Promise<void>;
+
+/** A server living inside the storage node process: the router hands it requests. */
+export interface BackendServer {
+  handle: BackendHandler;
+  close(): Promise<void>;
+}

@@ -1,0 +1,92 @@
+import t from 'tap';
+import { checkContainerName, checkListingLimit, checkMetadata, checkObjectCreation } from '../../proxy/constraints.js';
+import { ErrorLimiter } from '../../proxy/error-limiter.js';
+import { parseSwiftPath } from '../../proxy/swift-request.js';
+import { parseAcl, TempAuth } from '../../proxy/tempauth.js';
+
+t.test('path parsing answers like Swift', async (t) => {
+  t.same(parseSwiftPath('/v1/AUTH_test'), { ok: true, version: 'v1', account: 'AUTH_test' });
+  t.same(parseSwiftPath('/v1/AUTH_test/c'), { ok: true, version: 'v1', account: 'AUTH_test', container: 'c' });
+  t.same(parseSwiftPath('/v1/AUTH_test/c/'), { ok: true, version: 'v1', account: 'AUTH_test', container: 'c' });
+  t.same(parseSwiftPath('/v1/AUTH_test/c/a/b%20c/'), { ok: true, version: 'v1', account: 'AUTH_test', container: 'c', object: 'a/b c/' });
+  t.same(parseSwiftPath('/v1/AUTH_test/c/%E2%98%83'), { ok: true, version: 'v1', account: 'AUTH_test', container: 'c', object: '☃' });
+  t.match(parseSwiftPath('/v1/AUTH_test/c/%FF'), { ok: false, status: 412 });
+  t.match(parseSwiftPath('/v1/AUTH_test/c/a%00b'), { ok: false, status: 412 });
+  t.match(parseSwiftPath('/v1'), { ok: false, status: 412 });
+});
+
+t.test('constraints', async (t) => {
+  t.equal(checkContainerName('a'.repeat(256)), undefined);
+  t.match(checkContainerName('a'.repeat(257)), { status: 400 });
+  t.match(checkContainerName('a/b'), { status: 400 });
+  t.equal(checkMetadata({ 'x-object-meta-color': 'blue' }, 'object'), undefined);
+  t.match(checkMetadata({ 'x-object-meta-': 'x' }, 'object'), { status: 400, body: 'Metadata name cannot be empty' });
+  t.match(checkMetadata({ ['x-object-meta-' + 'k'.repeat(129)]: 'x' }, 'object'), { status: 400 });
+  t.match(checkMetadata({ 'x-object-meta-k': 'v'.repeat(257) }, 'object'), { status: 400 });
+  const many: Record<string, string> = {};
+  for (let i = 0; i < 91; i++) many[`x-container-meta-k${i}`] = 'v';
+  t.match(checkMetadata(many, 'container'), { status: 400, body: 'Too many metadata items; max 90' });
+  const big: Record<string, string> = {};
+  for (let i = 0; i < 20; i++) big[`x-account-meta-k${i}`] = 'v'.repeat(250);
+  t.match(checkMetadata(big, 'account'), { status: 400, body: 'Total metadata too large; max 4096' });
+  t.match(checkObjectCreation({}, 'o', 100), { status: 411 });
+  t.match(checkObjectCreation({ 'content-length': '101' }, 'o', 100), { status: 413 });
+  t.equal(checkObjectCreation({ 'transfer-encoding': 'chunked' }, 'o', 100), undefined);
+  t.match(checkObjectCreation({ 'content-length': '1' }, 'o'.repeat(1025), 100), { status: 400 });
+  t.match(checkListingLimit('10001', 10000), { status: 412 });
+  t.equal(checkListingLimit('10000', 10000), undefined);
+});
+
+t.test('tempauth: tokens, owners, ACLs', async (t) => {
+  let now = 1_700_000_000_000;
+  const auth = new TempAuth(
+    {
+      'test:tester': { key: 'testing', roles: ['.admin'] },
+      'test:tester3': { key: 'testing3', roles: [] },
+      'test2:tester2': { key: 'testing2', roles: ['.admin'] },
+      'admin:admin': { key: 'admin', roles: ['.admin', '.reseller_admin'] },
+    },
+    'secret',
+    'AUTH_',
+    60,
+    () => now,
+  );
+  t.equal(auth.login('test:tester', 'wrong', 'http://x').status, 401);
+  t.equal(auth.login('nobody:x', 'testing', 'http://x').status, 401);
+  const ok = auth.login('test:tester', 'testing', 'http://x');
+  t.equal(ok.status, 200);
+  t.equal(ok.headers['X-Storage-Url'], 'http://x/v1/AUTH_test');
+  const token = ok.headers['X-Auth-Token'] as string;
+  const id = auth.authenticate(token);
+  t.equal(id?.account, 'AUTH_test');
+  t.equal(auth.authenticate(token.slice(0, -1) + (token.endsWith('0') ? '1' : '0')), undefined, 'a forged token is refused');
+  t.equal(auth.authorize(id, { method: 'PUT', account: 'AUTH_test', container: 'c' }, false), 'allow');
+  t.equal(auth.authorize(id, { method: 'GET', account: 'AUTH_test2', container: 'c' }, false), 403, "another account's data");
+  t.equal(auth.authorize(undefined, { method: 'GET', account: 'AUTH_test', container: 'c', object: 'o' }, false), 401);
+  t.equal(auth.authorize(undefined, { method: 'GET', account: 'AUTH_test', container: 'c', object: 'o', readAcl: '.r:*' }, false), 'allow');
+  t.equal(auth.authorize(undefined, { method: 'GET', account: 'AUTH_test', container: 'c', readAcl: '.r:*' }, false), 401, 'listing needs .rlistings');
+  const plain = auth.authenticate(auth.login('test:tester3', 'testing3', 'http://x').headers['X-Auth-Token'] as string);
+  t.equal(auth.authorize(plain, { method: 'PUT', account: 'AUTH_test', container: 'c', object: 'o' }, false), 403, 'plain user cannot write');
+  t.equal(auth.authorize(plain, { method: 'PUT', account: 'AUTH_test', container: 'c', object: 'o', writeAcl: 'test:tester3' }, false), 'allow');
+  const admin = auth.authenticate(auth.login('admin:admin', 'admin', 'http://x').headers['X-Auth-Token'] as string);
+  t.equal(auth.authorize(admin, { method: 'GET', account: 'AUTH_test' }, false), 'allow', 'reseller admin reads any account');
+  t.equal(auth.authorize(admin, { method: 'PUT', account: 'AUTH_new' }, false), 403);
+  t.equal(auth.authorize(admin, { method: 'PUT', account: 'AUTH_new' }, true), 'allow');
+  now += 61_000;
+  t.equal(auth.authenticate(token), undefined, 'expired token');
+  t.same(parseAcl('.r:*,.rlistings, test:tester3'), { referrers: ['*'], groups: ['test:tester3'], rlistings: true });
+});
+
+t.test('error limiter', async (t) => {
+  let now = 0;
+  const l = new ErrorLimiter(3, 1000, () => now);
+  l.recordError('n');
+  l.recordError('n');
+  t.notOk(l.isLimited('n'));
+  l.recordError('n');
+  t.ok(l.isLimited('n'));
+  now += 1001;
+  t.notOk(l.isLimited('n'));
+  l.limitNow('m');
+  t.ok(l.isLimited('m'));
+});

@@ -1,0 +1,139 @@
+import t from 'tap';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { parseConfig } from '../../common/config.js';
+import { silentLogger } from '../../common/log.js';
+import { buildProxy } from '../../proxy/app.js';
+import { proxySpec } from '../../proxy/config.js';
+import { Ring, type RingDevice } from '../../ring-builder/ring.js';
+
+/**
+ * The proxy's quorum decisions, as tables of backend statuses: five fake nodes (three primaries,
+ * two handoffs) answer what each row says, and the client must get Swift's answer.
+ */
+type Behaviour = number | 'down' | 'reset';
+
+interface FakeNode {
+  server: Server;
+  port: number;
+  behaviour: { put: Behaviour; get: Behaviour; delete: Behaviour };
+  seen: string[];
+}
+
+async function fakeNode(): Promise<FakeNode> {
+  const node = { behaviour: { put: 201, get: 200, delete: 204 }, seen: [] as string[] } as unknown as FakeNode;
+  const answer = (req: IncomingMessage, res: ServerResponse, expect: boolean): void => {
+    const depth = (req.url ?? '').split('?')[0]!.split('/').length - 1;
+    node.seen.push(`${req.method} ${depth}`);
+    if (depth === 4) {
+      // Container HEAD/updates: always fine.
+      res.writeHead(204, { 'x-container-object-count': '0' }).end();
+      req.resume();
+      return;
+    }
+    const b = req.method === 'PUT' ? node.behaviour.put : req.method === 'DELETE' ? node.behaviour.delete : node.behaviour.get;
+    if (b === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (b === 'down') return void req.socket.destroy();
+    if (req.method === 'PUT') {
+      if (b === 507) {
+        res.writeHead(507).end();
+        return;
+      }
+      if (expect) res.writeContinue();
+      req.resume();
+      req.on('end', () => res.writeHead(b as number, { etag: 'abc' }).end());
+      return;
+    }
+    req.resume();
+    const body = b === 200 ? `from ${node.port}` : '';
+    res.writeHead(b as number, { 'content-length': String(body.length), 'x-timestamp': '1700000000.00000' }).end(body);
+  };
+  node.server = createServer((req, res) => answer(req, res, false));
+  node.server.on('checkContinue', (req, res) => answer(req, res, true));
+  await new Promise<void>((r) => node.server.listen(0, '127.0.0.1', r));
+  node.port = (node.server.address() as AddressInfo).port;
+  return node;
+}
+
+t.test('quorum tables through the real proxy', async (t) => {
+  const nodes = await Promise.all([0, 1, 2, 3, 4].map(() => fakeNode()));
+  const devices: RingDevice[] = nodes.map((n, i) => ({ id: i, region: 1, zone: i + 1, ip: '127.0.0.1', port: n.port, device: `d${i}`, weight: 1, meta: '' }));
+  const secret = { prefix: 'p', suffix: 's' };
+  const ring = Ring.fromData({ partPower: 0, replicas: 3, devices, replica2part2dev: [Uint16Array.of(0), Uint16Array.of(1), Uint16Array.of(2)] }, secret);
+  const config = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', node_timeout_ms: 2000, error_suppression_limit: 1000 });
+  const { app, ctx } = buildProxy({ config, rings: { account: () => ring, container: () => ring, object: () => ring }, log: process.env.DEBUG_PROXY ? (await import('../../common/log.js')).createLogger('proxy', 'debug') : silentLogger, clock: Date.now });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const login = await request(`${base}/auth/v1.0`, { headers: { 'x-auth-user': 'test:tester', 'x-auth-key': 'testing' } });
+  await login.body.dump();
+  const token = String(login.headers['x-auth-token']);
+  t.teardown(async () => {
+    await app.close();
+    await ctx.agent.close();
+    ctx.putAgent.destroy();
+    for (const n of nodes) n.server.close();
+  });
+  const set = (kind: 'put' | 'get' | 'delete', bs: Behaviour[]): void => {
+    nodes.forEach((n, i) => {
+      n.behaviour[kind] = bs[i] ?? 201;
+      n.seen = [];
+    });
+    ctx.errorLimiter['state'].clear();
+  };
+  const obj = `${base}/v1/AUTH_test/c/o`;
+
+  const putTable: Array<[Behaviour[], number, string]> = [
+    [[201, 201, 201, 201, 201], 201, 'all primaries store'],
+    [[201, 201, 'down', 201, 201], 201, 'a dead primary is replaced by a handoff'],
+    [[507, 507, 201, 201, 201], 201, 'unmounted primaries are replaced before the body is sent'],
+    [[201, 503, 503, 503, 503], 503, 'one success is not a quorum'],
+    [['down', 'down', 'down', 'down', 'down'], 503, 'nothing reachable'],
+    [[201, 503, 201, 201, 201], 201, 'a node failing after the body is outvoted'],
+    [[422, 422, 422, 201, 201], 422, 'every node rejects the etag'],
+  ];
+  for (const [bs, want, why] of putTable) {
+    set('put', bs);
+    const res = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': '5' }, body: 'hello' });
+    await res.body.dump();
+    t.equal(res.statusCode, want, `PUT ${bs.join(',')}: ${why}`);
+  }
+  set('put', [201, 201, 'down', 201, 201]);
+  {
+    const res = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': '5' }, body: 'hello' });
+    await res.body.dump();
+    t.ok(nodes[3]!.seen.includes('PUT 5') || nodes[4]!.seen.includes('PUT 5'), 'a handoff got the object PUT');
+  }
+
+  const getTable: Array<[Behaviour[], number, string]> = [
+    [[200, 200, 200, 200, 200], 200, 'first primary answers'],
+    [[404, 200, 200, 200, 200], 200, 'a 404 on one primary fails over'],
+    [['down', 'down', 200, 200, 200], 200, 'dead primaries fail over'],
+    [[404, 404, 404, 200, 200], 404, 'every primary says 404'],
+    [[503, 503, 503, 503, 503], 503, 'nobody answers'],
+  ];
+  for (const [bs, want, why] of getTable) {
+    set('get', bs);
+    const res = await request(obj, { headers: { 'x-auth-token': token } });
+    const text = await res.body.text();
+    t.equal(res.statusCode, want, `GET ${bs.join(',')}: ${why}`);
+    if (want === 200) t.match(text, /^from \d+$/);
+  }
+
+  const deleteTable: Array<[Behaviour[], number, string]> = [
+    [[204, 204, 204], 204, 'all delete'],
+    [[204, 204, 404], 204, 'quorum of 204'],
+    [[404, 404, 204], 404, 'quorum of 404'],
+    [['down', 204, 204, 204, 204], 204, 'handoff stands in'],
+    [[503, 503, 204, 503, 503], 503, 'no quorum'],
+  ];
+  for (const [bs, want, why] of deleteTable) {
+    set('delete', bs);
+    const res = await request(obj, { method: 'DELETE', headers: { 'x-auth-token': token } });
+    await res.body.dump();
+    t.equal(res.statusCode, want, `DELETE ${bs.join(',')}: ${why}`);
+  }
+});
