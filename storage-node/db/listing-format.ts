@@ -1,0 +1,171 @@
+import { Timestamp } from '../../common/timestamp.js';
+import { isSubdir, type ListingItem } from './listing.js';
+import type { ContainerRow, ObjectRow } from './merge.js';
+
+/**
+ * Listing bodies in Swift's three formats (swift/common/middleware/listing_formats.py and the
+ * container/account servers' update_data_record), built as strings in one pass: a 10,000-entry
+ * page is rendered without an intermediate object per row.
+ */
+
+export type ListingFormat = 'json' | 'xml' | 'plain';
+
+export interface ChosenFormat {
+  format: ListingFormat;
+  /** The Content-Type to answer with, e.g. "application/json; charset=utf-8". */
+  contentType: string;
+}
+
+const OFFERS = ['text/plain', 'application/json', 'application/xml', 'text/xml'] as const;
+const FORMAT_PARAM: Record<string, string> = { plain: 'text/plain', json: 'application/json', xml: 'application/xml' };
+
+function chosen(mime: string): ChosenFormat {
+  const format: ListingFormat = mime === 'application/json' ? 'json' : mime.endsWith('/xml') ? 'xml' : 'plain';
+  return { format, contentType: `${mime}; charset=utf-8` };
+}
+
+/**
+ * `format=` wins (an unknown value means plain, as Swift), else the best Accept match among
+ * text/plain, application/json, application/xml, text/xml; no Accept means plain.
+ * Undefined when the Accept header allows none of them (Swift: 406).
+ */
+export function chooseListingFormat(formatParam: string | null | undefined, accept: string | undefined): ChosenFormat | undefined {
+  if (formatParam) return chosen(FORMAT_PARAM[formatParam.toLowerCase()] ?? 'text/plain');
+  if (!accept || !accept.trim()) return chosen('text/plain');
+  const ranges: Array<{ type: string; sub: string; q: number; specificity: number; i: number }> = [];
+  accept.split(',').forEach((part, i) => {
+    const [media = '', ...params] = part.split(';').map((s) => s.trim());
+    const [type, sub] = media.toLowerCase().split('/');
+    if (!type || !sub) return;
+    let q = 1;
+    for (const p of params) {
+      const m = /^q=([0-9.]+)$/i.exec(p);
+      if (m) q = Number(m[1]);
+    }
+    if (!(q > 0)) return;
+    ranges.push({ type, sub, q, specificity: (type === '*' ? 0 : 1) + (sub === '*' ? 0 : 1), i });
+  });
+  ranges.sort((a, b) => b.q - a.q || b.specificity - a.specificity || a.i - b.i);
+  for (const r of ranges) {
+    for (const offer of OFFERS) {
+      const [ot, os] = offer.split('/') as [string, string];
+      if ((r.type === '*' || r.type === ot) && (r.sub === '*' || r.sub === os)) return chosen(offer);
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Text content: ElementTree escapes &, <, >. */
+export function xmlText(s: string): string {
+  return /[&<>]/.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') : s;
+}
+
+/** Attribute values: also quotes and the whitespace that attribute normalisation would eat. */
+export function xmlAttr(s: string): string {
+  return /[&<>"\n\r\t]/.test(s)
+    ? xmlText(s).replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#09;')
+    : s;
+}
+
+const XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n';
+
+/** Many rows share a timestamp (bulk uploads): remember the last conversion. */
+function isoConverter(): (ts: string) => string {
+  let lastIn = '';
+  let lastOut = '';
+  return (ts) => {
+    if (ts !== lastIn) {
+      lastIn = ts;
+      lastOut = Timestamp.parse(ts).isoListing;
+    }
+    return lastOut;
+  };
+}
+
+/** SLO manifests carry their total size as `;swift_bytes=N` in the content type (Swift's override_bytes_from_content_type). */
+export function splitSwiftBytes(contentType: string, size: number): { contentType: string; bytes: number } {
+  const i = contentType.indexOf(';swift_bytes=');
+  if (i < 0) return { contentType, bytes: size };
+  const rest = contentType.slice(i + ';swift_bytes='.length);
+  const end = rest.indexOf(';');
+  const n = Number(end < 0 ? rest : rest.slice(0, end));
+  return { contentType: contentType.slice(0, i) + (end < 0 ? '' : rest.slice(end)), bytes: Number.isFinite(n) ? n : size };
+}
+
+export function renderObjectListing(items: Array<ListingItem<ObjectRow>>, format: ListingFormat, container: string): string {
+  if (format === 'plain') return renderPlain(items);
+  const iso = isoConverter();
+  if (format === 'json') {
+    const parts: string[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i] as ListingItem<ObjectRow>;
+      if (isSubdir(it)) {
+        parts[i] = `{"subdir":${JSON.stringify(it.subdir)}}`;
+        continue;
+      }
+      const r = it.row;
+      const { contentType, bytes } = splitSwiftBytes(r.contentType, r.size);
+      parts[i] =
+        `{"hash":${JSON.stringify(r.etag)},"last_modified":"${iso(r.timestamp)}","bytes":${bytes},` +
+        `"name":${JSON.stringify(it.name)},"content_type":${JSON.stringify(contentType)}}`;
+    }
+    return `[${parts.join(',')}]`;
+  }
+  const parts: string[] = [XML_DECL];
+  if (items.length === 0) return `${XML_DECL}<container name="${xmlAttr(container)}" />`;
+  parts.push(`<container name="${xmlAttr(container)}">`);
+  for (const it of items) {
+    if (isSubdir(it)) {
+      parts.push(`<subdir name="${xmlAttr(it.subdir)}"><name>${xmlText(it.subdir)}</name></subdir>`);
+      continue;
+    }
+    const r = it.row;
+    const { contentType, bytes } = splitSwiftBytes(r.contentType, r.size);
+    parts.push(
+      `<object><name>${xmlText(it.name)}</name><hash>${xmlText(r.etag)}</hash><bytes>${bytes}</bytes>` +
+        `<content_type>${xmlText(contentType)}</content_type><last_modified>${iso(r.timestamp)}</last_modified></object>`,
+    );
+  }
+  parts.push('</container>');
+  return parts.join('');
+}
+
+export function renderAccountListing(items: Array<ListingItem<ContainerRow>>, format: ListingFormat, account: string): string {
+  if (format === 'plain') return renderPlain(items);
+  if (format === 'json') {
+    const parts: string[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i] as ListingItem<ContainerRow>;
+      parts[i] = isSubdir(it)
+        ? `{"subdir":${JSON.stringify(it.subdir)}}`
+        : `{"name":${JSON.stringify(it.name)},"count":${it.row.objectCount},"bytes":${it.row.bytesUsed},` +
+          `"last_modified":"${Timestamp.parse(it.row.putTimestamp).isoListing}"}`;
+    }
+    return `[${parts.join(',')}]`;
+  }
+  // Swift's account_to_xml puts a newline after the opening tag and after every entry.
+  const parts: string[] = [XML_DECL, `<account name="${xmlAttr(account)}">\n`];
+  for (const it of items) {
+    if (isSubdir(it)) {
+      parts.push(`<subdir name="${xmlAttr(it.subdir)}" />\n`);
+      continue;
+    }
+    parts.push(
+      `<container><name>${xmlText(it.name)}</name><count>${it.row.objectCount}</count><bytes>${it.row.bytesUsed}</bytes>` +
+        `<last_modified>${Timestamp.parse(it.row.putTimestamp).isoListing}</last_modified></container>\n`,
+    );
+  }
+  parts.push('</account>');
+  return parts.join('');
+}
+
+function renderPlain<R>(items: Array<ListingItem<R>>): string {
+  const parts: string[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i] as ListingItem<R>;
+    parts[i] = isSubdir(it) ? it.subdir : it.name;
+  }
+  return parts.length ? `${parts.join('\n')}\n` : '';
+}

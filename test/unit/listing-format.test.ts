@@ -1,0 +1,75 @@
+import t from 'tap';
+import { chooseListingFormat, renderAccountListing, renderObjectListing, splitSwiftBytes } from '../../storage-node/db/listing-format.js';
+import type { ListingItem } from '../../storage-node/db/listing.js';
+import type { ContainerRow, ObjectRow } from '../../storage-node/db/merge.js';
+
+const row = (name: string, extra: Partial<ObjectRow> = {}): ListingItem<ObjectRow> => ({
+  name,
+  row: { name, timestamp: '1700000000.12345', size: 3, contentType: 'text/plain', etag: 'abc', deleted: false, ...extra },
+});
+
+t.test('format negotiation: format= first, then Accept, default plain', async (t) => {
+  const table: Array<[string | null, string | undefined, string | undefined]> = [
+    [null, undefined, 'text/plain; charset=utf-8'],
+    ['json', undefined, 'application/json; charset=utf-8'],
+    ['JSON', 'application/xml', 'application/json; charset=utf-8'],
+    ['xml', undefined, 'application/xml; charset=utf-8'],
+    ['plain', 'application/json', 'text/plain; charset=utf-8'],
+    ['bogus', undefined, 'text/plain; charset=utf-8'],
+    [null, 'application/json', 'application/json; charset=utf-8'],
+    [null, 'text/xml', 'text/xml; charset=utf-8'],
+    [null, 'application/*', 'application/json; charset=utf-8'],
+    [null, '*/*', 'text/plain; charset=utf-8'],
+    [null, 'text/plain;q=0.5, application/json', 'application/json; charset=utf-8'],
+    [null, 'application/json;q=0, */*;q=0.1', 'text/plain; charset=utf-8'],
+    [null, 'image/png', undefined],
+  ];
+  for (const [format, accept, want] of table) t.equal(chooseListingFormat(format, accept)?.contentType, want, `${format} / ${accept}`);
+});
+
+t.test('container listing in json', async (t) => {
+  const body = renderObjectListing([row('a"b'), { subdir: 'd/' }, row('é', { contentType: 'application/x;swift_bytes=99' })], 'json', 'c');
+  t.same(JSON.parse(body), [
+    { hash: 'abc', last_modified: '2023-11-14T22:13:20.123450', bytes: 3, name: 'a"b', content_type: 'text/plain' },
+    { subdir: 'd/' },
+    { hash: 'abc', last_modified: '2023-11-14T22:13:20.123450', bytes: 99, name: 'é', content_type: 'application/x' },
+  ]);
+  t.match(body, /^\[\{"hash":"abc","last_modified":/, 'Swift key order');
+  t.equal(renderObjectListing([], 'json', 'c'), '[]');
+});
+
+t.test('container listing in xml, exactly as Swift', async (t) => {
+  const body = renderObjectListing([row('a<&>'), { subdir: 'd"/' }], 'xml', 'c&"');
+  t.equal(
+    body,
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+      '<container name="c&amp;&quot;">' +
+      '<object><name>a&lt;&amp;&gt;</name><hash>abc</hash><bytes>3</bytes><content_type>text/plain</content_type>' +
+      '<last_modified>2023-11-14T22:13:20.123450</last_modified></object>' +
+      '<subdir name="d&quot;/"><name>d"/</name></subdir>' +
+      '</container>',
+  );
+  t.equal(renderObjectListing([], 'xml', 'c'), '<?xml version="1.0" encoding="UTF-8"?>\n<container name="c" />');
+});
+
+t.test('plain listings: a name per line, empty when nothing', async (t) => {
+  t.equal(renderObjectListing([row('a'), { subdir: 'b/' }], 'plain', 'c'), 'a\nb/\n');
+  t.equal(renderObjectListing([], 'plain', 'c'), '');
+});
+
+t.test('account listing in json and xml', async (t) => {
+  const c: ContainerRow = { name: 'c1', putTimestamp: '1700000000.00000', deleteTimestamp: '0000000000.00000', objectCount: 2, bytesUsed: 7, statsTimestamp: '1700000001.00000', deleted: false };
+  const items: Array<ListingItem<ContainerRow>> = [{ name: 'c1', row: c }, { subdir: 'p/' }];
+  t.same(JSON.parse(renderAccountListing(items, 'json', 'AUTH_a')), [{ name: 'c1', count: 2, bytes: 7, last_modified: '2023-11-14T22:13:20.000000' }, { subdir: 'p/' }]);
+  t.equal(
+    renderAccountListing(items, 'xml', 'AUTH_a'),
+    '<?xml version="1.0" encoding="UTF-8"?>\n<account name="AUTH_a">\n' +
+      '<container><name>c1</name><count>2</count><bytes>7</bytes><last_modified>2023-11-14T22:13:20.000000</last_modified></container>\n' +
+      '<subdir name="p/" />\n</account>',
+  );
+});
+
+t.test('swift_bytes override', async (t) => {
+  t.same(splitSwiftBytes('text/plain', 1), { contentType: 'text/plain', bytes: 1 });
+  t.same(splitSwiftBytes('a/b;swift_bytes=10;x=y', 1), { contentType: 'a/b;x=y', bytes: 10 });
+});
