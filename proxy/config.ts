@@ -28,7 +28,6 @@ export const proxySpec = {
     doc: 'tempauth users: {"account:user": {"key": "...", "roles": [".admin" | ".reseller_admin"], "storage_url"?: "..."}}. A user without .admin can only use containers whose ACLs grant it.',
   },
   max_file_size: { type: 'number', default: 5 * 1024 * 1024 * 1024 + 2, min: 1, doc: 'Largest object a single PUT may store (Swift: 5 GiB + 2).' },
-  object_chunk_size: { type: 'number', default: 65_536, min: 1024, doc: 'Read size used when streaming to storage nodes.' },
 } as const satisfies ConfigSpec;
 
 export type ProxyConfig = ConfigOf<typeof proxySpec>;

@@ -1,0 +1,9 @@
+FROM node:20-bookworm-slim
+WORKDIR /opt/swiftlet
+COPY package.json package-lock.json tsconfig.json ./
+RUN npm ci
+COPY . .
+RUN npx tsc -p . && npm prune --omit=dev && ln -s /opt/swiftlet/dist/bin/swiftlet.js /usr/local/bin/swiftlet && chmod +x dist/bin/swiftlet.js
+# Each storage node keeps one device (a folder) per disk under /srv/node.
+RUN mkdir -p /srv/node/d1
+ENTRYPOINT ["node", "/opt/swiftlet/dist/bin/swiftlet.js"]

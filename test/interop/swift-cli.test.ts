@@ -1,0 +1,59 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startCluster } from '../helpers/cluster.js';
+
+const run = promisify(execFile);
+// Debian's swift CLI must run under the system Python (its modules live there).
+const PYTHON = '/usr/bin/python3';
+const SWIFT = '/usr/bin/swift';
+
+t.test('python-swiftclient against the cluster', { skip: !existsSync(SWIFT) ? 'python3-swiftclient not installed (.ci/run installs it)' : false }, async (t) => {
+  const cluster = await startCluster();
+  const work = await mkdtemp(join(tmpdir(), 'swiftcli-'));
+  t.teardown(async () => {
+    await cluster.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+  const swift = async (...args: string[]): Promise<string> => {
+    const { stdout } = await run(PYTHON, [SWIFT, '-A', cluster.authUrl, '-U', 'test:tester', '-K', 'testing', ...args], { cwd: work });
+    return stdout;
+  };
+
+  const stat = await swift('stat');
+  t.match(stat, /Account: AUTH_test/);
+  t.match(stat, /Containers: 0/);
+
+  await swift('post', 'docs', '-m', 'project:swiftlet');
+  t.match(await swift('stat', 'docs'), /Meta Project: swiftlet/);
+
+  await mkdir(join(work, 'src', 'sub'), { recursive: true });
+  await writeFile(join(work, 'src', 'a.txt'), 'alpha\n');
+  await writeFile(join(work, 'src', 'b.txt'), 'bravo\n');
+  await writeFile(join(work, 'src', 'sub', 'c.bin'), Buffer.alloc(300_000, 7));
+  await swift('upload', 'docs', 'src');
+  t.equal(await swift('list', 'docs'), 'src/a.txt\nsrc/b.txt\nsrc/sub/c.bin\n');
+  t.equal(await swift('list', 'docs', '--prefix', 'src/s'), 'src/sub/c.bin\n');
+  t.equal(await swift('list', 'docs', '--prefix', 'src/', '--delimiter', '/'), 'src/a.txt\nsrc/b.txt\nsrc/sub/\n');
+  t.match(await swift('list'), /^docs$/m);
+
+  await swift('post', 'docs', 'src/a.txt', '-m', 'color:blue');
+  t.match(await swift('stat', 'docs', 'src/a.txt'), /Meta Color: blue/);
+
+  await swift('download', 'docs', 'src/sub/c.bin', '-o', join(work, 'c.out'));
+  t.ok((await readFile(join(work, 'c.out'))).equals(Buffer.alloc(300_000, 7)), 'download returns the bytes');
+
+  await swift('copy', 'docs', 'src/a.txt', '--destination', '/docs/copy-of-a.txt');
+  await swift('download', 'docs', 'copy-of-a.txt', '-o', join(work, 'copy.out'));
+  t.equal(await readFile(join(work, 'copy.out'), 'utf8'), 'alpha\n');
+
+  t.match(await swift('stat'), /Objects: 4/);
+  await swift('delete', 'docs', 'src/b.txt');
+  t.equal(await swift('list', 'docs'), 'copy-of-a.txt\nsrc/a.txt\nsrc/sub/c.bin\n');
+  await swift('delete', 'docs');
+  t.equal(await swift('list'), '');
+});
