@@ -1,0 +1,189 @@
+import { SwiftletError } from '../../common/errors.js';
+import { key, keyPrefix } from './keys.js';
+import { listRows, type ListingItem, type ListingQuery } from './listing.js';
+import {
+  chexor,
+  clearedMetadata,
+  containerRowDigestKey,
+  containerRowStats,
+  EMPTY_DIGEST,
+  mergeContainerRow,
+  mergeMetadata,
+  mergeRecord,
+  newRecord,
+  recordDeleted,
+  sameContainerRow,
+  type ContainerRow,
+  type DbRecord,
+  type Metadata,
+} from './merge.js';
+import { GroupCommitter } from './mutex.js';
+import { decodeContainerRow, encodeContainerRow, type BatchOp, type DeviceDb, type StoredAccount } from './store.js';
+
+/**
+ * Account operations on a device database: the account record with its stats, and the
+ * container rows that container servers report. Same pattern as container-db.ts.
+ */
+
+export function accountLockKey(account: string): string {
+  return `a\0${account}`;
+}
+
+/** Deleted once a DELETE is newer than the last PUT (Swift's status DELETED). */
+export const isAccountDeleted = recordDeleted;
+
+export async function getAccount(db: DeviceDb, account: string): Promise<StoredAccount | undefined> {
+  return db.getJson<StoredAccount>(key('A', account));
+}
+
+function putRecord(account: string, rec: StoredAccount): BatchOp {
+  return { type: 'put', key: key('A', account), value: JSON.stringify(rec) };
+}
+
+/**
+ * PUT /d/p/a: creates the account, re-creates a deleted one (Swift answers 403 until the reaper
+ * is done; there is no reaper yet), or merges the put timestamp and metadata.
+ * CONFLICT if it stays deleted.
+ */
+export async function putAccount(db: DeviceDb, account: string, timestamp: string, metadata: Metadata): Promise<{ result: 'created' | 'accepted'; info: StoredAccount }> {
+  return db.mutex.run(accountLockKey(account), async () => {
+    const old = await getAccount(db, account);
+    if (!old) {
+      const info: StoredAccount = { ...newRecord(timestamp), metadata, containerCount: 0, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST };
+      await db.write([putRecord(account, info)]);
+      return { result: 'created', info };
+    }
+    const wasDeleted = isAccountDeleted(old);
+    const next: StoredAccount = {
+      ...old,
+      putTimestamp: old.putTimestamp >= timestamp ? old.putTimestamp : timestamp,
+      metadata: mergeMetadata(old.metadata, metadata),
+    };
+    if (isAccountDeleted(next)) throw new SwiftletError('CONFLICT', `account ${account} was deleted after ${timestamp}`);
+    if (wasDeleted && next.statusChangedAt < timestamp) next.statusChangedAt = timestamp;
+    await db.write([putRecord(account, next)]);
+    return { result: wasDeleted ? 'created' : 'accepted', info: next };
+  });
+}
+
+/** POST /d/p/a: merges metadata. NOT_FOUND when missing or deleted. */
+export async function postAccount(db: DeviceDb, account: string, metadata: Metadata): Promise<StoredAccount> {
+  return db.mutex.run(accountLockKey(account), async () => {
+    const old = await getAccount(db, account);
+    if (!old || isAccountDeleted(old)) throw new SwiftletError('NOT_FOUND', `no account ${account}`);
+    const next = { ...old, metadata: mergeMetadata(old.metadata, metadata) };
+    await db.write([putRecord(account, next)]);
+    return next;
+  });
+}
+
+/**
+ * DELETE /d/p/a: marks the account deleted and clears its metadata. Its containers stay (Swift's
+ * reaper removes them). NOT_FOUND when missing or already deleted; CONFLICT if put after `timestamp`.
+ */
+export async function deleteAccount(db: DeviceDb, account: string, timestamp: string): Promise<StoredAccount> {
+  return db.mutex.run(accountLockKey(account), async () => {
+    const old = await getAccount(db, account);
+    if (!old || isAccountDeleted(old)) throw new SwiftletError('NOT_FOUND', `no account ${account}`);
+    const next: StoredAccount = {
+      ...old,
+      deleteTimestamp: old.deleteTimestamp >= timestamp ? old.deleteTimestamp : timestamp,
+      metadata: mergeMetadata(old.metadata, clearedMetadata(old.metadata, timestamp)),
+    };
+    if (!isAccountDeleted(next)) throw new SwiftletError('CONFLICT', `account ${account} was put after ${timestamp}`);
+    if (next.statusChangedAt < timestamp) next.statusChangedAt = timestamp;
+    await db.write([putRecord(account, next)]);
+    return next;
+  });
+}
+
+/** Merges a record from another replica (db replicator); creates the account if missing. */
+export async function mergeAccountRecord(db: DeviceDb, account: string, record: DbRecord): Promise<StoredAccount> {
+  return db.mutex.run(accountLockKey(account), async () => {
+    const old = await getAccount(db, account);
+    const base: StoredAccount = old ?? { ...record, containerCount: 0, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST };
+    const next: StoredAccount = { ...base, ...mergeRecord(base, record) };
+    await db.write([putRecord(account, next)]);
+    return next;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Container rows
+
+export interface ContainerRowJob {
+  rows: ContainerRow[];
+  /** NOT_FOUND unless the account exists and is not deleted (container server updates). */
+  requireLive: boolean;
+}
+
+const committers = new WeakMap<DeviceDb, GroupCommitter<ContainerRowJob, StoredAccount>>();
+
+/** Merges container rows into an account; its stats and digest change in the same batch. */
+export function mergeContainerRows(db: DeviceDb, account: string, job: ContainerRowJob): Promise<StoredAccount> {
+  let gc = committers.get(db);
+  if (!gc) {
+    gc = new GroupCommitter<ContainerRowJob, StoredAccount>(db.mutex, (lockKey, jobs) => applyContainerRowJobs(db, lockKey.slice(2), jobs));
+    committers.set(db, gc);
+  }
+  return gc.submit(accountLockKey(account), job);
+}
+
+async function applyContainerRowJobs(db: DeviceDb, account: string, jobs: ContainerRowJob[]): Promise<Array<StoredAccount | Error>> {
+  const old = await getAccount(db, account);
+  const results: Array<StoredAccount | Error> = new Array(jobs.length);
+  const incoming = new Map<string, ContainerRow>();
+  const accepted: number[] = [];
+  jobs.forEach((job, i) => {
+    if (!old || (job.requireLive && isAccountDeleted(old))) {
+      results[i] = new SwiftletError('NOT_FOUND', `no account ${account}`);
+      return;
+    }
+    accepted.push(i);
+    for (const r of job.rows) {
+      const seen = incoming.get(r.name);
+      incoming.set(r.name, seen ? mergeContainerRow(seen, r) : r);
+    }
+  });
+  if (!old || !accepted.length) return results;
+
+  const names = [...incoming.keys()];
+  const keys = names.map((n) => key('K', account, n));
+  const existing = await db.getMany(keys);
+  const ops: BatchOp[] = [];
+  const next: StoredAccount = { ...old };
+  names.forEach((name, i) => {
+    const v = existing[i];
+    const prev = v === undefined ? undefined : decodeContainerRow(name, v);
+    const row = incoming.get(name) as ContainerRow;
+    const merged = prev ? mergeContainerRow(prev, row) : row;
+    if (prev && sameContainerRow(prev, merged)) return;
+    ops.push({ type: 'put', key: keys[i] as Buffer, value: encodeContainerRow(merged) });
+    const before = containerRowStats(prev);
+    const after = containerRowStats(merged);
+    next.containerCount += after.containers - before.containers;
+    next.objectCount += after.objects - before.objects;
+    next.bytesUsed += after.bytes - before.bytes;
+    if (prev) next.digest = chexor(next.digest, containerRowDigestKey(prev));
+    next.digest = chexor(next.digest, containerRowDigestKey(merged));
+  });
+  if (ops.length) {
+    ops.push(putRecord(account, next));
+    await db.write(ops);
+  }
+  for (const i of accepted) results[i] = ops.length ? next : old;
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+export async function listContainers(db: DeviceDb, account: string, q: ListingQuery): Promise<Array<ListingItem<ContainerRow>>> {
+  const prefix = keyPrefix('K', account);
+  return listRows((bounds, reverse) => db.cursor(prefix, bounds, reverse, decodeContainerRow), q, (r) => r.deleted);
+}
+
+/** Every container row of an account in name order, deleted ones included (replication). */
+export async function* containerRows(db: DeviceDb, account: string): AsyncGenerator<ContainerRow> {
+  for await (const { names, value } of db.scan('K', [account])) yield decodeContainerRow(names[1] as string, value);
+}

@@ -1,0 +1,209 @@
+import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { isDiskFullErrno, SwiftletError } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { keyNames, keyPrefix, prefixUpperBound, type KeyType } from './keys.js';
+import type { NameBounds, NamedRow, RowCursor } from './listing.js';
+import { containerRowDeleted, type ContainerRow, type DbRecord, type ObjectRow } from './merge.js';
+import { KeyedMutex } from './mutex.js';
+
+/**
+ * One LevelDB per device (`<device>/db/`): the record/row codecs, durable batches, per-container
+ * and per-account writer mutexes, and listing cursors. The operations themselves live in
+ * container-db.ts and account-db.ts. Key schema: keys.ts.
+ */
+
+/** Where a container server sends its stats (from X-Account-Host/-Device/-Partition). */
+export interface AccountTarget {
+  host: string;
+  device: string;
+  partition: number;
+}
+
+/** A container as stored: its mergeable record plus stats derived from its rows. */
+export interface StoredContainer extends DbRecord {
+  objectCount: number;
+  bytesUsed: number;
+  /** chexor of every row (merge.ts): equal digests, equal row sets. */
+  digest: string;
+  /** Bumped whenever something the account server is told about changes (see PendingUpdate). */
+  seq: number;
+}
+
+/** An account as stored: its mergeable record plus stats derived from its container rows. */
+export interface StoredAccount extends DbRecord {
+  containerCount: number;
+  objectCount: number;
+  bytesUsed: number;
+  digest: string;
+}
+
+/**
+ * Written in the same batch as every change the account must hear about, deleted once the
+ * account server acknowledged stats at least as new as `seq`: a crash or a failed update leaves
+ * it behind for the updater (account-update.ts retryPendingAccountUpdates).
+ */
+export interface PendingUpdate {
+  seq: number;
+  target?: AccountTarget;
+}
+
+export type BatchOp = { type: 'put'; key: Buffer; value: string } | { type: 'del'; key: Buffer };
+
+// ---------------------------------------------------------------------------------------------
+// Codecs. Object rows are the hot path (a listing decodes 10,000 of them): a bare JSON array.
+
+export function encodeObjectRow(r: ObjectRow): string {
+  return JSON.stringify([r.timestamp, r.size, r.contentType, r.etag]);
+}
+
+export function decodeObjectRow(name: string, v: string, deleted: boolean): ObjectRow {
+  const a = JSON.parse(v) as [string, number, string, string];
+  return { name, timestamp: a[0], size: a[1], contentType: a[2], etag: a[3], deleted };
+}
+
+export function encodeContainerRow(r: ContainerRow): string {
+  return JSON.stringify([r.putTimestamp, r.deleteTimestamp, r.objectCount, r.bytesUsed, r.statsTimestamp]);
+}
+
+export function decodeContainerRow(name: string, v: string): ContainerRow {
+  const [putTimestamp, deleteTimestamp, objectCount, bytesUsed, statsTimestamp] = JSON.parse(v) as [string, string, number, number, string];
+  return { name, putTimestamp, deleteTimestamp, objectCount, bytesUsed, statsTimestamp, deleted: containerRowDeleted(putTimestamp, deleteTimestamp, objectCount) };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Enough for a 1,000-row nextv() without LevelDB stopping early. */
+const CURSOR_HIGH_WATER_BYTES = 1 << 20;
+
+export class DeviceDb {
+  /** Serializes writers: key "c\0<a>\0<c>" for a container, "a\0<a>" for an account. */
+  readonly mutex = new KeyedMutex();
+
+  private constructor(
+    readonly path: string,
+    private readonly db: ClassicLevel<Buffer, string>,
+    private readonly sync: boolean,
+  ) {}
+
+  static async open(devicePath: string, opts: { fsync: boolean }): Promise<DeviceDb> {
+    const path = join(devicePath, 'db');
+    const db = new ClassicLevel<Buffer, string>(path, { keyEncoding: 'buffer', valueEncoding: 'utf8' });
+    try {
+      await db.open();
+    } catch (err) {
+      throw new SwiftletError('INSUFFICIENT_STORAGE', `cannot open database ${path}`, { cause: err });
+    }
+    return new DeviceDb(path, db, opts.fsync);
+  }
+
+  async close(): Promise<void> {
+    await this.mutex.idle();
+    await this.db.close();
+  }
+
+  async getJson<T>(k: Buffer): Promise<T | undefined> {
+    const v = await this.db.get(k);
+    return v === undefined ? undefined : (JSON.parse(v) as T);
+  }
+
+  async getMany(keys: Buffer[]): Promise<Array<string | undefined>> {
+    return keys.length ? this.db.getMany(keys) : [];
+  }
+
+  /** Applies the ops atomically; durable (fsync) before it resolves unless fsync is off. */
+  async write(ops: BatchOp[], opts: { sync?: boolean } = {}): Promise<void> {
+    if (!ops.length) return;
+    try {
+      await this.db.batch(ops, { sync: opts.sync ?? this.sync });
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      if (isDiskFullErrno(cause) || /No space left/i.test(String((err as Error).message))) {
+        throw new SwiftletError('DISK_FULL', `database ${this.path} is full`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** A listing cursor over the names under `prefix` (e.g. keyPrefix('O', a, c)). */
+  cursor<R>(prefix: Buffer, bounds: NameBounds, reverse: boolean, decode: (name: string, v: string) => R): RowCursor<R> {
+    const plen = prefix.length;
+    const range: { gt?: Buffer; gte?: Buffer; lt: Buffer } = { lt: bounds.lt ? Buffer.concat([prefix, bounds.lt]) : prefixUpperBound(prefix) };
+    if (bounds.gt) range.gt = Buffer.concat([prefix, bounds.gt]);
+    else range.gte = bounds.gte ? Buffer.concat([prefix, bounds.gte]) : prefix;
+    const it = this.db.iterator({ ...range, reverse, highWaterMarkBytes: CURSOR_HIGH_WATER_BYTES });
+    return {
+      async next(n: number): Promise<Array<NamedRow<R>>> {
+        const entries = await it.nextv(n);
+        const out: Array<NamedRow<R>> = new Array(entries.length);
+        for (let i = 0; i < entries.length; i++) {
+          const [k, v] = entries[i] as [Buffer, string];
+          const name = k.toString('utf8', plen);
+          out[i] = { name, row: decode(name, v) };
+        }
+        return out;
+      },
+      seek(target: Buffer): void {
+        it.seek(Buffer.concat([prefix, target]));
+      },
+      close: () => it.close(),
+    };
+  }
+
+  /** Every entry of a type under some names, in key order, in pages (for replicators and the updater). */
+  async *scan(type: KeyType, names: string[], pageSize = 1000): AsyncGenerator<{ names: string[]; value: string }> {
+    const prefix = keyPrefix(type, ...names);
+    const it = this.db.iterator({ gte: prefix, lt: prefixUpperBound(prefix), highWaterMarkBytes: CURSOR_HIGH_WATER_BYTES });
+    try {
+      for (;;) {
+        const page = await it.nextv(pageSize);
+        if (!page.length) return;
+        for (const [k, v] of page) yield { names: keyNames(k), value: v };
+      }
+    } finally {
+      await it.close();
+    }
+  }
+}
+
+/** The device databases of a node, opened on first use and shared by all four db servers. */
+export class DevicePool {
+  private readonly dbs = new Map<string, Promise<DeviceDb>>();
+
+  constructor(
+    private readonly opts: { fsync: boolean; log: Logger },
+  ) {}
+
+  get(devicePath: string): Promise<DeviceDb> {
+    let p = this.dbs.get(devicePath);
+    if (!p) {
+      p = DeviceDb.open(devicePath, this.opts);
+      this.dbs.set(devicePath, p);
+      // A failed open is not cached: the next request tries again (the disk may be back).
+      p.catch((err: unknown) => {
+        this.opts.log.error({ err, devicePath }, 'cannot open device database');
+        if (this.dbs.get(devicePath) === p) this.dbs.delete(devicePath);
+      });
+    }
+    return p;
+  }
+
+  /** The databases opened so far, by device path. */
+  async open(): Promise<Map<string, DeviceDb>> {
+    const out = new Map<string, DeviceDb>();
+    for (const [path, p] of this.dbs) {
+      try {
+        out.set(path, await p);
+      } catch {
+        /* logged by get() */
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const all = await this.open();
+    this.dbs.clear();
+    await Promise.all([...all.values()].map((d) => d.close()));
+  }
+}
