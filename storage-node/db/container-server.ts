@@ -1,0 +1,137 @@
+import { SwiftletError } from '../../common/errors.js';
+import { H } from '../../common/headers.js';
+import type { BackendRequest, BackendServer } from '../types.js';
+import { accountTargetFromHeaders, type AccountUpdateQueue } from './account-update.js';
+import { deleteContainer, getContainer, isContainerDeleted, listObjects, mergeObjectRows, postContainer, putContainer } from './container-db.js';
+import {
+  backendTimestampHeaders,
+  isContainerMetadata,
+  listingQueryFrom,
+  metadataFromHeaders,
+  optionalCount,
+  recordHeaders,
+  requireTimestamp,
+  respond,
+} from './http.js';
+import { validName } from './keys.js';
+import { chooseListingFormat, renderObjectListing } from './listing-format.js';
+import type { ObjectRow } from './merge.js';
+import type { DevicePool, StoredContainer } from './store.js';
+
+/** The container server (docs/BACKEND.md): containers, their listings, and object rows. */
+
+export interface DbServerDeps {
+  pool: DevicePool;
+  updates: AccountUpdateQueue;
+}
+
+function names(r: BackendRequest): { account: string; container: string } {
+  const container = r.container ?? '';
+  // Swift answers 412 "Invalid UTF8 or contains NULL"; NUL would also break our key schema.
+  if (!validName(r.account) || !validName(container)) throw new SwiftletError('PRECONDITION_FAILED', 'Invalid name');
+  return { account: r.account, container };
+}
+
+function transId(r: BackendRequest): string | undefined {
+  const v = r.req.headers[H.transId];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function containerHeaders(info: StoredContainer): Record<string, string> {
+  return {
+    ...backendTimestampHeaders(info),
+    ...recordHeaders(info),
+    'X-Container-Object-Count': String(info.objectCount),
+    'X-Container-Bytes-Used': String(info.bytesUsed),
+  };
+}
+
+export function createContainerServer(deps: DbServerDeps): BackendServer {
+  async function handle(r: BackendRequest): Promise<void> {
+    r.req.resume(); // no body in this protocol: drain it so the connection can be reused
+    const { account, container } = names(r);
+    const headers = r.req.headers;
+    switch (r.method) {
+      case 'PUT': {
+        const ts = requireTimestamp(headers);
+        const target = accountTargetFromHeaders(headers);
+        const db = await deps.pool.get(r.devicePath);
+        const { result } = await putContainer(db, account, container, ts, metadataFromHeaders(headers, isContainerMetadata, ts), target);
+        // Like Swift, tell the account before answering; a failure leaves the pending marker.
+        if (target) await deps.updates.sendNow(db, account, container, target, transId(r));
+        return respond(r.res, result === 'created' ? 201 : 202, {});
+      }
+      case 'POST': {
+        const ts = requireTimestamp(headers);
+        const db = await deps.pool.get(r.devicePath);
+        await postContainer(db, account, container, metadataFromHeaders(headers, isContainerMetadata, ts));
+        return respond(r.res, 204, {});
+      }
+      case 'DELETE': {
+        const ts = requireTimestamp(headers);
+        const target = accountTargetFromHeaders(headers);
+        const db = await deps.pool.get(r.devicePath);
+        const { result, info } = await deleteContainer(db, account, container, ts, target);
+        if (target) await deps.updates.sendNow(db, account, container, target, transId(r));
+        return respond(r.res, result === 'deleted' ? 204 : 404, backendTimestampHeaders(info));
+      }
+      case 'HEAD':
+      case 'GET':
+        return getOrHead(deps, r, account, container);
+      default:
+        return respond(r.res, 405, { Allow: 'PUT, POST, DELETE, HEAD, GET' });
+    }
+  }
+  return { handle, close: async () => {} };
+}
+
+async function getOrHead(deps: DbServerDeps, r: BackendRequest, account: string, container: string): Promise<void> {
+  const fmt = chooseListingFormat(r.query.get('format'), r.req.headers.accept);
+  if (!fmt) return respond(r.res, 406, {});
+  const query = r.method === 'GET' ? listingQueryFrom(r.query) : undefined;
+  const db = await deps.pool.get(r.devicePath);
+  const info = await getContainer(db, account, container);
+  if (!info) return respond(r.res, 404, {});
+  if (isContainerDeleted(info)) return respond(r.res, 404, backendTimestampHeaders(info));
+  const headers = { ...containerHeaders(info), 'Content-Type': fmt.contentType };
+  if (!query) return respond(r.res, 204, headers);
+  const body = renderObjectListing(await listObjects(db, account, container, query), fmt.format, container);
+  return respond(r.res, body ? 200 : 204, headers, body);
+}
+
+/** Object rows: PUT/DELETE /d/p/a/c/o with X-Backend-Source: object-server. */
+export function createObjectRowServer(deps: DbServerDeps): BackendServer {
+  async function handle(r: BackendRequest): Promise<void> {
+    r.req.resume();
+    const { account, container } = names(r);
+    const name = r.object ?? '';
+    if (!validName(name)) throw new SwiftletError('PRECONDITION_FAILED', 'Invalid name');
+    const headers = r.req.headers;
+    let row: ObjectRow;
+    if (r.method === 'PUT') {
+      const size = optionalCount(headers, H.size, -1);
+      if (size < 0) throw new SwiftletError('BAD_REQUEST', `Missing ${H.size} header`);
+      const contentType = headers[H.contentType];
+      const etag = headers[H.etag];
+      row = {
+        name,
+        timestamp: requireTimestamp(headers),
+        size,
+        contentType: typeof contentType === 'string' ? contentType : '',
+        etag: typeof etag === 'string' ? etag : '',
+        deleted: false,
+      };
+    } else if (r.method === 'DELETE') {
+      // Swift's delete_object writes these placeholder fields into the tombstone.
+      row = { name, timestamp: requireTimestamp(headers), size: 0, contentType: 'application/deleted', etag: 'noetag', deleted: true };
+    } else {
+      return respond(r.res, 405, { Allow: 'PUT, DELETE' });
+    }
+    const target = accountTargetFromHeaders(headers);
+    const db = await deps.pool.get(r.devicePath);
+    const { changed } = await mergeObjectRows(db, account, container, { rows: [row], requireLive: true, ...(target ? { target } : {}) });
+    if (target && changed) deps.updates.schedule(db, account, container, target);
+    return respond(r.res, r.method === 'PUT' ? 201 : 204, {});
+  }
+  return { handle, close: async () => {} };
+}

@@ -1,0 +1,284 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { Agent, request } from 'undici';
+import { systemClock } from '../../common/clock.js';
+import { silentLogger } from '../../common/log.js';
+import { Timestamp } from '../../common/timestamp.js';
+import { listPendingAccountUpdates } from '../../storage-node/db/container-db.js';
+import { createDbServers, type DbServers } from '../../storage-node/db/index.js';
+import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
+import type { StorageNodeContext } from '../../storage-node/types.js';
+
+/** The container server through the real storage-node router, over HTTP. */
+
+interface Node {
+  root: string;
+  host: string;
+  servers: DbServers;
+  ctx: StorageNodeContext;
+  call(method: string, path: string, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, string>; body: string }>;
+  /** Replaces the db servers with fresh ones over the same folders (a restart). */
+  restart(): Promise<void>;
+}
+
+async function startNode(t: { teardown(fn: () => Promise<void>): void }): Promise<Node> {
+  const root = await mkdtemp(join(tmpdir(), 'swiftlet-cs-'));
+  await mkdir(join(root, 'sda'));
+  const agent = new Agent({ connections: 256 });
+  const ctx: StorageNodeContext = {
+    devicesRoot: root,
+    secret: { prefix: 'p', suffix: 's' },
+    fsync: false,
+    agent,
+    log: silentLogger,
+    clock: systemClock,
+    containerUpdateTimeoutMs: 2000,
+    clientTimeoutMs: 5000,
+  };
+  const node = { root, ctx, servers: createDbServers(ctx, { accountUpdateDelayMs: 5 }) } as Node;
+  // The router looks the servers up through this object, so restart() can swap them.
+  const routes = {
+    object: { handle: async (r: { res: import('node:http').ServerResponse }) => sendStatus(r.res, 501), close: async () => {} },
+    get container() {
+      return node.servers.container;
+    },
+    get account() {
+      return node.servers.account;
+    },
+    get objectRow() {
+      return node.servers.objectRow;
+    },
+    get containerRow() {
+      return node.servers.containerRow;
+    },
+  };
+  const server = createStorageNodeHttpServer(ctx, routes);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  node.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  node.call = async (method, path, headers = {}) => {
+    const res = await request(`http://${node.host}${path}`, { method, headers, dispatcher: agent });
+    const body = await res.body.text();
+    const h: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers)) h[k] = Array.isArray(v) ? v.join(',') : String(v);
+    return { status: res.statusCode, headers: h, body };
+  };
+  node.restart = async () => {
+    await node.servers.close();
+    node.servers = createDbServers(ctx, { accountUpdateDelayMs: 5 });
+  };
+  t.teardown(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await node.servers.close();
+    await agent.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  return node;
+}
+
+let clock = 1_700_000_000;
+/** Increasing timestamps, as the proxy stamps them. */
+function ts(): string {
+  clock += 1;
+  return new Timestamp(clock * 100000).normal;
+}
+
+const rowPut = (size: number, stamp = ts(), extra: Record<string, string> = {}) => ({
+  'x-backend-source': 'object-server',
+  'x-timestamp': stamp,
+  'x-size': String(size),
+  'x-content-type': 'text/plain',
+  'x-etag': `etag${size}`,
+  ...extra,
+});
+const rowDelete = (stamp = ts()) => ({ 'x-backend-source': 'object-server', 'x-timestamp': stamp });
+
+async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+t.test('container lifecycle', async (t) => {
+  const n = await startNode(t);
+  const c = '/sda/1/AUTH_a/c';
+  t.equal((await n.call('PUT', c, {})).status, 400, 'no X-Timestamp');
+  t.equal((await n.call('PUT', c, { 'x-timestamp': 'yesterday' })).status, 400, 'bad X-Timestamp');
+  const created = ts();
+  t.equal((await n.call('PUT', c, { 'x-timestamp': created, 'x-container-meta-color': 'blue', 'X-Container-Read': '.r:*' })).status, 201);
+  t.equal((await n.call('PUT', c, { 'x-timestamp': ts() })).status, 202);
+  let h = await n.call('HEAD', c);
+  t.equal(h.status, 204);
+  t.equal(h.headers['x-container-object-count'], '0');
+  t.equal(h.headers['x-container-bytes-used'], '0');
+  t.equal(h.headers['x-timestamp'], created);
+  t.ok(h.headers['x-put-timestamp'] && h.headers['x-put-timestamp'] > created);
+  t.equal(h.headers['x-container-meta-color'], 'blue');
+  t.equal(h.headers['x-container-read'], '.r:*');
+  t.equal(h.headers['content-type'], 'text/plain; charset=utf-8');
+  t.ok(h.headers['x-backend-put-timestamp'] && h.headers['x-backend-delete-timestamp']);
+  t.equal((await n.call('POST', c, { 'x-timestamp': ts(), 'x-container-meta-color': '', 'x-container-meta-size': 'L' })).status, 204);
+  h = await n.call('HEAD', c);
+  t.notOk('x-container-meta-color' in h.headers, 'an empty value removes the key');
+  t.equal(h.headers['x-container-meta-size'], 'L');
+  t.equal((await n.call('POST', '/sda/1/AUTH_a/none', { 'x-timestamp': ts() })).status, 404);
+  t.equal((await n.call('DELETE', '/sda/1/AUTH_a/none', { 'x-timestamp': ts() })).status, 404);
+  t.equal((await n.call('PUT', `${c}/obj`, rowPut(3))).status, 201);
+  t.equal((await n.call('DELETE', c, { 'x-timestamp': ts() })).status, 409, 'not empty');
+  t.equal((await n.call('DELETE', `${c}/obj`, rowDelete())).status, 204);
+  const deletedAt = ts();
+  t.equal((await n.call('DELETE', c, { 'x-timestamp': deletedAt })).status, 204);
+  h = await n.call('HEAD', c);
+  t.equal(h.status, 404);
+  t.equal(h.headers['x-backend-delete-timestamp'], deletedAt);
+  t.ok(h.headers['x-backend-timestamp'], 'a deleted container still tells its timestamps');
+  t.equal((await n.call('GET', c)).status, 404);
+  t.equal((await n.call('DELETE', c, { 'x-timestamp': ts() })).status, 404, 'already deleted');
+  t.equal((await n.call('PUT', `${c}/late`, rowPut(1))).status, 404, 'no rows into a deleted container');
+  t.equal((await n.call('PUT', c, { 'x-timestamp': ts() })).status, 201, 're-created');
+  h = await n.call('HEAD', c);
+  t.equal(h.status, 204);
+  t.notOk('x-container-meta-size' in h.headers, 'metadata went with the delete');
+  t.equal((await n.call('PATCH', c, { 'x-timestamp': ts() })).status, 405);
+  t.equal((await n.call('HEAD', '/nodev/1/AUTH_a/c')).status, 507, 'the router checks the device');
+});
+
+t.test('object rows drive the stats', async (t) => {
+  const n = await startNode(t);
+  const c = '/sda/1/AUTH_a/c';
+  t.equal((await n.call('PUT', `${c}/o`, rowPut(1))).status, 404, 'no container');
+  await n.call('PUT', c, { 'x-timestamp': ts() });
+  t.equal((await n.call('PUT', `${c}/o`, { 'x-backend-source': 'object-server', 'x-timestamp': ts() })).status, 400, 'no X-Size');
+  t.equal((await n.call('PUT', `${c}/o`, rowPut(1, 'nope'))).status, 400, 'bad X-Timestamp');
+  t.equal((await n.call('PUT', `${c}/o1`, rowPut(10))).status, 201);
+  t.equal((await n.call('PUT', `${c}/dir/o2`, rowPut(20))).status, 201, 'a name with slashes');
+  const stats = async () => {
+    const h = await n.call('HEAD', c);
+    return [Number(h.headers['x-container-object-count']), Number(h.headers['x-container-bytes-used'])];
+  };
+  t.same(await stats(), [2, 30]);
+  const older = ts();
+  await n.call('PUT', `${c}/o1`, rowPut(15));
+  t.same(await stats(), [2, 35], 'overwrite: count unchanged, bytes adjusted');
+  await n.call('PUT', `${c}/o1`, rowPut(999, older));
+  t.same(await stats(), [2, 35], 'an older row is ignored');
+  await n.call('DELETE', `${c}/dir/o2`, rowDelete());
+  t.same(await stats(), [1, 15]);
+  await n.call('DELETE', `${c}/never`, rowDelete());
+  t.same(await stats(), [1, 15], 'a tombstone for an unknown name counts for nothing');
+  const list = await n.call('GET', `${c}?format=json`);
+  t.same(
+    JSON.parse(list.body).map((o: { name: string; bytes: number; hash: string }) => [o.name, o.bytes, o.hash]),
+    [['o1', 15, 'etag15']],
+  );
+});
+
+t.test('listings over HTTP', async (t) => {
+  const n = await startNode(t);
+  const c = '/sda/1/AUTH_a/c';
+  await n.call('PUT', c, { 'x-timestamp': ts() });
+  let r = await n.call('GET', c);
+  t.equal(r.status, 204, 'an empty plain listing is 204');
+  r = await n.call('GET', `${c}?format=json`);
+  t.same([r.status, r.body, r.headers['content-type']], [200, '[]', 'application/json; charset=utf-8']);
+  const names = ['a', 'a/b', 'a/c', 'b/x', 'c', 'pré&<x>', 'é/1']; // UTF-8 byte order
+  for (const name of names) await n.call('PUT', `${c}/${name.split('/').map(encodeURIComponent).join('/')}`, rowPut(1));
+  r = await n.call('GET', c);
+  t.same([r.status, r.body], [200, `${names.join('\n')}\n`]);
+  const q = async (qs: string, headers: Record<string, string> = {}) => (await n.call('GET', `${c}?${qs}`, headers)).body;
+  t.equal(await q('delimiter=/'), 'a\na/\nb/\nc\npré&<x>\né/\n');
+  t.equal(await q('delimiter=/&prefix=a/'), 'a/b\na/c\n');
+  t.equal(await q(`marker=a/b&end_marker=${encodeURIComponent('é/1')}`), 'a/c\nb/x\nc\npré&<x>\n');
+  t.equal(await q('limit=2'), 'a\na/b\n');
+  t.equal(await q('limit=2&reverse=true'), 'é/1\npré&<x>\n');
+  t.equal(await q('reverse=on&delimiter=/&marker=c'), 'b/\na/\na\n');
+  t.equal(await q('limit=bogus'), `${names.join('\n')}\n`, 'a non-numeric limit is ignored, as Swift');
+  r = await n.call('GET', `${c}?limit=10001`);
+  t.equal(r.status, 412, 'limit above 10,000');
+  t.equal((await n.call('GET', `${c}?limit=10000`)).status, 200);
+  const json = JSON.parse(await q('format=json&prefix=a&delimiter=/')) as Array<Record<string, unknown>>;
+  t.equal(json.length, 2);
+  t.same(Object.keys(json[0] ?? {}), ['hash', 'last_modified', 'bytes', 'name', 'content_type']);
+  t.match(json[0], { name: 'a', bytes: 1, hash: 'etag1', content_type: 'text/plain', last_modified: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/ });
+  t.same(json[1], { subdir: 'a/' });
+  r = await n.call('GET', `${c}?prefix=p`, { accept: 'application/xml' });
+  t.equal(r.headers['content-type'], 'application/xml; charset=utf-8');
+  t.match(r.body, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<container name="c"><object><name>pré&amp;&lt;x&gt;<\/name><hash>etag1<\/hash><bytes>1<\/bytes><content_type>text\/plain<\/content_type><last_modified>[^<]+<\/last_modified><\/object><\/container>$/);
+  r = await n.call('GET', `${c}?prefix=a&delimiter=/&format=xml`);
+  t.match(r.body, /<subdir name="a\/"><name>a\/<\/name><\/subdir><\/container>$/);
+  r = await n.call('GET', `${c}?prefix=zzz`, { accept: 'text/xml' });
+  t.same([r.status, r.headers['content-type']], [200, 'text/xml; charset=utf-8']);
+  t.equal((await n.call('GET', c, { accept: 'image/png' })).status, 406);
+  r = await n.call('HEAD', `${c}?format=json`);
+  t.same([r.status, r.headers['content-type'], r.body], [204, 'application/json; charset=utf-8', '']);
+});
+
+t.test('account updates: sent before answering, coalesced, pending when they fail', async (t) => {
+  const n = await startNode(t);
+  const target = (host: string) => ({ 'x-account-host': host, 'x-account-device': 'sda', 'x-account-partition': '1' });
+  t.equal((await n.call('PUT', '/sda/1/AUTH_a', { 'x-timestamp': ts() })).status, 201);
+  t.equal((await n.call('PUT', '/sda/1/AUTH_a/c', { 'x-timestamp': ts(), ...target(n.host) })).status, 201);
+  let a = await n.call('HEAD', '/sda/1/AUTH_a');
+  t.equal(a.headers['x-account-container-count'], '1', 'the container PUT reached the account before it was answered');
+  await Promise.all([1, 2, 3, 4].map((i) => n.call('PUT', `/sda/1/AUTH_a/c/o${i}`, rowPut(i, ts(), target(n.host)))));
+  await waitFor('object rows to reach the account', async () => {
+    a = await n.call('HEAD', '/sda/1/AUTH_a');
+    return a.headers['x-account-object-count'] === '4';
+  });
+  t.equal(a.headers['x-account-bytes-used'], '10');
+  const db = await n.servers.pool.get(join(n.root, 'sda'));
+  await waitFor('acknowledged updates to clear their markers', async () => (await listPendingAccountUpdates(db)).length === 0);
+  const list = JSON.parse((await n.call('GET', '/sda/1/AUTH_a?format=json')).body);
+  t.match(list, [{ name: 'c', count: 4, bytes: 10 }]);
+
+  // No account there yet: the container request still succeeds, the update is kept.
+  t.equal((await n.call('PUT', '/sda/1/AUTH_b/c', { 'x-timestamp': ts(), ...target(n.host) })).status, 201);
+  // Nobody listening at all.
+  t.equal((await n.call('PUT', '/sda/1/AUTH_a/d', { 'x-timestamp': ts(), ...target('127.0.0.1:1') })).status, 201);
+  const pending = await listPendingAccountUpdates(db);
+  t.same(
+    pending.map((p) => [p.account, p.container, p.target?.host]),
+    [
+      ['AUTH_a', 'd', '127.0.0.1:1'],
+      ['AUTH_b', 'c', n.host],
+    ],
+  );
+  // The updater's pass: AUTH_b exists now, 127.0.0.1:1 still refuses.
+  await n.call('PUT', '/sda/1/AUTH_b', { 'x-timestamp': ts() });
+  const report = await n.servers.retryPendingAccountUpdates(join(n.root, 'sda'));
+  t.same(report, { attempted: 2, succeeded: 1, failed: 1, noTarget: 0 });
+  t.same((await listPendingAccountUpdates(db)).map((p) => p.account), ['AUTH_a']);
+  t.equal((await n.call('HEAD', '/sda/1/AUTH_b')).headers['x-account-container-count'], '1');
+
+  // A deleted container reaches the account as a deleted row.
+  t.equal((await n.call('PUT', '/sda/1/AUTH_b/e', { 'x-timestamp': ts(), ...target(n.host) })).status, 201);
+  t.equal((await n.call('HEAD', '/sda/1/AUTH_b')).headers['x-account-container-count'], '2');
+  t.equal((await n.call('DELETE', '/sda/1/AUTH_b/e', { 'x-timestamp': ts(), ...target(n.host) })).status, 204);
+  t.equal((await n.call('HEAD', '/sda/1/AUTH_b')).headers['x-account-container-count'], '1');
+});
+
+t.test('50 parallel row PUTs count exactly 50', async (t) => {
+  const n = await startNode(t);
+  await n.call('PUT', '/sda/1/AUTH_a/c', { 'x-timestamp': ts() });
+  const statuses = await Promise.all(Array.from({ length: 50 }, (_, i) => n.call('PUT', `/sda/1/AUTH_a/c/o${i}`, rowPut(i + 1)).then((r) => r.status)));
+  t.same(new Set(statuses), new Set([201]));
+  const h = await n.call('HEAD', '/sda/1/AUTH_a/c');
+  t.equal(h.headers['x-container-object-count'], '50');
+  t.equal(h.headers['x-container-bytes-used'], String((50 * 51) / 2));
+  t.equal((await n.call('GET', '/sda/1/AUTH_a/c')).body.split('\n').length - 1, 50);
+});
+
+t.test('data survives closing and reopening the databases', async (t) => {
+  const n = await startNode(t);
+  await n.call('PUT', '/sda/1/AUTH_a/c', { 'x-timestamp': ts(), 'x-container-meta-k': 'v' });
+  await n.call('PUT', '/sda/1/AUTH_a/c/o', rowPut(42));
+  await n.restart();
+  const h = await n.call('HEAD', '/sda/1/AUTH_a/c');
+  t.same([h.status, h.headers['x-container-object-count'], h.headers['x-container-bytes-used'], h.headers['x-container-meta-k']], [204, '1', '42', 'v']);
+  t.equal((await n.call('GET', '/sda/1/AUTH_a/c')).body, 'o\n');
+});
