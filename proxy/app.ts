@@ -59,6 +59,12 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     keepAliveTimeout: 65_000,
     maxParamLength: 8192,
     return503OnClosing: true,
+    // The router refuses paths whose percent-escapes are not UTF-8; Swift answers those 412.
+    frameworkErrors: (err, req, reply) => {
+      req.raw.resume();
+      if (err.code === 'FST_ERR_BAD_URL') return void send(reply, 412, {}, 'Invalid UTF8 or contains NULL');
+      send(reply, 400);
+    },
   });
   app.addHttpMethod('COPY', { hasBody: true });
   // Bodies are streamed by the controllers: nothing is parsed or buffered here.

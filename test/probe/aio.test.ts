@@ -1,0 +1,65 @@
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { request } from 'undici';
+import { SWIFTLET_BIN } from '../helpers/cluster.js';
+
+/** `swiftlet aio` (what `npm start` runs): starts, serves, stops on a signal, and keeps data across restarts. */
+function startAio(data: string): { proc: ChildProcess; ready: Promise<{ auth_url: string; pids: Record<string, number> }> } {
+  const proc = spawn(process.execPath, [SWIFTLET_BIN, 'aio', '--data', data, '--port', '0', '--part-power', '6'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = new Promise<{ auth_url: string; pids: Record<string, number> }>((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+    rl.on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      try {
+        const rec = JSON.parse(line) as { msg?: string; auth_url: string; pids: Record<string, number> };
+        if (rec.msg === 'aio ready') resolve(rec);
+      } catch {
+        /* a child's log line */
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`aio exited ${code}`)));
+  });
+  return { proc, ready };
+}
+
+async function stopAio(proc: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  proc.kill('SIGINT');
+  return exited;
+}
+
+t.test('all-in-one: start, use, stop, restart', async (t) => {
+  const data = await mkdtemp(join(tmpdir(), 'swiftlet-aio-'));
+  t.teardown(() => rm(data, { recursive: true, force: true }));
+  let aio = startAio(data);
+  let info = await aio.ready;
+  t.equal(Object.keys(info.pids).length, 5, 'proxy + 4 storage nodes');
+  const login = async () => {
+    const res = await request(info.auth_url, { headers: { 'x-auth-user': 'test:tester', 'x-auth-key': 'testing' } });
+    await res.body.dump();
+    t.equal(res.statusCode, 200, 'test:tester / testing logs in');
+    return { token: String(res.headers['x-auth-token']), url: String(res.headers['x-storage-url']) };
+  };
+  let s = await login();
+  let res = await request(`${s.url}/c`, { method: 'PUT', headers: { 'x-auth-token': s.token } });
+  await res.body.dump();
+  t.equal(res.statusCode, 201);
+  res = await request(`${s.url}/c/o`, { method: 'PUT', headers: { 'x-auth-token': s.token }, body: 'kept across restarts' });
+  await res.body.dump();
+  t.equal(res.statusCode, 201);
+  t.equal(await stopAio(aio.proc), 0, 'Ctrl-C stops it cleanly');
+  for (const pid of Object.values(info.pids)) {
+    t.throws(() => process.kill(pid, 0), 'child process is gone');
+  }
+
+  aio = startAio(data);
+  info = await aio.ready;
+  s = await login();
+  res = await request(`${s.url}/c/o`, { headers: { 'x-auth-token': s.token } });
+  t.equal(await res.body.text(), 'kept across restarts');
+  t.equal(await stopAio(aio.proc), 0);
+});
