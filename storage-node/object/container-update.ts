@@ -1,0 +1,100 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { request, type Dispatcher } from 'undici';
+import { H } from '../../common/headers.js';
+import { backendPath, discardBody } from '../../common/http-client.js';
+import type { Logger } from '../../common/log.js';
+import type { Timestamp } from '../../common/timestamp.js';
+import { saveAsyncPending, type ContainerUpdate } from './async-pending.js';
+
+export type { ContainerUpdate } from './async-pending.js';
+export { listAsyncPendings, loadAsyncPending, removeAsyncPending, saveAsyncPending, asyncPendingPath, type AsyncPendingEntry } from './async-pending.js';
+
+/**
+ * After an object PUT/DELETE the object server tells one container replica about it
+ * (docs/BACKEND.md); an update that fails is saved as an async pending before the client is
+ * answered, so a listing is never silently missing an acknowledged write.
+ */
+
+function one(h: IncomingHttpHeaders, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * The container update a request asks for, or undefined when it carries no (complete)
+ * X-Container-Host/-Device/-Partition. `fields` are X-Timestamp and, for PUT, X-Size,
+ * X-Content-Type and X-Etag.
+ */
+export function containerUpdateFor(
+  op: 'PUT' | 'DELETE',
+  reqHeaders: IncomingHttpHeaders,
+  account: string,
+  container: string,
+  obj: string,
+  fields: Record<string, string>,
+): ContainerUpdate | undefined {
+  const host = one(reqHeaders, H.containerHost)?.trim();
+  const device = one(reqHeaders, H.containerDevice)?.trim();
+  const partStr = one(reqHeaders, H.containerPartition)?.trim();
+  if (!host || !device || !partStr || !/^\d+$/.test(partStr)) return undefined;
+  const headers: Record<string, string> = { ...fields, [H.backendSource]: 'object-server' };
+  const txn = one(reqHeaders, H.transId);
+  if (txn) headers[H.transId] = txn;
+  for (const name of [H.accountHost, H.accountDevice, H.accountPartition]) {
+    const v = one(reqHeaders, name);
+    if (v !== undefined) headers[name] = v;
+  }
+  return { op, account, container, obj, headers, host, device, partition: Number(partStr) };
+}
+
+export type SendResult = { ok: true; status: number } | { ok: false; status?: number; error?: unknown };
+
+/** Sends one container update, giving up after `timeoutMs`. Success is any 2xx. Always consumes the body. */
+export async function sendContainerUpdate(agent: Dispatcher, u: ContainerUpdate, timeoutMs: number): Promise<SendResult> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error(`container update timed out after ${timeoutMs} ms`)), timeoutMs);
+  try {
+    const res = await request(`http://${u.host}${backendPath(u.device, u.partition, u.account, u.container, u.obj)}`, {
+      method: u.op,
+      headers: u.headers,
+      dispatcher: agent,
+      signal: ac.signal,
+    });
+    await discardBody(res.body);
+    const status = res.statusCode;
+    return status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status };
+  } catch (error) {
+    return { ok: false, error };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface UpdateContext {
+  agent: Dispatcher;
+  containerUpdateTimeoutMs: number;
+  fsync: boolean;
+  log: Logger;
+}
+
+/**
+ * Sends the update; if it fails or is too slow, saves it under the object's device for the
+ * updater. Resolves once the update is either delivered or durably saved. Throws only when the
+ * save itself fails (e.g. DISK_FULL): the write must then not be acknowledged silently.
+ */
+export async function updateContainerOrSave(
+  c: UpdateContext,
+  devicePath: string,
+  hash: string,
+  timestamp: Timestamp,
+  u: ContainerUpdate,
+): Promise<'sent' | 'saved'> {
+  const r = await sendContainerUpdate(c.agent, u, c.containerUpdateTimeoutMs);
+  if (r.ok) return 'sent';
+  c.log.warn(
+    { host: u.host, device: u.device, partition: u.partition, status: r.status, err: r.error, obj: `/${u.account}/${u.container}/${u.obj}` },
+    'container update failed, saving it for the updater',
+  );
+  await saveAsyncPending(devicePath, hash, timestamp, u, c.fsync);
+  return 'saved';
+}

@@ -1,0 +1,40 @@
+import { H } from '../../common/headers.js';
+import { finishWrite, loadObject, writeMetaFile } from './diskfile.js';
+import { M, persistedFromPost, type ObjectMetadata } from './metadata.js';
+import { deleteAtError, header, isExpired, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
+
+/**
+ * Object POST (Swift obj/server.py POST): writes a `<timestamp>.meta` whose user metadata and
+ * allowed headers replace the object's; 202, 404 when there is no live object, 409 when not newer.
+ */
+export async function handlePost(o: ObjectRequest): Promise<void> {
+  const { ctx, r } = o;
+  const h = r.req.headers;
+  const ts = requestTimestamp(h);
+  if (!ts) return respond(r.res, 400, {}, 'Missing or invalid X-Timestamp');
+  if (!validName(o)) return respond(r.res, 400, {}, 'Invalid object name');
+  const badDeleteAt = deleteAtError(h, ts);
+  if (badDeleteAt) return respond(r.res, 400, {}, badDeleteAt);
+
+  const found = await loadObject(o.loc, { fsync: ctx.fsync });
+  if (found.kind === 'deleted') return respond(r.res, 404, { [H.backendTimestamp]: found.timestamp.internal });
+  if (found.kind !== 'live') return respond(r.res, 404);
+  const obj = found.object;
+  await obj.close(); // only the metadata is needed
+  if (isExpired(obj.metadata, ctx.clock())) return respond(r.res, 404, { [H.backendTimestamp]: obj.timestamp.internal });
+  if (obj.timestamp.compare(ts) >= 0) return respond(r.res, 409, { [H.backendTimestamp]: obj.timestamp.internal });
+
+  const meta: ObjectMetadata = { ...persistedFromPost(h), [M.name]: o.name, [M.timestamp]: ts.internal };
+  const contentType = header(h, 'content-type');
+  if (contentType) {
+    meta[M.contentType] = contentType;
+    meta[M.contentTypeTimestamp] = ts.internal;
+  } else if (obj.metadata[M.contentTypeTimestamp] !== undefined) {
+    // An earlier POST changed the content type: carry it forward, this .meta replaces that one.
+    meta[M.contentType] = obj.metadata[M.contentType] as string;
+    meta[M.contentTypeTimestamp] = obj.metadata[M.contentTypeTimestamp];
+  }
+  await writeMetaFile(o.loc, ts, meta, ctx.fsync);
+  await finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object POST: cleanup/invalidation failed'));
+  respond(r.res, 202);
+}

@@ -1,0 +1,99 @@
+import { isSwiftletError, statusForCode } from '../../common/errors.js';
+import { H } from '../../common/headers.js';
+import { parseEtagList } from '../../common/conditional.js';
+import { receiveBody } from './body-receiver.js';
+import { updateContainerOrSave, containerUpdateFor } from './container-update.js';
+import { DataFileWriter, finishWrite, readObjectInfo } from './diskfile.js';
+import { M, persistedFromPut, type ObjectMetadata } from './metadata.js';
+import { readHashDir } from './ondisk.js';
+import { deleteAtError, header, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
+
+/**
+ * Object PUT (Swift obj/server.py PUT): 201 + ETag once the .data is fsynced, renamed and its
+ * directory fsynced, and the container told (or the update saved for the updater).
+ */
+export async function handlePut(o: ObjectRequest): Promise<void> {
+  const { ctx, r } = o;
+  const h = r.req.headers;
+  // Early answers leave the body unread: close the connection rather than drain a big upload.
+  const reject = (status: number, body: string, headers: Record<string, string> = {}): void =>
+    respond(r.res, status, headers, body, { close: !r.req.readableEnded });
+
+  const ts = requestTimestamp(h);
+  if (!ts) return reject(400, 'Missing or invalid X-Timestamp');
+  if (!validName(o)) return reject(400, 'Invalid object name');
+  const contentType = header(h, 'content-type');
+  if (!contentType) return reject(400, 'No content type');
+  const chunked = /(^|,)\s*chunked\s*$/i.test(header(h, 'transfer-encoding') ?? '');
+  const lengthHeader = header(h, 'content-length');
+  if (!chunked && lengthHeader === undefined) return reject(411, 'Missing Content-Length');
+  const expectedLength = chunked ? undefined : Number(lengthHeader);
+  if (expectedLength !== undefined && !Number.isSafeInteger(expectedLength)) return reject(400, 'Invalid Content-Length');
+  const badDeleteAt = deleteAtError(h, ts);
+  if (badDeleteAt) return reject(400, badDeleteAt);
+
+  const files = await readHashDir(o.loc.hashDir);
+  const ifNoneMatch = header(h, 'if-none-match');
+  if (ifNoneMatch !== undefined && files.data && (await existingMatches(o, ifNoneMatch))) return reject(412, 'Precondition Failed');
+  const orig = files.data?.timestamp ?? files.tombstone?.timestamp;
+  if (orig && orig.compare(ts) >= 0) return reject(409, 'Conflict', { 'X-Backend-Timestamp': orig.internal });
+
+  const writer = await DataFileWriter.create(r.devicePath, ctx.fsync);
+  let size: number;
+  try {
+    size = await receiveBody(r.req, writer, { expectedLength, idleTimeoutMs: ctx.clientTimeoutMs });
+  } catch (e) {
+    await writer.abort();
+    if (!isSwiftletError(e)) throw e;
+    const status = statusForCode(e.code);
+    if (e.code === 'CLIENT_DISCONNECT') r.log.info({ obj: o.name, err: e.message }, 'object PUT: client disconnected, nothing stored');
+    else if (e.code === 'CLIENT_TIMEOUT') r.log.info({ obj: o.name }, 'object PUT: client timed out, nothing stored');
+    else r.log.warn({ obj: o.name, err: e }, 'object PUT failed, nothing stored');
+    respond(r.res, status, {}, e.message, { close: true });
+    if (e.code === 'CLIENT_TIMEOUT') r.res.once('finish', () => r.req.destroy());
+    return;
+  }
+
+  const etag = writer.etag();
+  const sentEtag = header(h, 'etag');
+  if (sentEtag !== undefined && sentEtag.trim().replace(/^"(.*)"$/, '$1').toLowerCase() !== etag) {
+    await writer.abort();
+    return respond(r.res, 422, {}, 'ETag mismatch');
+  }
+  const metadata: ObjectMetadata = {
+    ...persistedFromPut(h),
+    [M.name]: o.name,
+    [M.timestamp]: ts.internal,
+    [M.contentLength]: String(size),
+    [M.contentType]: contentType,
+    [M.etag]: etag,
+    [M.crc32c]: writer.crc32c(),
+  };
+  try {
+    await writer.commit(o.loc, ts, metadata);
+  } catch (e) {
+    await writer.abort();
+    throw e; // DISK_FULL → 507 at the router
+  }
+
+  // Durable now. Cleanup and the container update are independent: run them together.
+  const update = containerUpdateFor('PUT', h, o.account, o.container, o.obj, {
+    [H.timestamp]: ts.internal,
+    [H.size]: String(size),
+    [H.contentType]: contentType,
+    [H.etag]: etag,
+  });
+  await Promise.all([
+    finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object PUT: cleanup/invalidation failed')),
+    update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined,
+  ]);
+  respond(r.res, 201, { ETag: etag }, '');
+}
+
+/** If-None-Match on PUT (Swift): `*` fails when the object exists, a tag list when its ETag is in it. */
+async function existingMatches(o: ObjectRequest, ifNoneMatch: string): Promise<boolean> {
+  const list = parseEtagList(ifNoneMatch);
+  if (list === '*') return true;
+  const info = await readObjectInfo(o.loc, o.ctx.fsync);
+  return info.kind === 'live' && list.includes(info.metadata[M.etag] ?? '');
+}
