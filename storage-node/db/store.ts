@@ -169,12 +169,15 @@ export class DeviceDb {
 /** The device databases of a node, opened on first use and shared by all four db servers. */
 export class DevicePool {
   private readonly dbs = new Map<string, Promise<DeviceDb>>();
+  private closed = false;
 
   constructor(
     private readonly opts: { fsync: boolean; log: Logger },
   ) {}
 
   get(devicePath: string): Promise<DeviceDb> {
+    // After close() a late request must not reopen (and leak the LevelDB lock of) a database.
+    if (this.closed) return Promise.reject(new SwiftletError('INSUFFICIENT_STORAGE', 'storage node is shutting down'));
     let p = this.dbs.get(devicePath);
     if (!p) {
       p = DeviceDb.open(devicePath, this.opts);
@@ -202,6 +205,7 @@ export class DevicePool {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const all = await this.open();
     this.dbs.clear();
     await Promise.all([...all.values()].map((d) => d.close()));
