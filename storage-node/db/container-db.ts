@@ -48,7 +48,7 @@ export async function getContainer(db: DeviceDb, account: string, container: str
 }
 
 /** The record, the pending-update marker that goes with a change, and the ops writing both. */
-function recordOps(db: DeviceDb, account: string, container: string, rec: StoredContainer, pending: PendingUpdate | undefined): BatchOp[] {
+function recordOps(account: string, container: string, rec: StoredContainer, pending: PendingUpdate | undefined): BatchOp[] {
   const ops: BatchOp[] = [{ type: 'put', key: key('C', account, container), value: JSON.stringify(rec) }];
   if (pending) ops.push({ type: 'put', key: key('U', account, container), value: JSON.stringify(pending) });
   return ops;
@@ -84,7 +84,7 @@ export async function putContainer(
     const old = await getContainer(db, account, container);
     if (!old) {
       const info: StoredContainer = { ...newRecord(timestamp), metadata, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST, seq: 1 };
-      await db.write(recordOps(db, account, container, info, await pendingFor(db, account, container, 1, target)));
+      await db.write(recordOps(account, container, info, await pendingFor(db, account, container, 1, target)));
       return { result: 'created', info };
     }
     const wasDeleted = isContainerDeleted(old);
@@ -97,7 +97,7 @@ export async function putContainer(
     if (wasDeleted && next.statusChangedAt < timestamp) next.statusChangedAt = timestamp;
     const changed = reportedChanged(old, next);
     if (changed) next.seq = old.seq + 1;
-    await db.write(recordOps(db, account, container, next, changed ? await pendingFor(db, account, container, next.seq, target) : undefined));
+    await db.write(recordOps(account, container, next, changed ? await pendingFor(db, account, container, next.seq, target) : undefined));
     return { result: wasDeleted ? 'created' : 'accepted', info: next };
   });
 }
@@ -108,7 +108,7 @@ export async function postContainer(db: DeviceDb, account: string, container: st
     const old = await getContainer(db, account, container);
     if (!old || isContainerDeleted(old)) throw new SwiftletError('NOT_FOUND', `no container ${account}/${container}`);
     const next = { ...old, metadata: mergeMetadata(old.metadata, metadata) };
-    await db.write(recordOps(db, account, container, next, undefined));
+    await db.write(recordOps(account, container, next, undefined));
     return next;
   });
 }
@@ -140,7 +140,7 @@ export async function deleteContainer(
     if (existed && next.statusChangedAt < timestamp) next.statusChangedAt = timestamp;
     const changed = reportedChanged(old, next);
     if (changed) next.seq = old.seq + 1;
-    await db.write(recordOps(db, account, container, next, changed ? await pendingFor(db, account, container, next.seq, target) : undefined));
+    await db.write(recordOps(account, container, next, changed ? await pendingFor(db, account, container, next.seq, target) : undefined));
     return { result: existed ? 'deleted' : 'not-found', info: next };
   });
 }
@@ -156,7 +156,7 @@ export async function mergeContainerRecord(db: DeviceDb, account: string, contai
     const next: StoredContainer = { ...base, ...mergeRecord(base, record) };
     const changed = !old || reportedChanged(old, next);
     if (changed) next.seq = base.seq + 1;
-    await db.write(recordOps(db, account, container, next, changed ? await pendingFor(db, account, container, next.seq, undefined) : undefined));
+    await db.write(recordOps(account, container, next, changed ? await pendingFor(db, account, container, next.seq, undefined) : undefined));
     return next;
   });
 }
@@ -258,7 +258,7 @@ async function applyRowJobs(db: DeviceDb, lockKey: string, jobs: RowMergeJob[]):
     const reported = dCount !== 0 || dBytes !== 0;
     if (reported) info.seq = old.seq + 1;
     const pending = reported ? await pendingFor(db, account, container, info.seq, target) : undefined;
-    ops.push(...recordOps(db, account, container, info, pending));
+    ops.push(...recordOps(account, container, info, pending));
     await db.write(ops);
   }
   for (const i of accepted) {
