@@ -1,0 +1,63 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+
+/** What the figures were taken on. */
+export interface MachineInfo {
+  date: string;
+  nproc: number;
+  cpu: string;
+  memoryGiB: number;
+  kernel: string;
+  node: string;
+  swift: string;
+  wrk: string;
+  gitCommit: string;
+  gitDirty: boolean;
+}
+
+function tryRun(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return (e.stdout || e.stderr || '').toString().trim();
+  }
+}
+
+export function machineInfo(): MachineInfo {
+  return {
+    date: new Date().toISOString(),
+    nproc: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    kernel: release(),
+    node: process.version,
+    swift: tryRun('dpkg-query', ['-W', '-f=${Version}', 'swift']) || 'not installed',
+    wrk: (tryRun('wrk', ['--version']).split('\n')[0] ?? '').replace(/ Copyright.*/, '') || 'not installed',
+    gitCommit: tryRun('git', ['rev-parse', '--short', 'HEAD']) || 'unknown',
+    gitDirty: tryRun('git', ['status', '--porcelain', '--untracked-files=no']) !== '',
+  };
+}
+
+export function machineMarkdown(m: MachineInfo): string {
+  return [
+    `- date: ${m.date}`,
+    `- machine: ${m.nproc} cores (${m.cpu}), ${m.memoryGiB} GiB RAM, Linux ${m.kernel}`,
+    `- Node ${m.node}, OpenStack Swift ${m.swift} (Debian), ${m.wrk}`,
+    `- Swiftlet commit ${m.gitCommit}${m.gitDirty ? ' (with uncommitted changes in the work tree)' : ''}`,
+  ].join('\n');
+}
+
+/** bench/results/<timestamp>-<suite>/ */
+export function resultsDir(root: string, suite: string): string {
+  const ts = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+  const dir = join(root, `${ts}-${suite}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export function writeResultFiles(dir: string, files: Record<string, string>): void {
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+import { resolve } from 'node:path';
+import { BenchUsageError, OBJECT_OPTIONS, parseArgv } from './args.js';
+import { objectSuite, sideBySideSuite, type SuiteContext } from './suites/objects.js';
+import { listingSuite } from './suites/listing.js';
+import { ringSuite } from './suites/ring.js';
+import { REPO_ROOT } from './systems.js';
+
+/** `npm run bench -- <suite> [options]` (node dist/bench/main.js). Results go to bench/results/. */
+export const USAGE = `usage: npm run bench -- <suite> [options]
+
+suites:
+  object        one Swift endpoint with v1 auth
+                  --auth-url URL (127.0.0.1 only) [--user test:tester] [--key testing] [--name NAME]
+                  + object workload options below (default: one run)
+  side-by-side  starts Swiftlet's and OpenStack Swift's all-in-ones (root; Debian packages),
+                runs the same workloads on both, interleaved, and prints Swiftlet/Swift per figure
+                  + object workload options below (default: 3 runs)
+                  [--swift-port P] [--swiftlet-fs xfs|dir] [--work-dir DIR] [--keep]
+  ring          rebalance time, swiftlet ring vs swift-ring-builder on the same input
+                  [--part-powers 16,17,18,19,20] [--devices 10,100,1000] [--repeat 1] [--timeout 600s]
+  listing       a container of N objects listed in pages, with prefix and delimiter
+                  [--objects 1000000] [--page 10000] [--repeat 3] [--fill-concurrency 64]
+                  [--max-fill-time 4h]; both systems as side-by-side, or one --auth-url endpoint
+  replication   time to restore full replication after a device is wiped (not available yet)
+
+object workload options:
+  --sizes 4k,64k,1m,64m        object sizes (default 4k)
+  --ops put,get,head,delete,list   (default put,get,head,delete)
+  --concurrency 16,64          connections (default 16)
+  --duration 10s | --count N   per workload (default 10s); --max-time caps a count (default 120s)
+  --repeat N                   runs per workload
+  --node-above 1m              objects larger than this are driven from Node (streaming); others by wrk
+  --wrk-threads 1              wrk threads (each costs a core's share on a small machine)
+  --list-limit 100             page size of the "list" op
+common: --out DIR (default bench/results)
+`;
+
+const COMMON = ['out'];
+const KNOWN: Record<string, { options: readonly string[]; flags: readonly string[] }> = {
+  object: { options: [...OBJECT_OPTIONS, ...COMMON, 'auth-url', 'user', 'key', 'name'], flags: [] },
+  'side-by-side': { options: [...OBJECT_OPTIONS, ...COMMON, 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep'] },
+  ring: { options: [...COMMON, 'part-powers', 'devices', 'repeat', 'timeout'], flags: [] },
+  listing: { options: [...COMMON, 'objects', 'page', 'repeat', 'fill-concurrency', 'max-fill-time', 'auth-url', 'user', 'key', 'name', 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep'] },
+  replication: { options: COMMON, flags: [] },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [suite, ...rest] = argv;
+  if (!suite || suite === '-h' || suite === '--help' || suite === 'help') {
+    process.stdout.write(USAGE);
+    return suite ? 0 : 2;
+  }
+  const known = KNOWN[suite];
+  if (!known) throw new BenchUsageError(`unknown suite ${JSON.stringify(suite)}`);
+  const { positionals, options } = parseArgv(rest, known.options, known.flags);
+  if (positionals.length) throw new BenchUsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const ctx: SuiteContext = {
+    options,
+    command: `npm run bench -- ${argv.map((a) => (/^[\w./:,=@+-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`,
+    outRoot: resolve(options.get('out') ?? resolve(REPO_ROOT, 'bench', 'results')),
+  };
+  switch (suite) {
+    case 'object':
+      return objectSuite(ctx);
+    case 'side-by-side':
+      return sideBySideSuite(ctx);
+    case 'ring':
+      return ringSuite(ctx);
+    case 'listing':
+      return listingSuite(ctx);
+    case 'replication':
+      process.stdout.write('replication: not available yet: needs the replicator (issue 3)\n');
+      return 0;
+  }
+  return 2;
+}
+
+// Run when executed (not when imported by a test).
+if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof BenchUsageError) {
+        process.stderr.write(`error: ${err.message}\n\n${USAGE}`);
+        process.exit(2);
+      }
+      process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

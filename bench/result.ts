@@ -1,0 +1,43 @@
+import type { Op } from './args.js';
+
+/** One measured run of one workload against one system. */
+export interface RunResult {
+  driver: 'wrk' | 'node';
+  /** Operations that completed (any status). */
+  ops: number;
+  /** Non-2xx answers, socket errors and timeouts, short bodies. */
+  errors: number;
+  /** Status codes of the errors, plus "connect"/"read"/"write"/"timeout"/"short-body" counts. */
+  errorKinds: Record<string, number>;
+  /** First request sent → last response received. */
+  elapsedS: number;
+  opsPerSec: number;
+  /** Payload MB/s (1 MB = 10^6 bytes) for PUT and GET; null for the others. */
+  mbPerSec: number | null;
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+}
+
+export interface WorkloadKey {
+  op: Op;
+  /** Object size in bytes (for list: the size of the objects in the listed container). */
+  size: number;
+  concurrency: number;
+}
+
+export function workloadId(k: WorkloadKey): string {
+  return `${k.op}/${k.size}/${k.concurrency}`;
+}
+
+/** Every repetition of one workload on one system. */
+export interface WorkloadRuns extends WorkloadKey {
+  system: string;
+  runs: RunResult[];
+}
+
+export function payloadMbPerSec(op: Op, size: number, opsPerSec: number): number | null {
+  return op === 'put' || op === 'get' ? (opsPerSec * size) / 1e6 : null;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/python3
+# Runs one of Debian's OpenStack Swift WSGI servers with swift.conf taken from <swift_dir>
+# instead of /etc/swift, so the bench cluster never touches the machine's own Swift config.
+# Usage: /usr/bin/python3 swift-run.py <swift_dir> proxy|account|container|object <conf-file>
+# Everything else is Swift's own code path (what /usr/bin/swift-<kind>-server does).
+import os
+import sys
+
+swift_dir, kind, conf_file = sys.argv[1], sys.argv[2], sys.argv[3]
+
+from swift.common import utils  # noqa: E402
+
+utils.SWIFT_CONF_FILE = os.path.join(swift_dir, 'swift.conf')
+utils.HASH_PATH_PREFIX = b''
+utils.HASH_PATH_SUFFIX = b''
+utils.validate_configuration()
+from swift.common import storage_policy  # noqa: E402
+
+storage_policy.reload_storage_policies()
+from swift.common.wsgi import run_wsgi  # noqa: E402
+
+kwargs = {}
+if kind == 'object':
+    from swift.obj import server
+    kwargs['global_conf_callback'] = server.global_conf_callback
+sys.exit(run_wsgi(conf_file, '%s-server' % kind, **kwargs))

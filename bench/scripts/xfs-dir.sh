@@ -1,0 +1,28 @@
+#!/bin/bash
+# A folder on its own sparse XFS image, loop-mounted, so Swiftlet's data sits on the same kind of
+# filesystem (and loop device) as the Swift all-in-one's devices in side-by-side runs.
+#   bench/scripts/xfs-dir.sh mount  <image> <dir> [size=16G]   idempotent
+#   bench/scripts/xfs-dir.sh umount <dir>                        idempotent
+set -euo pipefail
+case "${1:-}" in
+  mount)
+    img=$2 dir=$3 size=${4:-16G}
+    [[ $(id -u) -eq 0 ]] || { echo "xfs-dir: needs root" >&2; exit 1; }
+    command -v mkfs.xfs >/dev/null || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q xfsprogs >&2; }
+    mkdir -p "$dir"
+    mountpoint -q "$dir" && exit 0
+    if [[ ! -f $img ]]; then
+      truncate -s "$size" "$img"
+      mkfs.xfs -q "$img"
+    fi
+    mount -o loop,noatime "$img" "$dir"
+    ;;
+  umount)
+    dir=$2
+    if mountpoint -q "$dir"; then umount "$dir" || { sleep 1; umount "$dir"; }; fi
+    ;;
+  *)
+    sed -n '2,5p' "$0" >&2
+    exit 2
+    ;;
+esac

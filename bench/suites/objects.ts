@@ -1,0 +1,184 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BenchUsageError, boundLabel, formatSize, objectWorkloadOptions, parseCount, type ObjectWorkloadOptions, type Op } from '../args.js';
+import { v1Auth, type Endpoint } from '../endpoint.js';
+import { machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../machine.js';
+import { Progress } from '../progress.js';
+import { markdownSideBySide, markdownTable, objectChart, pairRatios, ratioLines, sideBySideChart, aggregate, type Pair } from '../report.js';
+import type { RunResult, WorkloadRuns } from '../result.js';
+import { isRoot, startSwift, startSwiftlet, type RunningSystem } from '../systems.js';
+import { runGroup } from '../workload.js';
+
+export interface SuiteContext {
+  options: Map<string, string>;
+  /** The command line as typed, for the report. */
+  command: string;
+  outRoot: string;
+}
+
+function opsDescription(o: ObjectWorkloadOptions): string {
+  return `sizes ${o.sizes.map(formatSize).join(', ')}; ops ${o.ops.join(', ')}; concurrency ${o.concurrency.join(', ')}; ${boundLabel(o.bound)} per workload; ${o.repeat} run(s)`;
+}
+
+function collect(into: Map<string, WorkloadRuns>, system: string, size: number, concurrency: number, results: Map<Op, RunResult>): void {
+  for (const [op, r] of results) {
+    const id = `${system}/${op}/${size}/${concurrency}`;
+    let w = into.get(id);
+    if (!w) into.set(id, (w = { system, op, size, concurrency, runs: [] }));
+    w.runs.push(r);
+  }
+}
+
+const OP_ORDER: Op[] = ['put', 'get', 'head', 'list', 'delete'];
+function sortRuns(ws: WorkloadRuns[]): WorkloadRuns[] {
+  return ws.sort((a, b) => a.size - b.size || a.concurrency - b.concurrency || OP_ORDER.indexOf(a.op) - OP_ORDER.indexOf(b.op));
+}
+
+/** `object`: one Swift endpoint with v1 auth. */
+export async function objectSuite(ctx: SuiteContext): Promise<number> {
+  const o = ctx.options;
+  const authUrl = o.get('auth-url');
+  if (!authUrl) throw new BenchUsageError('object needs --auth-url (e.g. http://127.0.0.1:8080/auth/v1.0)');
+  const opts = objectWorkloadOptions(o, { repeat: 1 });
+  const name = o.get('name') ?? 'endpoint';
+  const progress = new Progress();
+  const ep = await v1Auth(name, authUrl, o.get('user') ?? 'test:tester', o.get('key') ?? 'testing');
+  progress.line(`${name}: ${ep.storageUrl}; ${opsDescription(opts)}`);
+  const workDir = mkdtempSync(join(tmpdir(), 'bench-object-'));
+  const runs = new Map<string, WorkloadRuns>();
+  const tag = Date.now().toString(36);
+  try {
+    for (const size of opts.sizes)
+      for (const c of opts.concurrency)
+        for (let rep = 0; rep < opts.repeat; rep++) {
+          const res = await runGroup(ep, { size, concurrency: c, container: `bench-${tag}-${size}-${c}-${rep}`, opts, workDir }, progress);
+          collect(runs, name, size, c, res);
+        }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  const ws = sortRuns([...runs.values()]);
+  const m = machineInfo();
+  const md = `# object suite: ${name}\n\n${machineMarkdown(m)}\n- endpoint: ${authUrl}\n- workload: ${opsDescription(opts)}\n- command: \`${ctx.command}\`\n\n${markdownTable(ws)}`;
+  const dir = resultsDir(ctx.outRoot, 'object');
+  writeResultFiles(dir, {
+    'results.json': JSON.stringify({ suite: 'object', command: ctx.command, machine: m, endpoint: authUrl, options: { ...opts, ops: opts.ops }, workloads: ws.map((w) => ({ ...w, summary: aggregate(w.runs) })) }, null, 2) + '\n',
+    'results.md': md,
+    'chart.svg': objectChart(ws, `${name}: object workloads`),
+  });
+  process.stdout.write(`\n${markdownTable(ws)}\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
+  return ws.some((w) => w.runs.some((r) => r.errors > 0)) ? 1 : 0;
+}
+
+/** Auth with retries: a freshly started cluster may answer 503 for a moment. */
+async function authRetry(s: RunningSystem): Promise<Endpoint> {
+  let last: unknown;
+  for (let i = 0; i < 20; i++) {
+    try {
+      return await v1Auth(s.name, s.authUrl, s.user, s.key);
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  throw last;
+}
+
+export interface BothSystems {
+  a: RunningSystem;
+  b: RunningSystem;
+  workDir: string;
+  cleanup(): Promise<void>;
+}
+
+/** Starts Swiftlet's and Swift's all-in-ones (shared by side-by-side and listing). */
+export async function startBoth(o: Map<string, string>, progress: Progress): Promise<BothSystems> {
+  if (!isRoot()) throw new Error('side-by-side runs need root: the Swift all-in-one installs Debian packages and loop-mounts XFS');
+  const keep = o.get('keep') === 'true';
+  const workDir = o.get('work-dir') ?? mkdtempSync(join(tmpdir(), 'swiftlet-bench-'));
+  const fs = o.get('swiftlet-fs') ?? 'xfs';
+  if (fs !== 'xfs' && fs !== 'dir') throw new BenchUsageError('--swiftlet-fs is xfs or dir');
+  const swiftPort = o.has('swift-port') ? parseCount(o.get('swift-port') as string, '--swift-port') : undefined;
+  const b = await startSwift({ workDir, port: swiftPort, keep, progress });
+  let a: RunningSystem;
+  try {
+    a = await startSwiftlet({ workDir, xfs: fs === 'xfs', progress });
+  } catch (err) {
+    await b.stop().catch(() => undefined);
+    throw err;
+  }
+  return {
+    a,
+    b,
+    workDir,
+    async cleanup() {
+      await a.stop().catch((e) => progress.line(`stopping Swiftlet: ${String(e)}`));
+      await b.stop().catch((e) => progress.line(`stopping Swift: ${String(e)}`));
+      if (!keep && !o.has('work-dir')) rmSync(workDir, { recursive: true, force: true });
+      else progress.line(`kept ${workDir}${keep ? ' (Swift still running: bench/scripts/swift-aio.sh purge ' + join(workDir, 'swift') + ')' : ''}`);
+    },
+  };
+}
+
+/** `side-by-side`: Swiftlet and Swift all-in-ones, the same workloads interleaved, ratios. */
+export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
+  const o = ctx.options;
+  const opts = objectWorkloadOptions(o, { repeat: 3 });
+  const progress = new Progress();
+  const both = await startBoth(o, progress);
+  const runs = new Map<string, WorkloadRuns>();
+  const tag = Date.now().toString(36);
+  let epA: Endpoint;
+  let epB: Endpoint;
+  try {
+    epA = await authRetry(both.a);
+    epB = await authRetry(both.b);
+    progress.line(`workload: ${opsDescription(opts)}; order alternates A,B then B,A`);
+    for (const size of opts.sizes)
+      for (const c of opts.concurrency)
+        for (let rep = 0; rep < opts.repeat; rep++) {
+          const order = rep % 2 === 0 ? [epA, epB] : [epB, epA];
+          for (const ep of order) {
+            const res = await runGroup(ep, { size, concurrency: c, container: `bench-${tag}-${size}-${c}-${rep}`, opts, workDir: both.workDir }, progress);
+            collect(runs, ep.name, size, c, res);
+          }
+        }
+  } finally {
+    await both.cleanup();
+  }
+  const ws = sortRuns([...runs.values()]);
+  const pairs: Pair[] = [];
+  for (const w of ws) {
+    if (w.system !== epA.name) continue;
+    const b = runs.get(`${epB.name}/${w.op}/${w.size}/${w.concurrency}`);
+    if (b) pairs.push({ a: w, b });
+  }
+  const m = machineInfo();
+  const table = markdownSideBySide(pairs);
+  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, loop-mounted XFS, tempauth; Swift servers with workers = 1, plus memcached\n- workload: ${opsDescription(opts)}\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${table}`;
+  const dir = resultsDir(ctx.outRoot, 'side-by-side');
+  writeResultFiles(dir, {
+    'results.json':
+      JSON.stringify(
+        {
+          suite: 'side-by-side',
+          command: ctx.command,
+          machine: m,
+          options: opts,
+          systems: [
+            { name: epA.name, authUrl: both.a.authUrl },
+            { name: epB.name, authUrl: both.b.authUrl },
+          ],
+          workloads: ws.map((w) => ({ ...w, summary: aggregate(w.runs) })),
+          ratios: pairs.map((p) => ({ op: p.a.op, size: p.a.size, concurrency: p.a.concurrency, ...pairRatios(p) })),
+        },
+        null,
+        2,
+      ) + '\n',
+    'results.md': md,
+    'chart.svg': sideBySideChart(pairs, 'Swiftlet vs OpenStack Swift (same machine, interleaved)'),
+  });
+  process.stdout.write(`\n${table}\n${ratioLines(pairs).join('\n')}\n\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
+  return 0;
+}
