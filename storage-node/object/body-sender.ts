@@ -1,7 +1,7 @@
-import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { crc32c } from '@node-rs/crc32';
 import { multipartChunks, type MultipartPlan } from '../../common/range.js';
+import { readAt } from './fd.js';
 import { crcHex } from './metadata.js';
 
 /**
@@ -14,24 +14,29 @@ export const READ_CHUNK = 256 * 1024;
 
 export type SendOutcome = 'ok' | 'client-gone' | 'corrupt';
 
-/** The bytes [start, end) of a file as chunks, reading the next chunk while the current one is consumed. */
-export async function* fileChunks(fh: FileHandle, start: number, end: number, chunkSize = READ_CHUNK): AsyncGenerator<Buffer> {
-  const readAt = (pos: number): Promise<Buffer> => {
+/**
+ * The bytes [start, end) of a file as chunks, reading the next chunk while the current one is
+ * consumed. Stopping early waits for that read-ahead, so the caller may close the fd right after.
+ */
+export async function* fileChunks(fd: number, start: number, end: number, chunkSize = READ_CHUNK): AsyncGenerator<Buffer> {
+  const readChunk = async (pos: number): Promise<Buffer> => {
     const n = Math.min(chunkSize, end - pos);
-    const p = fh.read(Buffer.allocUnsafe(n), 0, n, pos).then(({ bytesRead, buffer }) => {
-      if (bytesRead === 0) throw new Error(`unexpected end of file at ${pos}`);
-      return bytesRead === n ? buffer : buffer.subarray(0, bytesRead);
-    });
-    p.catch(() => undefined); // a read-ahead nobody awaits (client gone) must not be an unhandled rejection
-    return p;
+    const buf = Buffer.allocUnsafe(n);
+    const got = await readAt(fd, buf, 0, n, pos);
+    if (got === 0) throw new Error(`unexpected end of file at ${pos}`);
+    return got === n ? buf : buf.subarray(0, got);
   };
   let pos = start;
-  let next = pos < end ? readAt(pos) : undefined;
-  while (next) {
-    const buf = await next;
-    pos += buf.length;
-    next = pos < end ? readAt(pos) : undefined;
-    yield buf;
+  let next = pos < end ? readChunk(pos) : undefined;
+  try {
+    while (next) {
+      const buf = await next;
+      pos += buf.length;
+      next = pos < end ? readChunk(pos) : undefined;
+      yield buf;
+    }
+  } finally {
+    if (next) await next.catch(() => undefined);
   }
 }
 
@@ -71,11 +76,11 @@ export async function sendChunks(res: ServerResponse, chunks: AsyncIterable<Buff
  * checks out: on a mismatch the response is destroyed, so the proxy sees a short body and never a
  * complete bad one.
  */
-export async function sendVerified(res: ServerResponse, fh: FileHandle, bodyLength: number, expectedCrc: string): Promise<SendOutcome> {
+export async function sendVerified(res: ServerResponse, fd: number, bodyLength: number, expectedCrc: string): Promise<SendOutcome> {
   let crc = 0;
   let pos = 0;
   try {
-    for await (const buf of fileChunks(fh, 0, bodyLength)) {
+    for await (const buf of fileChunks(fd, 0, bodyLength)) {
       crc = crc32c(buf, crc);
       pos += buf.length;
       if (pos === bodyLength && crcHex(crc) !== expectedCrc) {
@@ -93,10 +98,10 @@ export async function sendVerified(res: ServerResponse, fh: FileHandle, bodyLeng
 }
 
 /** A multipart/byteranges body straight from the file. */
-export function sendMultipart(res: ServerResponse, fh: FileHandle, plan: MultipartPlan): Promise<SendOutcome> {
+export function sendMultipart(res: ServerResponse, fd: number, plan: MultipartPlan): Promise<SendOutcome> {
   return sendChunks(
     res,
-    multipartChunks(plan, (start, end) => fileChunks(fh, start, end)),
+    multipartChunks(plan, (start, end) => fileChunks(fd, start, end)),
   );
 }
 

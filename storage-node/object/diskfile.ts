@@ -1,10 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { isSwiftletError, SwiftletError } from '../../common/errors.js';
 import { Timestamp } from '../../common/timestamp.js';
-import { asDiskError, discardTempFile, errnoOf, fsyncDir, invalidateSuffix, openTempFile, renameIntoDir, writeAllAt, writeFileDurable, type TempFile } from './fs-durable.js';
+import { closeFd, closeQuietly, fdatasync, fstatSize, openFd, readAt } from './fd.js';
+import { asDiskError, discardTempFile, ensureDir, errnoOf, fsyncDir, invalidateSuffix, openTempFile, renameIntoDir, writeAllAt, writeFileDurable, type TempFile } from './fs-durable.js';
 import { OBJECTS_DIR, objectLocation, onDiskName, QUARANTINE_DIR, type ObjectLocation, type OnDiskFile } from './layout.js';
 import { crcHex, encodeTrailer, M, mergeMetaFile, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
 import { cleanupHashDir, readHashDir } from './ondisk.js';
@@ -25,7 +26,8 @@ export interface OpenObject {
   dataFile: OnDiskFile;
   metaFile?: OnDiskFile;
   dataPath: string;
-  fh: FileHandle;
+  /** The open .data (a plain fd: close() it). */
+  fd: number;
   fileSize: number;
   bodyLength: number;
   /** The .data's own metadata. */
@@ -49,8 +51,8 @@ export type ObjectLookup =
 
 export interface LoadOptions {
   fsync: boolean;
-  /** Read the whole file in one pread when it is at most this big (GET of small objects). */
-  readWholeUpTo?: number;
+  /** Read this many bytes from the start first: files shorter than that are read whole in one go (GET). */
+  readFirst?: number;
 }
 
 /**
@@ -63,7 +65,7 @@ export async function loadObject(loc: ObjectLocation, opts: LoadOptions): Promis
     if (files.tombstone) return { kind: 'deleted', timestamp: files.tombstone.timestamp };
     if (!files.data) return { kind: 'missing' };
     try {
-      const object = await openDataFile(loc, files.data, files.meta, opts.readWholeUpTo ?? 0);
+      const object = await openDataFile(loc, files.data, files.meta, opts.readFirst ?? 0);
       return { kind: 'live', object };
     } catch (e) {
       if (errnoOf(e) === 'ENOENT' && attempt < 3) continue;
@@ -77,34 +79,43 @@ export async function loadObject(loc: ObjectLocation, opts: LoadOptions): Promis
   }
 }
 
-async function readFullyAt(fh: FileHandle, length: number, position: number): Promise<Buffer> {
+async function readFullyAt(fd: number, length: number, position: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+    const bytesRead = await readAt(fd, buf, done, length - done, position + done);
     if (bytesRead === 0) throw new SwiftletError('CORRUPT', 'data file shorter than its size');
     done += bytesRead;
   }
   return buf;
 }
 
-/** Opens a .data file, reads its trailer and applies `meta` when given. Throws CORRUPT (details.file) or an fs error. */
-export async function openDataFile(loc: ObjectLocation, dataFile: OnDiskFile, metaFile: OnDiskFile | undefined, readWholeUpTo = 0): Promise<OpenObject> {
+/**
+ * Opens a .data file, reads its trailer and applies `meta` when given. Throws CORRUPT
+ * (details.file) or an fs error. With `readFirst`, the first that many bytes are read before
+ * anything else: a file shorter than that is then known whole without an fstat (small GETs cost
+ * open + one read).
+ */
+export async function openDataFile(loc: ObjectLocation, dataFile: OnDiskFile, metaFile: OnDiskFile | undefined, readFirst = 0): Promise<OpenObject> {
   const dataPath = join(loc.hashDir, dataFile.name);
-  const fh = await open(dataPath, 'r');
+  const fd = await openFd(dataPath, 'r');
   try {
-    const fileSize = (await fh.stat()).size;
-    const whole = fileSize <= readWholeUpTo;
-    const tailLen = whole ? fileSize : Math.min(fileSize, TAIL_READ);
-    const tail = await readFullyAt(fh, tailLen, fileSize - tailLen);
-    let parsed = tagged(() => parseTrailer(tail, fileSize), dataPath);
-    if (!parsed.ok) {
-      const need = parsed.need;
-      const more = await readFullyAt(fh, need, fileSize - need);
-      parsed = tagged(() => parseTrailer(more, fileSize), dataPath);
-      if (!parsed.ok) throw new SwiftletError('CORRUPT', 'unreadable trailer', { details: { file: dataPath } });
+    let found: { fileSize: number; bodyLength: number; metadata: ObjectMetadata; whole?: Buffer } | undefined;
+    if (readFirst > 0) {
+      const head = Buffer.allocUnsafe(readFirst);
+      const bytesRead = await readAt(fd, head, 0, readFirst, 0);
+      if (bytesRead < readFirst) {
+        const whole = head.subarray(0, bytesRead);
+        try {
+          const p = parseTrailer(whole, bytesRead);
+          if (p.ok) found = { fileSize: bytesRead, bodyLength: p.bodyLength, metadata: p.metadata, whole };
+        } catch {
+          /* decide on the fstat path below: a short read is not proof of corruption */
+        }
+      }
     }
-    const dataMetadata = parsed.metadata;
+    found ??= await readTrailer(fd, dataPath);
+    const dataMetadata = found.metadata;
     let metadata = dataMetadata;
     if (metaFile) {
       const metaPath = join(loc.hashDir, metaFile.name);
@@ -116,22 +127,38 @@ export async function openDataFile(loc: ObjectLocation, dataFile: OnDiskFile, me
       loc,
       dataFile,
       dataPath,
-      fh,
-      fileSize,
-      bodyLength: parsed.bodyLength,
+      fd,
+      fileSize: found.fileSize,
+      bodyLength: found.bodyLength,
       dataMetadata,
       metadata,
       dataTimestamp: dataFile.timestamp,
       timestamp,
-      close: () => fh.close().catch(() => undefined),
+      close: () => closeQuietly(fd),
     };
     if (metaFile) out.metaFile = metaFile;
-    if (whole) out.body = tail.subarray(0, parsed.bodyLength);
+    if (found.whole) out.body = found.whole.subarray(0, found.bodyLength);
     return out;
   } catch (e) {
-    await fh.close().catch(() => undefined);
+    await closeQuietly(fd);
     throw e;
   }
+}
+
+/** fstat, then the last TAIL_READ bytes (and more when the metadata is bigger). */
+async function readTrailer(fd: number, dataPath: string): Promise<{ fileSize: number; bodyLength: number; metadata: ObjectMetadata; whole?: Buffer }> {
+  const fileSize = await fstatSize(fd);
+  const tailLen = Math.min(fileSize, TAIL_READ);
+  const tail = await readFullyAt(fd, tailLen, fileSize - tailLen);
+  let parsed = tagged(() => parseTrailer(tail, fileSize), dataPath);
+  if (!parsed.ok) {
+    const more = await readFullyAt(fd, parsed.need, fileSize - parsed.need);
+    parsed = tagged(() => parseTrailer(more, fileSize), dataPath);
+    if (!parsed.ok) throw new SwiftletError('CORRUPT', `unreadable trailer: ${dataPath}`, { details: { file: dataPath } });
+  }
+  const out: { fileSize: number; bodyLength: number; metadata: ObjectMetadata; whole?: Buffer } = { fileSize, bodyLength: parsed.bodyLength, metadata: parsed.metadata };
+  if (tailLen === fileSize) out.whole = tail;
+  return out;
 }
 
 /** Runs a parser, pinning a CORRUPT error to the file it came from. */
@@ -164,39 +191,61 @@ export async function quarantineFile(loc: ObjectLocation, file: string, fsync: b
 
 /**
  * Streams a new .data into a temp file at explicit offsets (never fh.createWriteStream: after a
- * pipe, fh.close() can hang on Node 20), hashing md5 and CRC32C on the way.
+ * pipe, fh.close() can hang on Node 20), hashing md5 and CRC32C on the way. Chunks are gathered
+ * up to FLUSH_BYTES and written with one writev; the temp file is only opened at the first flush,
+ * so a small object costs a single write (body and trailer together) and a PUT that fails before
+ * its body is complete often never touches the disk.
  */
 export class DataFileWriter {
+  static readonly FLUSH_BYTES = 256 * 1024;
+  private tmp: TempFile | undefined;
   private position = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private readonly md5: Hash = createHash('md5');
   private crc = 0;
   private done = false;
 
-  private constructor(
-    private readonly tmp: TempFile,
+  constructor(
+    private readonly devicePath: string,
     private readonly fsync: boolean,
   ) {}
 
+  /** Kept for callers that want the temp file at once; the writer opens it lazily otherwise. */
   static async create(devicePath: string, fsync: boolean): Promise<DataFileWriter> {
-    return new DataFileWriter(await openTempFile(devicePath), fsync);
+    const w = new DataFileWriter(devicePath, fsync);
+    w.tmp = await openTempFile(devicePath);
+    return w;
   }
 
+  /** Body bytes accepted so far. */
   get bytesWritten(): number {
-    return this.position;
+    return this.position + this.pendingBytes;
   }
 
-  /** Appends body chunks (one writev); resolves when they are written. */
+  /** Appends body chunks; resolves once they are buffered or written. */
   async write(bufs: Buffer[]): Promise<void> {
     for (const b of bufs) {
       this.md5.update(b);
       this.crc = crc32c(b, this.crc);
+      this.pending.push(b);
+      this.pendingBytes += b.length;
     }
+    if (this.pendingBytes >= DataFileWriter.FLUSH_BYTES) await this.flush([]);
+  }
+
+  /** Writes the buffered chunks (plus `extra`, not part of the body) at the current offset. */
+  private async flush(extra: Buffer[]): Promise<void> {
+    const bufs = extra.length ? [...this.pending, ...extra] : this.pending;
     const at = this.position;
-    for (const b of bufs) this.position += b.length;
+    this.position += this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
     try {
-      await writeAllAt(this.tmp.fh, bufs, at);
+      this.tmp ??= await openTempFile(this.devicePath);
+      await writeAllAt(this.tmp.fd, bufs, at);
     } catch (e) {
-      throw asDiskError(e, this.tmp.path);
+      throw asDiskError(e, this.tmp?.path ?? this.devicePath);
     }
   }
 
@@ -212,25 +261,37 @@ export class DataFileWriter {
   /**
    * Appends the metadata trailer, fsyncs, and renames the file into the hash dir as
    * `<timestamp>.data`, fsyncing the dir. The object is durable when this resolves.
+   * `dirMissing`: the caller saw no hash dir, so it is created before the rename is tried.
    */
-  async commit(loc: ObjectLocation, timestamp: Timestamp, metadata: ObjectMetadata): Promise<void> {
-    this.done = true;
+  async commit(loc: ObjectLocation, timestamp: Timestamp, metadata: ObjectMetadata, dirMissing = false): Promise<void> {
     try {
-      await writeAllAt(this.tmp.fh, [encodeTrailer(metadata)], this.position);
-      if (this.fsync) await this.tmp.fh.datasync();
-      await this.tmp.fh.close();
+      await this.flush([encodeTrailer(metadata)]);
+      const tmp = this.tmp as TempFile;
+      if (this.fsync) await fdatasync(tmp.fd);
+      await closeFd(tmp.fd);
     } catch (e) {
-      await discardTempFile(this.tmp);
-      throw asDiskError(e, this.tmp.path);
+      await this.abort();
+      throw asDiskError(e, this.tmp?.path ?? this.devicePath);
     }
-    await renameIntoDir(this.tmp.path, loc.hashDir, onDiskName(timestamp, 'data'), loc.devicePath, this.fsync);
+    this.done = true;
+    const tmp = this.tmp as TempFile;
+    if (dirMissing) {
+      try {
+        await ensureDir(loc.hashDir, loc.devicePath, this.fsync);
+      } catch (e) {
+        await unlink(tmp.path).catch(() => undefined);
+        throw asDiskError(e, loc.hashDir);
+      }
+    }
+    await renameIntoDir(tmp.path, loc.hashDir, onDiskName(timestamp, 'data'), loc.devicePath, this.fsync);
   }
 
   /** Drops the temp file (short body, bad etag, disk error...). Safe to call twice. */
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    await discardTempFile(this.tmp);
+    this.pending = [];
+    if (this.tmp) await discardTempFile(this.tmp);
   }
 }
 
@@ -244,9 +305,14 @@ export async function writeMetaFile(loc: ObjectLocation, timestamp: Timestamp, m
   await writeFileDurable(loc.devicePath, loc.hashDir, onDiskName(timestamp, 'meta'), Buffer.from(JSON.stringify(metadata)), fsync);
 }
 
-/** After any write into a hash dir: remove what it superseded, then tell the replicator the suffix changed. */
-export async function finishWrite(loc: ObjectLocation): Promise<void> {
-  await cleanupHashDir(loc.hashDir);
+/**
+ * After any write into a hash dir: remove what it superseded, then tell the replicator the suffix
+ * changed. `cleanup: false` when the dir held nothing before the write (a new object): the
+ * re-listing would find nothing to remove, and a file left by a racing writer only costs space
+ * until the replicator rehashes the (invalidated) suffix, which cleans up the same way.
+ */
+export async function finishWrite(loc: ObjectLocation, opts: { cleanup?: boolean } = {}): Promise<void> {
+  if (opts.cleanup !== false) await cleanupHashDir(loc.hashDir);
   await invalidateSuffix(loc.partitionDir, loc.suffix);
 }
 
@@ -305,37 +371,31 @@ export type VerifyResult = { ok: true; metadata: ObjectMetadata; bodyLength: num
  * X-Crc32c: the auditor's check. Does not quarantine; the caller decides.
  */
 export async function verifyDataFile(path: string, chunkSize = 1 << 20): Promise<VerifyResult> {
-  let fh: FileHandle;
+  let fd: number;
   try {
-    fh = await open(path, 'r');
+    fd = await openFd(path, 'r');
   } catch (e) {
     return { ok: false, reason: `cannot open: ${errnoOf(e) ?? String(e)}` };
   }
   try {
-    const fileSize = (await fh.stat()).size;
-    const tailLen = Math.min(fileSize, TAIL_READ);
-    let parsed = parseTrailer(await readFullyAt(fh, tailLen, fileSize - tailLen), fileSize);
-    if (!parsed.ok) parsed = parseTrailer(await readFullyAt(fh, parsed.need, fileSize - parsed.need), fileSize);
-    if (!parsed.ok) return { ok: false, reason: 'unreadable trailer' };
+    const { bodyLength, metadata: m } = await readTrailer(fd, path);
     const md5 = createHash('md5');
     let crc = 0;
-    const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunkSize, parsed.bodyLength)));
-    for (let pos = 0; pos < parsed.bodyLength; ) {
-      const n = Math.min(buf.length, parsed.bodyLength - pos);
-      const { bytesRead } = await fh.read(buf, 0, n, pos);
+    const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunkSize, bodyLength)));
+    for (let pos = 0; pos < bodyLength; ) {
+      const bytesRead = await readAt(fd, buf, 0, Math.min(buf.length, bodyLength - pos), pos);
       if (bytesRead === 0) return { ok: false, reason: 'short read' };
       const chunk = buf.subarray(0, bytesRead);
       md5.update(chunk);
       crc = crc32c(chunk, crc);
       pos += bytesRead;
     }
-    const m = parsed.metadata;
     if (m[M.crc32c] !== undefined && m[M.crc32c] !== crcHex(crc)) return { ok: false, reason: 'crc32c mismatch' };
     if (m[M.etag] !== undefined && m[M.etag] !== md5.digest('hex')) return { ok: false, reason: 'etag mismatch' };
-    return { ok: true, metadata: m, bodyLength: parsed.bodyLength };
+    return { ok: true, metadata: m, bodyLength };
   } catch (e) {
     return { ok: false, reason: isSwiftletError(e) ? e.message : `read error: ${errnoOf(e) ?? String(e)}` };
   } finally {
-    await fh.close().catch(() => undefined);
+    await closeQuietly(fd);
   }
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isDiskFullErrno, SwiftletError } from '../../common/errors.js';
+import { appendLine, closeFd, closeQuietly, fdatasync, fsyncFd, openFd, writevAt } from './fd.js';
 import { HASHES_INVALID, tmpDirOf } from './layout.js';
 
 /**
@@ -20,11 +21,11 @@ export function asDiskError(e: unknown, what: string): unknown {
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+  const fd = await openFd(dir, 'r');
   try {
-    await fh.sync();
+    await fsyncFd(fd);
   } finally {
-    await fh.close();
+    await closeQuietly(fd);
   }
 }
 
@@ -56,7 +57,7 @@ let tmpCounter = 0;
 
 export interface TempFile {
   path: string;
-  fh: FileHandle;
+  fd: number;
 }
 
 /** Opens a new file in `<device>/tmp`, creating the folder on demand. */
@@ -64,13 +65,13 @@ export async function openTempFile(devicePath: string): Promise<TempFile> {
   const dir = tmpDirOf(devicePath);
   const path = join(dir, `${tmpPrefix}-${(tmpCounter++).toString(36)}`);
   try {
-    return { path, fh: await open(path, 'wx') };
+    return { path, fd: await openFd(path, 'wx') };
   } catch (e) {
     if (errnoOf(e) !== 'ENOENT') throw asDiskError(e, path);
   }
   try {
     await mkdir(dir, { recursive: true });
-    return { path, fh: await open(path, 'wx') };
+    return { path, fd: await openFd(path, 'wx') };
   } catch (e) {
     throw asDiskError(e, path);
   }
@@ -78,18 +79,18 @@ export async function openTempFile(devicePath: string): Promise<TempFile> {
 
 /** Closes and removes a temp file after a failed write; never throws. */
 export async function discardTempFile(t: TempFile): Promise<void> {
-  await t.fh.close().catch(() => undefined);
+  await closeQuietly(t.fd);
   await unlink(t.path).catch(() => undefined);
 }
 
 /** Writes all of `bufs` at `position` (one writev per call; loops on a short write). Returns bytes written. */
-export async function writeAllAt(fh: FileHandle, bufs: Buffer[], position: number): Promise<number> {
+export async function writeAllAt(fd: number, bufs: Buffer[], position: number): Promise<number> {
   let total = 0;
   for (const b of bufs) total += b.length;
   let done = 0;
   let pending = bufs;
   while (done < total) {
-    const { bytesWritten } = pending.length === 1 ? await fh.write(pending[0] as Buffer, 0, (pending[0] as Buffer).length, position + done) : await fh.writev(pending, position + done);
+    const bytesWritten = await writevAt(fd, pending, position + done);
     if (bytesWritten <= 0) throw new SwiftletError('INTERNAL', 'write made no progress');
     done += bytesWritten;
     if (done < total) pending = sliceBuffers(pending, bytesWritten);
@@ -136,9 +137,9 @@ export async function renameIntoDir(tmpPath: string, dir: string, name: string, 
 export async function writeFileDurable(devicePath: string, dir: string, name: string, data: Buffer, fsync: boolean): Promise<void> {
   const t = await openTempFile(devicePath);
   try {
-    await writeAllAt(t.fh, [data], 0);
-    if (fsync) await t.fh.datasync();
-    await t.fh.close();
+    await writeAllAt(t.fd, [data], 0);
+    if (fsync) await fdatasync(t.fd);
+    await closeFd(t.fd);
   } catch (e) {
     await discardTempFile(t);
     throw asDiskError(e, t.path);
@@ -152,7 +153,7 @@ export async function writeFileDurable(devicePath: string, dir: string, name: st
  */
 export async function invalidateSuffix(partitionDir: string, suffix: string): Promise<void> {
   try {
-    await appendFile(join(partitionDir, HASHES_INVALID), `${suffix}\n`);
+    await appendLine(join(partitionDir, HASHES_INVALID), `${suffix}\n`);
   } catch (e) {
     throw asDiskError(e, partitionDir);
   }

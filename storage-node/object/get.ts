@@ -9,8 +9,8 @@ import { header, isExpired, respond, type ObjectRequest } from './request.js';
 
 /** Bodies up to this size are read whole and CRC-checked before the first byte goes out. */
 export const SMALL_BODY = 64 * 1024;
-/** Files up to this size are read in a single pread (small body plus its trailer). */
-const WHOLE_FILE_READ = SMALL_BODY + 4096;
+/** GET reads this much from the start of the .data first: a small body and its trailer in one pread. */
+const FIRST_READ = SMALL_BODY + 4096;
 
 /** Object GET and HEAD (Swift obj/server.py GET/HEAD, with swob's conditional and Range handling). */
 export async function handleGetOrHead(o: ObjectRequest): Promise<void> {
@@ -18,7 +18,7 @@ export async function handleGetOrHead(o: ObjectRequest): Promise<void> {
   const isGet = r.method === 'GET';
   const h = r.req.headers;
   const cond = conditionalHeadersOf(h);
-  const found = await loadObject(o.loc, { fsync: ctx.fsync, readWholeUpTo: isGet ? WHOLE_FILE_READ : 0 });
+  const found = await loadObject(o.loc, { fsync: ctx.fsync, readFirst: isGet ? FIRST_READ : 0 });
   if (found.kind === 'quarantined') r.log.warn({ obj: o.name, hash: o.hash }, 'corrupt object file quarantined');
   if (found.kind !== 'live') {
     const headers: Record<string, string> = found.kind === 'deleted' ? { [H.backendTimestamp]: found.timestamp.internal } : {};
@@ -80,11 +80,11 @@ async function sendPartial(o: ObjectRequest, obj: OpenObject, headers: Record<st
         res.end(obj.body.subarray(start, end));
         return;
       }
-      result = await sendChunks(res, fileChunks(obj.fh, start, end));
+      result = await sendChunks(res, fileChunks(obj.fd, start, end));
     } else {
       const plan = planMultipart(ranges, headers['Content-Type'] as string, obj.bodyLength);
       res.writeHead(206, { ...headers, 'Content-Type': plan.contentType, 'Content-Length': String(plan.contentLength) });
-      result = obj.body ? await sendMultipartFromBuffer(res, obj.body, plan) : await sendMultipart(res, obj.fh, plan);
+      result = obj.body ? await sendMultipartFromBuffer(res, obj.body, plan) : await sendMultipart(res, obj.fd, plan);
     }
   } catch (e) {
     o.r.log.warn({ err: e, obj: o.name }, 'object GET: read error mid-body, response cut');
@@ -115,7 +115,7 @@ async function sendWhole(o: ObjectRequest, obj: OpenObject, headers: Record<stri
   r.res.writeHead(200, headers);
   let result: SendOutcome;
   try {
-    result = expected !== undefined ? await sendVerified(r.res, obj.fh, obj.bodyLength, expected) : await sendChunks(r.res, fileChunks(obj.fh, 0, obj.bodyLength));
+    result = expected !== undefined ? await sendVerified(r.res, obj.fd, obj.bodyLength, expected) : await sendChunks(r.res, fileChunks(obj.fd, 0, obj.bodyLength));
   } catch (e) {
     r.log.warn({ err: e, obj: o.name }, 'object GET: read error mid-body, response cut');
     return;
@@ -128,6 +128,6 @@ async function sendWhole(o: ObjectRequest, obj: OpenObject, headers: Record<stri
 
 async function readBody(obj: OpenObject): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const b of fileChunks(obj.fh, 0, obj.bodyLength)) parts.push(b);
+  for await (const b of fileChunks(obj.fd, 0, obj.bodyLength)) parts.push(b);
   return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }

@@ -38,7 +38,7 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   const orig = files.data?.timestamp ?? files.tombstone?.timestamp;
   if (orig && orig.compare(ts) >= 0) return reject(409, 'Conflict', { 'X-Backend-Timestamp': orig.internal });
 
-  const writer = await DataFileWriter.create(r.devicePath, ctx.fsync);
+  const writer = new DataFileWriter(r.devicePath, ctx.fsync);
   let size: number;
   try {
     size = await receiveBody(r.req, writer, { expectedLength, idleTimeoutMs: ctx.clientTimeoutMs });
@@ -70,7 +70,7 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
     [M.crc32c]: writer.crc32c(),
   };
   try {
-    await writer.commit(o.loc, ts, metadata);
+    await writer.commit(o.loc, ts, metadata, !files.exists);
   } catch (e) {
     await writer.abort();
     throw e; // DISK_FULL → 507 at the router
@@ -84,7 +84,7 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
     [H.etag]: etag,
   });
   await Promise.all([
-    finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object PUT: cleanup/invalidation failed')),
+    finishWrite(o.loc, { cleanup: files.exists }).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object PUT: cleanup/invalidation failed')),
     update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined,
   ]);
   respond(r.res, 201, { ETag: etag }, '');
