@@ -79,7 +79,7 @@ export function receiveBody(req: IncomingMessage, sink: ChunkSink, opts: Receive
           inflight = undefined;
           if (pausedByUs && !settled) {
             pausedByUs = false;
-            arm();
+            if (!ended) arm(); // the body may have ended while we were paused: nothing left to wait for
             req.resume();
           }
           pump();

@@ -160,6 +160,20 @@ t.test('PUT, GET and HEAD round trip with metadata; files on disk', async (t) =>
   t.equal(raw.subarray(raw.length - 8).toString(), 'SWLTMETA');
 });
 
+t.test('a zero-byte object', async (t) => {
+  const n = await startNode(t);
+  t.equal((await put(n, 'empty', '', stamp())).status, 201);
+  const u = n.url('AUTH_a', 'c', 'empty');
+  const g = await call('GET', u);
+  t.equal(g.status, 200);
+  t.equal(g.headers['content-length'], '0');
+  t.equal(g.headers.etag, md5(''));
+  t.equal((await call('GET', u, { Range: 'bytes=-5' })).status, 200, 'suffix range of an empty object: 200');
+  const r = await call('GET', u, { Range: 'bytes=0-' });
+  t.equal(r.status, 416);
+  t.equal(r.headers['content-range'], 'bytes */0');
+});
+
 t.test('PUT validation and conflicts', async (t) => {
   const n = await startNode(t);
   const u = n.url('AUTH_a', 'c', 'o');
