@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -466,6 +466,33 @@ t.test('CRC32C: a corrupt large object is cut before its last byte and quarantin
   t.ok(received < body.length, `short body (${received} of ${body.length})`);
   await n.waitLog((r) => typeof r.msg === 'string' && r.msg.includes('quarantined'));
   t.same(await ls(join(n.root, DEV, 'quarantined', 'objects', loc.hash)), [`${ts.internal}.data`]);
+});
+
+t.test('a read error mid-body cuts the response', async (t) => {
+  const n = await startNode(t);
+  const ts = stamp();
+  const size = 20 * 1024 * 1024;
+  t.equal((await put(n, 'trunc', Buffer.alloc(size, 0x33), ts)).status, 201);
+  const file = join(n.loc('AUTH_a', 'c', 'trunc').hashDir, `${ts.internal}.data`);
+  const res = await request(n.url('AUTH_a', 'c', 'trunc'), { dispatcher: client });
+  t.equal(res.statusCode, 200);
+  let received = 0;
+  let failed = false;
+  let truncated = false;
+  try {
+    for await (const chunk of res.body) {
+      received += (chunk as Buffer).length;
+      if (!truncated) {
+        truncated = true;
+        await truncate(file, 0); // the disk "loses" the rest while the server streams
+      }
+    }
+  } catch {
+    failed = true;
+  }
+  t.ok(failed, 'the body did not end cleanly');
+  t.ok(received < size, `short body (${received} of ${size})`);
+  await n.waitLog((r) => typeof r.msg === 'string' && r.msg.includes('read error mid-body'));
 });
 
 interface Recorded {
