@@ -4,6 +4,7 @@
 
 export class BenchUsageError extends Error {
   readonly code = 'BENCH_USAGE';
+  override readonly name = 'BenchUsageError';
 }
 
 const SIZE_UNITS: Record<string, number> = {

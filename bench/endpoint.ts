@@ -18,6 +18,7 @@ export interface Endpoint {
 
 export class NotLoopbackError extends Error {
   readonly code = 'BENCH_NOT_LOOPBACK';
+  override readonly name = 'NotLoopbackError';
 }
 
 /** Throws unless the URL's host is 127.0.0.0/8, ::1 or localhost. */

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 /** What the figures were taken on. */
@@ -15,6 +15,8 @@ export interface MachineInfo {
   wrk: string;
   gitCommit: string;
   gitDirty: boolean;
+  /** 1-minute load average when the report was written: other work on the machine skews figures. */
+  loadAvg1: number;
 }
 
 function tryRun(cmd: string, args: string[]): string {
@@ -38,6 +40,7 @@ export function machineInfo(): MachineInfo {
     wrk: (tryRun('wrk', ['--version']).split('\n')[0] ?? '').replace(/ Copyright.*/, '') || 'not installed',
     gitCommit: tryRun('git', ['rev-parse', '--short', 'HEAD']) || 'unknown',
     gitDirty: tryRun('git', ['status', '--porcelain', '--untracked-files=no']) !== '',
+    loadAvg1: Math.round(loadavg()[0] * 100) / 100,
   };
 }
 
@@ -47,6 +50,7 @@ export function machineMarkdown(m: MachineInfo): string {
     `- machine: ${m.nproc} cores (${m.cpu}), ${m.memoryGiB} GiB RAM, Linux ${m.kernel}`,
     `- Node ${m.node}, OpenStack Swift ${m.swift} (Debian), ${m.wrk}`,
     `- Swiftlet commit ${m.gitCommit}${m.gitDirty ? ' (with uncommitted changes in the work tree)' : ''}`,
+    `- 1-minute load average at the end: ${m.loadAvg1}`,
   ].join('\n');
 }
 

@@ -115,7 +115,8 @@ export function ratioLines(pairs: readonly Pair[]): string[] {
   return pairs.map((p) => {
     const r = pairRatios(p);
     const w = `${p.a.op.toUpperCase().padEnd(6)} ${formatSize(p.a.size).padStart(7)} c=${String(p.a.concurrency).padEnd(3)}`;
-    return `${w} ${p.a.system}/${p.b.system}: ops/s ${fmt(r.opsPerSec)}×  MB/s ${fmt(r.mbPerSec)}×  p50 ${fmt(r.p50Ms)}×  p99 ${fmt(r.p99Ms)}×  p99.9 ${fmt(r.p999Ms)}×`;
+    const x = (v: number): string => (Number.isFinite(v) ? `${fmt(v)}×` : '—');
+    return `${w} ${p.a.system}/${p.b.system}: ops/s ${x(r.opsPerSec)}  MB/s ${x(r.mbPerSec)}  p50 ${x(r.p50Ms)}  p99 ${x(r.p99Ms)}  p99.9 ${x(r.p999Ms)}`;
   });
 }
 
@@ -143,7 +144,7 @@ const COLORS = ['#2b6cb0', '#dd6b20', '#38a169', '#805ad5'];
  * Horizontal grouped bars, one panel per figure. Each row is scaled to its own largest value
  * (workloads differ by orders of magnitude), and every bar carries its number.
  */
-export function svgBarChart(title: string, series: readonly string[], panels: readonly BarPanel[]): string {
+export function svgBarChart(title: string, series: readonly string[], panels: readonly BarPanel[], noteHeader = ''): string {
   const width = 900;
   const labelW = 190;
   const noteW = 90;
@@ -159,6 +160,7 @@ export function svgBarChart(title: string, series: readonly string[], panels: re
     parts.push(`<rect x="${x}" y="${y}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`);
     parts.push(`<text x="${x + 18}" y="${y + 11}" font-size="12">${escapeXml(s)}</text>`);
   });
+  if (noteHeader) parts.push(`<text x="${width - noteW}" y="${y + 11}" font-size="12">${escapeXml(noteHeader)}</text>`);
   y += 30;
   for (const panel of panels) {
     parts.push(`<text x="10" y="${y}" font-size="14" font-weight="bold">${escapeXml(panel.title)} (${escapeXml(panel.unit)})</text>`);
@@ -203,7 +205,7 @@ export function sideBySideChart(pairs: readonly Pair[], title: string): string {
   return svgBarChart(title, series, [
     { title: 'Throughput, higher is better', unit: 'ops/s', rows: ops },
     { title: 'p99 latency, lower is better', unit: 'ms', rows: p99 },
-  ]);
+  ], `${series[0]}/${series[1]}`);
 }
 
 /** The single-endpoint chart. */

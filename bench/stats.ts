@@ -7,7 +7,7 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   if (p <= 0) return sorted[0];
   if (p >= 100) return sorted[sorted.length - 1];
-  const rank = Math.ceil((p / 100) * sorted.length);
+  const rank = Math.ceil((p * sorted.length) / 100 - 1e-9); // 99.9 × 1000 / 100 is 999.0000000000001 in floating point
   return sorted[Math.max(0, rank - 1)];
 }
 

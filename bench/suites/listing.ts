@@ -163,7 +163,7 @@ export async function listingSuite(ctx: SuiteContext): Promise<number> {
   writeResultFiles(dir, {
     'results.json': JSON.stringify({ suite: 'listing', command: ctx.command, machine: m, objects: n, pageSize, repeat, fills, results }, null, 2) + '\n',
     'results.md': md,
-    'chart.svg': svgBarChart(`Listing ${n} objects, ${pageSize}-entry pages (total ms, lower is better)`, names, [{ title: 'time to list', unit: 'ms', rows: chartRows }]),
+    'chart.svg': svgBarChart(`Listing ${n} objects, ${pageSize}-entry pages (total ms, lower is better)`, names, [{ title: 'time to list', unit: 'ms', rows: chartRows }], names.length === 2 ? names.join('/') : ''),
   });
   process.stdout.write(`\n${fillLines}\n\n${table}\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
   return 0;

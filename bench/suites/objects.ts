@@ -108,17 +108,25 @@ export async function startBoth(o: Map<string, string>, progress: Progress): Pro
     await b.stop().catch(() => undefined);
     throw err;
   }
-  return {
-    a,
-    b,
-    workDir,
-    async cleanup() {
-      await a.stop().catch((e) => progress.line(`stopping Swiftlet: ${String(e)}`));
-      await b.stop().catch((e) => progress.line(`stopping Swift: ${String(e)}`));
-      if (!keep && !o.has('work-dir')) rmSync(workDir, { recursive: true, force: true });
-      else progress.line(`kept ${workDir}${keep ? ' (Swift still running: bench/scripts/swift-aio.sh purge ' + join(workDir, 'swift') + ')' : ''}`);
-    },
+  // Ctrl-C: stop both clusters and unmount before leaving
+  const onSignal = (): void => {
+    progress.line('interrupted: stopping both systems');
+    void cleanup().finally(() => process.exit(130));
   };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let cleaned = false;
+  const cleanup = async (): Promise<void> => {
+    if (cleaned) return;
+    cleaned = true;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await a.stop().catch((e) => progress.line(`stopping Swiftlet: ${String(e)}`));
+    await b.stop().catch((e) => progress.line(`stopping Swift: ${String(e)}`));
+    if (!keep && !o.has('work-dir')) rmSync(workDir, { recursive: true, force: true });
+    else progress.line(`kept ${workDir}${keep ? ' (Swift still running: bench/scripts/swift-aio.sh purge ' + join(workDir, 'swift') + ')' : ''}`);
+  };
+  return { a, b, workDir, cleanup };
 }
 
 /** `side-by-side`: Swiftlet and Swift all-in-ones, the same workloads interleaved, ratios. */

@@ -143,7 +143,7 @@ export async function ringSuite(ctx: SuiteContext): Promise<number> {
   writeResultFiles(dir, {
     'results.json': JSON.stringify({ suite: 'ring', command: ctx.command, machine: m, repeat, timeoutMs, rows }, null, 2) + '\n',
     'results.md': md,
-    'chart.svg': svgBarChart('Ring rebalance time (lower is better)', tools.map((t) => t.name), [{ title: 'rebalance', unit: 's', rows: chartRows }]),
+    'chart.svg': svgBarChart('Ring rebalance time (lower is better)', tools.map((t) => t.name), [{ title: 'rebalance', unit: 's', rows: chartRows }], tools.length === 2 ? 'Swiftlet/Swift' : ''),
   });
   process.stdout.write(`\n${table}\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
   return rows.some((r) => Object.keys(r.failed).length > 0) ? 1 : 0;
