@@ -51,8 +51,10 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
     server,
     port,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // close() waits for every connection to end: drop the proxies' idle keep-alives at once.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await closed;
       await object.close();
       await db.close();
       await agent.close();
