@@ -11,6 +11,16 @@ export const storageNodeSpec = {
   client_timeout_ms: { type: 'number', default: 60_000, min: 1, doc: 'How long a sender may go quiet in the middle of a body (408).' },
   node_timeout_ms: { type: 'number', default: 10_000, min: 1, doc: 'Timeout for requests this node makes to other nodes.' },
   conn_timeout_ms: { type: 'number', default: 500, min: 1, doc: 'Connect timeout for requests to other nodes.' },
+  // Background daemons (replicator/): they read this same file.
+  replicator_interval_s: { type: 'number', default: 30, min: 0, doc: 'Seconds between object/db replication passes.' },
+  replicator_concurrency: { type: 'number', default: 4, min: 1, doc: 'Partitions replicated at once per node.' },
+  replicator_objects_per_s: { type: 'number', default: 0, min: 0, doc: 'Replication push rate limit in objects/s (0 = unlimited).' },
+  replicator_bytes_per_s: { type: 'number', default: 0, min: 0, doc: 'Replication push rate limit in bytes/s (0 = unlimited).' },
+  reclaim_age_s: { type: 'number', default: 604_800, min: 0, doc: 'Tombstones and deleted rows older than this are removed (default 7 days).' },
+  updater_interval_s: { type: 'number', default: 30, min: 0, doc: 'Seconds between updater passes (async pendings, account updates).' },
+  auditor_interval_s: { type: 'number', default: 1800, min: 0, doc: 'Seconds between auditor passes.' },
+  auditor_bytes_per_s: { type: 'number', default: 10_485_760, min: 0, doc: 'Auditor read rate limit in bytes/s (0 = unlimited).' },
+  expirer_interval_s: { type: 'number', default: 60, min: 0, doc: 'Seconds between expirer passes.' },
 } as const satisfies ConfigSpec;
 
 export type StorageNodeConfig = ConfigOf<typeof storageNodeSpec>;

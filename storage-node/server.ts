@@ -17,9 +17,30 @@ export interface StorageNodeServers {
   objectRow: BackendServer;
   /** Container rows on the account server (4 segments from a container server). */
   containerRow: BackendServer;
-  /** Extra routes such as REPLICATE or status, tried before the path is parsed. */
+  /** Extra routes such as status, tried before the path is parsed. */
   extra?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /**
+   * Replication traffic between storage nodes: any request carrying `X-Backend-Replicate:
+   * object|container|account` (REPLICATE calls and the pushes that follow) goes to the matching
+   * handler, after the device check.
+   */
+  replicate?: Partial<Record<ReplicateKind, ReplicateHandler>>;
 }
+
+export type ReplicateKind = 'object' | 'container' | 'account';
+
+export interface ReplicateRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  device: string;
+  devicePath: string;
+  /** Path segments after the device, percent-decoded (e.g. [partition, suffixes] or [partition, a, c, o]). */
+  rest: string[];
+  query: URLSearchParams;
+}
+
+export type ReplicateHandler = (r: ReplicateRequest) => Promise<void>;
 
 export interface ParsedBackendPath {
   device: string;
@@ -110,6 +131,9 @@ async function route(
   if (rawPath === '/recon/devices' && method === 'GET') return sendJson(res, await deviceReport(ctx.devicesRoot));
   if (servers.extra && (await servers.extra(req, res))) return;
 
+  const replicateKind = req.headers['x-backend-replicate'];
+  if (typeof replicateKind === 'string') return routeReplication(servers, req, res, rawPath, query, method, replicateKind, ctx, expectsContinue);
+
   const parsed = parseBackendPath(rawPath);
   if (!parsed) {
     req.resume();
@@ -151,6 +175,38 @@ async function route(
       throw err;
     }
   }
+}
+
+async function routeReplication(
+  servers: StorageNodeServers,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rawPath: string,
+  query: URLSearchParams,
+  method: string,
+  kind: string,
+  ctx: StorageNodeContext,
+  expectsContinue: boolean,
+): Promise<void> {
+  const handler = servers.replicate?.[kind as ReplicateKind];
+  let segs: string[];
+  try {
+    segs = rawPath.split('/').slice(1).map((p) => decodeURIComponent(p));
+  } catch {
+    segs = [];
+  }
+  const device = segs[0];
+  if (!handler || !device || device === '.' || device === '..') {
+    req.resume();
+    return sendStatus(res, handler ? 400 : 501, handler ? 'Invalid path' : `no ${kind} replication here`);
+  }
+  const devicePath = join(ctx.devicesRoot, device);
+  if (!(await isDeviceDir(devicePath))) {
+    req.resume();
+    return sendStatus(res, 507, `${device} is not mounted`);
+  }
+  if (expectsContinue) res.writeContinue();
+  await handler({ req, res, method, device, devicePath, rest: segs.slice(1), query });
 }
 
 function sendJson(res: ServerResponse, v: unknown): void {
