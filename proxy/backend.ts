@@ -88,9 +88,3 @@ export async function backendRequest(
     return { node, status: 503, headers: {}, error: err as Error };
   }
 }
-
-/** Reads a small backend body (listings, errors) as text. */
-export async function bodyText(res: BackendResponse): Promise<string> {
-  if (!res.body) return '';
-  return await res.body.text();
-}

@@ -1,11 +1,11 @@
 import { abortBody } from '../../common/http-client.js';
 import { backendPath } from '../../common/http-client.js';
-import { checkListingLimit, checkMetadata, LIMITS } from '../constraints.js';
+import { checkMetadata, LIMITS } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
-import { makeRequests, readFromNodes } from '../fanout.js';
+import { makeRequests } from '../fanout.js';
 import { send } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
-import { baseBackendHeaders, ensureAccount, forwardedMetadata, relay } from './common.js';
+import { baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay } from './common.js';
 
 /** Swift's account controller: listings and stats, metadata, and (reseller admins) PUT/DELETE. */
 export async function handleAccount(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
@@ -20,12 +20,9 @@ export async function handleAccount(ctx: ProxyContext, sreq: SwiftRequest): Prom
   switch (sreq.method) {
     case 'GET':
     case 'HEAD': {
-      const bad = checkListingLimit(sreq.query.get('limit'), LIMITS.accountListingLimit);
-      if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
-      const qs = sreq.query.toString();
-      const { response, status } = await readFromNodes(ctx, ring, part, sreq.method, (d) => pathFor(d) + (qs ? `?${qs}` : ''), baseBackendHeaders(sreq), {
-        keepBody: true,
-      });
+      const read = await readListing(ctx, sreq, ring, part, pathFor, LIMITS.accountListingLimit);
+      if (!read) return;
+      const { response, status } = read;
       if (status === 404 && ctx.config.account_autocreate && account.startsWith(ctx.config.reseller_prefix)) {
         abortBody(response?.body);
         return emptyAccount(sreq);

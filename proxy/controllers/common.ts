@@ -1,14 +1,13 @@
-import { abortBody } from '../../common/http-client.js';
-import { backendPath } from '../../common/http-client.js';
+import { abortBody, backendPath } from '../../common/http-client.js';
+import type { Timestamp } from '../../common/timestamp.js';
 import type { Ring, RingDevice } from '../../ring-builder/ring.js';
-import { bodyText } from '../backend.js';
+import type { BackendResponse } from '../backend.js';
+import { checkListingLimit } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
 import { makeRequests, readFromNodes } from '../fanout.js';
 import type { AccountInfo, ContainerInfo } from '../info-cache.js';
 import { clientHeaders, send } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
-import type { BackendResponse } from '../backend.js';
-import type { Timestamp } from '../../common/timestamp.js';
 
 /** Headers every backend request carries. */
 export function baseBackendHeaders(sreq: SwiftRequest, ts?: Timestamp): Record<string, string> {
@@ -65,6 +64,28 @@ export function relay(sreq: SwiftRequest, r: BackendResponse, extra: Record<stri
   }
 }
 
+/**
+ * GET/HEAD of an account or container: the listing limit check, then the first good replica's
+ * answer with the client's query (prefix, delimiter, marker, format...). Returns the response for
+ * the caller to relay, or undefined once it has answered itself.
+ */
+export async function readListing(
+  ctx: ProxyContext,
+  sreq: SwiftRequest,
+  ring: Ring,
+  part: number,
+  pathFor: (dev: RingDevice) => string,
+  maxLimit: number,
+): Promise<{ response: BackendResponse | undefined; status: number } | undefined> {
+  const bad = checkListingLimit(sreq.query.get('limit'), maxLimit);
+  if (bad) {
+    send(sreq.reply, bad.status, {}, bad.body);
+    return undefined;
+  }
+  const qs = sreq.query.toString();
+  return readFromNodes(ctx, ring, part, sreq.method, (d) => pathFor(d) + (qs ? `?${qs}` : ''), baseBackendHeaders(sreq), { keepBody: true });
+}
+
 /** Container info (existence, ACLs, stats), cached briefly. */
 export function containerInfo(ctx: ProxyContext, sreq: SwiftRequest, account: string, container: string): Promise<ContainerInfo> {
   return ctx.info.container(account, container, async () => {
@@ -108,4 +129,3 @@ export async function ensureAccount(ctx: ProxyContext, sreq: SwiftRequest, accou
   return status >= 200 && status < 300 ? 201 : status;
 }
 
-export { bodyText, send };

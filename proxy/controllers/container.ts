@@ -1,11 +1,11 @@
 import { backendPath } from '../../common/http-client.js';
-import { checkContainerName, checkListingLimit, checkMetadata, LIMITS } from '../constraints.js';
+import { checkContainerName, checkMetadata, LIMITS } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
-import { makeRequests, readFromNodes } from '../fanout.js';
+import { makeRequests } from '../fanout.js';
 import { send } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
 import { validateAcl } from '../tempauth.js';
-import { baseBackendHeaders, ensureAccount, forwardedMetadata, relay, updateTargetHeaders } from './common.js';
+import { baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay, updateTargetHeaders } from './common.js';
 
 /** Swift's container controller: create/delete with account updates, listings, metadata and ACLs. */
 export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
@@ -17,12 +17,9 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
   switch (sreq.method) {
     case 'GET':
     case 'HEAD': {
-      const bad = checkListingLimit(sreq.query.get('limit'), LIMITS.containerListingLimit);
-      if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
-      const qs = sreq.query.toString();
-      const { response, status } = await readFromNodes(ctx, ring, part, sreq.method, (d) => pathFor(d) + (qs ? `?${qs}` : ''), baseBackendHeaders(sreq), {
-        keepBody: true,
-      });
+      const read = await readListing(ctx, sreq, ring, part, pathFor, LIMITS.containerListingLimit);
+      if (!read) return;
+      const { response, status } = read;
       if (!response) return void send(sreq.reply, status);
       return relay(sreq, response);
     }
