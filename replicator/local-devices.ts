@@ -4,7 +4,7 @@ import type { Ring, RingDevice } from '../ring-builder/ring.js';
 
 /**
  * The ring devices this node serves: same port (and same ip unless the node binds every address)
- * and a device folder present under devicesRoot.
+ * and a device folder present under devicesRoot. Pass the ring_ip/ring_port the node is known by.
  */
 export async function localDevices(ring: Ring, devicesRoot: string, bindIp: string, bindPort: number): Promise<RingDevice[]> {
   const out: RingDevice[] = [];
@@ -18,4 +18,18 @@ export async function localDevices(ring: Ring, devicesRoot: string, bindIp: stri
     }
   }
   return out;
+}
+
+/** The ip/port a node is listed at in the rings (ring_ip/ring_port override bind_ip/bind_port). */
+export function ringAddress(cfg: { bind_ip: string; bind_port: number; ring_ip: string; ring_port: number }): { ip: string; port: number } {
+  return { ip: cfg.ring_ip || cfg.bind_ip, port: cfg.ring_port || cfg.bind_port };
+}
+
+/** localDevices for a storage node config. */
+export function localDevicesFor(
+  ring: Ring,
+  cfg: { devices: string; bind_ip: string; bind_port: number; ring_ip: string; ring_port: number },
+): Promise<RingDevice[]> {
+  const { ip, port } = ringAddress(cfg);
+  return localDevices(ring, cfg.devices, ip, port);
 }

@@ -5,6 +5,8 @@ export const storageNodeSpec = {
   ...clusterSpec,
   bind_ip: { type: 'string', default: '0.0.0.0', doc: 'Address the storage node listens on.' },
   bind_port: { type: 'number', default: 6200, min: 0, doc: 'Port for the object, container and account APIs (0 = any free port; logged).' },
+  ring_ip: { type: 'string', default: '', doc: 'The address the rings list this node at, when it differs from bind_ip (NAT, a port forward). Empty: bind_ip.' },
+  ring_port: { type: 'number', default: 0, min: 0, doc: 'The port the rings list this node at, when it differs from bind_port. 0: bind_port.' },
   devices: { type: 'string', default: '/srv/node', doc: 'Folder holding one folder per device (disk); a device missing here answers 507.' },
   fsync: { type: 'boolean', default: true, doc: 'fsync files and directories before acknowledging writes. Never turn off in production.' },
   container_update_timeout_ms: { type: 'number', default: 1000, min: 1, doc: 'How long an object write waits for its container update before saving it for the updater.' },
