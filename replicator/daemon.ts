@@ -1,60 +1,19 @@
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { saveReport, type PassReport } from '../common/pass-report.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
+
+export { loadReports, saveReport, statusDir, type PassReport } from '../common/pass-report.js';
 
 /**
  * What every background daemon (replicator, updater, auditor, expirer) looks like: one full pass
  * with `runOnce`, repeated by `runForever`. Each pass's report is saved beside the devices so the
  * storage node can serve it (GET /recon/status) and `swiftlet status` can sum the cluster up.
  */
-export interface PassReport {
-  daemon: string;
-  startedAt: number;
-  durationMs: number;
-  /** Daemon-specific counters: partitions, suffixesSynced, objectsPushed, failures, quarantined... */
-  counts: Record<string, number>;
-  errors: string[];
-}
-
 export interface Daemon {
   readonly name: string;
   /** One full pass over every local device. Never throws for a single bad item: counts it. */
   runOnce(): Promise<PassReport>;
   close?(): Promise<void>;
-}
-
-/** Where pass reports live: a folder next to the devices (not inside one, so it is never a device). */
-export function statusDir(devicesRoot: string): string {
-  return join(devicesRoot, '.swiftlet-status');
-}
-
-export async function saveReport(devicesRoot: string, report: PassReport): Promise<void> {
-  const dir = statusDir(devicesRoot);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${report.daemon}.json.tmp`);
-  await writeFile(tmp, JSON.stringify(report));
-  await rename(tmp, join(dir, `${report.daemon}.json`));
-}
-
-export async function loadReports(devicesRoot: string): Promise<PassReport[]> {
-  const dir = statusDir(devicesRoot);
-  let names: string[] = [];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  const out: PassReport[] = [];
-  for (const n of names.sort()) {
-    if (!n.endsWith('.json') || n.startsWith('.')) continue;
-    try {
-      out.push(JSON.parse(await readFile(join(dir, n), 'utf8')) as PassReport);
-    } catch {
-      /* being replaced */
-    }
-  }
-  return out;
 }
 
 /** A report builder that a pass fills in. */

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { stat, statfs, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSwiftletError, statusForCode } from '../common/errors.js';
+import { loadReports, type PassReport } from '../common/pass-report.js';
 import type { BackendRequest, BackendServer, StorageNodeContext } from './types.js';
 
 /**
@@ -129,6 +130,7 @@ async function route(
 
   if (rawPath === '/healthcheck') return sendStatus(res, 200, 'OK');
   if (rawPath === '/recon/devices' && method === 'GET') return sendJson(res, await deviceReport(ctx.devicesRoot));
+  if (rawPath === '/recon/status' && method === 'GET') return sendJson(res, await nodeStatus(ctx.devicesRoot));
   if (servers.extra && (await servers.extra(req, res))) return;
 
   const replicateKind = req.headers['x-backend-replicate'];
@@ -215,6 +217,34 @@ function sendJson(res: ServerResponse, v: unknown): void {
   res.end(body);
 }
 
+/** What `swiftlet status` sums up: the daemons' last passes and what waits on this node's disks. */
+async function nodeStatus(root: string): Promise<{ reports: PassReport[]; devices: Array<{ device: string; asyncPendings: number; quarantined: number }> }> {
+  const devices: Array<{ device: string; asyncPendings: number; quarantined: number }> = [];
+  for (const d of await deviceReport(root)) {
+    if (!d.mounted) continue;
+    devices.push({
+      device: d.device,
+      asyncPendings: await countFiles(join(root, d.device, 'async_pending'), 2),
+      quarantined: await countFiles(join(root, d.device, 'quarantined', 'objects'), 1),
+    });
+  }
+  return { reports: await loadReports(root), devices };
+}
+
+/** Entries `depth` levels below dir (async_pending/<suffix>/<file>: depth 2). */
+async function countFiles(dir: string, depth: number): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  if (depth <= 1) return names.length;
+  let n = 0;
+  for (const name of names) n += await countFiles(join(dir, name), depth - 1);
+  return n;
+}
+
 async function deviceReport(root: string): Promise<Array<{ device: string; mounted: boolean; size?: number; avail?: number }>> {
   const out: Array<{ device: string; mounted: boolean; size?: number; avail?: number }> = [];
   let names: string[] = [];
@@ -224,6 +254,7 @@ async function deviceReport(root: string): Promise<Array<{ device: string; mount
     return out;
   }
   for (const device of names.sort()) {
+    if (device.startsWith('.')) continue;
     const p = join(root, device);
     if (!(await isDeviceDir(p))) continue;
     try {

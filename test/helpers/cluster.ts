@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createClusterRings } from '../../ring-builder/bootstrap.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 /**
  * A real cluster for multi-process tests: N storage-node processes (one device each, own zone)
@@ -21,6 +24,8 @@ export interface NodeProc {
   configFile: string;
   port: number;
   proc: ChildProcess | undefined;
+  /** With `links: true`: the forwarder the ring points at, to cut this node off the network. */
+  link?: TcpProxy;
 }
 
 export interface Cluster {
@@ -31,6 +36,10 @@ export interface Cluster {
   secret: { swift_hash_path_prefix: string; swift_hash_path_suffix: string };
   ringDir: string;
   kill(node: NodeProc, signal?: NodeJS.Signals): Promise<void>;
+  pause(node: NodeProc): void;
+  resume(node: NodeProc): void;
+  /** Runs `swiftlet <daemon> --once` for every node (or the given ones), one node at a time. */
+  runDaemonsOnce(daemons?: string[], nodes?: NodeProc[]): Promise<void>;
   restart(node: NodeProc): Promise<void>;
   token(user?: string, key?: string): Promise<{ token: string; storageUrl: string }>;
   stop(): Promise<void>;
@@ -56,7 +65,11 @@ function spawnService(args: string[], extraEnv: Record<string, string> = {}): { 
   return { proc, port };
 }
 
-export async function startCluster(opts: { nodes?: number; partPower?: number; proxyConfig?: Record<string, unknown>; nodeConfig?: Record<string, unknown> } = {}): Promise<Cluster> {
+const execFileP = promisify(execFile);
+
+export async function startCluster(
+  opts: { nodes?: number; partPower?: number; proxyConfig?: Record<string, unknown>; nodeConfig?: Record<string, unknown>; links?: boolean } = {},
+): Promise<Cluster> {
   const n = opts.nodes ?? 4;
   const dir = await mkdtemp(join(tmpdir(), 'swiftlet-test-'));
   const ringDir = join(dir, 'etc');
@@ -72,7 +85,16 @@ export async function startCluster(opts: { nodes?: number; partPower?: number; p
   const writeNodeConfig = (node: NodeProc): Promise<void> =>
     writeFile(
       node.configFile,
-      JSON.stringify({ ...secret, ring_dir: ringDir, bind_ip: '127.0.0.1', bind_port: node.port, devices: node.devicesRoot, log_level: 'info', ...opts.nodeConfig }),
+      JSON.stringify({
+        ...secret,
+        ring_dir: ringDir,
+        bind_ip: '127.0.0.1',
+        bind_port: node.port,
+        ...(node.link ? { ring_port: node.link.port } : {}),
+        devices: node.devicesRoot,
+        log_level: 'info',
+        ...opts.nodeConfig,
+      }),
     );
   const startNode = async (node: NodeProc): Promise<void> => {
     await writeNodeConfig(node);
@@ -82,11 +104,12 @@ export async function startCluster(opts: { nodes?: number; partPower?: number; p
   };
   for (const node of nodes) {
     await startNode(node);
+    if (opts.links) node.link = await startTcpProxy(node.port);
     await writeNodeConfig(node);
   }
   await createClusterRings(
     ringDir,
-    nodes.map((node, i) => ({ region: 1, zone: i + 1, ip: '127.0.0.1', port: node.port, device: node.device, weight: 100 })),
+    nodes.map((node, i) => ({ region: 1, zone: i + 1, ip: '127.0.0.1', port: node.link?.port ?? node.port, device: node.device, weight: 100 })),
     { partPower: opts.partPower ?? 8, replicas: 3, minPartHours: 0, seed: 7 },
   );
   const proxyConfigFile = join(ringDir, 'proxy.json');
@@ -121,6 +144,19 @@ export async function startCluster(opts: { nodes?: number; partPower?: number; p
       await exited;
       node.proc = undefined;
     },
+    pause(node) {
+      node.proc?.kill('SIGSTOP');
+    },
+    resume(node) {
+      node.proc?.kill('SIGCONT');
+    },
+    async runDaemonsOnce(daemons = ['updater', 'replicator', 'replicator'], which = nodes) {
+      for (const daemon of daemons) {
+        for (const node of which) {
+          await execFileP(process.execPath, [SWIFTLET_BIN, daemon, '--config', node.configFile, '--once'], { timeout: 120_000 });
+        }
+      }
+    },
     async restart(node) {
       if (node.proc && node.proc.exitCode === null) await cluster.kill(node);
       await startNode(node);
@@ -132,6 +168,7 @@ export async function startCluster(opts: { nodes?: number; partPower?: number; p
       return { token: String(res.headers['x-auth-token']), storageUrl: String(res.headers['x-storage-url']) };
     },
     async stop() {
+      for (const n of nodes) n.proc?.kill('SIGCONT');
       const procs = [proxy.proc, ...nodes.map((x) => x.proc)].filter((p): p is ChildProcess => !!p && p.exitCode === null);
       await Promise.all(
         procs.map(
@@ -142,6 +179,7 @@ export async function startCluster(opts: { nodes?: number; partPower?: number; p
             }),
         ),
       );
+      for (const n of nodes) await n.link?.close();
       if (!process.env.SWIFTLET_KEEP_TEST_DIRS) await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,49 @@
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * The report a daemon pass leaves beside the devices: the daemons write it, the storage node
+ * serves it (GET /recon/status) and `swiftlet status` sums the cluster up.
+ */
+export interface PassReport {
+  daemon: string;
+  startedAt: number;
+  durationMs: number;
+  /** Daemon-specific counters: partitions, suffixesSynced, objectsPushed, failures, quarantined... */
+  counts: Record<string, number>;
+  errors: string[];
+}
+
+/** Where pass reports live: a folder next to the devices (not inside one, so it is never a device). */
+export function statusDir(devicesRoot: string): string {
+  return join(devicesRoot, '.swiftlet-status');
+}
+
+export async function saveReport(devicesRoot: string, report: PassReport): Promise<void> {
+  const dir = statusDir(devicesRoot);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${report.daemon}.json.tmp`);
+  await writeFile(tmp, JSON.stringify(report));
+  await rename(tmp, join(dir, `${report.daemon}.json`));
+}
+
+export async function loadReports(devicesRoot: string): Promise<PassReport[]> {
+  const dir = statusDir(devicesRoot);
+  let names: string[] = [];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: PassReport[] = [];
+  for (const n of names.sort()) {
+    if (!n.endsWith('.json') || n.startsWith('.')) continue;
+    try {
+      out.push(JSON.parse(await readFile(join(dir, n), 'utf8')) as PassReport);
+    } catch {
+      /* being replaced */
+    }
+  }
+  return out;
+}
+
