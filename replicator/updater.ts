@@ -1,0 +1,160 @@
+import { mkdir, rename } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { request } from 'undici';
+import { discardBody } from '../common/http-client.js';
+import { isSwiftletError } from '../common/errors.js';
+import { Timestamp } from '../common/timestamp.js';
+import type { RetryReport } from '../storage-node/db/account-update.js';
+import { RETRY_ACCOUNT_UPDATES_PATH } from '../storage-node/db/updater-endpoint.js';
+import { listAsyncPendings, loadAsyncPending, removeAsyncPending, sendContainerUpdate, type AsyncPendingEntry } from '../storage-node/object/container-update.js';
+import type { DaemonContext } from './context.js';
+import { startReport, type Daemon, type PassReport } from './daemon.js';
+import { localDevices } from './local-devices.js';
+
+/**
+ * The updater (Swift's object-updater and the account half of the container-updater):
+ *
+ * 1. Object → container: every async pending on each local object device is re-sent to the
+ *    container replica it was meant for, and removed once that replica answers 2xx.
+ *    A 404 means that replica has no such container. It may only be late (the container was
+ *    created while it was down and replication has not brought it yet), so, like Swift, we keep
+ *    retrying — but only until the update is older than reclaim_age_s: by then replication has
+ *    long delivered any container that exists, and deleted rows are reclaimed at the same age, so
+ *    the update can no longer matter. Such updates are dropped and counted (`dropped`).
+ *    A file that is not an update is moved to `<device>/quarantined/async_pending/` (`corrupt`).
+ * 2. Container → account: stats the account servers have not acknowledged live in the storage
+ *    node's LevelDB, which only that process may open; we ask it to re-send them with
+ *    `POST /recon/retry-account-updates?device=<d>` for each local container device.
+ *
+ * Counts: asyncPendings, successes, failures, notFound, dropped, corrupt,
+ * accountUpdatesSent, accountUpdatesFailed, accountUpdatesNoTarget.
+ */
+
+export interface UpdaterOptions {
+  /** Where the local storage node answers; default from bind_ip/bind_port (0.0.0.0 → 127.0.0.1). */
+  nodeUrl?: string;
+}
+
+export function createUpdater(ctx: DaemonContext, opts: UpdaterOptions = {}): Daemon {
+  const nodeUrl = opts.nodeUrl ?? localNodeUrl(ctx.config.bind_ip, ctx.config.bind_port);
+  return {
+    name: 'updater',
+    async runOnce(): Promise<PassReport> {
+      const pass = startReport('updater', ctx.clock);
+      const { bind_ip: ip, bind_port: port } = ctx.config;
+      for (const dev of await localDevices(ctx.rings.object(), ctx.devicesRoot, ip, port)) {
+        await sendAsyncPendings(ctx, join(ctx.devicesRoot, dev.device), pass);
+      }
+      for (const dev of await localDevices(ctx.rings.container(), ctx.devicesRoot, ip, port)) {
+        await retryAccountUpdates(ctx, nodeUrl, dev.device, pass);
+      }
+      return pass.finish();
+    },
+  };
+}
+
+type Pass = ReturnType<typeof startReport>;
+
+function localNodeUrl(bindIp: string, bindPort: number): string {
+  if (bindIp === '0.0.0.0' || bindIp === '') return `http://127.0.0.1:${bindPort}`;
+  if (bindIp === '::') return `http://[::1]:${bindPort}`;
+  return bindIp.includes(':') ? `http://[${bindIp}]:${bindPort}` : `http://${bindIp}:${bindPort}`;
+}
+
+async function sendAsyncPendings(ctx: DaemonContext, devicePath: string, pass: Pass): Promise<void> {
+  let entries: AsyncPendingEntry[];
+  try {
+    entries = await listAsyncPendings(devicePath);
+  } catch (err) {
+    ctx.log.error({ err, devicePath }, 'updater: cannot list async pendings');
+    pass.error(`list ${devicePath}: ${String(err)}`);
+    return;
+  }
+  for (const e of entries) {
+    pass.count('asyncPendings');
+    await sendOne(ctx, devicePath, e, pass);
+  }
+}
+
+async function sendOne(ctx: DaemonContext, devicePath: string, e: AsyncPendingEntry, pass: Pass): Promise<void> {
+  let update;
+  try {
+    update = await loadAsyncPending(e.path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // sent by a racing pass
+    if (isSwiftletError(err, 'CORRUPT')) {
+      ctx.log.error({ err, path: e.path }, 'updater: unreadable async pending, quarantined');
+      await quarantinePending(devicePath, e.path);
+      pass.count('corrupt');
+      return;
+    }
+    pass.error(`load ${e.path}: ${String(err)}`);
+    return;
+  }
+  const r = await sendContainerUpdate(ctx.agent, update, ctx.config.node_timeout_ms);
+  const what = { path: e.path, host: update.host, device: update.device, obj: `/${update.account}/${update.container}/${update.obj}` };
+  if (r.ok) {
+    await removeAsyncPending(e.path);
+    pass.count('successes');
+    return;
+  }
+  if (r.status === 404) {
+    pass.count('notFound');
+    if (olderThanReclaimAge(ctx, e.timestamp)) {
+      ctx.log.warn(what, 'updater: container still missing after reclaim_age, dropping the update');
+      await removeAsyncPending(e.path);
+      pass.count('dropped');
+      return;
+    }
+  }
+  ctx.log.warn({ ...what, status: r.status, err: r.error }, 'updater: container update failed, will retry');
+  pass.error(`${what.obj} → ${update.host}/${update.device}: ${r.status ?? String(r.error)}`);
+}
+
+function olderThanReclaimAge(ctx: DaemonContext, timestamp: string): boolean {
+  const ts = Timestamp.tryParse(timestamp);
+  return ts !== undefined && ts.seconds * 1000 < ctx.clock() - ctx.config.reclaim_age_s * 1000;
+}
+
+/** Moves an unreadable pending aside (never deletes it: someone may want to look at it). */
+async function quarantinePending(devicePath: string, path: string): Promise<void> {
+  const dir = join(devicePath, 'quarantined', 'async_pending');
+  try {
+    await mkdir(dir, { recursive: true });
+    await rename(path, join(dir, basename(path)));
+    await removeAsyncPending(path); // removes the now empty suffix folder
+  } catch {
+    /* already gone */
+  }
+}
+
+async function retryAccountUpdates(ctx: DaemonContext, nodeUrl: string, device: string, pass: Pass): Promise<void> {
+  const url = `${nodeUrl}${RETRY_ACCOUNT_UPDATES_PATH}?device=${encodeURIComponent(device)}`;
+  let res;
+  try {
+    res = await request(url, {
+      method: 'POST',
+      dispatcher: ctx.agent,
+      // The node sends one update per pending marker before it answers.
+      headersTimeout: ctx.config.node_timeout_ms * 10,
+    });
+  } catch (err) {
+    ctx.log.error({ err, url }, 'updater: local storage node unreachable for account updates');
+    pass.error(`account updates on ${device}: ${String(err)}`);
+    return;
+  }
+  if (res.statusCode !== 200) {
+    await discardBody(res.body);
+    // 404 here means the node does not have the endpoint wired (servers.extra).
+    pass.error(`account updates on ${device}: node answered ${res.statusCode}`);
+    return;
+  }
+  const r = (await res.body.json()) as RetryReport;
+  pass.count('accountUpdatesSent', r.succeeded);
+  pass.count('accountUpdatesFailed', r.failed);
+  pass.count('accountUpdatesNoTarget', r.noTarget);
+  if (r.failed > 0) {
+    pass.error(`account updates on ${device}: ${r.failed} not acknowledged, will retry`);
+    pass.count('failures', r.failed - 1); // error() counted one: every unacknowledged update is a failure
+  }
+}
