@@ -8,7 +8,9 @@ import { startProxy } from '../proxy/main.js';
 import { getNodesCli, ringCli } from '../ring-builder/cli.js';
 import { storageNodeSpec } from '../storage-node/config.js';
 import { startStorageNode } from '../storage-node/main.js';
+import type { DaemonCommand } from '../replicator/main.js';
 import { runAio } from './aio.js';
+import { statusCli } from './status.js';
 
 const USAGE = `swiftlet <command> [options]
 
@@ -17,6 +19,11 @@ const USAGE = `swiftlet <command> [options]
   proxy --config FILE            the proxy (Swift API, tempauth)
   storage-node --config FILE     a storage node (object, container and account servers)
   ring <builder-file> <command>  ring builder: create, add, set_weight, remove, rebalance, show, validate, write_ring
+  replicator|updater|auditor|expirer --config NODE.json [--once]
+                                 a storage node's background daemon (--once: one pass, then exit)
+  daemons --config NODE.json [--once]
+                                 all four daemons in one process
+  status --config FILE [--json]  replication state of the cluster (every node's last passes)
   get-nodes <ring.gz> <account> [<container> [<object>]] [--config FILE]
                                  where a path lives: partition, primaries, handoffs
   sample-config proxy|storage-node
@@ -87,6 +94,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'ring':
       return ringCli(rest);
+    case 'status':
+      return statusCli(rest);
     case 'get-nodes':
       return getNodesCli(rest);
     case 'sample-config': {
@@ -98,6 +107,17 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       return 0;
+    }
+    case 'replicator':
+    case 'updater':
+    case 'auditor':
+    case 'expirer':
+    case 'daemons': {
+      // Loaded on demand: the daemons are not needed by the other commands.
+      const { runDaemonCommand } = await import('../replicator/main.js');
+      const code = await runDaemonCommand(cmd as DaemonCommand, rest);
+      process.exit(code);
+      return code;
     }
     case undefined:
     case 'help':

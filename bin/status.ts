@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { parseConfig, readJsonConfigFile, clusterSpec } from '../common/config.js';
+import type { PassReport } from '../common/pass-report.js';
+import { Ring, ringFile } from '../ring-builder/ring.js';
+
+/**
+ * `swiftlet status --config F [--json]`: the cluster's replication state from every storage
+ * node's GET /recon/status — what the daemons last did, and what is still waiting.
+ */
+interface NodeStatus {
+  node: string;
+  reachable: boolean;
+  reports: PassReport[];
+  devices: Array<{ device: string; asyncPendings: number; quarantined: number }>;
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+export async function statusCli(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } } });
+  if (!values.config) {
+    console.error('status needs --config FILE (any service config: it gives ring_dir and the cluster secret)');
+    return 2;
+  }
+  const raw = readJsonConfigFile(values.config);
+  const cfg = parseConfig(clusterSpec, Object.fromEntries(Object.entries(raw).filter(([k]) => k in clusterSpec)), values.config);
+  const secret = { prefix: cfg.swift_hash_path_prefix, suffix: cfg.swift_hash_path_suffix };
+  const nodes = new Set<string>();
+  for (const name of ['account', 'container', 'object'] as const) {
+    for (const d of Ring.loadSync(ringFile(cfg.ring_dir, name), secret).allDevices()) nodes.add(`${d.ip}:${d.port}`);
+  }
+  const statuses: NodeStatus[] = [];
+  for (const node of [...nodes].sort()) {
+    try {
+      const res = await request(`http://${node}/recon/status`, { headersTimeout: 5000, bodyTimeout: 5000 });
+      const body = (await res.body.json()) as Omit<NodeStatus, 'node' | 'reachable'>;
+      statuses.push({ node, reachable: res.statusCode === 200, ...body });
+    } catch {
+      statuses.push({ node, reachable: false, reports: [], devices: [] });
+    }
+  }
+  const count = (key: string, daemonPrefix?: string): number =>
+    sum(statuses.flatMap((s) => s.reports.filter((r) => !daemonPrefix || r.daemon.includes(daemonPrefix)).map((r) => r.counts[key] ?? 0)));
+  const summary = {
+    nodes: statuses.length,
+    unreachable: statuses.filter((s) => !s.reachable).map((s) => s.node),
+    replicasMissing: count('suffixesSynced') + count('dbsSynced'),
+    handoffPartitionsPending: count('handoffPartitionsPending') + count('handoffDbsPending'),
+    quarantined: sum(statuses.flatMap((s) => s.devices.map((d) => d.quarantined))),
+    asyncPendings: sum(statuses.flatMap((s) => s.devices.map((d) => d.asyncPendings))),
+    failures: count('failures'),
+  };
+  if (values.json) {
+    console.log(JSON.stringify({ summary, nodes: statuses }, null, 2));
+    return 0;
+  }
+  const now = Date.now();
+  for (const s of statuses) {
+    console.log(`${s.node}  ${s.reachable ? 'up' : 'UNREACHABLE'}  devices: ${s.devices.map((d) => d.device).join(',') || '-'}`);
+    for (const r of s.reports) {
+      const counts = Object.entries(r.counts)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
+      console.log(`  ${r.daemon.padEnd(18)} last pass ${Math.round((now - r.startedAt) / 1000)}s ago, took ${(r.durationMs / 1000).toFixed(2)}s  ${counts}`);
+    }
+  }
+  console.log(
+    `replicas missing (out-of-sync suffixes/dbs found in the last passes): ${summary.replicasMissing}; handoff partitions pending: ${summary.handoffPartitionsPending}; ` +
+      `quarantined objects: ${summary.quarantined}; async pendings: ${summary.asyncPendings}; daemon failures: ${summary.failures}` +
+      (summary.unreachable.length ? `; unreachable: ${summary.unreachable.join(', ')}` : ''),
+  );
+  return 0;
+}
