@@ -9,7 +9,7 @@ import { RETRY_ACCOUNT_UPDATES_PATH } from '../storage-node/db/updater-endpoint.
 import { listAsyncPendings, loadAsyncPending, removeAsyncPending, sendContainerUpdate, type AsyncPendingEntry } from '../storage-node/object/container-update.js';
 import type { DaemonContext } from './context.js';
 import { startReport, type Daemon, type PassReport } from './daemon.js';
-import { localDevices } from './local-devices.js';
+import { localDevices, ringAddress } from './local-devices.js';
 
 /**
  * The updater (Swift's object-updater and the account half of the container-updater):
@@ -41,7 +41,7 @@ export function createUpdater(ctx: DaemonContext, opts: UpdaterOptions = {}): Da
     name: 'updater',
     async runOnce(): Promise<PassReport> {
       const pass = startReport('updater', ctx.clock);
-      const { bind_ip: ip, bind_port: port } = ctx.config;
+      const { ip, port } = ringAddress(ctx.config);
       for (const dev of await localDevices(ctx.rings.object(), ctx.devicesRoot, ip, port)) {
         await sendAsyncPendings(ctx, join(ctx.devicesRoot, dev.device), pass);
       }
