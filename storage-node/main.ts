@@ -7,6 +7,7 @@ import { createBackendAgent } from '../common/http-client.js';
 import type { Logger } from '../common/log.js';
 import type { StorageNodeConfig } from './config.js';
 import { createDbServers } from './db/index.js';
+import { createAccountUpdateRetryHandler } from './db/updater-endpoint.js';
 import { createObjectServer } from './object/object-server.js';
 import { createStorageNodeHttpServer } from './server.js';
 import type { StorageNodeContext } from './types.js';
@@ -40,6 +41,7 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
     account: db.account,
     objectRow: db.objectRow,
     containerRow: db.containerRow,
+    extra: createAccountUpdateRetryHandler(db, config.devices),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
