@@ -1,4 +1,5 @@
 import { SwiftletError } from '../../common/errors.js';
+import { changeLogOps, startChanges } from './changes.js';
 import { key, keyPrefix } from './keys.js';
 import { listRows, type ListingItem, type ListingQuery } from './listing.js';
 import {
@@ -18,7 +19,7 @@ import {
   type Metadata,
 } from './merge.js';
 import { GroupCommitter } from './mutex.js';
-import { decodeContainerRow, encodeContainerRow, type BatchOp, type DeviceDb, type StoredAccount } from './store.js';
+import { containerRowSeq, decodeContainerRow, encodeContainerRow, type BatchOp, type DeviceDb, type StoredAccount } from './store.js';
 
 /**
  * Account operations on a device database: the account record with its stats, and the
@@ -152,13 +153,17 @@ async function applyContainerRowJobs(db: DeviceDb, account: string, jobs: Contai
   const existing = await db.getMany(keys);
   const ops: BatchOp[] = [];
   const next: StoredAccount = { ...old };
+  // Every change takes the next sequence number and moves the row's change-log entry (changes.ts).
+  const changes = startChanges(old);
   names.forEach((name, i) => {
     const v = existing[i];
     const prev = v === undefined ? undefined : decodeContainerRow(name, v);
     const row = incoming.get(name) as ContainerRow;
     const merged = prev ? mergeContainerRow(prev, row) : row;
     if (prev && sameContainerRow(prev, merged)) return;
-    ops.push({ type: 'put', key: keys[i] as Buffer, value: encodeContainerRow(merged) });
+    const seq = ++changes.rowSeq;
+    ops.push({ type: 'put', key: keys[i] as Buffer, value: encodeContainerRow(merged, seq) });
+    ops.push(...changeLogOps('R', [account], name, [v === undefined ? 0 : containerRowSeq(v)], seq));
     const before = containerRowStats(prev);
     const after = containerRowStats(merged);
     next.containerCount += after.containers - before.containers;
@@ -168,6 +173,7 @@ async function applyContainerRowJobs(db: DeviceDb, account: string, jobs: Contai
     next.digest = chexor(next.digest, containerRowDigestKey(merged));
   });
   if (ops.length) {
+    Object.assign(next, changes);
     ops.push(putRecord(account, next));
     await db.write(ops);
   }

@@ -1,4 +1,5 @@
 import { SwiftletError } from '../../common/errors.js';
+import { changeLogOps, startChanges } from './changes.js';
 import { key, keyPrefix } from './keys.js';
 import { listRows, type ListingItem, type ListingQuery } from './listing.js';
 import {
@@ -21,6 +22,7 @@ import { GroupCommitter } from './mutex.js';
 import {
   decodeObjectRow,
   encodeObjectRow,
+  objectRowSeq,
   type AccountTarget,
   type BatchOp,
   type DeviceDb,
@@ -227,6 +229,8 @@ async function applyRowJobs(db: DeviceDb, lockKey: string, jobs: RowMergeJob[]):
   let dCount = 0;
   let dBytes = 0;
   let digest = old.digest;
+  // Every change takes the next sequence number and moves the row's change-log entry (changes.ts).
+  const changes = startChanges(old);
   const changedByName = new Set<string>();
   names.forEach((name, i) => {
     const row = incoming.get(name) as ObjectRow;
@@ -242,8 +246,11 @@ async function applyRowJobs(db: DeviceDb, lockKey: string, jobs: RowMergeJob[]):
     if (prev && sameObjectRow(prev, next) && !(lv !== undefined && dv !== undefined)) return;
     changedByName.add(name);
     const [putKey, delKey] = next.deleted ? [deadKeys[i] as Buffer, liveKeys[i] as Buffer] : [liveKeys[i] as Buffer, deadKeys[i] as Buffer];
-    ops.push({ type: 'put', key: putKey, value: encodeObjectRow(next) });
+    const seq = ++changes.rowSeq;
+    ops.push({ type: 'put', key: putKey, value: encodeObjectRow(next, seq) });
     if ((next.deleted ? lv : dv) !== undefined) ops.push({ type: 'del', key: delKey });
+    const oldSeqs = [lv, dv].map((v) => (v === undefined ? 0 : objectRowSeq(v)));
+    ops.push(...changeLogOps('Q', [account, container], name, oldSeqs, seq));
     const before = objectRowStats(prev);
     const after = objectRowStats(next);
     dCount += after.count - before.count;
@@ -254,7 +261,7 @@ async function applyRowJobs(db: DeviceDb, lockKey: string, jobs: RowMergeJob[]):
 
   let info = old;
   if (ops.length) {
-    info = { ...old, objectCount: old.objectCount + dCount, bytesUsed: old.bytesUsed + dBytes, digest };
+    info = { ...old, objectCount: old.objectCount + dCount, bytesUsed: old.bytesUsed + dBytes, digest, ...changes };
     const reported = dCount !== 0 || dBytes !== 0;
     if (reported) info.seq = old.seq + 1;
     const pending = reported ? await pendingFor(db, account, container, info.seq, target) : undefined;

@@ -11,9 +11,17 @@
  *                                       server, with where to send them   (PendingUpdate JSON)
  *   A\0<account>                        account record + its stats        (StoredAccount JSON)
  *   K\0<account>\0<container>           container row of the account      (ContainerRow JSON)
+ *
+ * Replication (changes.ts, replica-ops.ts): each row's value ends with the sequence number of its
+ * last change, and a change log indexes the rows by it; sync points say how far a peer has merged.
+ *
+ *   Q\0<account>\0<container>\0<seq>    object row changed at seq         (object name)
+ *   R\0<account>\0<seq>                  container row changed at seq      (container name)
+ *   Y\0<account>\0<container>\0<id>     sync point: rows of replica <id> merged up to seq (number)
+ *   Z\0<account>\0<id>                   the same for an account
  */
 
-export type KeyType = 'C' | 'O' | 'T' | 'U' | 'A' | 'K';
+export type KeyType = 'C' | 'O' | 'T' | 'U' | 'A' | 'K' | 'Q' | 'R' | 'Y' | 'Z';
 
 const SEP = '\0';
 

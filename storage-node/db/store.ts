@@ -28,6 +28,10 @@ export interface StoredContainer extends DbRecord {
   digest: string;
   /** Bumped whenever something the account server is told about changes (see PendingUpdate). */
   seq: number;
+  /** Sequence number of the last row change (changes.ts); absent until the first row. */
+  rowSeq?: number;
+  /** Names this copy's change log in peers' sync points; new whenever the record is re-created. */
+  replicaId?: string;
 }
 
 /** An account as stored: its mergeable record plus stats derived from its container rows. */
@@ -36,6 +40,9 @@ export interface StoredAccount extends DbRecord {
   objectCount: number;
   bytesUsed: number;
   digest: string;
+  /** As StoredContainer.rowSeq / replicaId, for container rows. */
+  rowSeq?: number;
+  replicaId?: string;
 }
 
 /**
@@ -53,8 +60,15 @@ export type BatchOp = { type: 'put'; key: Buffer; value: string } | { type: 'del
 // ---------------------------------------------------------------------------------------------
 // Codecs. Object rows are the hot path (a listing decodes 10,000 of them): a bare JSON array.
 
-export function encodeObjectRow(r: ObjectRow): string {
-  return JSON.stringify([r.timestamp, r.size, r.contentType, r.etag]);
+/** `seq`: the change-log sequence of the write (changes.ts), appended so decoders ignore it. */
+export function encodeObjectRow(r: ObjectRow, seq?: number): string {
+  return JSON.stringify(seq === undefined ? [r.timestamp, r.size, r.contentType, r.etag] : [r.timestamp, r.size, r.contentType, r.etag, seq]);
+}
+
+/** The change-log sequence an object row was written with; 0 when it has none. */
+export function objectRowSeq(v: string): number {
+  const s = (JSON.parse(v) as unknown[])[4];
+  return typeof s === 'number' ? s : 0;
 }
 
 export function decodeObjectRow(name: string, v: string, deleted: boolean): ObjectRow {
@@ -62,8 +76,15 @@ export function decodeObjectRow(name: string, v: string, deleted: boolean): Obje
   return { name, timestamp: a[0], size: a[1], contentType: a[2], etag: a[3], deleted };
 }
 
-export function encodeContainerRow(r: ContainerRow): string {
-  return JSON.stringify([r.putTimestamp, r.deleteTimestamp, r.objectCount, r.bytesUsed, r.statsTimestamp]);
+export function encodeContainerRow(r: ContainerRow, seq?: number): string {
+  const a: unknown[] = [r.putTimestamp, r.deleteTimestamp, r.objectCount, r.bytesUsed, r.statsTimestamp];
+  if (seq !== undefined) a.push(seq);
+  return JSON.stringify(a);
+}
+
+export function containerRowSeq(v: string): number {
+  const s = (JSON.parse(v) as unknown[])[5];
+  return typeof s === 'number' ? s : 0;
 }
 
 export function decodeContainerRow(name: string, v: string): ContainerRow {
