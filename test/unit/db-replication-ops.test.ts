@@ -1,0 +1,110 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { mergeContainerRows, putAccount } from '../../storage-node/db/account-db.js';
+import { getContainer, mergeObjectRows, putContainer } from '../../storage-node/db/container-db.js';
+import type { KeyType } from '../../storage-node/db/keys.js';
+import { newRecord, type ContainerRow, type ObjectRow } from '../../storage-node/db/merge.js';
+import { listDbs, mergePushed, reclaimDb, removeDb, rowsSince, syncDb } from '../../storage-node/db/replica-ops.js';
+import { accountSchema, containerSchema } from '../../storage-node/db/replica-schemas.js';
+import { recordHash } from '../../storage-node/db/replication-wire.js';
+import { DeviceDb } from '../../storage-node/db/store.js';
+
+/** The replication verbs on one device database: change log, sync points, removal, reclaim. */
+
+async function tempDb(t: { teardown(fn: () => Promise<void>): void }): Promise<DeviceDb> {
+  const dir = await mkdtemp(join(tmpdir(), 'swiftlet-dbrepl-ops-'));
+  const db = await DeviceDb.open(dir, { fsync: false });
+  t.teardown(async () => {
+    await db.close().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  });
+  return db;
+}
+
+const T = (n: number): string => `17000000${String(n).padStart(2, '0')}.00000`;
+const put = (name: string, ts: number, size: number): ObjectRow => ({ name, timestamp: T(ts), size, contentType: 'text/plain', etag: `e${size}`, deleted: false });
+const del = (name: string, ts: number): ObjectRow => ({ name, timestamp: T(ts), size: 0, contentType: 'application/deleted', etag: 'noetag', deleted: true });
+const ref = { account: 'a', container: 'c' };
+const merge = (db: DeviceDb, rows: ObjectRow[]) => mergeObjectRows(db, 'a', 'c', { rows, requireLive: false });
+
+/** Every key of every type still held for a/c, as "type:names". */
+async function keysOf(db: DeviceDb, types: KeyType[], names: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const type of types) for await (const e of db.scan(type, names)) out.push(`${type}:${e.names.join('/')}`);
+  return out;
+}
+
+t.test('the change log holds one entry per current row, in change order', async (t) => {
+  const db = await tempDb(t);
+  await putContainer(db, 'a', 'c', T(1), {});
+  await merge(db, [put('x', 2, 1)]);
+  await merge(db, [put('x', 3, 2)]);
+  await merge(db, [del('x', 4)]);
+  await merge(db, [put('y', 5, 7)]);
+  await merge(db, [put('y', 1, 9)]); // older: changes nothing, takes no number
+  t.equal((await getContainer(db, 'a', 'c'))?.rowSeq, 4);
+  const all = await rowsSince(containerSchema, db, ref, 0, 10);
+  t.same(all, { rows: [del('x', 4), put('y', 5, 7)], last: 4, more: false }, 'x once (as it is now), then y');
+  t.same(await rowsSince(containerSchema, db, ref, 3, 10), { rows: [put('y', 5, 7)], last: 4, more: false });
+  t.same(await rowsSince(containerSchema, db, ref, 0, 1), { rows: [del('x', 4)], last: 3, more: true }, 'paged');
+  t.same(await rowsSince(containerSchema, db, ref, 4, 10), { rows: [], last: 4, more: false }, 'nothing after the end');
+  t.same(await keysOf(db, ['Q'], ['a', 'c']), ['Q:a/c/0000000000000003', 'Q:a/c/0000000000000004']);
+});
+
+t.test('sync points: learned from pushes and from equal digests, never lowered', async (t) => {
+  const db = await tempDb(t);
+  const state = { record: newRecord(T(1)), digest: 'x', rowSeq: 0, replicaId: 'peer' };
+  const first = await syncDb(containerSchema, db, ref, state);
+  t.same([first.created, first.point, first.rowSeq], [true, 0, 0], 'created by the sync, nothing known yet');
+  t.equal((await mergePushed(containerSchema, db, ref, { rows: [put('o', 2, 3)], replicaId: 'peer', point: 7 })).point, 7);
+  t.equal((await mergePushed(containerSchema, db, ref, { rows: [], replicaId: 'peer', point: 5 })).point, 7, 'never lowered');
+  const here = await syncDb(containerSchema, db, ref, { ...state, digest: 'different', rowSeq: 9 });
+  t.same([here.created, here.point], [false, 7], 'different digest: the point stays');
+  const same = await syncDb(containerSchema, db, ref, { ...state, digest: here.digest, rowSeq: 9 });
+  t.equal(same.point, 9, 'equal digests: it has all 9');
+  const other = await syncDb(containerSchema, db, ref, { ...state, replicaId: 'other', digest: 'different' });
+  t.equal(other.point, 0, 'points are per replica');
+});
+
+t.test('remove: guarded by rowSeq and record, takes every key', async (t) => {
+  const db = await tempDb(t);
+  await putContainer(db, 'a', 'c', T(1), { 'X-Container-Meta-A': ['1', T(1)] });
+  await putContainer(db, 'a', 'c2', T(1), {});
+  const info = await merge(db, [put('x', 2, 1), del('y', 3)]);
+  await mergePushed(containerSchema, db, ref, { rows: [], replicaId: 'peer', point: 1 });
+  const hash = recordHash(info.info);
+  t.equal(await removeDb(containerSchema, db, ref, { rowSeq: 1, recordHash: hash }), false, 'a change it did not push');
+  t.equal(await removeDb(containerSchema, db, ref, { rowSeq: 2, recordHash: 'other' }), false, 'a record it did not push');
+  const firstId = info.info.replicaId;
+  t.equal(await removeDb(containerSchema, db, ref, { rowSeq: 2, recordHash: hash }), true);
+  t.same(await keysOf(db, ['C', 'O', 'T', 'Q', 'Y', 'U'], ['a', 'c']), [], 'nothing of a/c left');
+  t.same((await listDbs(containerSchema, db, undefined, 10)).map((s) => s.container), ['c2'], 'its neighbour stays');
+  await putContainer(db, 'a', 'c', T(5), {});
+  const again = await merge(db, [put('z', 6, 1)]);
+  t.equal(again.info.rowSeq, 1, 'a re-created container starts its log again...');
+  t.not(again.info.replicaId, firstId, '...under a new replica id, so old sync points never apply');
+});
+
+t.test('reclaim: account rows of containers deleted before the cut-off', async (t) => {
+  const db = await tempDb(t);
+  await putAccount(db, 'a', T(1), {});
+  const row = (name: string, put: number, del: number, count: number): ContainerRow => ({
+    name,
+    putTimestamp: T(put),
+    deleteTimestamp: T(del),
+    objectCount: count,
+    bytesUsed: count,
+    statsTimestamp: T(Math.max(put, del)),
+    deleted: del > put && count === 0,
+  });
+  await mergeContainerRows(db, 'a', { rows: [row('old', 1, 2, 0), row('new', 1, 8, 0), row('live', 1, 0, 3)], requireLive: false });
+  const r = await reclaimDb(accountSchema, db, { account: 'a' }, T(5));
+  t.same([r.rows, r.removed], [1, false]);
+  t.same((await rowsSince(accountSchema, db, { account: 'a' }, 0, 10)).rows.map((x) => (x as ContainerRow).name), ['new', 'live'], 'log entry gone too');
+  const fresh = await tempDb(t);
+  await putAccount(fresh, 'a', T(1), {});
+  await mergeContainerRows(fresh, 'a', { rows: [row('new', 1, 8, 0), row('live', 1, 0, 3)], requireLive: false });
+  t.equal(r.digest, (await listDbs(accountSchema, fresh, undefined, 1))[0]?.digest, 'digest as if the row never was');
+});
