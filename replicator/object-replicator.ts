@@ -1,0 +1,415 @@
+import { createReadStream } from 'node:fs';
+import { rmdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { discardBody } from '../common/http-client.js';
+import type { Ring, RingDevice } from '../ring-builder/ring.js';
+import { listHashes, listPartitions, listSuffixes, objectLocation, quarantineFile, verifyDataFile } from '../storage-node/object/diskfile.js';
+import { closeQuietly, fstatSize, openFd } from '../storage-node/object/fd.js';
+import { errnoOf, invalidateSuffix } from '../storage-node/object/fs-durable.js';
+import { parseOnDiskName } from '../storage-node/object/layout.js';
+import { classifyHashDirFiles, listHashDir } from '../storage-node/object/ondisk.js';
+import { currentFiles, partitionDirOf, suffixHashOf } from '../storage-node/object/suffix-hashes.js';
+import type { DaemonContext } from './context.js';
+import { startReport, type Daemon, type PassReport } from './daemon.js';
+import { localDevices, ringAddress } from './local-devices.js';
+import { RateLimiter } from './rate-limiter.js';
+
+/**
+ * The object replicator (Swift's obj/replicator.py). For each partition dir on each local device:
+ *
+ * - **update** (this device is a primary): ask our own node for the suffix hashes (REPLICATE: the
+ *   node owns its hash cache, so a quiet partition costs no rehash), ask each other primary for
+ *   its hashes, and for every suffix that differs list the peer's files and push ours that it
+ *   lacks (newest wins at the receiver), then REPLICATE those suffixes so the peer rehashes. A
+ *   primary answering 507 is replaced by the next handoff, so three copies stay somewhere.
+ * - **revert** (a handoff, or the ring moved the partition): the same sync to every primary from
+ *   a listing of the partition; once every primary has each file (or something newer), the files
+ *   are deleted here and our node is asked to drop the then empty partition. A primary that is
+ *   down leaves the partition in place, pending.
+ *
+ * Pushes are throttled by replicator_objects_per_s and replicator_bytes_per_s;
+ * replicator_concurrency partitions run at once. The wire protocol is in storage-node/object/replication.ts.
+ *
+ * Counts: partitions, suffixesChecked (local suffixes compared, per peer), suffixesSynced,
+ * objectsPushed (files stored by a peer), bytesPushed, handoffPartitionsReverted,
+ * handoffPartitionsPending, failures.
+ */
+
+export interface ObjectReplicatorOptions {
+  /** How the rate limiters wait (tests inject one that advances a fake clock). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const COUNTS = ['partitions', 'suffixesChecked', 'suffixesSynced', 'objectsPushed', 'bytesPushed', 'handoffPartitionsReverted', 'handoffPartitionsPending', 'failures'];
+/** Suffixes per REPLICATE/list request, to keep request lines short. */
+const SUFFIXES_PER_CALL = 256;
+
+export function createObjectReplicator(ctx: DaemonContext, opts: ObjectReplicatorOptions = {}): Daemon {
+  // One pair of limiters for the daemon's life: the rates hold across partitions and passes.
+  const objects = new RateLimiter(ctx.config.replicator_objects_per_s, ctx.clock, opts.sleep);
+  const bytes = new RateLimiter(ctx.config.replicator_bytes_per_s, ctx.clock, opts.sleep);
+  return {
+    name: 'object-replicator',
+    async runOnce(): Promise<PassReport> {
+      const pass = startReport('object-replicator', ctx.clock);
+      for (const k of COUNTS) pass.count(k, 0);
+      const ring = ctx.rings.object();
+      const { ip, port } = ringAddress(ctx.config);
+      const jobs: Job[] = [];
+      for (const dev of await localDevices(ring, ctx.devicesRoot, ip, port)) {
+        const devicePath = join(ctx.devicesRoot, dev.device);
+        try {
+          for (const part of await listPartitions(devicePath)) jobs.push({ dev, devicePath, part });
+        } catch (err) {
+          pass.error(`${dev.device}: cannot list partitions: ${String(err)}`);
+        }
+      }
+      const env: Env = { ctx, ring, pass, objects, bytes };
+      await runLimited(jobs, ctx.config.replicator_concurrency, async (job) => {
+        try {
+          await replicatePartition(env, job);
+        } catch (err) {
+          ctx.log.error({ err, device: job.dev.device, partition: job.part }, 'object replicator: partition failed');
+          pass.error(`${job.dev.device}/${job.part}: ${String(err)}`);
+        }
+      });
+      return pass.finish();
+    },
+  };
+}
+
+interface Job {
+  dev: RingDevice;
+  devicePath: string;
+  part: number;
+}
+
+interface Env {
+  ctx: DaemonContext;
+  ring: Ring;
+  pass: ReturnType<typeof startReport>;
+  objects: RateLimiter;
+  bytes: RateLimiter;
+}
+
+async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
+
+async function replicatePartition(env: Env, job: Job): Promise<void> {
+  if (job.part >= env.ring.partCount) {
+    env.pass.error(`${job.dev.device}/${job.part}: partition not in the ring`);
+    return;
+  }
+  env.pass.count('partitions');
+  const primaries = env.ring.primaries(job.part);
+  if (primaries.some((d) => d.id === job.dev.id)) await update(env, job, primaries);
+  else await revert(env, job, primaries);
+}
+
+// ---- what we hold ----
+
+/** One hash dir here: the files that count (pushed, hashed) and every file (deleted after a revert). */
+interface HashDirListing {
+  suffix: string;
+  current: string[];
+  all: string[];
+}
+
+/** The hash dirs of some suffixes of a local partition, read from disk (names only, no file reads). */
+async function readLocal(devicePath: string, part: number, suffixes: readonly string[]): Promise<Map<string, HashDirListing>> {
+  const out = new Map<string, HashDirListing>();
+  for (const suffix of suffixes) {
+    for (const hash of await listHashes(devicePath, part, suffix)) {
+      const all = ((await listHashDir(objectLocation(devicePath, part, hash).hashDir)) ?? []).filter((n) => parseOnDiskName(n) !== undefined);
+      const current = currentFiles(all);
+      if (all.length > 0) out.set(hash, { suffix, current, all });
+    }
+  }
+  return out;
+}
+
+/** What a sync compares and pushes from. */
+interface LocalView {
+  hashes: Record<string, string>;
+  files(suffixes: readonly string[]): Promise<Map<string, HashDirListing>>;
+}
+
+// ---- update: a primary keeps its peers in step ----
+
+async function update(env: Env, job: Job, primaries: RingDevice[]): Promise<void> {
+  let hashes: Record<string, string>;
+  try {
+    hashes = await replicateCall(env, job.dev, job.part, []);
+  } catch (err) {
+    env.pass.error(`${job.dev.device}/${job.part}: own node's suffix hashes: ${String(err)}`);
+    return;
+  }
+  if (Object.keys(hashes).length === 0) return; // nothing here to give
+  const local: LocalView = { hashes, files: (suffixes) => readLocal(job.devicePath, job.part, suffixes) };
+  const targets = primaries.filter((d) => d.id !== job.dev.id);
+  const handoffs = env.ring.handoffs(job.part);
+  for (let i = 0; i < targets.length; i++) {
+    const peer = targets[i] as RingDevice;
+    try {
+      await syncPeer(env, job, peer, local);
+    } catch (err) {
+      env.pass.error(`${job.dev.device}/${job.part} → ${describe(peer)}: ${String(err)}`);
+      // An unmounted primary: keep the replica count up on the next handoff (Swift's update()).
+      if (err instanceof PeerError && err.status === 507) {
+        const next = handoffs.next();
+        if (!next.done) targets.push(next.value);
+      }
+    }
+  }
+}
+
+// ---- revert: a partition that does not belong here goes to its primaries ----
+
+async function revert(env: Env, job: Job, primaries: RingDevice[]): Promise<void> {
+  const listing = await readLocal(job.devicePath, job.part, await listSuffixes(job.devicePath, job.part));
+  const bySuffix = new Map<string, Map<string, string[]>>();
+  for (const [hash, l] of listing) {
+    if (!bySuffix.has(l.suffix)) bySuffix.set(l.suffix, new Map());
+    (bySuffix.get(l.suffix) as Map<string, string[]>).set(hash, l.current);
+  }
+  const hashes: Record<string, string> = {};
+  for (const [suffix, dirs] of bySuffix) {
+    const h = suffixHashOf(dirs);
+    if (h) hashes[suffix] = h;
+  }
+  const local: LocalView = {
+    hashes,
+    files: async (suffixes) => new Map([...listing].filter(([, l]) => suffixes.includes(l.suffix))),
+  };
+
+  let everyPeerSynced = true;
+  const uncovered = new Set<string>();
+  if (listing.size > 0) {
+    for (const peer of primaries) {
+      try {
+        const r = await syncPeer(env, job, peer, local);
+        for (const h of r.uncovered) uncovered.add(h);
+      } catch (err) {
+        everyPeerSynced = false;
+        env.pass.error(`${job.dev.device}/${job.part} → ${describe(peer)} (revert): ${String(err)}`);
+      }
+    }
+  }
+  if (!everyPeerSynced) {
+    env.pass.count('handoffPartitionsPending');
+    return;
+  }
+  // Every primary has these hash dirs' files (or newer ones): delete exactly what was listed, so
+  // a write that landed here meanwhile stays until the next pass.
+  const touched = new Set<string>();
+  for (const [hash, l] of listing) {
+    if (uncovered.has(hash)) continue;
+    const hashDir = objectLocation(job.devicePath, job.part, hash).hashDir;
+    for (const name of l.all) await unlink(join(hashDir, name)).catch((e: unknown) => (errnoOf(e) === 'ENOENT' ? undefined : Promise.reject(e)));
+    await rmdir(hashDir).catch(() => undefined);
+    touched.add(l.suffix);
+  }
+  const partitionDir = partitionDirOf(job.devicePath, job.part);
+  for (const s of touched) await invalidateSuffix(partitionDir, s);
+  if (uncovered.size === 0 && (await dropPartition(env, job))) env.pass.count('handoffPartitionsReverted');
+  else env.pass.count('handoffPartitionsPending');
+}
+
+/** Asks our own node to remove the (now empty) partition: it owns the hash cache inside. */
+async function dropPartition(env: Env, job: Job): Promise<boolean> {
+  try {
+    const res = await send(env, job.dev, 'DELETE', partPath(job.dev, job.part, []));
+    if (res.status === 204) return true;
+    if (res.status !== 409) env.pass.error(`${job.dev.device}/${job.part}: own node answered ${res.status} to the partition removal`);
+  } catch (err) {
+    env.pass.error(`${job.dev.device}/${job.part}: partition removal: ${String(err)}`);
+  }
+  return false;
+}
+
+// ---- syncing one peer ----
+
+interface PeerSync {
+  /** Hash dirs some of whose files the peer refused: they are not known to be there. */
+  uncovered: Set<string>;
+}
+
+/**
+ * Makes `peer` hold every local file of the suffixes whose hashes differ (or something newer).
+ * Throws PeerError when the peer cannot be talked to; a file the peer refuses (4xx) is counted,
+ * and its hash dir reported uncovered.
+ */
+async function syncPeer(env: Env, job: Job, peer: RingDevice, local: LocalView): Promise<PeerSync> {
+  const out: PeerSync = { uncovered: new Set() };
+  const remote = await replicateCall(env, peer, job.part, []);
+  const suffixes = Object.keys(local.hashes);
+  env.pass.count('suffixesChecked', suffixes.length);
+  const differing = suffixes.filter((s) => local.hashes[s] !== remote[s]).sort();
+  if (differing.length === 0) return out;
+
+  const mine = await local.files(differing);
+  const theirs = await listCall(env, peer, job.part, differing);
+  for (const [hash, l] of mine) {
+    const have = theirs[hash] ?? [];
+    for (const name of pushOrder(l.current)) {
+      if (have.includes(name) || superseded(have, name)) continue;
+      const result = await pushFile(env, job, peer, hash, name);
+      if (result === 'rejected') out.uncovered.add(hash);
+    }
+  }
+  // The peer invalidated those suffixes on every push; this makes it rehash them now.
+  await replicateCall(env, peer, job.part, differing);
+  env.pass.count('suffixesSynced', differing.length);
+  return out;
+}
+
+/** .data/.ts before .meta: a .meta arriving first would wait for its .data anyway. */
+function pushOrder(names: readonly string[]): string[] {
+  const rank = (n: string): number => (n.endsWith('.meta') ? 1 : 0);
+  return [...names].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** True when the peer's files make ours pointless (it has a newer .data/.ts, or a newer .meta). */
+function superseded(have: readonly string[], name: string): boolean {
+  return classifyHashDirFiles([...have, name]).obsolete.some((f) => f.name === name);
+}
+
+// ---- the wire ----
+
+/** A peer that could not be talked to (status 0: no answer at all). */
+class PeerError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PeerError';
+  }
+}
+
+function describe(d: RingDevice): string {
+  return `${d.ip}:${d.port}/${d.device}`;
+}
+
+function originOf(d: RingDevice): string {
+  return `http://${d.ip.includes(':') ? `[${d.ip}]` : d.ip}:${d.port}`;
+}
+
+function partPath(d: RingDevice, part: number, suffixes: readonly string[]): string {
+  return `/${encodeURIComponent(d.device)}/${part}${suffixes.length > 0 ? `/${suffixes.join('-')}` : ''}`;
+}
+
+async function send(env: Env, d: RingDevice, method: 'POST' | 'GET' | 'DELETE', path: string): Promise<{ status: number; body: Buffer }> {
+  try {
+    const res = await env.ctx.agent.request({ origin: originOf(d), path, method, headers: { 'x-backend-replicate': 'object' } });
+    return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+  } catch (err) {
+    throw new PeerError(0, `${method} ${describe(d)}${path}: ${(err as Error).message}`);
+  }
+}
+
+function chunks<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+/** REPLICATE (sent as POST): the peer rehashes `suffixes` (and whatever it had invalidated) and answers its hashes. */
+async function replicateCall(env: Env, d: RingDevice, part: number, suffixes: readonly string[]): Promise<Record<string, string>> {
+  let hashes: Record<string, string> = {};
+  for (const group of suffixes.length > 0 ? chunks(suffixes, SUFFIXES_PER_CALL) : [[]]) {
+    const res = await send(env, d, 'POST', partPath(d, part, group));
+    if (res.status !== 200) throw new PeerError(res.status, `REPLICATE ${describe(d)}/${part}: ${res.status}`);
+    hashes = parseJsonObject(res.body, d) as Record<string, string>;
+  }
+  return hashes;
+}
+
+/** The peer's current files of some suffixes: `{hash: [names]}`. */
+async function listCall(env: Env, d: RingDevice, part: number, suffixes: readonly string[]): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const group of chunks(suffixes, SUFFIXES_PER_CALL)) {
+    const res = await send(env, d, 'GET', partPath(d, part, group));
+    if (res.status !== 200) throw new PeerError(res.status, `list ${describe(d)}/${part}: ${res.status}`);
+    Object.assign(out, parseJsonObject(res.body, d));
+  }
+  return out;
+}
+
+function parseJsonObject(body: Buffer, d: RingDevice): Record<string, unknown> {
+  try {
+    const v = JSON.parse(body.toString('utf8')) as unknown;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    /* fall through */
+  }
+  throw new PeerError(200, `${describe(d)} answered something that is not a JSON object`);
+}
+
+/**
+ * Streams one local file to the peer. 'stored' (201) or 'not-needed' (200: the peer had it or
+ * newer) both mean the peer is covered; 'gone' when a newer local write removed the file;
+ * 'rejected' for a 4xx (a .data the peer found corrupt is checked here and quarantined if bad).
+ */
+async function pushFile(env: Env, job: Job, peer: RingDevice, hash: string, name: string): Promise<'stored' | 'not-needed' | 'gone' | 'rejected'> {
+  const loc = objectLocation(job.devicePath, job.part, hash);
+  const path = join(loc.hashDir, name);
+  let fd: number;
+  try {
+    fd = await openFd(path, 'r');
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return 'gone';
+    throw e;
+  }
+  let size: number;
+  try {
+    size = await fstatSize(fd);
+  } catch (e) {
+    await closeQuietly(fd);
+    throw e;
+  }
+  await env.objects.take(1);
+  await env.bytes.take(size);
+  const body = createReadStream(path, { fd, autoClose: true });
+  let res;
+  try {
+    res = await env.ctx.agent.request({
+      origin: originOf(peer),
+      path: `/${encodeURIComponent(peer.device)}/${job.part}/${hash}/${name}`,
+      method: 'PUT',
+      headers: { 'x-backend-replicate': 'object', 'content-length': String(size) },
+      body,
+    });
+  } catch (err) {
+    throw new PeerError(0, `push ${name} to ${describe(peer)}: ${(err as Error).message}`);
+  } finally {
+    body.destroy(); // closes the fd whether or not it was read to the end
+  }
+  await discardBody(res.body);
+  if (res.statusCode === 201) {
+    env.pass.count('objectsPushed');
+    env.pass.count('bytesPushed', size);
+    return 'stored';
+  }
+  if (res.statusCode === 200) return 'not-needed';
+  if (res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 408 && res.statusCode !== 499) {
+    env.pass.error(`push ${hash}/${name} to ${describe(peer)}: ${res.statusCode}`);
+    if (res.statusCode === 422 && name.endsWith('.data')) await quarantineIfBad(env, loc, path);
+    return 'rejected';
+  }
+  throw new PeerError(res.statusCode, `push ${name} to ${describe(peer)}: ${res.statusCode}`);
+}
+
+/** The peer says our .data is corrupt: if it is, move it aside so a good replica comes back. */
+async function quarantineIfBad(env: Env, loc: ReturnType<typeof objectLocation>, path: string): Promise<void> {
+  const v = await verifyDataFile(path);
+  if (v.ok) return;
+  env.ctx.log.warn({ path, reason: v.reason }, 'object replicator: local data file is corrupt, quarantining');
+  await quarantineFile(loc, path, env.ctx.fsync);
+}
+

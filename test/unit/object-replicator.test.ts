@@ -1,0 +1,321 @@
+import t from 'tap';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { parseConfig } from '../../common/config.js';
+import { hashPath } from '../../common/hash-path.js';
+import { backendPath } from '../../common/http-client.js';
+import { silentLogger } from '../../common/log.js';
+import { Timestamp } from '../../common/timestamp.js';
+import type { PassReport } from '../../common/pass-report.js';
+import { Ring } from '../../ring-builder/ring.js';
+import type { DaemonContext } from '../../replicator/context.js';
+import { createObjectReplicator } from '../../replicator/object-replicator.js';
+import { storageNodeSpec } from '../../storage-node/config.js';
+import { objectLocation } from '../../storage-node/object/layout.js';
+import { createObjectServer } from '../../storage-node/object/object-server.js';
+import { createObjectReplicationHandler } from '../../storage-node/object/replication.js';
+import { HASHES_FILE } from '../../storage-node/object/suffix-hashes.js';
+import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
+import type { BackendServer, StorageNodeContext } from '../../storage-node/types.js';
+
+/**
+ * Four in-process storage nodes (one device each) with the object server and the replication
+ * handler; a one-partition ring whose primaries are d0, d1, d2 (d3 is the handoff) unless a test
+ * moves it. Each node's replicator is built from the same ring.
+ */
+const SECRET = { prefix: 'pre', suffix: 'suf' };
+const PART = 0;
+const RECLAIM = 7 * 86400;
+const time = { ms: Date.now() };
+
+const client = new Agent({ keepAliveTimeout: 10 });
+t.teardown(() => client.close());
+
+interface TNode {
+  device: string;
+  root: string;
+  devicePath: string;
+  port: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+type Teardown = { teardown(fn: () => unknown): void };
+
+async function startNode(t: Teardown, device: string): Promise<TNode> {
+  const root = await mkdtemp(join(tmpdir(), 'swiftlet-objrepl-'));
+  const devicePath = join(root, device);
+  await mkdir(devicePath);
+  const agent = new Agent({ keepAliveTimeout: 10 });
+  const ctx: StorageNodeContext = {
+    devicesRoot: root,
+    secret: SECRET,
+    fsync: false,
+    agent,
+    log: silentLogger,
+    clock: () => time.ms,
+    containerUpdateTimeoutMs: 1000,
+    clientTimeoutMs: 5000,
+  };
+  const stub: BackendServer = { handle: async (r) => sendStatus(r.res, 501), close: async () => {} };
+  const server = createStorageNodeHttpServer(ctx, {
+    object: createObjectServer(ctx),
+    container: stub,
+    account: stub,
+    objectRow: stub,
+    containerRow: stub,
+    replicate: { object: createObjectReplicationHandler(ctx, { reclaimAgeS: RECLAIM }) },
+  });
+  let port = 0;
+  const node: TNode = {
+    device,
+    root,
+    devicePath,
+    get port() {
+      return port;
+    },
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => resolve());
+      });
+      port = (server.address() as AddressInfo).port;
+    },
+    async stop() {
+      const closed = new Promise((r) => server.close(r));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+  t.teardown(async () => {
+    if (server.listening) await node.stop();
+    await agent.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  await node.start();
+  return node;
+}
+
+async function cluster(t: Teardown): Promise<TNode[]> {
+  return Promise.all([0, 1, 2, 3].map((i) => startNode(t, `d${i}`)));
+}
+
+/** A one-partition ring over the nodes; `primaries` are device indexes. */
+function ringOf(nodes: TNode[], primaries: number[] = [0, 1, 2]): Ring {
+  return Ring.fromData(
+    {
+      partPower: 0,
+      replicas: primaries.length,
+      devices: nodes.map((n, i) => ({ id: i, region: 1, zone: i + 1, ip: '127.0.0.1', port: n.port, device: n.device, weight: 100, meta: '' })),
+      replica2part2dev: primaries.map((p) => Uint16Array.of(p)),
+    },
+    SECRET,
+  );
+}
+
+function replicator(t: Teardown, node: TNode, ring: () => Ring, config: Record<string, unknown> = {}) {
+  const agent = new Agent({ keepAliveTimeout: 10, connect: { timeout: 1000 } });
+  t.teardown(() => agent.close());
+  const ctx: DaemonContext = {
+    config: parseConfig(storageNodeSpec, {
+      swift_hash_path_prefix: SECRET.prefix,
+      swift_hash_path_suffix: SECRET.suffix,
+      bind_ip: '127.0.0.1',
+      bind_port: node.port,
+      devices: node.root,
+      fsync: false,
+      node_timeout_ms: 2000,
+      reclaim_age_s: RECLAIM,
+      replicator_concurrency: 2,
+      ...config,
+    }),
+    devicesRoot: node.root,
+    secret: SECRET,
+    rings: { account: ring, container: ring, object: ring },
+    agent,
+    log: silentLogger,
+    clock: () => time.ms,
+    fsync: false,
+  };
+  return createObjectReplicator(ctx);
+}
+
+let ticks = Math.round(time.ms * 100);
+const stamp = (): Timestamp => new Timestamp(ticks++);
+
+async function call(method: string, url: string, headers: Record<string, string> = {}, body?: string | Buffer) {
+  const res = await request(url, { method: method as 'GET', headers, body, dispatcher: client });
+  return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+}
+
+const objUrl = (n: TNode, o: string): string => `http://127.0.0.1:${n.port}${backendPath(n.device, PART, 'AUTH_a', 'c', o)}`;
+const loc = (n: TNode, o: string) => objectLocation(n.devicePath, PART, hashPath(SECRET, 'AUTH_a', 'c', o));
+
+async function put(nodes: TNode[], o: string, body: string, ts = stamp()): Promise<Timestamp> {
+  for (const n of nodes) {
+    const r = await call('PUT', objUrl(n, o), { 'X-Timestamp': ts.internal, 'Content-Type': 'text/plain' }, body);
+    if (r.status !== 201) throw new Error(`PUT ${o} on ${n.device}: ${r.status}`);
+  }
+  return ts;
+}
+
+async function files(n: TNode, o: string): Promise<string[]> {
+  try {
+    return (await readdir(loc(n, o).hashDir)).sort();
+  } catch {
+    return [];
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function counts(r: PassReport): Record<string, number> {
+  return r.counts;
+}
+
+t.test('an object on 2 of 3 primaries reaches the third byte for byte; a second pass costs nothing', async (t) => {
+  const nodes = await cluster(t);
+  const ring = ringOf(nodes);
+  const reps = nodes.slice(0, 3).map((n) => replicator(t, n, () => ring));
+  const ts = await put(nodes.slice(0, 2), 'o', 'three good replicas');
+
+  const first = await reps[0]!.runOnce();
+  t.match(counts(first), { partitions: 1, objectsPushed: 1, suffixesSynced: 1, failures: 0 });
+  t.equal(counts(first).bytesPushed, (await stat(join(loc(nodes[0]!, 'o').hashDir, `${ts.internal}.data`))).size);
+  const want = await readFile(join(loc(nodes[0]!, 'o').hashDir, `${ts.internal}.data`));
+  t.same(await files(nodes[2]!, 'o'), [`${ts.internal}.data`]);
+  t.ok((await readFile(join(loc(nodes[2]!, 'o').hashDir, `${ts.internal}.data`))).equals(want), 'identical bytes');
+  t.equal((await call('GET', objUrl(nodes[2]!, 'o'))).body.toString(), 'three good replicas');
+  t.notOk(await exists(join(nodes[3]!.devicePath, 'objects')), 'nothing on the handoff');
+
+  for (const r of reps) await r.runOnce(); // every node's cache settles
+  const inodes = await Promise.all(nodes.slice(0, 3).map(async (n) => (await stat(join(n.devicePath, 'objects', '0', HASHES_FILE))).ino));
+  for (const r of reps) {
+    const again = await r.runOnce();
+    t.match(counts(again), { partitions: 1, objectsPushed: 0, bytesPushed: 0, suffixesSynced: 0, failures: 0 }, 'nothing to push');
+    t.equal(counts(again).suffixesChecked, 2, 'one suffix compared with each peer');
+  }
+  const after = await Promise.all(nodes.slice(0, 3).map(async (n) => (await stat(join(n.devicePath, 'objects', '0', HASHES_FILE))).ino));
+  t.same(after, inodes, 'no node rewrote its hash cache: no suffix was rehashed');
+});
+
+t.test('a newer tombstone wins everywhere, and a .meta propagates', async (t) => {
+  const nodes = await cluster(t);
+  const ring = ringOf(nodes);
+  const [n0, n1, n2] = nodes as [TNode, TNode, TNode, TNode];
+  await put([n0, n1, n2], 'gone', 'old data');
+  await put([n0, n1, n2], 'meta', 'some data');
+  const del = stamp();
+  t.equal((await call('DELETE', objUrl(n2, 'gone'), { 'X-Timestamp': del.internal })).status, 204);
+  const post = stamp();
+  t.equal((await call('POST', objUrl(n0, 'meta'), { 'X-Timestamp': post.internal, 'X-Object-Meta-Color': 'blue' })).status, 202);
+
+  // n0 first: its old .data must not go back to n2, which deleted the object.
+  const reports = [];
+  for (const n of [n0, n1, n2]) reports.push(await replicator(t, n, () => ring).runOnce());
+  t.equal(reports[0]!.counts.failures, 0);
+  for (const n of [n0, n1, n2]) {
+    t.same(await files(n, 'gone'), [`${del.internal}.ts`], `${n.device}: only the tombstone`);
+    t.equal((await call('GET', objUrl(n, 'gone'))).status, 404);
+    t.ok((await files(n, 'meta')).includes(`${post.internal}.meta`), `${n.device}: has the .meta`);
+    t.equal((await call('HEAD', objUrl(n, 'meta'))).headers['x-object-meta-color'], 'blue');
+  }
+});
+
+t.test('a handoff partition is pushed to the primaries and removed; so is one the ring moved away', async (t) => {
+  const nodes = await cluster(t);
+  const [n0, n1, n2, n3] = nodes as [TNode, TNode, TNode, TNode];
+  let ring = ringOf(nodes);
+  const ts = await put([n3], 'o', 'written while the primaries were busy');
+  const rep3 = replicator(t, n3, () => ring);
+  const r = await rep3.runOnce();
+  t.match(r.counts, { handoffPartitionsReverted: 1, handoffPartitionsPending: 0, objectsPushed: 3, failures: 0 });
+  const want = await readFile(join(loc(n0, 'o').hashDir, `${ts.internal}.data`));
+  for (const n of [n1, n2]) t.ok((await readFile(join(loc(n, 'o').hashDir, `${ts.internal}.data`))).equals(want), `${n.device} has it`);
+  t.notOk(await exists(join(n3.devicePath, 'objects', '0')), 'partition gone from the handoff');
+
+  // A rebalance makes d3 a primary in place of d0: d0 hands the partition over.
+  ring = ringOf(nodes, [3, 1, 2]);
+  const moved = await replicator(t, n0, () => ring).runOnce();
+  t.match(moved.counts, { handoffPartitionsReverted: 1, objectsPushed: 1, failures: 0 });
+  t.same(await files(n3, 'o'), [`${ts.internal}.data`]);
+  t.notOk(await exists(join(n0.devicePath, 'objects', '0')), 'partition gone from the old owner');
+});
+
+t.test('a primary that is down: the failure is counted and the handoff kept until it is back', async (t) => {
+  const nodes = await cluster(t);
+  const [n0, n1, n2, n3] = nodes as [TNode, TNode, TNode, TNode];
+  const ring = ringOf(nodes);
+  const ts = await put([n3], 'o', 'hold on to me');
+  await n1.stop();
+  const rep3 = replicator(t, n3, () => ring);
+  const r = await rep3.runOnce();
+  t.ok(r.counts.failures! >= 1, 'failure counted');
+  t.match(r.counts, { handoffPartitionsReverted: 0, handoffPartitionsPending: 1 });
+  t.same(await files(n3, 'o'), [`${ts.internal}.data`], 'handoff copy kept');
+  for (const n of [n0, n2]) t.same(await files(n, 'o'), [`${ts.internal}.data`], `${n.device} got it anyway`);
+
+  await n1.start();
+  const again = await rep3.runOnce();
+  t.match(again.counts, { handoffPartitionsReverted: 1, objectsPushed: 1, failures: 0 });
+  t.same(await files(n1, 'o'), [`${ts.internal}.data`]);
+  t.notOk(await exists(join(n3.devicePath, 'objects', '0')));
+});
+
+t.test('a primary whose disk is gone (507) is replaced by a handoff', async (t) => {
+  const nodes = await cluster(t);
+  const [n0, , n2, n3] = nodes as [TNode, TNode, TNode, TNode];
+  const ring = ringOf(nodes);
+  const ts = await put([n0], 'o', 'keep three copies');
+  await rm(n2.devicePath, { recursive: true });
+  const r = await replicator(t, n0, () => ring).runOnce();
+  t.equal(r.counts.failures, 1);
+  t.equal(r.counts.objectsPushed, 2, 'to d1 and to the handoff d3');
+  t.same(await files(n3, 'o'), [`${ts.internal}.data`]);
+});
+
+t.test('the receiver verifies pushed files; a corrupt local .data is refused and quarantined', async (t) => {
+  const nodes = await cluster(t);
+  const [n0, n1] = nodes as [TNode, TNode, TNode, TNode];
+  const ts = await put([n0], 'o', 'x'.repeat(1000));
+  const l0 = loc(n0, 'o');
+  const name = `${ts.internal}.data`;
+  const good = await readFile(join(l0.hashDir, name));
+  const pushUrl = (n: TNode, hash: string, file: string): string => `http://127.0.0.1:${n.port}/${n.device}/${PART}/${hash}/${file}`;
+  const push = (n: TNode, file: string, body: Buffer, hash = l0.hash) =>
+    call('PUT', pushUrl(n, hash, file), { 'X-Backend-Replicate': 'object', 'Content-Length': String(body.length) }, body);
+
+  const flipped = Buffer.from(good);
+  flipped[10] ^= 1;
+  t.equal((await push(n1, name, flipped)).status, 422, 'body byte flipped');
+  t.equal((await push(n1, name, good.subarray(0, good.length - 3))).status, 422, 'truncated trailer');
+  t.equal((await push(n1, name, good, 'f'.repeat(29) + l0.suffix)).status, 422, 'name does not hash to the dir');
+  t.equal((await push(n1, `${stamp().internal}.data`, good)).status, 422, 'timestamp does not match the file name');
+  t.same(await files(n1, 'o'), [], 'nothing stored');
+  t.same(await readdir(join(n1.devicePath, 'tmp')).catch(() => []), [], 'no temp file left');
+
+  t.equal((await push(n1, name, good)).status, 201);
+  t.equal((await push(n1, name, good)).status, 200, 'idempotent');
+  const del = stamp();
+  t.equal((await call('DELETE', objUrl(n1, 'o'), { 'X-Timestamp': del.internal })).status, 204);
+  t.equal((await push(n1, name, good)).status, 200, 'older than the tombstone: accepted and ignored');
+  t.same(await files(n1, 'o'), [`${del.internal}.ts`]);
+
+  // A .data that rotted on n0: n2 refuses it, n0 finds out and moves it aside.
+  const ring = ringOf(nodes);
+  await writeFile(join(l0.hashDir, name), flipped);
+  const r = await replicator(t, n0, () => ring).runOnce();
+  t.ok(r.counts.failures! >= 1);
+  t.equal(r.counts.objectsPushed, 0);
+  t.same(await files(nodes[2]!, 'o'), [], 'the bad copy did not spread');
+  t.same(await files(n0, 'o'), [], 'quarantined locally');
+  t.ok(await exists(join(n0.devicePath, 'quarantined', 'objects', l0.hash, name)));
+});
