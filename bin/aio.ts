@@ -22,6 +22,8 @@ export interface AioOptions {
   nodePortBase: number;
   partPower: number;
   verbose: boolean;
+  /** Run each node's background daemons (replicator, updater, auditor, expirer). */
+  daemons: boolean;
 }
 
 export interface AioLayout {
@@ -125,6 +127,13 @@ export async function runAio(opts: AioOptions): Promise<void> {
   const nodePorts = await Promise.all(children.map((c) => c.port));
   const proxy = startChild('proxy', ['proxy', '--config', layout.proxyConfig], opts.verbose);
   children.push(proxy);
+  if (opts.daemons) {
+    layout.nodeConfigs.forEach((cfg, i) => {
+      const d = startChild(`daemons${i + 1}`, ['daemons', '--config', cfg], opts.verbose);
+      d.port.catch(() => undefined); // daemons listen on nothing
+      children.push(d);
+    });
+  }
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;

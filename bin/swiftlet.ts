@@ -14,8 +14,8 @@ import { statusCli } from './status.js';
 
 const USAGE = `swiftlet <command> [options]
 
-  aio [--data ./data] [--port 8080] [--bind 127.0.0.1] [--nodes 4] [--node-port-base 6200] [--part-power 10] [--verbose]
-                                 all-in-one cluster: proxy + storage nodes on this machine
+  aio [--data ./data] [--port 8080] [--bind 127.0.0.1] [--nodes 4] [--node-port-base 6200] [--part-power 10] [--verbose] [--no-daemons]
+                                 all-in-one cluster: proxy + storage nodes (+ their daemons) on this machine
   proxy --config FILE            the proxy (Swift API, tempauth)
   storage-node --config FILE     a storage node (object, container and account servers)
   ring <builder-file> <command>  ring builder: create, add, set_weight, remove, rebalance, show, validate, write_ring
@@ -59,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
           'node-port-base': { type: 'string' },
           'part-power': { type: 'string', default: '10' },
           verbose: { type: 'boolean', default: false },
+          'no-daemons': { type: 'boolean', default: false },
         },
       });
       const port = Number(values.port);
@@ -71,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
         nodePortBase: values['node-port-base'] !== undefined ? Number(values['node-port-base']) : port === 0 ? 0 : 6200,
         partPower: Number(values['part-power']),
         verbose: values.verbose as boolean,
+        daemons: !values['no-daemons'],
       });
       return -1;
     }

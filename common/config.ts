@@ -90,6 +90,7 @@ export const clusterSpec = {
   swift_hash_path_prefix: { type: 'string', default: '', doc: 'Cluster secret, prepended to every hashed path. Set it once, never change it.' },
   swift_hash_path_suffix: { type: 'string', default: '', doc: 'Cluster secret, appended to every hashed path. At least one of prefix/suffix is required.' },
   ring_dir: { type: 'string', default: '/etc/swiftlet', doc: 'Folder holding account.ring.gz, container.ring.gz and object.ring.gz.' },
+  ring_check_interval_s: { type: 'number', default: 15, min: 0.1, doc: 'How often services look for a changed ring file (it is loaded only if it validates).' },
   log_level: { type: 'string', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
 } as const satisfies ConfigSpec;
 

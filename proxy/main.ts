@@ -16,9 +16,9 @@ export interface RunningProxy {
 export async function startProxy(config: ProxyConfig, log: Logger): Promise<RunningProxy> {
   const secret = requireHashSecret(config);
   const holders = {
-    account: new RingHolder(ringFile(config.ring_dir, 'account'), secret, { log }),
-    container: new RingHolder(ringFile(config.ring_dir, 'container'), secret, { log }),
-    object: new RingHolder(ringFile(config.ring_dir, 'object'), secret, { log }),
+    account: new RingHolder(ringFile(config.ring_dir, 'account'), secret, { log, checkIntervalMs: config.ring_check_interval_s * 1000 }),
+    container: new RingHolder(ringFile(config.ring_dir, 'container'), secret, { log, checkIntervalMs: config.ring_check_interval_s * 1000 }),
+    object: new RingHolder(ringFile(config.ring_dir, 'object'), secret, { log, checkIntervalMs: config.ring_check_interval_s * 1000 }),
   };
   for (const h of Object.values(holders)) h.start();
   const { app, ctx } = buildProxy({

@@ -8,7 +8,9 @@ import type { Logger } from '../common/log.js';
 import type { StorageNodeConfig } from './config.js';
 import { createDbServers } from './db/index.js';
 import { createAccountUpdateRetryHandler } from './db/updater-endpoint.js';
+import { createDbReplicationHandlers } from './db/replication.js';
 import { createObjectServer } from './object/object-server.js';
+import { createObjectReplicationHandler } from './object/replication.js';
 import { createStorageNodeHttpServer } from './server.js';
 import type { StorageNodeContext } from './types.js';
 
@@ -42,6 +44,10 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
     objectRow: db.objectRow,
     containerRow: db.containerRow,
     extra: createAccountUpdateRetryHandler(db, config.devices),
+    replicate: {
+      object: createObjectReplicationHandler(ctx, { reclaimAgeS: config.reclaim_age_s }),
+      ...createDbReplicationHandlers(ctx, db.pool),
+    },
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -92,6 +92,30 @@ export function sendStatus(res: ServerResponse, status: number, body = '', heade
   res.end(buf);
 }
 
+/**
+ * Free space per device, refreshed at most every 500 ms: an object PUT that cannot fit is refused
+ * with 507 before its body is sent (Expect: 100-continue), so the proxy picks a handoff instead.
+ */
+class SpaceCache {
+  private readonly seen = new Map<string, { at: number; avail: number }>();
+  constructor(private readonly reserveBytes: number) {}
+
+  async hasRoom(devicePath: string, length: number): Promise<boolean> {
+    const need = length + this.reserveBytes;
+    const hit = this.seen.get(devicePath);
+    const now = Date.now();
+    if (hit && now - hit.at < 500 && hit.avail > need * 4) return true;
+    try {
+      const s = await statfs(devicePath);
+      const avail = s.bavail * s.bsize;
+      this.seen.set(devicePath, { at: now, avail });
+      return avail >= need;
+    } catch {
+      return true; // cannot tell: let the write find out
+    }
+  }
+}
+
 async function isDeviceDir(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
@@ -100,9 +124,10 @@ async function isDeviceDir(path: string): Promise<boolean> {
   }
 }
 
-export function createStorageNodeHttpServer(ctx: StorageNodeContext, servers: StorageNodeServers): Server {
+export function createStorageNodeHttpServer(ctx: StorageNodeContext, servers: StorageNodeServers, opts: { reserveBytes?: number } = {}): Server {
+  const space = new SpaceCache(opts.reserveBytes ?? 0);
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
-    void route(ctx, servers, req, res, expectsContinue).catch((err: unknown) => {
+    void route(ctx, servers, space, req, res, expectsContinue).catch((err: unknown) => {
       ctx.log.error({ err, url: req.url, method: req.method }, 'unhandled storage-node error');
       if (isSwiftletError(err)) sendStatus(res, statusForCode(err.code), err.message);
       else sendStatus(res, 500, 'Internal Server Error');
@@ -118,6 +143,7 @@ export function createStorageNodeHttpServer(ctx: StorageNodeContext, servers: St
 async function route(
   ctx: StorageNodeContext,
   servers: StorageNodeServers,
+  space: SpaceCache,
   req: IncomingMessage,
   res: ServerResponse,
   expectsContinue: boolean,
@@ -145,6 +171,13 @@ async function route(
   if (!(await isDeviceDir(devicePath))) {
     req.resume();
     return sendStatus(res, 507, `${parsed.device} is not mounted`);
+  }
+  if (method === 'PUT' && parsed.object !== undefined && req.headers['x-backend-source'] !== 'object-server') {
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (!(await space.hasRoom(devicePath, length))) {
+      req.resume();
+      return sendStatus(res, 507, `not enough space on ${parsed.device}`);
+    }
   }
   if (expectsContinue) res.writeContinue();
   const transId = req.headers['x-trans-id'];

@@ -8,6 +8,8 @@ import { request } from 'undici';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createClusterRings } from '../../ring-builder/bootstrap.js';
+import { RingBuilder } from '../../ring-builder/builder.js';
+import { builderFile, ringFile, writeRingFile, type RingName } from '../../ring-builder/ring.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 /**
@@ -41,6 +43,10 @@ export interface Cluster {
   /** Runs `swiftlet <daemon> --once` for every node (or the given ones), one node at a time. */
   runDaemonsOnce(daemons?: string[], nodes?: NodeProc[]): Promise<void>;
   restart(node: NodeProc): Promise<void>;
+  /** Starts one more storage node (not in the rings yet). */
+  addNode(): Promise<NodeProc>;
+  /** Adds the nodes' devices to all three rings (zone = their number) and rebalances. */
+  addToRings(nodes: NodeProc[], seed?: number): Promise<void>;
   token(user?: string, key?: string): Promise<{ token: string; storageUrl: string }>;
   stop(): Promise<void>;
 }
@@ -93,6 +99,7 @@ export async function startCluster(
         ...(node.link ? { ring_port: node.link.port } : {}),
         devices: node.devicesRoot,
         log_level: 'info',
+        ring_check_interval_s: 0.5,
         ...opts.nodeConfig,
       }),
     );
@@ -121,6 +128,7 @@ export async function startCluster(
       bind_ip: '127.0.0.1',
       bind_port: 0,
       log_level: 'info',
+      ring_check_interval_s: 0.5,
       node_timeout_ms: 3000,
       conn_timeout_ms: 500,
       ...opts.proxyConfig,
@@ -160,6 +168,29 @@ export async function startCluster(
     async restart(node) {
       if (node.proc && node.proc.exitCode === null) await cluster.kill(node);
       await startNode(node);
+    },
+    async addNode() {
+      const i = nodes.length + 1;
+      const devicesRoot = join(dir, `node${i}`);
+      await mkdir(join(devicesRoot, `d${i}`), { recursive: true });
+      const node: NodeProc = { name: `node${i}`, device: `d${i}`, devicesRoot, configFile: join(ringDir, `node${i}.json`), port: 0, proc: undefined };
+      nodes.push(node);
+      await startNode(node);
+      if (opts.links) node.link = await startTcpProxy(node.port);
+      await writeNodeConfig(node);
+      return node;
+    },
+    async addToRings(added, seed = 11) {
+      for (const name of ['account', 'container', 'object'] as RingName[]) {
+        const b = RingBuilder.loadBuilder(builderFile(ringDir, name));
+        for (const n of added) {
+          b.addDevice({ region: 1, zone: Number(n.name.replace('node', '')), ip: '127.0.0.1', port: n.link?.port ?? n.port, device: n.device, weight: 100 });
+        }
+        b.pretendMinPartHoursPassed();
+        b.rebalance({ seed, now: Date.now() });
+        b.saveBuilder(builderFile(ringDir, name));
+        writeRingFile(ringFile(ringDir, name), b.toRingData());
+      }
     },
     async token(user = 'test:tester', key = 'testing') {
       const res = await request(cluster.authUrl, { headers: { 'x-auth-user': user, 'x-auth-key': key } });

@@ -46,7 +46,11 @@ t.test('all-in-one: start, use, stop, restart', async (t) => {
   t.teardown(() => rm(data, { recursive: true, force: true }));
   let aio = startAio(data);
   let info = await aio.ready;
-  t.equal(Object.keys(info.pids).length, 5, 'proxy + 4 storage nodes');
+  t.same(
+    Object.keys(info.pids).sort(),
+    ['daemons1', 'daemons2', 'daemons3', 'daemons4', 'node1', 'node2', 'node3', 'node4', 'proxy'],
+    'proxy + 4 storage nodes + their daemons',
+  );
   const login = async () => {
     const res = await request(info.auth_url, { headers: { 'x-auth-user': 'test:tester', 'x-auth-key': 'testing' } });
     await res.body.dump();
