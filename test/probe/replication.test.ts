@@ -1,0 +1,128 @@
+import t from 'tap';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startCluster } from '../helpers/cluster.js';
+import { accountReplicas, containerReplicas, dataFilePath, directGet, objectPlacement } from '../helpers/replicas.js';
+import { api } from '../helpers/swift-api.js';
+
+/** Probe tests for the daemons with real processes: heal after a dead node, bit rot, a new node. */
+const body = (name: string, v = 1): Buffer => Buffer.from(`${name} v${v} `.repeat(200 + name.length));
+
+t.test('kill -9 a node, write and delete, restart, run the daemons: 3 good replicas, nothing resurrected', async (t) => {
+  const cluster = await startCluster({ partPower: 6 });
+  t.teardown(() => cluster.stop());
+  const a = await api(cluster);
+  const account = a.storageUrl.split('/').pop() as string;
+  t.equal((await a.req('PUT', '/c')).status, 201);
+  const live = new Map<string, Buffer>();
+  for (let i = 0; i < 12; i++) {
+    t.equal((await a.req('PUT', `/c/pre-${i}`, { body: body(`pre-${i}`) })).status, 201);
+    live.set(`pre-${i}`, body(`pre-${i}`));
+  }
+  const victim = cluster.nodes[0]!;
+  await cluster.kill(victim);
+  for (let i = 0; i < 12; i++) {
+    t.equal((await a.req('PUT', `/c/new-${i}`, { body: body(`new-${i}`) })).status, 201, `new-${i} during the outage`);
+    live.set(`new-${i}`, body(`new-${i}`));
+  }
+  for (let i = 0; i < 3; i++) {
+    t.equal((await a.req('PUT', `/c/pre-${i}`, { body: body(`pre-${i}`, 2) })).status, 201, 'overwrite during the outage');
+    live.set(`pre-${i}`, body(`pre-${i}`, 2));
+  }
+  const deleted = ['pre-3', 'pre-4', 'pre-5'];
+  for (const name of deleted) {
+    t.equal((await a.req('DELETE', `/c/${name}`)).status, 204, `delete ${name} during the outage`);
+    live.delete(name);
+  }
+  await cluster.restart(victim);
+  await cluster.runDaemonsOnce(['updater', 'replicator', 'replicator']);
+
+  for (const [name, bytes] of live) {
+    const p = await objectPlacement(cluster, account, 'c', name);
+    t.same(p.dataOn, p.primaries, `${name} is on exactly its 3 primaries`);
+    for (const dev of p.primaries) {
+      const r = await directGet(cluster, dev, account, 'c', name);
+      if (r.status !== 200 || !r.body.equals(bytes)) t.fail(`${name} on ${dev}: ${r.status}, right bytes: ${r.body.equals(bytes)}`);
+    }
+  }
+  for (const name of deleted) {
+    const p = await objectPlacement(cluster, account, 'c', name);
+    t.same(p.dataOn, [], `${name} stays deleted on every disk`);
+    t.equal((await a.req('GET', `/c/${name}`, { headers: { 'x-newest': 'true' } })).status, 404);
+  }
+  const want = [...live.keys()].sort();
+  for (const rep of await containerReplicas(cluster, account, 'c')) {
+    t.same(rep.names, want, `container replica ${rep.device} lists the live objects`);
+    t.equal(rep.count, want.length, `container replica ${rep.device} counts them`);
+  }
+  const bytesUsed = [...live.values()].reduce((s, b) => s + b.length, 0);
+  for (const rep of await accountReplicas(cluster, account)) {
+    t.same(rep, { device: rep.device, containers: 1, objects: want.length, bytes: bytesUsed }, `account replica ${rep.device} stats agree`);
+  }
+});
+
+t.test('bit rot: never served, quarantined by the auditor, restored by the replicator', async (t) => {
+  const cluster = await startCluster({ partPower: 6 });
+  t.teardown(() => cluster.stop());
+  const a = await api(cluster);
+  const account = a.storageUrl.split('/').pop() as string;
+  t.equal((await a.req('PUT', '/c')).status, 201);
+  const good = body('rot', 1);
+  t.equal((await a.req('PUT', '/c/rot', { body: good })).status, 201);
+  const p = await objectPlacement(cluster, account, 'c', 'rot');
+  const victimDev = p.primaries[0] as string;
+  const file = (await dataFilePath(cluster, victimDev, account, 'c', 'rot')) as string;
+  const bytes = await readFile(file);
+  bytes[100] = (bytes[100] as number) ^ 0xff;
+  await writeFile(file, bytes);
+
+  const direct = await directGet(cluster, victimDev, account, 'c', 'rot');
+  t.not(direct.status, 200, 'the corrupt replica refuses to serve');
+  for (let i = 0; i < 5; i++) {
+    const r = await a.req('GET', '/c/rot');
+    t.ok(r.status === 200 && r.body.equals(good), 'GET through the proxy returns the good bytes');
+  }
+  const victim = cluster.nodes.find((n) => n.device === victimDev)!;
+  await cluster.runDaemonsOnce(['auditor'], [victim]);
+  const quarantined = await readdir(join(victim.devicesRoot, victimDev, 'quarantined', 'objects')).catch(() => []);
+  t.ok(quarantined.length >= 1, 'the corrupt file is in quarantine');
+  await cluster.runDaemonsOnce(['replicator']);
+  const restored = await directGet(cluster, victimDev, account, 'c', 'rot');
+  t.equal(restored.status, 200, 'the replica is back');
+  t.ok(restored.body.equals(good), 'with the good bytes');
+});
+
+t.test('a 5th node joins: the replicators move its share, reads work throughout', async (t) => {
+  const cluster = await startCluster({ partPower: 6 });
+  t.teardown(() => cluster.stop());
+  const a = await api(cluster);
+  const account = a.storageUrl.split('/').pop() as string;
+  t.equal((await a.req('PUT', '/c')).status, 201);
+  const names = Array.from({ length: 30 }, (_, i) => `obj-${i}`);
+  for (const n of names) t.equal((await a.req('PUT', `/c/${n}`, { body: body(n) })).status, 201);
+  const fifth = await cluster.addNode();
+  await cluster.addToRings([fifth]);
+  await new Promise((r) => setTimeout(r, 1500)); // services poll the ring every 0.5 s in tests
+  const readAll = async (when: string): Promise<void> => {
+    let ok = 0;
+    for (const n of names) {
+      const r = await a.req('GET', `/c/${n}`);
+      if (r.status === 200 && r.body.equals(body(n))) ok++;
+    }
+    t.equal(ok, names.length, `every object readable ${when}`);
+  };
+  await readAll('right after the ring change');
+  await cluster.runDaemonsOnce(['replicator']);
+  await readAll('after one replication pass');
+  await cluster.runDaemonsOnce(['replicator']);
+  let onFifth = 0;
+  for (const n of names) {
+    const p = await objectPlacement(cluster, account, 'c', n);
+    t.same(p.dataOn, p.primaries, `${n} on exactly its new primaries`);
+    if (p.primaries.includes(fifth.device)) onFifth++;
+  }
+  t.ok(onFifth > 0, `the new node holds its share (${onFifth} of ${names.length} objects)`);
+  await readAll('after the move');
+  const listing = await a.req('GET', '/c');
+  t.equal(listing.body.toString().split('\n').filter(Boolean).length, names.length, 'listing complete');
+});
