@@ -1,11 +1,14 @@
 import t from 'tap';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startCluster } from '../helpers/cluster.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { SWIFTLET_BIN, startCluster } from '../helpers/cluster.js';
 import { accountReplicas, containerReplicas, dataFilePath, directGet, objectPlacement } from '../helpers/replicas.js';
 import { api } from '../helpers/swift-api.js';
 
 /** Probe tests for the daemons with real processes: heal after a dead node, bit rot, a new node. */
+const execFileP = promisify(execFile);
 const body = (name: string, v = 1): Buffer => Buffer.from(`${name} v${v} `.repeat(200 + name.length));
 
 t.test('kill -9 a node, write and delete, restart, run the daemons: 3 good replicas, nothing resurrected', async (t) => {
@@ -59,6 +62,16 @@ t.test('kill -9 a node, write and delete, restart, run the daemons: 3 good repli
   for (const rep of await accountReplicas(cluster, account)) {
     t.same(rep, { device: rep.device, containers: 1, objects: want.length, bytes: bytesUsed }, `account replica ${rep.device} stats agree`);
   }
+
+  // swiftlet status sums up the daemons' last passes: converged means nothing pending.
+  await cluster.runDaemonsOnce(['replicator']);
+  const { stdout } = await execFileP(process.execPath, [SWIFTLET_BIN, 'status', '--config', join(cluster.ringDir, 'proxy.json'), '--json']);
+  const status = JSON.parse(stdout) as { summary: Record<string, unknown>; nodes: Array<{ reports: Array<{ daemon: string }> }> };
+  t.match(status.summary, { nodes: 4, unreachable: [], replicasMissing: 0, handoffPartitionsPending: 0, quarantined: 0, asyncPendings: 0 }, 'status: converged');
+  t.ok(
+    status.nodes.every((n) => ['object-replicator', 'db-replicator', 'updater'].every((d) => n.reports.some((r) => r.daemon === d))),
+    'every node reports its daemons',
+  );
 });
 
 t.test('bit rot: never served, quarantined by the auditor, restored by the replicator', async (t) => {
@@ -125,4 +138,25 @@ t.test('a 5th node joins: the replicators move its share, reads work throughout'
   await readAll('after the move');
   const listing = await a.req('GET', '/c');
   t.equal(listing.body.toString().split('\n').filter(Boolean).length, names.length, 'listing complete');
+});
+
+t.test('X-Delete-After: 404 at once when due, then the expirer removes the object and its listing row', async (t) => {
+  const cluster = await startCluster({ partPower: 6 });
+  t.teardown(() => cluster.stop());
+  const a = await api(cluster);
+  const account = a.storageUrl.split('/').pop() as string;
+  t.equal((await a.req('PUT', '/c')).status, 201);
+  t.equal((await a.req('PUT', '/c/keep', { body: 'keep' })).status, 201);
+  t.equal((await a.req('PUT', '/c/short-lived', { body: 'bye', headers: { 'x-delete-after': '1' } })).status, 201);
+  const head = await a.req('HEAD', '/c/short-lived');
+  t.equal(head.status, 200);
+  t.match(head.headers['x-delete-at'], /^\d+$/, 'X-Delete-After became X-Delete-At');
+  await new Promise((r) => setTimeout(r, 2100));
+  t.equal((await a.req('GET', '/c/short-lived')).status, 404, 'answers 404 as soon as it is due');
+  await cluster.runDaemonsOnce(['expirer']);
+  const p = await objectPlacement(cluster, account, 'c', 'short-lived');
+  t.same(p.dataOn, [], 'the expirer deleted every replica');
+  t.same(p.tombstoneOn, p.primaries, 'tombstones on the primaries');
+  for (const rep of await containerReplicas(cluster, account, 'c')) t.same(rep.names, ['keep'], `listing row gone on ${rep.device}`);
+  t.equal((await a.req('GET', '/c/keep')).status, 200, 'other objects untouched');
 });
