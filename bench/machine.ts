@@ -39,7 +39,7 @@ export function machineInfo(): MachineInfo {
     swift: tryRun('dpkg-query', ['-W', '-f=${Version}', 'swift']) || 'not installed',
     wrk: (tryRun('wrk', ['--version']).split('\n')[0] ?? '').replace(/ Copyright.*/, '') || 'not installed',
     gitCommit: tryRun('git', ['rev-parse', '--short', 'HEAD']) || 'unknown',
-    gitDirty: tryRun('git', ['status', '--porcelain', '--untracked-files=no']) !== '',
+    gitDirty: tryRun('git', ['status', '--porcelain', '--', '.', ':!bench/results']) !== '',
     loadAvg1: Math.round(loadavg()[0] * 100) / 100,
   };
 }
