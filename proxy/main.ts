@@ -2,8 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { requireHashSecret } from '../common/config.js';
 import { systemClock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
-import { RingHolder } from '../ring-builder/ring-holder.js';
-import { ringFile } from '../ring-builder/ring.js';
+import { openRings } from '../ring-builder/rings.js';
 import { buildProxy } from './app.js';
 import type { ProxyConfig } from './config.js';
 
@@ -15,15 +14,10 @@ export interface RunningProxy {
 /** Loads the three rings (reloaded when they change and validate) and starts the proxy. */
 export async function startProxy(config: ProxyConfig, log: Logger): Promise<RunningProxy> {
   const secret = requireHashSecret(config);
-  const holders = {
-    account: new RingHolder(ringFile(config.ring_dir, 'account'), secret, { log, checkIntervalMs: config.ring_check_interval_s * 1000 }),
-    container: new RingHolder(ringFile(config.ring_dir, 'container'), secret, { log, checkIntervalMs: config.ring_check_interval_s * 1000 }),
-    object: new RingHolder(ringFile(config.ring_dir, 'object'), secret, { log, checkIntervalMs: config.ring_check_interval_s * 1000 }),
-  };
-  for (const h of Object.values(holders)) h.start();
+  const rings = openRings(config.ring_dir, secret, { log, checkIntervalMs: config.ring_check_interval_s * 1000 });
   const { app, ctx } = buildProxy({
     config,
-    rings: { account: () => holders.account.ring, container: () => holders.container.ring, object: () => holders.object.ring },
+    rings,
     log,
     clock: systemClock,
   });
@@ -33,7 +27,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   return {
     port,
     async close() {
-      for (const h of Object.values(holders)) h.stop();
+      rings.stop();
       await app.close();
       await ctx.agent.close();
       ctx.putAgent.destroy();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostOf, objectUpdateTargets } from '../ring-builder/update-targets.js';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { hashPath } from '../common/hash-path.js';
@@ -158,7 +159,7 @@ async function expire(ctx: DaemonContext, ring: Ring, hash: string, entry: Index
   }
 
   const ts = expiryTimestamp(entry.deleteAt, entry.timestamp);
-  const targets = updateTargets(ctx, account, container);
+  const targets = objectUpdateTargets(ctx.rings, account, container);
   const statuses = await Promise.all(
     nodes.map(async (d, i) => {
       const headers: Record<string, string> = {
@@ -205,27 +206,6 @@ async function newerLiveVersion(ctx: DaemonContext, nodes: RingDevice[], pathFor
     }),
   );
   return answers.some(Boolean);
-}
-
-/** Container replica i gets the update of object replica i, and tells account replica i (as the proxy does). */
-function updateTargets(ctx: DaemonContext, account: string, container: string): (i: number) => Record<string, string> {
-  const cring = ctx.rings.container();
-  const cpart = cring.partitionFor(account, container);
-  const cnodes = cring.primaries(cpart);
-  const aring = ctx.rings.account();
-  const apart = aring.partitionFor(account);
-  const anodes = aring.primaries(apart);
-  return (i) => ({ ...targetHeaders('container', cpart, cnodes, i), ...targetHeaders('account', apart, anodes, i) });
-}
-
-function targetHeaders(kind: 'container' | 'account', partition: number, nodes: RingDevice[], i: number): Record<string, string> {
-  const n = nodes[i % nodes.length];
-  if (!n) return {};
-  return { [`x-${kind}-host`]: hostOf(n), [`x-${kind}-device`]: n.device, [`x-${kind}-partition`]: String(partition) };
-}
-
-function hostOf(d: RingDevice): string {
-  return d.ip.includes(':') ? `[${d.ip}]:${d.port}` : `${d.ip}:${d.port}`;
 }
 
 function firstHeader(v: string | string[] | undefined): string | undefined {

@@ -3,8 +3,7 @@ import { systemClock } from '../common/clock.js';
 import { parseConfig, readJsonConfigFile, requireHashSecret } from '../common/config.js';
 import { createBackendAgent } from '../common/http-client.js';
 import { createLogger, type Logger } from '../common/log.js';
-import { RingHolder } from '../ring-builder/ring-holder.js';
-import { ringFile } from '../ring-builder/ring.js';
+import { openRings } from '../ring-builder/rings.js';
 import { storageNodeSpec, type StorageNodeConfig } from '../storage-node/config.js';
 import { createAuditor } from './auditor.js';
 import type { DaemonContext } from './context.js';
@@ -37,18 +36,13 @@ function intervalFor(name: string, cfg: StorageNodeConfig): number {
 
 export function daemonContext(cfg: StorageNodeConfig, log: Logger): { ctx: DaemonContext; close(): Promise<void> } {
   const secret = requireHashSecret(cfg);
-  const holders = {
-    account: new RingHolder(ringFile(cfg.ring_dir, 'account'), secret, { log, checkIntervalMs: cfg.ring_check_interval_s * 1000 }),
-    container: new RingHolder(ringFile(cfg.ring_dir, 'container'), secret, { log, checkIntervalMs: cfg.ring_check_interval_s * 1000 }),
-    object: new RingHolder(ringFile(cfg.ring_dir, 'object'), secret, { log, checkIntervalMs: cfg.ring_check_interval_s * 1000 }),
-  };
-  for (const h of Object.values(holders)) h.start();
+  const rings = openRings(cfg.ring_dir, secret, { log, checkIntervalMs: cfg.ring_check_interval_s * 1000 });
   const agent = createBackendAgent({ connectTimeoutMs: cfg.conn_timeout_ms, nodeTimeoutMs: cfg.node_timeout_ms });
   const ctx: DaemonContext = {
     config: cfg,
     devicesRoot: cfg.devices,
     secret,
-    rings: { account: () => holders.account.ring, container: () => holders.container.ring, object: () => holders.object.ring },
+    rings,
     agent,
     log,
     clock: systemClock,
@@ -57,7 +51,7 @@ export function daemonContext(cfg: StorageNodeConfig, log: Logger): { ctx: Daemo
   return {
     ctx,
     close: async () => {
-      for (const h of Object.values(holders)) h.stop();
+      rings.stop();
       await agent.close();
     },
   };

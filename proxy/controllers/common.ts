@@ -42,17 +42,6 @@ export function forwardedMetadata(headers: Record<string, string>, target: 'acco
   return out;
 }
 
-/** Per-replica update target headers: replica i of a write tells its node to update updateRing's node i. */
-export function updateTargetHeaders(kind: 'container' | 'account', partition: number, nodes: RingDevice[], i: number): Record<string, string> {
-  if (nodes.length === 0) return {};
-  const n = nodes[i % nodes.length] as RingDevice;
-  return {
-    [`x-${kind}-host`]: `${n.ip}:${n.port}`,
-    [`x-${kind}-device`]: n.device,
-    [`x-${kind}-partition`]: String(partition),
-  };
-}
-
 /** Answers the client with a backend response, streaming its body. */
 export function relay(sreq: SwiftRequest, r: BackendResponse, extra: Record<string, string> = {}): void {
   const headers = { ...clientHeaders(r.headers), ...extra };

@@ -5,7 +5,8 @@ import { makeRequests } from '../fanout.js';
 import { send } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
 import { validateAcl } from '../tempauth.js';
-import { baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay, updateTargetHeaders } from './common.js';
+import { containerUpdateTargets } from '../../ring-builder/update-targets.js';
+import { baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay } from './common.js';
 
 /** Swift's container controller: create/delete with account updates, listings, metadata and ACLs. */
 export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
@@ -36,16 +37,12 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
         const err = v ? validateAcl(v) : undefined;
         if (err) return void send(sreq.reply, 400, {}, err);
       }
-      let accountPart = 0;
-      let accountNodes: ReturnType<ReturnType<ProxyContext['rings']['account']>['primaries']> = [];
       if (sreq.method === 'PUT') {
         const accountStatus = await ensureAccount(ctx, sreq, account);
         if (accountStatus === 404) return void send(sreq.reply, 404);
         if (accountStatus >= 300) return void send(sreq.reply, accountStatus);
-        const aring = ctx.rings.account();
-        accountPart = aring.partitionFor(account);
-        accountNodes = aring.primaries(accountPart);
       }
+      const accountTargets = containerUpdateTargets(ctx.rings, account);
       const { status } = await makeRequests(
         ctx,
         ring,
@@ -53,18 +50,13 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
         sreq.method,
         pathFor,
         { ...baseBackendHeaders(sreq, sreq.stamp()), ...forwardedMetadata(sreq.headers, 'container') },
-        (i) => (sreq.method === 'PUT' ? updateTargetHeaders('account', accountPart, accountNodes, i) : {}),
+        (i) => (sreq.method === 'PUT' ? accountTargets(i) : {}),
       );
       ctx.info.invalidateContainer(account, container);
       return void send(sreq.reply, status);
     }
     case 'DELETE': {
-      const aring = ctx.rings.account();
-      const accountPart = aring.partitionFor(account);
-      const accountNodes = aring.primaries(accountPart);
-      const { status } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()), (i) =>
-        updateTargetHeaders('account', accountPart, accountNodes, i),
-      );
+      const { status } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()), containerUpdateTargets(ctx.rings, account));
       ctx.info.invalidateContainer(account, container);
       return void send(sreq.reply, status);
     }

@@ -8,7 +8,8 @@ import { guessContentType } from '../mime.js';
 import { PutError, putToReplicas } from '../object-put.js';
 import { clientHeaders, send } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
-import { baseBackendHeaders, containerInfo, forwardedMetadata, relay, updateTargetHeaders } from './common.js';
+import { objectUpdateTargets } from '../../ring-builder/update-targets.js';
+import { baseBackendHeaders, containerInfo, forwardedMetadata, relay } from './common.js';
 import { authorizeSourceRead } from './copy-auth.js';
 
 const READ_HEADERS = ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
@@ -52,20 +53,6 @@ async function getObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
     return void send(sreq.reply, 404);
   }
   relay(sreq, response);
-}
-
-/** Container nodes each object replica updates, and the account nodes the container tells. */
-function updateTargets(ctx: ProxyContext, account: string, container: string) {
-  const cring = ctx.rings.container();
-  const cpart = cring.partitionFor(account, container);
-  const cnodes = cring.primaries(cpart);
-  const aring = ctx.rings.account();
-  const apart = aring.partitionFor(account);
-  const anodes = aring.primaries(apart);
-  return (i: number): Record<string, string> => ({
-    ...updateTargetHeaders('container', cpart, cnodes, i),
-    ...updateTargetHeaders('account', apart, anodes, i),
-  });
 }
 
 /** X-Delete-After becomes X-Delete-At; both must be integers in the future (Swift's messages). */
@@ -137,7 +124,7 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   if (copyFrom === undefined && sreq.headers['etag'] !== undefined) headers['etag'] = sreq.headers['etag'].replace(/"/g, '');
 
   const { ring, part, pathFor } = objectTarget(ctx, account, container, object);
-  const targets = updateTargets(ctx, account, container);
+  const targets = objectUpdateTargets(ctx.rings, account, container);
   try {
     const outcome = await putToReplicas(ctx, ring, part, pathFor, (i) => ({ ...headers, ...targets(i) }), body, contentLength);
     if (outcome.status === 201) {
@@ -240,7 +227,7 @@ async function deleteObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void
   if (info.status === 404) return void send(sreq.reply, 404);
   if (info.status >= 300) return void send(sreq.reply, 503);
   const { ring, part, pathFor } = objectTarget(ctx, sreq.account, sreq.container as string, sreq.object as string);
-  const targets = updateTargets(ctx, sreq.account, sreq.container as string);
+  const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string);
   const { status } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()), targets);
   send(sreq.reply, status);
 }
