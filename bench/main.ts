@@ -17,6 +17,7 @@ suites:
                 runs the same workloads on both, interleaved, and prints Swiftlet/Swift per figure
                   + object workload options below (default: 3 runs)
                   [--swift-port P] [--swiftlet-fs xfs|dir] [--work-dir DIR] [--keep]
+                  [--swiftlet-daemons] (run Swiftlet's replicator etc.; Swift's are never started)
   ring          rebalance time, swiftlet ring vs swift-ring-builder on the same input
                   [--part-powers 16,17,18,19,20] [--devices 10,100,1000] [--repeat 1] [--timeout 600s]
   listing       a container of N objects listed in pages, with prefix and delimiter
@@ -39,9 +40,9 @@ common: --out DIR (default bench/results)
 const COMMON = ['out'];
 const KNOWN: Record<string, { options: readonly string[]; flags: readonly string[] }> = {
   object: { options: [...OBJECT_OPTIONS, ...COMMON, 'auth-url', 'user', 'key', 'name'], flags: [] },
-  'side-by-side': { options: [...OBJECT_OPTIONS, ...COMMON, 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep'] },
+  'side-by-side': { options: [...OBJECT_OPTIONS, ...COMMON, 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
   ring: { options: [...COMMON, 'part-powers', 'devices', 'repeat', 'timeout'], flags: [] },
-  listing: { options: [...COMMON, 'objects', 'page', 'repeat', 'fill-concurrency', 'max-fill-time', 'auth-url', 'user', 'key', 'name', 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep'] },
+  listing: { options: [...COMMON, 'objects', 'page', 'repeat', 'fill-concurrency', 'max-fill-time', 'auth-url', 'user', 'key', 'name', 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
   replication: { options: COMMON, flags: [] },
 };
 

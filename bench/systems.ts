@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -58,10 +58,18 @@ export async function umountXfs(dir: string): Promise<void> {
   await execFileP('bash', [join(SCRIPTS, 'xfs-dir.sh'), 'umount', dir]);
 }
 
+/** Whether `swiftlet`'s usage text mentions an option. */
+function aioSupports(bin: string, option: string): boolean {
+  const r = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  return `${r.stdout}${r.stderr}`.includes(option);
+}
+
 export interface SwiftletOptions {
   workDir: string;
   /** Put the data on its own loop-mounted XFS image (root only). */
   xfs: boolean;
+  /** Run Swiftlet's background daemons (replicator, updater, …); off by default: Swift's are not started either. */
+  daemons: boolean;
   progress: Progress;
 }
 
@@ -74,7 +82,10 @@ export async function startSwiftlet(o: SwiftletOptions): Promise<RunningSystem> 
   const bin = join(REPO_ROOT, 'dist', 'bin', 'swiftlet.js');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build`);
   const log = createWriteStream(join(base, 'aio.log'));
-  const child: ChildProcess = spawn(process.execPath, [bin, 'aio', '--data', data, '--port', '0', '--node-port-base', '0', '--bind', '127.0.0.1'], {
+  const args = [bin, 'aio', '--data', data, '--port', '0', '--node-port-base', '0', '--bind', '127.0.0.1'];
+  // aio starts each node's daemons unless told not to (older builds have neither daemons nor the flag)
+  if (!o.daemons && aioSupports(bin, '--no-daemons')) args.push('--no-daemons');
+  const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr?.pipe(log, { end: false });
@@ -106,7 +117,7 @@ export async function startSwiftlet(o: SwiftletOptions): Promise<RunningSystem> 
     if (o.xfs) await umountXfs(data).catch(() => undefined);
     throw err;
   }
-  o.progress.line(`swiftlet aio ready: ${rec.auth_url} (pid ${child.pid}, data ${data}${o.xfs ? ' on XFS' : ''})`);
+  o.progress.line(`swiftlet aio ready: ${rec.auth_url} (pid ${child.pid}, data ${data}${o.xfs ? ' on XFS' : ''}, ${args.includes('--no-daemons') ? 'daemons off' : 'daemons on'})`);
   return {
     name: 'Swiftlet',
     authUrl: rec.auth_url,

@@ -103,28 +103,30 @@ export async function startBoth(o: Map<string, string>, progress: Progress): Pro
   const b = await startSwift({ workDir, port: swiftPort, keep, progress });
   let a: RunningSystem;
   try {
-    a = await startSwiftlet({ workDir, xfs: fs === 'xfs', progress });
+    a = await startSwiftlet({ workDir, xfs: fs === 'xfs', daemons: o.get('swiftlet-daemons') === 'true', progress });
   } catch (err) {
     await b.stop().catch(() => undefined);
     throw err;
   }
   // Ctrl-C: stop both clusters and unmount before leaving
+  // (a second Ctrl-C while cleaning up is ignored, so the unmount is not cut short)
   const onSignal = (): void => {
+    if (cleaned) return;
     progress.line('interrupted: stopping both systems');
     void cleanup().finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let cleaned = false;
   const cleanup = async (): Promise<void> => {
     if (cleaned) return;
     cleaned = true;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await a.stop().catch((e) => progress.line(`stopping Swiftlet: ${String(e)}`));
     await b.stop().catch((e) => progress.line(`stopping Swift: ${String(e)}`));
     if (!keep && !o.has('work-dir')) rmSync(workDir, { recursive: true, force: true });
     else progress.line(`kept ${workDir}${keep ? ' (Swift still running: bench/scripts/swift-aio.sh purge ' + join(workDir, 'swift') + ')' : ''}`);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   };
   return { a, b, workDir, cleanup };
 }
@@ -164,7 +166,7 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
   }
   const m = machineInfo();
   const table = markdownSideBySide(pairs);
-  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, loop-mounted XFS, tempauth; Swift servers with workers = 1, plus memcached\n- workload: ${opsDescription(opts)}\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${table}`;
+  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, loop-mounted XFS, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${table}`;
   const dir = resultsDir(ctx.outRoot, 'side-by-side');
   writeResultFiles(dir, {
     'results.json':
