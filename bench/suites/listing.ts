@@ -106,6 +106,7 @@ export async function listingSuite(ctx: SuiteContext): Promise<number> {
   const fillConc = parseCount(o.get('fill-concurrency') ?? '64', '--fill-concurrency');
   const capMs = parseDuration(o.get('max-fill-time') ?? '4h');
   const progress = new Progress();
+  const m0 = machineInfo(); // the commit being measured: HEAD may move during a long run
   const container = `listing-${n}`;
   const eps: Endpoint[] = [];
   let cleanup = async (): Promise<void> => undefined;
@@ -157,7 +158,7 @@ export async function listingSuite(ctx: SuiteContext): Promise<number> {
   }
   const table = `| query | system | entries | pages | total s | page p50 ms | page p99 ms | entries/s | errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n`;
   const fillLines = names.map((nm) => (fills[nm] ? `- ${nm}: filled to ${n} empty objects in ${fmt(fills[nm]!.seconds)} s (${fmt(fills[nm]!.opsPerSec)} PUT/s, ${fills[nm]!.errors} errors)` : `- ${nm}: container was already full`)).join('\n');
-  const m = machineInfo();
+  const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
   const md = `# listing: ${n} objects, pages of ${pageSize}\n\n${machineMarkdown(m)}\n- container: ${n} empty objects named d<i mod 100>/o<i> (100 "directories" of ${Math.floor(n / 100)}), filled through the API with wrk (0-byte PUTs, ${fillConc} connections)\n- timed: walking every page of each query (format=json, limit=${pageSize}, marker paging), ${repeat} run(s), systems alternating\n- command: \`${ctx.command}\`\n\n${fillLines}\n\nRatios are ${names.join('/')}: below 1 for times means ${names[0]} is faster.\n\n${table}`;
   const dir = resultsDir(ctx.outRoot, 'listing');
   writeResultFiles(dir, {

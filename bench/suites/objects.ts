@@ -43,6 +43,7 @@ export async function objectSuite(ctx: SuiteContext): Promise<number> {
   const opts = objectWorkloadOptions(o, { repeat: 1 });
   const name = o.get('name') ?? 'endpoint';
   const progress = new Progress();
+  const m0 = machineInfo(); // the commit being measured: HEAD may move during a long run
   const ep = await v1Auth(name, authUrl, o.get('user') ?? 'test:tester', o.get('key') ?? 'testing');
   progress.line(`${name}: ${ep.storageUrl}; ${opsDescription(opts)}`);
   const workDir = mkdtempSync(join(tmpdir(), 'bench-object-'));
@@ -59,7 +60,7 @@ export async function objectSuite(ctx: SuiteContext): Promise<number> {
     rmSync(workDir, { recursive: true, force: true });
   }
   const ws = sortRuns([...runs.values()]);
-  const m = machineInfo();
+  const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
   const md = `# object suite: ${name}\n\n${machineMarkdown(m)}\n- endpoint: ${authUrl}\n- workload: ${opsDescription(opts)}\n- command: \`${ctx.command}\`\n\n${markdownTable(ws)}`;
   const dir = resultsDir(ctx.outRoot, 'object');
   writeResultFiles(dir, {
@@ -136,6 +137,7 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
   const o = ctx.options;
   const opts = objectWorkloadOptions(o, { repeat: 3 });
   const progress = new Progress();
+  const m0 = machineInfo(); // the commit being measured: HEAD may move during a long run
   const both = await startBoth(o, progress);
   const runs = new Map<string, WorkloadRuns>();
   const tag = Date.now().toString(36);
@@ -164,7 +166,7 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
     const b = runs.get(`${epB.name}/${w.op}/${w.size}/${w.concurrency}`);
     if (b) pairs.push({ a: w, b });
   }
-  const m = machineInfo();
+  const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
   const table = markdownSideBySide(pairs);
   const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, loop-mounted XFS, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${table}`;
   const dir = resultsDir(ctx.outRoot, 'side-by-side');

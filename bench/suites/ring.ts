@@ -88,6 +88,7 @@ export async function ringSuite(ctx: SuiteContext): Promise<number> {
   const timeoutMs = parseDuration(o.get('timeout') ?? '600s');
   const repeat = parseCount(o.get('repeat') ?? '1', '--repeat');
   const progress = new Progress();
+  const m0 = machineInfo(); // the commit being measured: HEAD may move during a long run
   const swiftlet: Tool = { name: 'Swiftlet', cmd: process.execPath, prefix: [join(REPO_ROOT, 'dist', 'bin', 'swiftlet.js'), 'ring'] };
   const swift: Tool = { name: 'Swift', cmd: 'swift-ring-builder', prefix: [] };
   const tools = [swiftlet];
@@ -136,7 +137,7 @@ export async function ringSuite(ctx: SuiteContext): Promise<number> {
       .map((r) => `| ${r.partPower} | ${2 ** r.partPower} | ${r.devices} | ${cell(r, 'Swiftlet')} | ${cell(r, 'Swift')} | ${Number.isFinite(ratioOf(r)) ? `**${fmt(ratioOf(r))}×**` : '—'} | ${r.notes.Swiftlet ?? ''} | ${r.notes.Swift ?? ''} |`)
       .join('\n') +
     '\n';
-  const m = machineInfo();
+  const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
   const md = `# ring rebalance: swiftlet ring vs swift-ring-builder\n\n${machineMarkdown(m)}\n- input: 3 replicas, min_part_hours 1, devices of weight 100 in 5 zones (10 devices: 10 servers of 1; more: servers of 10), seed 1\n- timed: the \`rebalance\` command of each tool, wall clock (process start + load + rebalance + save), ${repeat} run(s)\n- command: \`${ctx.command}\`\n\nBelow 1 in Swiftlet/Swift means Swiftlet is faster.\n\n${table}`;
   const dir = resultsDir(ctx.outRoot, 'ring');
   const chartRows = rows.map((r) => ({ label: `P=${r.partPower} D=${r.devices}`, values: [meanSpread(r.times.Swiftlet ?? []).mean, meanSpread(r.times.Swift ?? []).mean], note: Number.isFinite(ratioOf(r)) ? `${fmt(ratioOf(r))}×` : '' }));
