@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { BenchUsageError, OBJECT_OPTIONS, parseArgv } from './args.js';
 import { objectSuite, sideBySideSuite, type SuiteContext } from './suites/objects.js';
 import { listingSuite } from './suites/listing.js';
+import { replicationSuite } from './suites/replication.js';
 import { ringSuite } from './suites/ring.js';
 import { REPO_ROOT } from './systems.js';
 
@@ -23,7 +24,8 @@ suites:
   listing       a container of N objects listed in pages, with prefix and delimiter
                   [--objects 1000000] [--page 10000] [--repeat 3] [--fill-concurrency 64]
                   [--max-fill-time 4h]; both systems as side-by-side, or one --auth-url endpoint
-  replication   time to restore full replication after a device is wiped (not available yet)
+  replication   time to restore full replication after one device is wiped (Swiftlet's all-in-one)
+                  [--objects 2000] [--size 64k] [--fill-concurrency 16] [--max-passes 10] [--work-dir DIR]
 
 object workload options:
   --sizes 4k,64k,1m,64m        object sizes (default 4k)
@@ -43,7 +45,7 @@ const KNOWN: Record<string, { options: readonly string[]; flags: readonly string
   'side-by-side': { options: [...OBJECT_OPTIONS, ...COMMON, 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
   ring: { options: [...COMMON, 'part-powers', 'devices', 'repeat', 'timeout'], flags: [] },
   listing: { options: [...COMMON, 'objects', 'page', 'repeat', 'fill-concurrency', 'max-fill-time', 'auth-url', 'user', 'key', 'name', 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
-  replication: { options: COMMON, flags: [] },
+  replication: { options: [...COMMON, 'objects', 'size', 'fill-concurrency', 'max-passes', 'work-dir'], flags: [] },
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -71,8 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'listing':
       return listingSuite(ctx);
     case 'replication':
-      process.stdout.write('replication: not available yet: needs the replicator (issue 3)\n');
-      return 0;
+      return replicationSuite(ctx);
   }
   return 2;
 }
