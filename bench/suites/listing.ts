@@ -71,7 +71,14 @@ export async function walk(ep: Endpoint, container: string, q: ListingQuery, pag
   return { pages: pageMs.length, entries, seconds: (performance.now() - t0) / 1000, pageMs, errors };
 }
 
-async function fill(ep: Endpoint, container: string, n: number, concurrency: number, progress: Progress, capMs: number): Promise<{ seconds: number; opsPerSec: number; errors: number } | undefined> {
+interface FillResult {
+  seconds: number;
+  opsPerSec: number;
+  errors: number;
+  errorKinds: Record<string, number>;
+}
+
+async function fill(ep: Endpoint, container: string, n: number, concurrency: number, progress: Progress, capMs: number): Promise<FillResult | undefined> {
   await ensureContainer(ep, container);
   let have = (await containerObjectCount(ep, container)) ?? 0;
   if (have >= n) {
@@ -81,6 +88,7 @@ async function fill(ep: Endpoint, container: string, n: number, concurrency: num
   const t0 = performance.now();
   const initial = have;
   let errors = 0;
+  const errorKinds: Record<string, number> = {};
   let start = have;
   while (have < n) {
     progress.line(`${ep.name}: filling ${container}: ${have} → ${n} empty objects (wrk, ${concurrency} connections)`);
@@ -89,13 +97,14 @@ async function fill(ep: Endpoint, container: string, n: number, concurrency: num
       { onTick: (ms) => progress.tick(`${ep.name} fill ${(ms / 1000).toFixed(0)} s`) },
     );
     errors += r.errors;
+    for (const [k, v] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
     start += r.ops;
     const now = (await containerObjectCount(ep, container)) ?? 0;
     if (now <= have) throw new Error(`${ep.name}: fill made no progress (${r.errors} errors: ${JSON.stringify(r.errorKinds)})`);
     have = now;
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { seconds, opsPerSec: (have - initial) / seconds, errors };
+  return { seconds, opsPerSec: (have - initial) / seconds, errors, errorKinds };
 }
 
 export async function listingSuite(ctx: SuiteContext): Promise<number> {
@@ -111,7 +120,7 @@ export async function listingSuite(ctx: SuiteContext): Promise<number> {
   const eps: Endpoint[] = [];
   let cleanup = async (): Promise<void> => undefined;
   const workDir = mkdtempSync(join(tmpdir(), 'bench-listing-'));
-  const fills: Record<string, { seconds: number; opsPerSec: number; errors: number } | undefined> = {};
+  const fills: Record<string, FillResult | undefined> = {};
   const results: Record<string, Record<string, WalkResult[]>> = {};
   try {
     if (o.has('auth-url')) {
@@ -125,7 +134,7 @@ export async function listingSuite(ctx: SuiteContext): Promise<number> {
     for (const ep of eps) {
       const f = await fill(ep, container, n, fillConc, progress, capMs);
       fills[ep.name] = f;
-      if (f) progress.line(`${ep.name}: filled to ${n} objects in ${fmt(f.seconds)} s (${fmt(f.opsPerSec)} PUT/s), ${f.errors} errors`);
+      if (f) progress.line(`${ep.name}: filled to ${n} objects in ${fmt(f.seconds)} s (${fmt(f.opsPerSec)} PUT/s), ${f.errors} errors${f.errors ? ` ${JSON.stringify(f.errorKinds)}` : ''}`);
     }
     for (let rep = 0; rep < repeat; rep++) {
       const order = rep % 2 === 0 ? eps : [...eps].reverse();
@@ -157,7 +166,7 @@ export async function listingSuite(ctx: SuiteContext): Promise<number> {
     chartRows.push({ label: q.label, values: per.map((p) => p.secs.mean * 1000), note: per.length === 2 ? `${fmt(ratio(per[0].secs.mean, per[1].secs.mean))}×` : '' });
   }
   const table = `| query | system | entries | pages | total s | page p50 ms | page p99 ms | entries/s | errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n`;
-  const fillLines = names.map((nm) => (fills[nm] ? `- ${nm}: filled to ${n} empty objects in ${fmt(fills[nm]!.seconds)} s (${fmt(fills[nm]!.opsPerSec)} PUT/s, ${fills[nm]!.errors} errors)` : `- ${nm}: container was already full`)).join('\n');
+  const fillLines = names.map((nm) => (fills[nm] ? `- ${nm}: filled to ${n} empty objects in ${fmt(fills[nm]!.seconds)} s (${fmt(fills[nm]!.opsPerSec)} PUT/s, ${fills[nm]!.errors} errors${fills[nm]!.errors ? ` ${JSON.stringify(fills[nm]!.errorKinds)}` : ''})` : `- ${nm}: container was already full`)).join('\n');
   const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
   const md = `# listing: ${n} objects, pages of ${pageSize}\n\n${machineMarkdown(m)}\n- container: ${n} empty objects named d<i mod 100>/o<i> (100 "directories" of ${Math.floor(n / 100)}), filled through the API with wrk (0-byte PUTs, ${fillConc} connections)\n- timed: walking every page of each query (format=json, limit=${pageSize}, marker paging), ${repeat} run(s), systems alternating\n- command: \`${ctx.command}\`\n\n${fillLines}\n\nRatios are ${names.join('/')}: below 1 for times means ${names[0]} is faster.\n\n${table}`;
   const dir = resultsDir(ctx.outRoot, 'listing');
