@@ -51,10 +51,27 @@ export function encodePath(name: string): string {
   return name.split('/').map(encodeURIComponent).join('/');
 }
 
+/**
+ * One request with the endpoint's token. A 401 gets one fresh token and one retry: Swift's
+ * tempauth keeps tokens in memcached and answers 401 when memcached is too slow to answer under
+ * load, which must not end a whole bench run (the measured workloads still count those 401s).
+ */
 export async function simple(ep: Endpoint, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  const res = await request(`${ep.storageUrl}${path}`, { method: method as 'GET', headers: { 'x-auth-token': ep.token, ...headers }, dispatcher: agent });
-  const body = await res.body.text();
-  return { status: res.statusCode, headers: res.headers, body };
+  for (let attempt = 0; ; attempt++) {
+    const res = await request(`${ep.storageUrl}${path}`, { method: method as 'GET', headers: { 'x-auth-token': ep.token, ...headers }, dispatcher: agent });
+    const body = await res.body.text();
+    if (res.statusCode === 401 && attempt === 0) {
+      await reauth(ep);
+      continue;
+    }
+    return { status: res.statusCode, headers: res.headers, body };
+  }
+}
+
+/** Gets a fresh token for the endpoint (in place). */
+export async function reauth(ep: Endpoint): Promise<void> {
+  const fresh = await v1Auth(ep.name, ep.authUrl, ep.user, ep.key);
+  ep.token = fresh.token;
 }
 
 /** PUT a container; 201 or 202 are fine. */
