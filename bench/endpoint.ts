@@ -68,10 +68,22 @@ export async function simple(ep: Endpoint, method: string, path: string, headers
   }
 }
 
-/** Gets a fresh token for the endpoint (in place). */
+/**
+ * Gets a fresh token for the endpoint (in place), retrying for up to ~2 minutes: Swift's memcache
+ * client stops using a memcached that timed out 10 times in a minute, for a minute, and tempauth
+ * answers 503 to auth requests meanwhile.
+ */
 export async function reauth(ep: Endpoint): Promise<void> {
-  const fresh = await v1Auth(ep.name, ep.authUrl, ep.user, ep.key);
-  ep.token = fresh.token;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const fresh = await v1Auth(ep.name, ep.authUrl, ep.user, ep.key);
+      ep.token = fresh.token;
+      return;
+    } catch (err) {
+      if (attempt >= 24) throw err;
+      await new Promise((r) => setTimeout(r, 5000));
+    }
+  }
 }
 
 /** PUT a container; 201 or 202 are fine. */

@@ -141,8 +141,9 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
   const both = await startBoth(o, progress);
   const runs = new Map<string, WorkloadRuns>();
   const tag = Date.now().toString(36);
-  let epA: Endpoint;
-  let epB: Endpoint;
+  let epA: Endpoint | undefined;
+  let epB: Endpoint | undefined;
+  let failure: string | undefined;
   try {
     epA = await authRetry(both.a);
     epB = await authRetry(both.b);
@@ -156,9 +157,14 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
             collect(runs, ep.name, size, c, res);
           }
         }
+  } catch (err) {
+    // keep what was measured: the report says where and why the run stopped
+    failure = err instanceof Error ? err.message : String(err);
+    progress.line(`run stopped: ${failure}`);
   } finally {
     await both.cleanup();
   }
+  if (!epA || !epB) throw new Error(failure ?? 'systems did not start');
   const ws = sortRuns([...runs.values()]);
   const pairs: Pair[] = [];
   for (const w of ws) {
@@ -168,7 +174,7 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
   }
   const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
   const table = markdownSideBySide(pairs);
-  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, loop-mounted XFS, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${table}`;
+  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, loop-mounted XFS, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}`;
   const dir = resultsDir(ctx.outRoot, 'side-by-side');
   writeResultFiles(dir, {
     'results.json':
@@ -176,6 +182,7 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
         {
           suite: 'side-by-side',
           command: ctx.command,
+          failure: failure ?? null,
           machine: m,
           options: opts,
           systems: [
@@ -192,5 +199,6 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
     'chart.svg': sideBySideChart(pairs, 'Swiftlet vs OpenStack Swift (same machine, interleaved)'),
   });
   process.stdout.write(`\n${table}\n${ratioLines(pairs).join('\n')}\n\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
-  return 0;
+  if (failure) process.stderr.write(`run stopped early: ${failure}\n`);
+  return failure ? 1 : 0;
 }
