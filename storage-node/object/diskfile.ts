@@ -1,14 +1,15 @@
 import { createHash, type Hash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { closeSync, rmdirSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { isSwiftletError, SwiftletError } from '../../common/errors.js';
 import { Timestamp } from '../../common/timestamp.js';
-import { closeFd, closeQuietly, fdatasync, fstatSize, openFd, readAt } from './fd.js';
-import { asDiskError, discardTempFile, ensureDir, errnoOf, fsyncDir, invalidateSuffix, openTempFile, renameIntoDir, writeAllAt, writeFileDurable, type TempFile } from './fs-durable.js';
+import { closeQuietly, fdatasync, fstatSize, openFd, readAt } from './fd.js';
+import { asDiskError, discardTempFile, errnoOf, fsyncDir, fsyncDirs, invalidateSuffix, makeDirs, openTempFile, renameIntoDir, writeAllAt, writeFileDurable, type TempFile } from './fs-durable.js';
 import { OBJECTS_DIR, objectLocation, onDiskName, QUARANTINE_DIR, type ObjectLocation, type OnDiskFile } from './layout.js';
 import { crcHex, encodeTrailer, M, mergeMetaFile, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
-import { cleanupHashDir, readHashDir } from './ondisk.js';
+import { cleanupHashDirSync, readHashDir } from './ondisk.js';
 
 /**
  * The object disk layer: one object's files in its hash dir (docs/BACKEND.md). Reading picks the
@@ -195,6 +196,7 @@ export async function quarantineFile(loc: ObjectLocation, file: string, fsync: b
  * up to FLUSH_BYTES and written with one writev; the temp file is only opened at the first flush,
  * so a small object costs a single write (body and trailer together) and a PUT that fails before
  * its body is complete often never touches the disk.
+
  */
 export class DataFileWriter {
   static readonly FLUSH_BYTES = 256 * 1024;
@@ -264,25 +266,25 @@ export class DataFileWriter {
    * `dirMissing`: the caller saw no hash dir, so it is created before the rename is tried.
    */
   async commit(loc: ObjectLocation, timestamp: Timestamp, metadata: ObjectMetadata, dirMissing = false): Promise<void> {
+    // A new hash dir is made before the file's data sync and its parent fsynced after it: the
+    // data sync's journal commit then usually carries the mkdir too, so that fsync costs no I/O.
+    let newDirParents: string[] | undefined;
     try {
       await this.flush([encodeTrailer(metadata)]);
       const tmp = this.tmp as TempFile;
-      if (this.fsync) await fdatasync(tmp.fd);
-      await closeFd(tmp.fd);
+      if (dirMissing) newDirParents = makeDirs(loc.hashDir, loc.devicePath);
+      if (this.fsync) {
+        await fdatasync(tmp.fd);
+        if (newDirParents) await fsyncDirs(newDirParents);
+      }
+      closeSync(tmp.fd);
     } catch (e) {
       await this.abort();
-      throw asDiskError(e, this.tmp?.path ?? this.devicePath);
+      if (newDirParents) rmdirQuietly(loc.hashDir);
+      throw asDiskError(e, this.tmp?.path ?? loc.hashDir);
     }
     this.done = true;
     const tmp = this.tmp as TempFile;
-    if (dirMissing) {
-      try {
-        await ensureDir(loc.hashDir, loc.devicePath, this.fsync);
-      } catch (e) {
-        await unlink(tmp.path).catch(() => undefined);
-        throw asDiskError(e, loc.hashDir);
-      }
-    }
     await renameIntoDir(tmp.path, loc.hashDir, onDiskName(timestamp, 'data'), loc.devicePath, this.fsync);
   }
 
@@ -292,6 +294,15 @@ export class DataFileWriter {
     this.done = true;
     this.pending = [];
     if (this.tmp) await discardTempFile(this.tmp);
+  }
+}
+
+/** Removes a folder if it is empty; never throws (a failed write's new hash dir). */
+function rmdirQuietly(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    /* not empty (another write landed) or already gone */
   }
 }
 
@@ -312,7 +323,7 @@ export async function writeMetaFile(loc: ObjectLocation, timestamp: Timestamp, m
  * until the replicator rehashes the (invalidated) suffix, which cleans up the same way.
  */
 export async function finishWrite(loc: ObjectLocation, opts: { cleanup?: boolean } = {}): Promise<void> {
-  if (opts.cleanup !== false) await cleanupHashDir(loc.hashDir);
+  if (opts.cleanup !== false) cleanupHashDirSync(loc.hashDir);
   await invalidateSuffix(loc.partitionDir, loc.suffix);
 }
 

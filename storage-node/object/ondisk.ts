@@ -1,3 +1,4 @@
+import { readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { readdir, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Timestamp } from '../../common/timestamp.js';
@@ -69,6 +70,47 @@ export async function listHashDir(hashDir: string): Promise<string[] | undefined
 export async function readHashDir(hashDir: string): Promise<HashDirFiles & { exists: boolean }> {
   const names = await listHashDir(hashDir);
   return { ...classifyHashDirFiles(names ?? []), exists: names !== undefined };
+}
+
+/**
+ * listHashDir, synchronously: the write path lists the one small hash dir it writes into (a few
+ * entries, its parents just looked up), where a threadpool round trip costs more than the call.
+ */
+export function listHashDirSync(hashDir: string): string[] | undefined {
+  try {
+    return readdirSync(hashDir);
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw e;
+  }
+}
+
+/** readHashDir, synchronously (the write path). */
+export function readHashDirSync(hashDir: string): HashDirFiles & { exists: boolean } {
+  const names = listHashDirSync(hashDir);
+  return { ...classifyHashDirFiles(names ?? []), exists: names !== undefined };
+}
+
+/** cleanupHashDir after a write (no reclaim), synchronously: a listing and an unlink or two. */
+export function cleanupHashDirSync(hashDir: string): void {
+  const names = listHashDirSync(hashDir);
+  if (!names) return;
+  const doomed = classifyHashDirFiles(names).obsolete;
+  for (const f of doomed) {
+    try {
+      unlinkSync(join(hashDir, f.name));
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+    }
+  }
+  if (doomed.length === names.length) {
+    try {
+      rmdirSync(hashDir);
+    } catch {
+      /* not empty any more, or gone */
+    }
+  }
 }
 
 /**

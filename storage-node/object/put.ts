@@ -5,7 +5,7 @@ import { receiveBody } from './body-receiver.js';
 import { updateContainerOrSave, containerUpdateFor } from './container-update.js';
 import { DataFileWriter, finishWrite, readObjectInfo } from './diskfile.js';
 import { M, persistedFromPut, type ObjectMetadata } from './metadata.js';
-import { readHashDir } from './ondisk.js';
+import { readHashDirSync } from './ondisk.js';
 import { deleteAtError, header, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
 
 /**
@@ -32,7 +32,7 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   const badDeleteAt = deleteAtError(h, ts);
   if (badDeleteAt) return reject(400, badDeleteAt);
 
-  const files = await readHashDir(o.loc.hashDir);
+  const files = readHashDirSync(o.loc.hashDir);
   const ifNoneMatch = header(h, 'if-none-match');
   if (ifNoneMatch !== undefined && files.data && (await existingMatches(o, ifNoneMatch))) return reject(412, 'Precondition Failed');
   const orig = files.data?.timestamp ?? files.tombstone?.timestamp;
