@@ -196,10 +196,15 @@ export async function quarantineFile(loc: ObjectLocation, file: string, fsync: b
  * up to FLUSH_BYTES and written with one writev; the temp file is only opened at the first flush,
  * so a small object costs a single write (body and trailer together) and a PUT that fails before
  * its body is complete often never touches the disk.
-
+ *
+ * A large body is synced as it arrives (Swift's mb_per_sync): every SYNC_BYTES written, an
+ * fdatasync starts in the background while the body keeps coming, so the disk writes the object
+ * out during the upload instead of all at once in the final sync, which then only has the tail
+ * left. The final fdatasync before the rename is what makes the object durable, as before.
  */
 export class DataFileWriter {
-  static readonly FLUSH_BYTES = 256 * 1024;
+  static readonly FLUSH_BYTES = 1024 * 1024;
+  static readonly SYNC_BYTES = 4 * 1024 * 1024;
   private tmp: TempFile | undefined;
   private position = 0;
   private pending: Buffer[] = [];
@@ -207,6 +212,10 @@ export class DataFileWriter {
   private readonly md5: Hash = createHash('md5');
   private crc = 0;
   private done = false;
+  /** The background data sync in flight (never more than one), and where the last one started. */
+  private syncing: Promise<void> | undefined;
+  private syncError: unknown;
+  private syncStartedAt = 0;
 
   constructor(
     private readonly devicePath: string,
@@ -249,6 +258,25 @@ export class DataFileWriter {
     } catch (e) {
       throw asDiskError(e, this.tmp?.path ?? this.devicePath);
     }
+    if (this.syncError !== undefined) throw asDiskError(this.syncError, this.tmp.path);
+    if (this.fsync && !this.syncing && !extra.length && this.position - this.syncStartedAt >= DataFileWriter.SYNC_BYTES) {
+      this.syncStartedAt = this.position;
+      this.syncing = fdatasync(this.tmp.fd).then(
+        () => {
+          this.syncing = undefined;
+        },
+        (e: unknown) => {
+          this.syncing = undefined;
+          this.syncError ??= e;
+        },
+      );
+    }
+  }
+
+  /** Waits for a background sync (before the fd is synced for good or closed); throws its error. */
+  private async settleSync(): Promise<void> {
+    if (this.syncing) await this.syncing;
+    if (this.syncError !== undefined) throw this.syncError;
   }
 
   /** md5 hex of the body written so far. Call once, when the body is complete. */
@@ -273,6 +301,7 @@ export class DataFileWriter {
       await this.flush([encodeTrailer(metadata)]);
       const tmp = this.tmp as TempFile;
       if (dirMissing) newDirParents = makeDirs(loc.hashDir, loc.devicePath);
+      await this.settleSync();
       if (this.fsync) {
         await fdatasync(tmp.fd);
         if (newDirParents) await fsyncDirs(newDirParents);
@@ -293,6 +322,8 @@ export class DataFileWriter {
     if (this.done) return;
     this.done = true;
     this.pending = [];
+    // never close an fd a background sync is still using
+    await this.settleSync().catch(() => undefined);
     if (this.tmp) await discardTempFile(this.tmp);
   }
 }
