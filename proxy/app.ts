@@ -42,7 +42,9 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     config,
     rings: opts.rings,
     agent: createBackendAgent({ connectTimeoutMs: config.conn_timeout_ms, nodeTimeoutMs: config.node_timeout_ms }),
-    putAgent: new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 }),
+    // Each node socket may hold a few client chunks beyond what the kernel took before the client is
+    // paused (object-put.ts): fewer pause/resume rounds than the 16 KiB default, still bounded.
+    putAgent: new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, writableHighWaterMark: 512 * 1024 } as ConstructorParameters<typeof HttpAgent>[0]),
     errorLimiter: new ErrorLimiter(config.error_suppression_limit, config.error_suppression_interval_s * 1000, clock),
     info: new InfoCache(config.recheck_container_existence_s * 1000, config.recheck_account_existence_s * 1000, clock),
     auth: new TempAuth(config.tempauth_users, authSecret, config.reseller_prefix, config.token_life_s, clock),

@@ -10,8 +10,8 @@ import type { ProxyContext } from './context.js';
  *
  * Each replica is opened with `Expect: 100-continue`, so a node that cannot take the write
  * (507, unreachable) is replaced by a handoff before a byte is sent. Once a quorum of nodes said
- * "continue", every chunk is written to all of them and the next chunk is read only when all have
- * drained (backpressure). A node that fails mid-body is dropped; the PUT answers 201 only when a
+ * "continue", every chunk is written to all of them and the client is paused while any node is
+ * behind (backpressure). A node that fails mid-body is dropped; the PUT answers 201 only when a
  * quorum of nodes stored and fsynced the object.
  */
 export interface PutOutcome {
@@ -114,24 +114,6 @@ async function connectAll(ctx: ProxyContext, ring: Ring, part: number, pathFor: 
   return { conns, refused };
 }
 
-function waitDrained(conn: Conn): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      conn.req.off('drain', done);
-      conn.req.off('close', done);
-      conn.req.off('error', onError);
-      resolve();
-    };
-    const onError = (): void => {
-      conn.failed = true;
-      done();
-    };
-    conn.req.once('drain', done);
-    conn.req.once('close', done);
-    conn.req.once('error', onError);
-  });
-}
-
 export class PutError extends Error {
   constructor(readonly kind: PutErrorKind) {
     super(kind);
@@ -169,37 +151,12 @@ export async function putToReplicas(
     }
   };
   const alive = (): Conn[] => conns.filter((c) => !c.failed);
-  let received = 0;
-  let idleTimer: NodeJS.Timeout | undefined;
-  let timedOut = false;
-  const armIdle = (): void => {
-    if (idleTimer) clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => {
-      timedOut = true;
-      body.destroy(new Error('client timeout'));
-    }, ctx.config.client_timeout_ms);
-  };
+  let received: number;
   try {
-    armIdle();
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      armIdle();
-      received += chunk.length;
-      if (received > ctx.config.max_file_size || (contentLength !== undefined && received > contentLength)) {
-        throw new PutError('too-large');
-      }
-      const waits: Array<Promise<void>> = [];
-      for (const c of alive()) {
-        if (!c.req.write(chunk)) waits.push(waitDrained(c));
-      }
-      if (waits.length) await Promise.all(waits);
-      if (alive().length < need) break;
-    }
+    received = await streamBody(ctx, body, conns, need, contentLength);
   } catch (err) {
     abortAll();
-    if (err instanceof PutError) throw err;
-    throw new PutError(timedOut ? 'client-timeout' : 'client-disconnect');
-  } finally {
-    if (idleTimer) clearTimeout(idleTimer);
+    throw err;
   }
   if (alive().length < need) {
     abortAll();
@@ -207,7 +164,7 @@ export async function putToReplicas(
   }
   if (contentLength !== undefined && received < contentLength) {
     abortAll();
-    throw new PutError(timedOut ? 'client-timeout' : 'client-disconnect');
+    throw new PutError('client-disconnect');
   }
   for (const c of alive()) c.req.end();
   const finals = await Promise.all(
@@ -223,6 +180,108 @@ export async function putToReplicas(
   const etag = finals.find((f) => f.status === 201 && f.etag)?.etag;
   if (best.status === 503) ctx.log.warn({ part, statuses }, 'object PUT: no quorum');
   return etag === undefined ? { status: best.status, statuses } : { status: best.status, etag, statuses };
+}
+
+/**
+ * Copies the client's body to every live node request with backpressure: each chunk goes to all
+ * of them, and the client is paused while any node's socket holds more than its high-water mark
+ * (a few chunks in flight per node, never the object), resumed once all have drained. Event
+ * driven: no promise per chunk. Resolves with the bytes received (fewer than Content-Length if
+ * the body ended early, or stopped early when fewer than `need` nodes are left); rejects with a
+ * PutError when the client fails, stalls or sends too much.
+ */
+function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: number, contentLength: number | undefined): Promise<number> {
+  const limit = Math.min(ctx.config.max_file_size, contentLength ?? Infinity);
+  return new Promise<number>((resolve, reject) => {
+    let received = 0;
+    let settled = false;
+    let waiting = 0;
+    let idleTimer: NodeJS.Timeout | undefined;
+    const listeners: Array<() => void> = [];
+    const finish = (err?: PutError): void => {
+      if (settled) return;
+      settled = true;
+      if (idleTimer) clearTimeout(idleTimer);
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+      for (const off of listeners) off();
+      if (err) {
+        body.on('error', () => undefined);
+        body.destroy();
+        reject(err);
+      } else {
+        if (!body.readableEnded) body.pause();
+        resolve(received);
+      }
+    };
+    const armIdle = (): void => {
+      if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => finish(new PutError('client-timeout')), ctx.config.client_timeout_ms);
+    };
+    const liveCount = (): number => conns.reduce((n, c) => n + (c.failed ? 0 : 1), 0);
+    /** A node drained or dropped out: resume the client once no live node is behind. */
+    const settle = (c: Conn & { behind?: boolean }): void => {
+      if (!c.behind) return;
+      c.behind = false;
+      waiting--;
+      if (settled) return;
+      if (liveCount() < need) return finish();
+      if (waiting === 0) {
+        armIdle();
+        body.resume();
+      }
+    };
+    for (const conn of conns as Array<Conn & { behind?: boolean }>) {
+      const onDrain = (): void => settle(conn);
+      const onGone = (): void => {
+        conn.failed = true;
+        settle(conn);
+        if (!settled && liveCount() < need) finish();
+      };
+      conn.req.on('drain', onDrain);
+      conn.req.on('close', onGone);
+      conn.req.on('error', onGone);
+      listeners.push(() => {
+        conn.req.off('drain', onDrain);
+        conn.req.off('close', onGone);
+        conn.req.off('error', onGone);
+      });
+    }
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > limit) return finish(new PutError('too-large'));
+      for (const c of conns as Array<Conn & { behind?: boolean }>) {
+        if (c.failed) continue;
+        if (!c.req.write(chunk) && !c.behind) {
+          c.behind = true;
+          waiting++;
+        }
+      }
+      if (liveCount() < need) return finish();
+      if (waiting > 0) {
+        // the nodes are behind: stop reading, and stop the client's idle clock (the wait is ours)
+        if (idleTimer) clearTimeout(idleTimer);
+        idleTimer = undefined;
+        body.pause();
+      } else {
+        armIdle();
+      }
+    };
+    const onEnd = (): void => finish();
+    const onError = (): void => finish(new PutError('client-disconnect'));
+    const onClose = (): void => {
+      if (!body.readableEnded) finish(new PutError('client-disconnect'));
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+    armIdle();
+    if (body.readableEnded) finish();
+    else if (body.destroyed) finish(new PutError('client-disconnect'));
+  });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
