@@ -21,6 +21,15 @@ export const H = {
   /** Which part of the system made a sub-request (proxy, updater, replicator...). */
   backendSource: 'x-backend-source',
   backendCrc32c: 'x-backend-crc32c',
+  /**
+   * Object PUT from the proxy: the body is chunked and ends with the trailers X-Backend-Etag (md5
+   * hex) and X-Backend-Crc32c (hex), computed once by the proxy over the bytes it sent; the node
+   * checks the CRC32C of what it received against it and stores that ETag (docs/BACKEND.md).
+   */
+  checksumTrailer: 'x-backend-checksum-trailer',
+  backendEtag: 'x-backend-etag',
+  /** Object PUT with a chunked body: the length the body will have, when the client said. */
+  objContentLength: 'x-backend-obj-content-length',
   /** Container update fields sent by the object server to the container server. */
   size: 'x-size',
   contentType: 'x-content-type',

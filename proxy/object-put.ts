@@ -1,5 +1,8 @@
+import { createHash, type Hash } from 'node:crypto';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import { crc32c } from '@node-rs/crc32';
+import { H } from '../common/headers.js';
 import { bestResponse, quorumSize } from '../common/quorum.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { nodeIter, nodeKey, type NodeTarget } from './backend.js';
@@ -13,6 +16,10 @@ import type { ProxyContext } from './context.js';
  * "continue", every chunk is written to all of them and the client is paused while any node is
  * behind (backpressure). A node that fails mid-body is dropped; the PUT answers 201 only when a
  * quorum of nodes stored and fsynced the object.
+ *
+ * The body's MD5 (the ETag) and CRC32C are computed here, once, and sent to every node as chunked
+ * trailers (X-Backend-Etag, X-Backend-Crc32c): each node checks the CRC32C of the bytes it got
+ * against ours and stores our ETag, instead of three nodes computing the same MD5.
  */
 export interface PutOutcome {
   status: number;
@@ -32,6 +39,15 @@ interface Conn {
 
 type ConnectResult = { conn: Conn } | { status: number };
 
+/** The node request's headers: the body goes chunked, its length (if known) in a header, its checksums in trailers. */
+function backendPutHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { ...headers, Expect: '100-continue', 'transfer-encoding': 'chunked', [H.checksumTrailer]: 'md5,crc32c', Trailer: `${H.backendEtag}, ${H.backendCrc32c}` };
+  const length = out['content-length'];
+  delete out['content-length'];
+  if (length !== undefined) out[H.objContentLength] = length;
+  return out;
+}
+
 function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Record<string, string>): Promise<ConnectResult> {
   return new Promise((resolve) => {
     let settled = false;
@@ -42,7 +58,7 @@ function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Rec
       port: node.dev.port,
       method: 'PUT',
       path,
-      headers: { ...headers, Expect: '100-continue' },
+      headers: backendPutHeaders(headers),
       agent: ctx.putAgent,
     });
     const conn: Conn = { node, req, failed: false, response };
@@ -152,8 +168,9 @@ export async function putToReplicas(
   };
   const alive = (): Conn[] => conns.filter((c) => !c.failed);
   let received: number;
+  const sums: BodySums = { md5: createHash('md5'), crc: 0 };
   try {
-    received = await streamBody(ctx, body, conns, need, contentLength);
+    received = await streamBody(ctx, body, conns, need, contentLength, sums);
   } catch (err) {
     abortAll();
     throw err;
@@ -166,7 +183,11 @@ export async function putToReplicas(
     abortAll();
     throw new PutError('client-disconnect');
   }
-  for (const c of alive()) c.req.end();
+  const trailers = { [H.backendEtag]: sums.md5.digest('hex'), [H.backendCrc32c]: (sums.crc >>> 0).toString(16).padStart(8, '0') };
+  for (const c of alive()) {
+    c.req.addTrailers(trailers);
+    c.req.end();
+  }
   const finals = await Promise.all(
     conns.map(async (c) => {
       const r = c.failed ? { status: 503 } : await withTimeout(c.response, ctx.config.node_timeout_ms, { status: 503 });
@@ -190,7 +211,12 @@ export async function putToReplicas(
  * the body ended early, or stopped early when fewer than `need` nodes are left); rejects with a
  * PutError when the client fails, stalls or sends too much.
  */
-function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: number, contentLength: number | undefined): Promise<number> {
+interface BodySums {
+  md5: Hash;
+  crc: number;
+}
+
+function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: number, contentLength: number | undefined, sums: BodySums): Promise<number> {
   const limit = Math.min(ctx.config.max_file_size, contentLength ?? Infinity);
   return new Promise<number>((resolve, reject) => {
     let received = 0;
@@ -252,6 +278,8 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
     const onData = (chunk: Buffer): void => {
       received += chunk.length;
       if (received > limit) return finish(new PutError('too-large'));
+      sums.md5.update(chunk);
+      sums.crc = crc32c(chunk, sums.crc);
       for (const c of conns as Array<Conn & { behind?: boolean }>) {
         if (c.failed) continue;
         if (!c.req.write(chunk) && !c.behind) {

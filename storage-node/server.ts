@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { statfs, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSwiftletError, statusForCode } from '../common/errors.js';
+import { H } from '../common/headers.js';
 import { loadReports, type PassReport } from '../common/pass-report.js';
 import type { BackendRequest, BackendServer, StorageNodeContext } from './types.js';
 
@@ -179,7 +180,7 @@ async function route(
     return sendStatus(res, 507, `${parsed.device} is not mounted`);
   }
   if (method === 'PUT' && parsed.object !== undefined && req.headers['x-backend-source'] !== 'object-server') {
-    const length = Number(req.headers['content-length'] ?? 0);
+    const length = Number(req.headers['content-length'] ?? req.headers[H.objContentLength] ?? 0);
     if (!(await space.hasRoom(devicePath, length))) {
       req.resume();
       return sendStatus(res, 507, `not enough space on ${parsed.device}`);

@@ -209,7 +209,8 @@ export class DataFileWriter {
   private position = 0;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private readonly md5: Hash = createHash('md5');
+  /** Undefined when the caller gets the ETag from elsewhere (the proxy's checksum trailer). */
+  private readonly md5: Hash | undefined;
   private crc = 0;
   private done = false;
   /** The background data sync in flight (never more than one), and where the last one started. */
@@ -220,7 +221,10 @@ export class DataFileWriter {
   constructor(
     private readonly devicePath: string,
     private readonly fsync: boolean,
-  ) {}
+    opts: { md5?: boolean } = {},
+  ) {
+    this.md5 = opts.md5 === false ? undefined : createHash('md5');
+  }
 
   /** Kept for callers that want the temp file at once; the writer opens it lazily otherwise. */
   static async create(devicePath: string, fsync: boolean): Promise<DataFileWriter> {
@@ -237,7 +241,7 @@ export class DataFileWriter {
   /** Appends body chunks; resolves once they are buffered or written. */
   async write(bufs: Buffer[]): Promise<void> {
     for (const b of bufs) {
-      this.md5.update(b);
+      this.md5?.update(b);
       this.crc = crc32c(b, this.crc);
       this.pending.push(b);
       this.pendingBytes += b.length;
@@ -279,8 +283,9 @@ export class DataFileWriter {
     if (this.syncError !== undefined) throw this.syncError;
   }
 
-  /** md5 hex of the body written so far. Call once, when the body is complete. */
+  /** md5 hex of the body written so far. Call once, when the body is complete (not with `md5: false`). */
   etag(): string {
+    if (!this.md5) throw new SwiftletError('INTERNAL', 'this writer computes no md5');
     return this.md5.digest('hex');
   }
 

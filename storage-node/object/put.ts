@@ -25,9 +25,11 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   const contentType = header(h, 'content-type');
   if (!contentType) return reject(400, 'No content type');
   const chunked = /(^|,)\s*chunked\s*$/i.test(header(h, 'transfer-encoding') ?? '');
-  const lengthHeader = header(h, 'content-length');
+  // The proxy sends the body chunked with its length in a header and its checksums as trailers.
+  const sumsInTrailer = chunked && header(h, H.checksumTrailer) !== undefined;
+  const lengthHeader = chunked ? header(h, H.objContentLength) : header(h, 'content-length');
   if (!chunked && lengthHeader === undefined) return reject(411, 'Missing Content-Length');
-  const expectedLength = chunked ? undefined : Number(lengthHeader);
+  const expectedLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
   if (expectedLength !== undefined && !Number.isSafeInteger(expectedLength)) return reject(400, 'Invalid Content-Length');
   const badDeleteAt = deleteAtError(h, ts);
   if (badDeleteAt) return reject(400, badDeleteAt);
@@ -38,7 +40,7 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   const orig = files.data?.timestamp ?? files.tombstone?.timestamp;
   if (orig && orig.compare(ts) >= 0) return reject(409, 'Conflict', { 'X-Backend-Timestamp': orig.internal });
 
-  const writer = new DataFileWriter(r.devicePath, ctx.fsync);
+  const writer = new DataFileWriter(r.devicePath, ctx.fsync, { md5: !sumsInTrailer });
   let size: number;
   try {
     size = await receiveBody(r.req, writer, { expectedLength, idleTimeoutMs: ctx.clientTimeoutMs });
@@ -54,7 +56,22 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
     return;
   }
 
-  const etag = writer.etag();
+  let etag: string;
+  if (sumsInTrailer) {
+    const sums = trailerSums(r.req.trailers);
+    if (!sums) {
+      await writer.abort();
+      return respond(r.res, 400, {}, 'Missing or invalid checksum trailers');
+    }
+    if (sums.crc32c !== writer.crc32c()) {
+      await writer.abort();
+      r.log.warn({ obj: o.name, sent: sums.crc32c, received: writer.crc32c() }, 'object PUT: body changed in transit (CRC32C), nothing stored');
+      return respond(r.res, 422, {}, 'Body does not match its CRC32C');
+    }
+    etag = sums.etag;
+  } else {
+    etag = writer.etag();
+  }
   const sentEtag = header(h, 'etag');
   if (sentEtag !== undefined && sentEtag.trim().replace(/^"(.*)"$/, '$1').toLowerCase() !== etag) {
     await writer.abort();
@@ -88,6 +105,14 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
     update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined,
   ]);
   respond(r.res, 201, { ETag: etag }, '');
+}
+
+/** The proxy's X-Backend-Etag / X-Backend-Crc32c trailers, or undefined when missing or malformed. */
+function trailerSums(t: NodeJS.Dict<string>): { etag: string; crc32c: string } | undefined {
+  const etag = t[H.backendEtag]?.trim().toLowerCase();
+  const crc = t[H.backendCrc32c]?.trim().toLowerCase();
+  if (!etag || !crc || !/^[0-9a-f]{32}$/.test(etag) || !/^[0-9a-f]{8}$/.test(crc)) return undefined;
+  return { etag, crc32c: crc };
 }
 
 /** If-None-Match on PUT (Swift): `*` fails when the object exists, a tag list when its ETag is in it. */

@@ -1,11 +1,12 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { crc32c } from '@node-rs/crc32';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
 import { hashPath } from '../../common/hash-path.js';
@@ -609,4 +610,57 @@ t.test('a failed container update is saved as an async pending before the answer
 t.test('unknown methods get 405', async (t) => {
   const n = await startNode(t);
   t.equal((await call('PATCH', n.url('AUTH_a', 'c', 'o'))).status, 405);
+});
+
+/** A PUT the way the proxy sends it: chunked, with the body's MD5 and CRC32C as trailers. */
+function trailerPut(n: Node, obj: string, body: Buffer, trailers: Record<string, string> | undefined, extra: Record<string, string> = {}): Promise<{ status: number; etag: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(n.url('AUTH_a', 'c', obj), {
+      method: 'PUT',
+      headers: {
+        'X-Timestamp': stamp().internal,
+        'Content-Type': 'a/b',
+        'Transfer-Encoding': 'chunked',
+        'X-Backend-Checksum-Trailer': 'md5,crc32c',
+        'X-Backend-Obj-Content-Length': String(body.length),
+        Trailer: 'X-Backend-Etag, X-Backend-Crc32c',
+        ...extra,
+      },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, etag: res.headers.etag as string | undefined }));
+    });
+    req.on('error', reject);
+    req.write(body.subarray(0, 1000));
+    req.write(body.subarray(1000));
+    if (trailers) req.addTrailers(trailers);
+    req.end();
+  });
+}
+
+t.test('checksum trailers from the proxy: its MD5 is the ETag when the CRC32C matches', async (t) => {
+  const n = await startNode(t);
+  const body = Buffer.from('trailer body '.repeat(500));
+  const md5 = createHash('md5').update(body).digest('hex');
+  const crc = (crc32c(body) >>> 0).toString(16).padStart(8, '0');
+  const ok = await trailerPut(n, 'good', body, { 'X-Backend-Etag': md5, 'X-Backend-Crc32c': crc });
+  t.equal(ok.status, 201);
+  t.equal(ok.etag, md5);
+  const get = await call('GET', n.url('AUTH_a', 'c', 'good'));
+  t.equal(get.status, 200);
+  t.equal(get.headers.etag, md5);
+  t.ok(get.body.equals(body), 'bytes round-trip');
+
+  const bad = await trailerPut(n, 'bent', body, { 'X-Backend-Etag': md5, 'X-Backend-Crc32c': 'deadbeef' });
+  t.equal(bad.status, 422, 'CRC32C of the received bytes differs from the sender');
+  t.equal((await call('GET', n.url('AUTH_a', 'c', 'bent'))).status, 404, 'nothing stored');
+
+  const none = await trailerPut(n, 'bare', body, undefined);
+  t.equal(none.status, 400, 'no trailers');
+  t.equal((await call('GET', n.url('AUTH_a', 'c', 'bare'))).status, 404, 'nothing stored');
+
+  const wrongClientEtag = await trailerPut(n, 'etag', body, { 'X-Backend-Etag': md5, 'X-Backend-Crc32c': crc }, { ETag: '0'.repeat(32) });
+  t.equal(wrongClientEtag.status, 422, "the client's ETag is checked against the proxy's MD5");
+  t.same(await ls(join(n.root, DEV, 'tmp')), [], 'no temp files left');
 });
