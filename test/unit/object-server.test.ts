@@ -447,12 +447,13 @@ t.test('CRC32C: a corrupt small object is quarantined and answered 404', async (
 t.test('CRC32C: a corrupt large object is cut before its last byte and quarantined', async (t) => {
   const n = await startNode(t);
   const ts = stamp();
-  const body = Buffer.alloc(700_000, 0x42);
+  // more than one read (READ_CHUNK): the bad byte is in the last chunk
+  const body = Buffer.alloc(2_700_000, 0x42);
   await put(n, 'Q', body, ts);
   const loc = n.loc('AUTH_a', 'c', 'Q');
   const file = join(loc.hashDir, `${ts.internal}.data`);
   const raw = await readFile(file);
-  raw[600_000] ^= 0x01;
+  raw[2_600_000] ^= 0x01;
   await writeFile(file, raw);
   const res = await request(n.url('AUTH_a', 'c', 'Q'), { dispatcher: client });
   t.equal(res.statusCode, 200);
