@@ -95,8 +95,16 @@ interface Child {
   port: Promise<number>;
 }
 
-function startChild(name: string, args: string[], verbose: boolean): Child {
-  const proc = spawn(process.execPath, [SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Threads for a storage node's disk calls (libuv's threadpool). Every fsync holds one until the
+ * disk answers; with libuv's default of 4, a few syncs in flight stall every other disk call of
+ * the node. libuv reads UV_THREADPOOL_SIZE once, before any JavaScript can set it, so it is given
+ * to the child process here (a standalone `swiftlet storage-node` needs it in its environment).
+ */
+export const STORAGE_NODE_IO_THREADS = 16;
+
+function startChild(name: string, args: string[], verbose: boolean, env: NodeJS.ProcessEnv = process.env): Child {
+  const proc = spawn(process.execPath, [SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
   let resolvePort!: (p: number) => void;
   let rejectPort!: (e: Error) => void;
   const port = new Promise<number>((res, rej) => {
@@ -123,7 +131,8 @@ function startChild(name: string, args: string[], verbose: boolean): Child {
 
 export async function runAio(opts: AioOptions): Promise<void> {
   const layout = await prepareAio(opts);
-  const children: Child[] = layout.nodeConfigs.map((cfg, i) => startChild(`node${i + 1}`, ['storage-node', '--config', cfg], opts.verbose));
+  const nodeEnv = { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(STORAGE_NODE_IO_THREADS) };
+  const children: Child[] = layout.nodeConfigs.map((cfg, i) => startChild(`node${i + 1}`, ['storage-node', '--config', cfg], opts.verbose, nodeEnv));
   const nodePorts = await Promise.all(children.map((c) => c.port));
   const proxy = startChild('proxy', ['proxy', '--config', layout.proxyConfig], opts.verbose);
   children.push(proxy);
