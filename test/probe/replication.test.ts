@@ -147,7 +147,9 @@ t.test('X-Delete-After: 404 at once when due, then the expirer removes the objec
   const account = a.storageUrl.split('/').pop() as string;
   t.equal((await a.req('PUT', '/c')).status, 201);
   t.equal((await a.req('PUT', '/c/keep', { body: 'keep' })).status, 201);
-  t.equal((await a.req('PUT', '/c/short-lived', { body: 'bye', headers: { 'x-delete-after': '1' } })).status, 201);
+  // X-Delete-At is floor(now) + X-Delete-After: with 1 it can fall due a few ms after the PUT,
+  // before the HEAD below; with 2 it is at least a second away.
+  t.equal((await a.req('PUT', '/c/short-lived', { body: 'bye', headers: { 'x-delete-after': '2' } })).status, 201);
   const head = await a.req('HEAD', '/c/short-lived');
   t.equal(head.status, 200);
   t.match(head.headers['x-delete-at'], /^\d+$/, 'X-Delete-After became X-Delete-At');
