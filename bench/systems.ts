@@ -17,6 +17,8 @@ export interface RunningSystem {
   authUrl: string;
   user: string;
   key: string;
+  /** Where this run keeps the system's files: Swiftlet's aio --data dir, Swift's swift-aio.sh dir. */
+  dir?: string;
   stop(): Promise<void>;
 }
 
@@ -123,6 +125,7 @@ export async function startSwiftlet(o: SwiftletOptions): Promise<RunningSystem> 
     authUrl: rec.auth_url,
     user: 'test:tester',
     key: 'testing',
+    dir: data,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -173,6 +176,7 @@ export async function startSwift(o: SwiftOptions): Promise<RunningSystem> {
     authUrl: rec.auth_url,
     user: rec.user ?? 'test:tester',
     key: rec.key ?? 'testing',
+    dir,
     async stop() {
       if (o.keep) return;
       await execFileP('bash', [script, 'purge', dir]);
