@@ -149,6 +149,7 @@ export async function putToReplicas(
   body: Readable,
   contentLength: number | undefined,
 ): Promise<PutOutcome> {
+  if (contentLength !== undefined && contentLength <= SMALL_BODY_BYTES) return putSmall(ctx, ring, part, pathFor, headersFor, body, contentLength);
   const need = quorumSize(ring.replicaCount);
   const { conns, refused } = await connectAll(ctx, ring, part, pathFor, headersFor);
   const statuses = [...refused];
@@ -228,10 +229,7 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
       if (settled) return;
       settled = true;
       if (idleTimer) clearTimeout(idleTimer);
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      body.off('close', onClose);
+      detach();
       for (const off of listeners) off();
       if (err) {
         body.on('error', () => undefined);
@@ -297,19 +295,29 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
         armIdle();
       }
     };
-    const onEnd = (): void => finish();
-    const onError = (): void => finish(new PutError('client-disconnect'));
-    const onClose = (): void => {
-      if (!body.readableEnded) finish(new PutError('client-disconnect'));
-    };
-    body.on('data', onData);
-    body.on('end', onEnd);
-    body.on('error', onError);
-    body.on('close', onClose);
+    const detach = listenToBody(body, onData, () => finish(), finish);
     armIdle();
     if (body.readableEnded) finish();
     else if (body.destroyed) finish(new PutError('client-disconnect'));
   });
+}
+
+/** The client body's listeners: chunks, the end, and an error or a close before the end (client-disconnect). Returns their removal. */
+function listenToBody(body: Readable, onData: (chunk: Buffer) => void, onEnd: () => void, fail: (e: PutError) => void): () => void {
+  const onError = (): void => fail(new PutError('client-disconnect'));
+  const onClose = (): void => {
+    if (!body.readableEnded) fail(new PutError('client-disconnect'));
+  };
+  body.on('data', onData);
+  body.on('end', onEnd);
+  body.on('error', onError);
+  body.on('close', onClose);
+  return () => {
+    body.off('data', onData);
+    body.off('end', onEnd);
+    body.off('error', onError);
+    body.off('close', onClose);
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
@@ -319,5 +327,120 @@ function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
       clearTimeout(t);
       resolve(v);
     });
+  });
+}
+
+/**
+ * Bodies up to this size take the small-object path: read whole (bounded memory), then sent to
+ * each node in one request with Content-Length and the checksums as headers, no 100-continue.
+ * A node that refuses (507, down) is replaced by a handoff with the same bytes, which is what the
+ * 100-continue handshake buys a streamed body; here it would only cost a round trip per node.
+ */
+export const SMALL_BODY_BYTES = 64 * 1024;
+
+async function putSmall(
+  ctx: ProxyContext,
+  ring: Ring,
+  part: number,
+  pathFor: (dev: RingDevice) => string,
+  headersFor: (i: number) => Record<string, string>,
+  body: Readable,
+  contentLength: number,
+): Promise<PutOutcome> {
+  const data = await readSmallBody(ctx, body, contentLength);
+  const sums = {
+    'content-length': String(data.length),
+    [H.backendEtag]: createHash('md5').update(data).digest('hex'),
+    [H.backendCrc32c]: (crc32c(data) >>> 0).toString(16).padStart(8, '0'),
+  };
+  const handoffs = (function* () {
+    for (const n of nodeIter(ctx, ring, part, ring.replicaCount * 3)) if (n.handoff) yield n;
+  })();
+  const statuses: Array<{ node: string; status: number }> = [];
+  const slots = ring.primaries(part).map(async (dev, i): Promise<{ status: number; etag?: string }> => {
+    let node: NodeTarget | undefined = { dev, index: i, handoff: false };
+    if (ctx.errorLimiter.isLimited(nodeKey(dev))) node = handoffs.next().value ?? undefined;
+    let last = { status: 503 } as { status: number; etag?: string };
+    while (node) {
+      last = await sendWhole(ctx, node, pathFor(node.dev), { ...headersFor(i), ...sums }, data);
+      statuses.push({ node: nodeKey(node.dev), status: last.status });
+      // A 4xx (409: newer data there; 412; 422) is the node's verdict, not a fault.
+      if (last.status < 500) return last;
+      node = handoffs.next().value ?? undefined;
+    }
+    return last;
+  });
+  const finals = await Promise.all(slots);
+  const best = bestResponse(
+    finals.map((f) => f.status),
+    ring.replicaCount,
+  );
+  const etag = finals.find((f) => f.status === 201 && f.etag)?.etag;
+  if (best.status === 503) ctx.log.warn({ part, statuses }, 'object PUT: no quorum');
+  return etag === undefined ? { status: best.status, statuses } : { status: best.status, etag, statuses };
+}
+
+/** The client's whole (small) body; PutError when it stalls, ends short or goes away. */
+function readSmallBody(ctx: ProxyContext, body: Readable, contentLength: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err?: PutError): void => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      detach();
+      if (!err) return resolve(Buffer.concat(chunks, received));
+      body.on('error', () => undefined);
+      body.destroy();
+      reject(err);
+    };
+    const arm = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => finish(new PutError('client-timeout')), ctx.config.client_timeout_ms);
+    };
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > contentLength) return finish(new PutError('too-large'));
+      chunks.push(chunk);
+      arm();
+    };
+    const onEnd = (): void => finish(received < contentLength ? new PutError('client-disconnect') : undefined);
+    const detach = listenToBody(body, onData, onEnd, finish);
+    if (body.readableEnded) finish(received < contentLength ? new PutError('client-disconnect') : undefined);
+    else if (body.destroyed) finish(new PutError('client-disconnect'));
+    else arm();
+  });
+}
+
+/** One node PUT with the whole body; 503 when the node is unreachable or too slow. */
+function sendWhole(ctx: ProxyContext, node: NodeTarget, path: string, headers: Record<string, string>, data: Buffer): Promise<{ status: number; etag?: string }> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: { status: number; etag?: string }): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const req = httpRequest({ host: node.dev.ip, port: node.dev.port, method: 'PUT', path, headers, agent: ctx.putAgent });
+    const fail = (why: string): void => {
+      if (settled) return;
+      ctx.errorLimiter.recordError(nodeKey(node.dev));
+      ctx.log.warn({ node: nodeKey(node.dev), path, why }, 'object PUT: node unavailable');
+      req.destroy();
+      done({ status: 503 });
+    };
+    const timer = setTimeout(() => fail('timeout'), ctx.config.conn_timeout_ms + ctx.config.node_timeout_ms);
+    req.on('response', (res: IncomingMessage) => {
+      const status = res.statusCode ?? 503;
+      if (status === 507) ctx.errorLimiter.limitNow(nodeKey(node.dev));
+      const etag = res.headers.etag;
+      res.on('end', () => done(etag === undefined ? { status } : { status, etag: String(etag) }));
+      res.on('error', () => fail('response failed'));
+      res.resume();
+    });
+    req.on('error', (err) => fail(err.message));
+    req.end(data);
   });
 }

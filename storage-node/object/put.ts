@@ -27,6 +27,8 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   const chunked = /(^|,)\s*chunked\s*$/i.test(header(h, 'transfer-encoding') ?? '');
   // The proxy sends the body chunked with its length in a header and its checksums as trailers.
   const sumsInTrailer = chunked && header(h, H.checksumTrailer) !== undefined;
+  // A small body comes whole, with Content-Length and its checksums as headers.
+  const sumsInHeaders = !chunked && header(h, H.backendEtag) !== undefined;
   const lengthHeader = chunked ? header(h, H.objContentLength) : header(h, 'content-length');
   if (!chunked && lengthHeader === undefined) return reject(411, 'Missing Content-Length');
   const expectedLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
@@ -40,7 +42,7 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   const orig = files.data?.timestamp ?? files.tombstone?.timestamp;
   if (orig && orig.compare(ts) >= 0) return reject(409, 'Conflict', { 'X-Backend-Timestamp': orig.internal });
 
-  const writer = new DataFileWriter(r.devicePath, ctx.fsync, { md5: !sumsInTrailer });
+  const writer = new DataFileWriter(r.devicePath, ctx.fsync, { md5: !sumsInTrailer && !sumsInHeaders });
   let size: number;
   try {
     size = await receiveBody(r.req, writer, { expectedLength, idleTimeoutMs: ctx.clientTimeoutMs });
@@ -57,11 +59,11 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   }
 
   let etag: string;
-  if (sumsInTrailer) {
-    const sums = trailerSums(r.req.trailers);
+  if (sumsInTrailer || sumsInHeaders) {
+    const sums = sentSums(sumsInTrailer ? r.req.trailers : h);
     if (!sums) {
       await writer.abort();
-      return respond(r.res, 400, {}, 'Missing or invalid checksum trailers');
+      return respond(r.res, 400, {}, `Missing or invalid checksum ${sumsInTrailer ? 'trailers' : 'headers'}`);
     }
     if (sums.crc32c !== writer.crc32c()) {
       await writer.abort();
@@ -107,10 +109,10 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   respond(r.res, 201, { ETag: etag }, '');
 }
 
-/** The proxy's X-Backend-Etag / X-Backend-Crc32c trailers, or undefined when missing or malformed. */
-function trailerSums(t: NodeJS.Dict<string>): { etag: string; crc32c: string } | undefined {
-  const etag = t[H.backendEtag]?.trim().toLowerCase();
-  const crc = t[H.backendCrc32c]?.trim().toLowerCase();
+/** The proxy's X-Backend-Etag / X-Backend-Crc32c (trailers or headers), or undefined when missing or malformed. */
+function sentSums(t: NodeJS.Dict<string | string[]>): { etag: string; crc32c: string } | undefined {
+  const etag = header(t, H.backendEtag)?.trim().toLowerCase();
+  const crc = header(t, H.backendCrc32c)?.trim().toLowerCase();
   if (!etag || !crc || !/^[0-9a-f]{32}$/.test(etag) || !/^[0-9a-f]{8}$/.test(crc)) return undefined;
   return { etag, crc32c: crc };
 }

@@ -665,3 +665,23 @@ t.test('checksum trailers from the proxy: its MD5 is the ETag when the CRC32C ma
   t.equal(wrongClientEtag.status, 422, "the client's ETag is checked against the proxy's MD5");
   t.same(await ls(join(n.root, DEV, 'tmp')), [], 'no temp files left');
 });
+
+t.test('checksum headers from the proxy (a small body sent whole): checked like the trailers', async (t) => {
+  const n = await startNode(t);
+  const body = Buffer.from('small body '.repeat(20));
+  const sum = md5(body);
+  const crc = (crc32c(body) >>> 0).toString(16).padStart(8, '0');
+  const ok = await put(n, 'hgood', body, stamp(), { 'X-Backend-Etag': sum, 'X-Backend-Crc32c': crc });
+  t.equal(ok.status, 201);
+  t.equal(ok.headers.etag, sum);
+  const get = await call('GET', n.url('AUTH_a', 'c', 'hgood'));
+  t.equal(get.headers.etag, sum);
+  t.ok(get.body.equals(body), 'bytes round-trip');
+
+  const bent = await put(n, 'hbent', body, stamp(), { 'X-Backend-Etag': sum, 'X-Backend-Crc32c': 'deadbeef' });
+  t.equal(bent.status, 422, 'CRC32C of the received bytes differs from the sender');
+  const half = await put(n, 'hhalf', body, stamp(), { 'X-Backend-Etag': sum });
+  t.equal(half.status, 400, 'an ETag without its CRC32C');
+  for (const o of ['hbent', 'hhalf']) t.equal((await call('GET', n.url('AUTH_a', 'c', o))).status, 404, `${o}: nothing stored`);
+  t.same(await ls(join(n.root, DEV, 'tmp')), [], 'no temp files left');
+});

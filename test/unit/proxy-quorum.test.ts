@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { parseConfig } from '../../common/config.js';
 import { silentLogger } from '../../common/log.js';
 import { buildProxy } from '../../proxy/app.js';
+import { SMALL_BODY_BYTES } from '../../proxy/object-put.js';
 import { proxySpec } from '../../proxy/config.js';
 import { Ring, type RingDevice } from '../../ring-builder/ring.js';
 
@@ -95,17 +96,18 @@ t.test('quorum tables through the real proxy', async (t) => {
     [[201, 503, 201, 201, 201], 201, 'a node failing after the body is outvoted'],
     [[422, 422, 422, 201, 201], 422, 'every node rejects the etag'],
   ];
-  for (const [bs, want, why] of putTable) {
-    set('put', bs);
-    const res = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': '5' }, body: 'hello' });
+  // Both PUT paths: a small body goes whole to each node; a big one streams after 100-continue.
+  for (const [body, path] of [['hello', 'small'], ['x'.repeat(SMALL_BODY_BYTES + 1), 'streamed']] as const) {
+    for (const [bs, want, why] of putTable) {
+      set('put', bs);
+      const res = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': String(body.length) }, body });
+      await res.body.dump();
+      t.equal(res.statusCode, want, `${path} PUT ${bs.join(',')}: ${why}`);
+    }
+    set('put', [201, 201, 'down', 201, 201]);
+    const res = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': String(body.length) }, body });
     await res.body.dump();
-    t.equal(res.statusCode, want, `PUT ${bs.join(',')}: ${why}`);
-  }
-  set('put', [201, 201, 'down', 201, 201]);
-  {
-    const res = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': '5' }, body: 'hello' });
-    await res.body.dump();
-    t.ok(nodes[3]!.seen.includes('PUT 5') || nodes[4]!.seen.includes('PUT 5'), 'a handoff got the object PUT');
+    t.ok(nodes[3]!.seen.includes('PUT 5') || nodes[4]!.seen.includes('PUT 5'), `${path} PUT: a handoff got the object PUT`);
   }
 
   const getTable: Array<[Behaviour[], number, string]> = [
