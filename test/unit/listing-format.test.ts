@@ -1,5 +1,7 @@
 import t from 'tap';
-import { chooseListingFormat, renderAccountListing, renderObjectListing, splitSwiftBytes } from '../../storage-node/db/listing-format.js';
+import { SeededRandom } from '../../common/random.js';
+import { Timestamp } from '../../common/timestamp.js';
+import { chooseListingFormat, isoConverter, renderAccountListing, renderObjectListing, splitSwiftBytes } from '../../storage-node/db/listing-format.js';
 import type { ListingItem } from '../../storage-node/db/listing.js';
 import type { ContainerRow, ObjectRow } from '../../storage-node/db/merge.js';
 
@@ -72,4 +74,21 @@ t.test('account listing in json and xml', async (t) => {
 t.test('swift_bytes override', async (t) => {
   t.same(splitSwiftBytes('text/plain', 1), { contentType: 'text/plain', bytes: 1 });
   t.same(splitSwiftBytes('a/b;swift_bytes=10;x=y', 1), { contentType: 'a/b;x=y', bytes: 10 });
+});
+
+t.test('last_modified: the per-listing converter agrees with Timestamp.isoListing (seeded)', async (t) => {
+  const rnd = new SeededRandom(4242);
+  const iso = isoConverter();
+  let mismatches = 0;
+  let prev = 1_700_000_000_00000;
+  for (let i = 0; i < 5000; i++) {
+    // runs within one second, jumps across seconds and years, and some offsets
+    const ticks = rnd.int(4) === 0 ? rnd.int(4_000_000_000) * 100000 + rnd.int(100000) : prev + rnd.int(30000);
+    prev = ticks;
+    const ts = new Timestamp(ticks, rnd.int(5) === 0 ? rnd.int(1000) + 1 : 0);
+    for (const s of [ts.internal, ts.normal]) if (iso(s) !== ts.isoListing) mismatches++;
+  }
+  t.equal(mismatches, 0);
+  t.equal(iso('1700000000'), Timestamp.parse('1700000000').isoListing, 'an unusual form goes through Timestamp');
+  t.equal(iso('1700000000.12345'), '2023-11-14T22:13:20.123450');
 });
