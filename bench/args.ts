@@ -144,7 +144,7 @@ export interface ObjectWorkloadOptions {
 }
 
 /** The options shared by the `object` and `side-by-side` suites, with their defaults. */
-export const OBJECT_OPTIONS = ['sizes', 'ops', 'concurrency', 'duration', 'count', 'node-above', 'repeat', 'wrk-threads', 'list-limit', 'max-time'] as const;
+export const OBJECT_OPTIONS = ['sizes', 'ops', 'concurrency', 'duration', 'count', 'node-above', 'repeat', 'wrk-threads', 'list-limit', 'max-time', 'warmup'] as const;
 
 export function objectWorkloadOptions(o: Map<string, string>, defaults: { repeat: number }): ObjectWorkloadOptions {
   if (o.has('duration') && o.has('count')) throw new BenchUsageError('give --duration or --count, not both');
