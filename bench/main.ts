@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { BenchUsageError, OBJECT_OPTIONS, parseArgv } from './args.js';
 import { objectSuite, sideBySideSuite, type SuiteContext } from './suites/objects.js';
 import { listingSuite } from './suites/listing.js';
+import { memorySuite } from './suites/memory.js';
 import { replicationSuite } from './suites/replication.js';
 import { ringSuite } from './suites/ring.js';
 import { REPO_ROOT } from './systems.js';
@@ -26,6 +27,11 @@ suites:
                   [--max-fill-time 4h]; both systems as side-by-side, or one --auth-url endpoint
   replication   time to restore full replication after one device is wiped (Swiftlet's all-in-one)
                   [--objects 2000] [--size 64k] [--fill-concurrency 16] [--max-passes 10] [--work-dir DIR]
+  memory        RSS of the proxy and each storage node (Swiftlet's all-in-one on loop-mounted XFS, root):
+                a soak of concurrent PUT/GET/HEAD/DELETE/LIST (4k, 64k, 1m), then one big object
+                PUT and GET streamed (MD5 checked); verdicts "flat" and "bounded" with their criteria
+                  [--duration 10m] [--big-size 5g (0: skip)] [--concurrency 8] [--daemons]
+                  [--work-dir DIR] [--keep] (keep the work dir: XFS image and aio.log)
 
 object workload options:
   --sizes 4k,64k,1m,64m        object sizes (default 4k)
@@ -46,6 +52,7 @@ const KNOWN: Record<string, { options: readonly string[]; flags: readonly string
   ring: { options: [...COMMON, 'part-powers', 'devices', 'repeat', 'timeout'], flags: [] },
   listing: { options: [...COMMON, 'objects', 'page', 'repeat', 'fill-concurrency', 'max-fill-time', 'auth-url', 'user', 'key', 'name', 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
   replication: { options: [...COMMON, 'objects', 'size', 'fill-concurrency', 'max-passes', 'work-dir'], flags: [] },
+  memory: { options: [...COMMON, 'duration', 'big-size', 'concurrency', 'work-dir'], flags: ['daemons', 'keep'] },
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -74,6 +81,8 @@ export async function main(argv: string[]): Promise<number> {
       return listingSuite(ctx);
     case 'replication':
       return replicationSuite(ctx);
+    case 'memory':
+      return memorySuite(ctx);
   }
   return 2;
 }
