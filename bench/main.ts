@@ -24,7 +24,8 @@ suites:
                   [--part-powers 16,17,18,19,20] [--devices 10,100,1000] [--repeat 1] [--timeout 600s]
   listing       a container of N objects listed in pages, with prefix and delimiter
                   [--objects 1000000] [--page 10000] [--repeat 3] [--fill-concurrency 64]
-                  [--max-fill-time 4h]; both systems as side-by-side, or one --auth-url endpoint
+                  [--max-fill-time 4h] [--fill direct|api] (direct: rows written into each replica's
+                  container db; api: 0-byte PUTs); both systems as side-by-side, or one --auth-url endpoint
   replication   time to restore full replication after one device is wiped (Swiftlet's all-in-one)
                   [--objects 2000] [--size 64k] [--fill-concurrency 16] [--max-passes 10] [--work-dir DIR]
   memory        RSS of the proxy and each storage node (Swiftlet's all-in-one on loop-mounted XFS, root):
@@ -39,6 +40,7 @@ object workload options:
   --concurrency 16,64          connections (default 16)
   --duration 10s | --count N   per workload (default 10s); --max-time caps a count (default 120s)
   --repeat N                   runs per workload
+  --warmup 10s                 unmeasured run of the same ops first, per size and concurrency (0: none)
   --node-above 1m              objects larger than this are driven from Node (streaming); others by wrk
   --wrk-threads 1              wrk threads (each costs a core's share on a small machine)
   --list-limit 100             page size of the "list" op
@@ -50,7 +52,7 @@ const KNOWN: Record<string, { options: readonly string[]; flags: readonly string
   object: { options: [...OBJECT_OPTIONS, ...COMMON, 'auth-url', 'user', 'key', 'name'], flags: [] },
   'side-by-side': { options: [...OBJECT_OPTIONS, ...COMMON, 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
   ring: { options: [...COMMON, 'part-powers', 'devices', 'repeat', 'timeout'], flags: [] },
-  listing: { options: [...COMMON, 'objects', 'page', 'repeat', 'fill-concurrency', 'max-fill-time', 'auth-url', 'user', 'key', 'name', 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
+  listing: { options: [...COMMON, 'objects', 'page', 'repeat', 'fill', 'fill-concurrency', 'max-fill-time', 'auth-url', 'user', 'key', 'name', 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
   replication: { options: [...COMMON, 'objects', 'size', 'fill-concurrency', 'max-passes', 'work-dir'], flags: [] },
   memory: { options: [...COMMON, 'duration', 'big-size', 'concurrency', 'work-dir'], flags: ['daemons', 'keep'] },
 };

@@ -180,7 +180,7 @@ export async function listingSuite(ctx: SuiteContext): Promise<number> {
   const repeat = parseCount(o.get('repeat') ?? '3', '--repeat');
   const fillConc = parseCount(o.get('fill-concurrency') ?? '64', '--fill-concurrency');
   const capMs = parseDuration(o.get('max-fill-time') ?? '4h');
-  // `--fill` (bench/main.ts must list it for the listing suite), else SWIFTLET_BENCH_FILL
+  // `--fill`, else SWIFTLET_BENCH_FILL
   const fillMethod = o.get('fill') ?? process.env.SWIFTLET_BENCH_FILL ?? (o.has('auth-url') ? 'api' : 'direct');
   if (fillMethod !== 'direct' && fillMethod !== 'api') throw new BenchUsageError('--fill (or SWIFTLET_BENCH_FILL) is direct or api');
   if (fillMethod === 'direct' && o.has('auth-url')) throw new BenchUsageError('--fill direct needs the systems this suite starts (not --auth-url)');
