@@ -128,10 +128,14 @@ export async function fillSwiftContainer(o: SwiftFillOptions): Promise<DirectFil
   const child = spawn(SWIFT_PYTHON, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  // Ctrl-C stops the suite with process.exit(): take the filler down with it, or it keeps the
+  // Swift image busy (and mounted) after everything else has stopped.
+  const killChild = (): void => void child.kill();
+  process.once('exit', killChild);
   const code = await new Promise<number | null>((res, rej) => {
     child.once('error', rej);
     child.once('close', (c) => res(c));
-  });
+  }).finally(() => process.off('exit', killChild));
   if (code !== 0) throw new Error(`Swift fill: ${SWIFT_PYTHON} ${args.join(' ')} exited ${code}`);
   const line = out.trim().split('\n').pop() ?? '';
   const r = JSON.parse(line) as { partition: number; replicas: Array<{ device: string; db: string; seconds: number; object_count: number }> };
