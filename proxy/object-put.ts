@@ -106,28 +106,66 @@ function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Rec
   });
 }
 
-/** Opens one connection per replica slot, moving down the handoffs while nodes refuse. */
-async function connectAll(ctx: ProxyContext, ring: Ring, part: number, pathFor: (dev: RingDevice) => string, headersFor: (i: number) => Record<string, string>) {
-  const primaries = ring.primaries(part);
+/** Where an object PUT goes: its ring and partition, each node's path, and replica i's headers. */
+export interface PutPlacement {
+  ring: Ring;
+  part: number;
+  pathFor: (dev: RingDevice) => string;
+  headersFor: (i: number) => Record<string, string>;
+}
+
+/**
+ * One attempt per replica slot, all slots at once: each starts at its primary (or a handoff when
+ * the primary is error-limited) and moves down the shared handoff list while `attempt` says the
+ * node did not settle it. Resolves with each slot's last result (`none` when no node was left).
+ */
+function walkSlots<R>(ctx: ProxyContext, p: PutPlacement, none: R, attempt: (node: NodeTarget, i: number) => Promise<{ result: R; settled: boolean }>): Promise<R[]> {
   const handoffs = (function* () {
-    for (const n of nodeIter(ctx, ring, part, ring.replicaCount * 3)) if (n.handoff) yield n;
+    for (const n of nodeIter(ctx, p.ring, p.part, p.ring.replicaCount * 3)) if (n.handoff) yield n;
   })();
+  return Promise.all(
+    p.ring.primaries(p.part).map(async (dev, i) => {
+      let node: NodeTarget | undefined = { dev, index: i, handoff: false };
+      if (ctx.errorLimiter.isLimited(nodeKey(dev))) node = handoffs.next().value ?? undefined;
+      let last = none;
+      while (node) {
+        const a = await attempt(node, i);
+        last = a.result;
+        if (a.settled) return last;
+        node = handoffs.next().value ?? undefined;
+      }
+      return last;
+    }),
+  );
+}
+
+/** Opens one connection per replica slot, moving down the handoffs while nodes refuse. */
+async function connectAll(ctx: ProxyContext, p: PutPlacement) {
   const refused: Array<{ node: string; status: number }> = [];
-  const slots = primaries.map(async (dev, i): Promise<Conn | undefined> => {
-    let node: NodeTarget | undefined = { dev, index: i, handoff: false };
-    if (ctx.errorLimiter.isLimited(nodeKey(dev))) node = handoffs.next().value ?? undefined;
-    while (node) {
-      const r = await connect(ctx, node, pathFor(node.dev), headersFor(i));
-      if ('conn' in r) return r.conn;
-      refused.push({ node: nodeKey(node.dev), status: r.status });
-      // A 4xx before the body (409: newer data there; 400) is the node's verdict, not a fault.
-      if (r.status < 500) return undefined;
-      node = handoffs.next().value ?? undefined;
-    }
-    return undefined;
+  const slots = await walkSlots<Conn | undefined>(ctx, p, undefined, async (node, i) => {
+    const r = await connect(ctx, node, p.pathFor(node.dev), p.headersFor(i));
+    if ('conn' in r) return { result: r.conn, settled: true };
+    refused.push({ node: nodeKey(node.dev), status: r.status });
+    // A 4xx before the body (409: newer data there; 400) is the node's verdict, not a fault.
+    return { result: undefined, settled: r.status < 500 };
   });
-  const conns = (await Promise.all(slots)).filter((c): c is Conn => c !== undefined);
-  return { conns, refused };
+  return { conns: slots.filter((c): c is Conn => c !== undefined), refused };
+}
+
+/** The X-Backend-Etag / X-Backend-Crc32c values every node checks the body against. */
+function sumHeaders(md5Hex: string, crc: number): Record<string, string> {
+  return { [H.backendEtag]: md5Hex, [H.backendCrc32c]: (crc >>> 0).toString(16).padStart(8, '0') };
+}
+
+/** The PUT's answer from every node's final status: Swift's quorum rule, the ETag of a 201. */
+function putOutcome(ctx: ProxyContext, p: PutPlacement, finals: Array<{ status: number; etag?: string }>, statuses: PutOutcome['statuses']): PutOutcome {
+  const best = bestResponse(
+    finals.map((f) => f.status),
+    p.ring.replicaCount,
+  );
+  const etag = finals.find((f) => f.status === 201 && f.etag)?.etag;
+  if (best.status === 503) ctx.log.warn({ part: p.part, statuses }, 'object PUT: no quorum');
+  return etag === undefined ? { status: best.status, statuses } : { status: best.status, etag, statuses };
 }
 
 export class PutError extends Error {
@@ -140,25 +178,17 @@ export class PutError extends Error {
  * Streams `body` to the replicas. `contentLength` undefined means chunked. The body is read only
  * here; on a client failure a PutError says why and every node request is aborted (nothing stored).
  */
-export async function putToReplicas(
-  ctx: ProxyContext,
-  ring: Ring,
-  part: number,
-  pathFor: (dev: RingDevice) => string,
-  headersFor: (i: number) => Record<string, string>,
-  body: Readable,
-  contentLength: number | undefined,
-): Promise<PutOutcome> {
-  if (contentLength !== undefined && contentLength <= SMALL_BODY_BYTES) return putSmall(ctx, ring, part, pathFor, headersFor, body, contentLength);
-  const need = quorumSize(ring.replicaCount);
-  const { conns, refused } = await connectAll(ctx, ring, part, pathFor, headersFor);
+export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Readable, contentLength: number | undefined): Promise<PutOutcome> {
+  if (contentLength !== undefined && contentLength <= SMALL_BODY_BYTES) return putSmall(ctx, p, body, contentLength);
+  const need = quorumSize(p.ring.replicaCount);
+  const { conns, refused } = await connectAll(ctx, p);
   const statuses = [...refused];
   if (conns.length < need) {
     for (const c of conns) c.req.destroy();
     body.resume();
     const verdicts = refused.map((r) => r.status);
     // A quorum of 4xx verdicts (e.g. 409) is the answer; otherwise the cluster cannot take it.
-    const best = bestResponse([...verdicts, ...conns.map(() => 503)], ring.replicaCount);
+    const best = bestResponse([...verdicts, ...conns.map(() => 503)], p.ring.replicaCount);
     return { status: best.quorum && best.status < 500 ? best.status : 503, statuses };
   }
   const abortAll = (): void => {
@@ -184,7 +214,7 @@ export async function putToReplicas(
     abortAll();
     throw new PutError('client-disconnect');
   }
-  const trailers = { [H.backendEtag]: sums.md5.digest('hex'), [H.backendCrc32c]: (sums.crc >>> 0).toString(16).padStart(8, '0') };
+  const trailers = sumHeaders(sums.md5.digest('hex'), sums.crc);
   for (const c of alive()) {
     c.req.addTrailers(trailers);
     c.req.end();
@@ -197,11 +227,7 @@ export async function putToReplicas(
       return r;
     }),
   );
-  const all = [...finals.map((f) => f.status), ...refused.map((r) => r.status)];
-  const best = bestResponse(all.slice(0, Math.max(all.length, ring.replicaCount)), ring.replicaCount);
-  const etag = finals.find((f) => f.status === 201 && f.etag)?.etag;
-  if (best.status === 503) ctx.log.warn({ part, statuses }, 'object PUT: no quorum');
-  return etag === undefined ? { status: best.status, statuses } : { status: best.status, etag, statuses };
+  return putOutcome(ctx, p, [...finals, ...refused], statuses);
 }
 
 /**
@@ -338,46 +364,17 @@ function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
  */
 export const SMALL_BODY_BYTES = 64 * 1024;
 
-async function putSmall(
-  ctx: ProxyContext,
-  ring: Ring,
-  part: number,
-  pathFor: (dev: RingDevice) => string,
-  headersFor: (i: number) => Record<string, string>,
-  body: Readable,
-  contentLength: number,
-): Promise<PutOutcome> {
+async function putSmall(ctx: ProxyContext, p: PutPlacement, body: Readable, contentLength: number): Promise<PutOutcome> {
   const data = await readSmallBody(ctx, body, contentLength);
-  const sums = {
-    'content-length': String(data.length),
-    [H.backendEtag]: createHash('md5').update(data).digest('hex'),
-    [H.backendCrc32c]: (crc32c(data) >>> 0).toString(16).padStart(8, '0'),
-  };
-  const handoffs = (function* () {
-    for (const n of nodeIter(ctx, ring, part, ring.replicaCount * 3)) if (n.handoff) yield n;
-  })();
-  const statuses: Array<{ node: string; status: number }> = [];
-  const slots = ring.primaries(part).map(async (dev, i): Promise<{ status: number; etag?: string }> => {
-    let node: NodeTarget | undefined = { dev, index: i, handoff: false };
-    if (ctx.errorLimiter.isLimited(nodeKey(dev))) node = handoffs.next().value ?? undefined;
-    let last = { status: 503 } as { status: number; etag?: string };
-    while (node) {
-      last = await sendWhole(ctx, node, pathFor(node.dev), { ...headersFor(i), ...sums }, data);
-      statuses.push({ node: nodeKey(node.dev), status: last.status });
-      // A 4xx (409: newer data there; 412; 422) is the node's verdict, not a fault.
-      if (last.status < 500) return last;
-      node = handoffs.next().value ?? undefined;
-    }
-    return last;
+  const sums = { 'content-length': String(data.length), ...sumHeaders(createHash('md5').update(data).digest('hex'), crc32c(data)) };
+  const statuses: PutOutcome['statuses'] = [];
+  const finals = await walkSlots<{ status: number; etag?: string }>(ctx, p, { status: 503 }, async (node, i) => {
+    const r = await sendWhole(ctx, node, p.pathFor(node.dev), { ...p.headersFor(i), ...sums }, data);
+    statuses.push({ node: nodeKey(node.dev), status: r.status });
+    // A 4xx (409: newer data there; 412; 422) is the node's verdict, not a fault.
+    return { result: r, settled: r.status < 500 };
   });
-  const finals = await Promise.all(slots);
-  const best = bestResponse(
-    finals.map((f) => f.status),
-    ring.replicaCount,
-  );
-  const etag = finals.find((f) => f.status === 201 && f.etag)?.etag;
-  if (best.status === 503) ctx.log.warn({ part, statuses }, 'object PUT: no quorum');
-  return etag === undefined ? { status: best.status, statuses } : { status: best.status, etag, statuses };
+  return putOutcome(ctx, p, finals, statuses);
 }
 
 /** The client's whole (small) body; PutError when it stalls, ends short or goes away. */

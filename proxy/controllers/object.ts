@@ -126,7 +126,7 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   const { ring, part, pathFor } = objectTarget(ctx, account, container, object);
   const targets = objectUpdateTargets(ctx.rings, account, container);
   try {
-    const outcome = await putToReplicas(ctx, ring, part, pathFor, (i) => ({ ...headers, ...targets(i) }), body, contentLength);
+    const outcome = await putToReplicas(ctx, { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...targets(i) }) }, body, contentLength);
     if (outcome.status === 201) {
       return void send(
         sreq.reply,
