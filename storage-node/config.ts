@@ -9,6 +9,7 @@ export const storageNodeSpec = {
   ring_port: { type: 'number', default: 0, min: 0, doc: 'The port the rings list this node at, when it differs from bind_port. 0: bind_port.' },
   devices: { type: 'string', default: '/srv/node', doc: 'Folder holding one folder per device (disk); a device missing here answers 507.' },
   fsync: { type: 'boolean', default: true, doc: 'fsync files and directories before acknowledging writes. Never turn off in production.' },
+  direct_io_above_bytes: { type: 'number', default: 4_194_304, min: 0, doc: 'Object bodies larger than this are written and read with O_DIRECT, past the page cache (like Swift dropping the cache behind objects above keep_cache_size); smaller ones stay cached. 0: never.' },
   container_update_timeout_ms: { type: 'number', default: 1000, min: 1, doc: 'How long an object write waits for its container update before saving it for the updater.' },
   client_timeout_ms: { type: 'number', default: 60_000, min: 1, doc: 'How long a sender may go quiet in the middle of a body (408).' },
   node_timeout_ms: { type: 'number', default: 10_000, min: 1, doc: 'Timeout for requests this node makes to other nodes.' },

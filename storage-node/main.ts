@@ -34,6 +34,7 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
     clock: systemClock,
     containerUpdateTimeoutMs: config.container_update_timeout_ms,
     clientTimeoutMs: config.client_timeout_ms,
+    directIoAboveBytes: config.direct_io_above_bytes,
   };
   const object = createObjectServer(ctx);
   const db = createDbServers(ctx);

@@ -19,6 +19,8 @@ export interface StorageNodeContext {
   containerUpdateTimeoutMs: number;
   /** How long a client may go quiet while sending a body before we answer 408. */
   clientTimeoutMs: number;
+  /** Object bodies larger than this bypass the page cache (O_DIRECT); 0: never. Default DIRECT_IO_ABOVE_BYTES. */
+  directIoAboveBytes?: number;
 }
 
 /** One parsed backend request, already routed to a device the node has. */

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { crc32c } from '@node-rs/crc32';
 import { multipartChunks, type MultipartPlan } from '../../common/range.js';
+import { DirectReader, wantsDirect } from './direct-io.js';
 import { readAt } from './fd.js';
 import { crcHex } from './metadata.js';
 
@@ -40,20 +41,43 @@ export async function* fileChunks(fd: number, start: number, end: number, chunkS
   }
 }
 
-/** Writes one chunk; resolves false when the client is gone. */
+/** What the body of a GET is read from: the open .data and where it lives. */
+export interface BodySource {
+  fd: number;
+  dataPath: string;
+  devicePath: string;
+  /** Ranges larger than this are read O_DIRECT (0: never; undefined: the default). */
+  directIoAboveBytes: number | undefined;
+}
+
+/**
+ * The bytes [start, end) of an object's body: a large range O_DIRECT (direct-io.ts: past the
+ * page cache, its chunks valid only until the next is asked for), others through the page cache.
+ */
+export async function* bodyChunks(src: BodySource, start: number, end: number): AsyncGenerator<Buffer> {
+  const reader = wantsDirect(end - start, src.directIoAboveBytes) ? await DirectReader.open(src.devicePath, src.dataPath, src.fd) : undefined;
+  if (!reader) return yield* fileChunks(src.fd, start, end);
+  try {
+    yield* reader.chunks(start, end);
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * Writes one chunk; resolves once the socket has taken all of it (its memory may be reused:
+ * O_DIRECT chunks live in staging slots), false when the client is gone.
+ */
 export function writeChunk(res: ServerResponse, buf: Buffer): Promise<boolean> | boolean {
   if (res.destroyed) return false;
-  if (res.write(buf)) return true;
   return new Promise<boolean>((resolve) => {
     const done = (ok: boolean): void => {
-      res.off('drain', onDrain);
       res.off('close', onClose);
       resolve(ok);
     };
-    const onDrain = (): void => done(true);
     const onClose = (): void => done(false);
-    res.on('drain', onDrain);
     res.on('close', onClose);
+    res.write(buf, (err) => done(!err));
   });
 }
 
@@ -76,11 +100,11 @@ export async function sendChunks(res: ServerResponse, chunks: AsyncIterable<Buff
  * checks out: on a mismatch the response is destroyed, so the proxy sees a short body and never a
  * complete bad one.
  */
-export async function sendVerified(res: ServerResponse, fd: number, bodyLength: number, expectedCrc: string): Promise<SendOutcome> {
+export async function sendVerified(res: ServerResponse, chunks: AsyncIterable<Buffer>, bodyLength: number, expectedCrc: string): Promise<SendOutcome> {
   let crc = 0;
   let pos = 0;
   try {
-    for await (const buf of fileChunks(fd, 0, bodyLength)) {
+    for await (const buf of chunks) {
       crc = crc32c(buf, crc);
       pos += buf.length;
       if (pos === bodyLength && crcHex(crc) !== expectedCrc) {

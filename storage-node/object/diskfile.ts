@@ -6,6 +6,7 @@ import { crc32c } from '@node-rs/crc32';
 import { isSwiftletError, SwiftletError } from '../../common/errors.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { closeQuietly, fdatasync, fstatSize, openFd, readAt } from './fd.js';
+import { DIRECT_IO_ABOVE_BYTES, DirectWriter, wantsDirect } from './direct-io.js';
 import { asDiskError, discardTempFile, errnoOf, fsyncDir, fsyncDirs, invalidateSuffix, makeDirs, openTempFile, renameIntoDir, writeAllAt, writeFileDurable, type TempFile } from './fs-durable.js';
 import { OBJECTS_DIR, objectLocation, onDiskName, QUARANTINE_DIR, type ObjectLocation, type OnDiskFile } from './layout.js';
 import { crcHex, encodeTrailer, M, mergeMetaFile, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
@@ -197,10 +198,12 @@ export async function quarantineFile(loc: ObjectLocation, file: string, fsync: b
  * so a small object costs a single write (body and trailer together) and a PUT that fails before
  * its body is complete often never touches the disk.
  *
- * A large body is synced as it arrives (Swift's mb_per_sync): every SYNC_BYTES written, an
- * fdatasync starts in the background while the body keeps coming, so the disk writes the object
- * out during the upload instead of all at once in the final sync, which then only has the tail
- * left. The final fdatasync before the rename is what makes the object durable, as before.
+ * A body that reaches FLUSH_BYTES before its end is large and goes O_DIRECT from there
+ * (direct-io.ts): past the page cache, like Swift dropping the cache behind large objects. Where
+ * O_DIRECT is unavailable it is written through the page cache and synced as it arrives (Swift's
+ * mb_per_sync): every SYNC_BYTES written, an fdatasync starts in the background while the body
+ * keeps coming, so the final sync only has the tail left. Either way the final fdatasync before
+ * the rename is what makes the object durable.
  */
 export class DataFileWriter {
   static readonly FLUSH_BYTES = 1024 * 1024;
@@ -217,13 +220,19 @@ export class DataFileWriter {
   private syncing: Promise<void> | undefined;
   private syncError: unknown;
   private syncStartedAt = 0;
+  /** A large body's O_DIRECT writer: undefined until the first flush decides, null for buffered writes. */
+  private direct: DirectWriter | null | undefined;
 
   constructor(
     private readonly devicePath: string,
     private readonly fsync: boolean,
-    opts: { md5?: boolean } = {},
+    opts: { md5?: boolean; sizeHint?: number; directIoAboveBytes?: number } = {},
   ) {
     this.md5 = opts.md5 === false ? undefined : createHash('md5');
+    // O_DIRECT only for a body known (or, without a size, likely) to be large: a small one stays
+    // in the page cache, where the next GET finds it.
+    const above = opts.directIoAboveBytes ?? DIRECT_IO_ABOVE_BYTES;
+    if (above === 0 || (opts.sizeHint !== undefined && !wantsDirect(opts.sizeHint, above))) this.direct = null;
   }
 
   /** Kept for callers that want the temp file at once; the writer opens it lazily otherwise. */
@@ -235,7 +244,7 @@ export class DataFileWriter {
 
   /** Body bytes accepted so far. */
   get bytesWritten(): number {
-    return this.position + this.pendingBytes;
+    return (this.direct ? this.direct.bytes : this.position) + this.pendingBytes;
   }
 
   /** Appends body chunks; resolves once they are buffered or written. */
@@ -243,10 +252,29 @@ export class DataFileWriter {
     for (const b of bufs) {
       this.md5?.update(b);
       this.crc = crc32c(b, this.crc);
-      this.pending.push(b);
-      this.pendingBytes += b.length;
+      if (!this.direct) {
+        this.pending.push(b);
+        this.pendingBytes += b.length;
+      }
     }
-    if (this.pendingBytes >= DataFileWriter.FLUSH_BYTES) await this.flush([]);
+    try {
+      if (this.direct) return await this.direct.append(bufs);
+      if (this.pendingBytes < DataFileWriter.FLUSH_BYTES) return;
+      // A body that needs a flush before its end is large: from here on it goes O_DIRECT.
+      if (this.direct === undefined) {
+        this.tmp ??= await openTempFile(this.devicePath);
+        this.direct = (await DirectWriter.open(this.devicePath, this.tmp.path, this.tmp.fd)) ?? null;
+      }
+    } catch (e) {
+      throw asDiskError(e, this.tmp?.path ?? this.devicePath);
+    }
+    if (this.direct) {
+      const staged = this.pending;
+      this.pending = [];
+      this.pendingBytes = 0;
+      return this.direct.append(staged).catch((e: unknown) => Promise.reject(asDiskError(e, this.tmp?.path ?? this.devicePath)));
+    }
+    await this.flush([]);
   }
 
   /** Writes the buffered chunks (plus `extra`, not part of the body) at the current offset. */
@@ -303,7 +331,12 @@ export class DataFileWriter {
     // data sync's journal commit then usually carries the mkdir too, so that fsync costs no I/O.
     let newDirParents: string[] | undefined;
     try {
-      await this.flush([encodeTrailer(metadata)]);
+      if (this.direct) {
+        await this.direct.finish([encodeTrailer(metadata)]);
+        await this.direct.close();
+      } else {
+        await this.flush([encodeTrailer(metadata)]);
+      }
       const tmp = this.tmp as TempFile;
       if (dirMissing) newDirParents = makeDirs(loc.hashDir, loc.devicePath);
       await this.settleSync();
@@ -329,6 +362,7 @@ export class DataFileWriter {
     this.pending = [];
     // never close an fd a background sync is still using
     await this.settleSync().catch(() => undefined);
+    await this.direct?.close();
     if (this.tmp) await discardTempFile(this.tmp);
   }
 }

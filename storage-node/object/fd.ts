@@ -24,6 +24,11 @@ export function readAt(fd: number, buf: Buffer, offset: number, length: number, 
   return new Promise((resolve, reject) => fs.read(fd, buf, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
+/** pwrite of buf[offset, offset + length): resolves with the bytes written. */
+export function writeAt(fd: number, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.write(fd, buf, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))));
+}
+
 /** pwritev (pwrite for one buffer): resolves with the bytes written. */
 export function writevAt(fd: number, bufs: Buffer[], position: number): Promise<number> {
   if (bufs.length === 1) {

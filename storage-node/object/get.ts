@@ -2,7 +2,7 @@ import { crc32c } from '@node-rs/crc32';
 import { conditionalHeadersOf, evaluateConditionals, evaluateConditionalsMissing } from '../../common/conditional.js';
 import { H } from '../../common/headers.js';
 import { contentRangeValue, planMultipart, resolveRange, unsatisfiedContentRange } from '../../common/range.js';
-import { fileChunks, sendChunks, sendMultipart, sendMultipartFromBuffer, sendVerified, type SendOutcome } from './body-sender.js';
+import { bodyChunks, fileChunks, sendChunks, sendMultipart, sendMultipartFromBuffer, sendVerified, type BodySource, type SendOutcome } from './body-sender.js';
 import { loadObject, quarantineFile, type OpenObject } from './diskfile.js';
 import { crcHex, isResponseMetadata, M } from './metadata.js';
 import { header, isExpired, respond, type ObjectRequest } from './request.js';
@@ -80,7 +80,7 @@ async function sendPartial(o: ObjectRequest, obj: OpenObject, headers: Record<st
         res.end(obj.body.subarray(start, end));
         return;
       }
-      result = await sendChunks(res, fileChunks(obj.fd, start, end));
+      result = await sendChunks(res, bodyChunks(bodySource(o, obj), start, end));
     } else {
       const plan = planMultipart(ranges, headers['Content-Type'] as string, obj.bodyLength);
       res.writeHead(206, { ...headers, 'Content-Type': plan.contentType, 'Content-Length': String(plan.contentLength) });
@@ -115,7 +115,8 @@ async function sendWhole(o: ObjectRequest, obj: OpenObject, headers: Record<stri
   r.res.writeHead(200, headers);
   let result: SendOutcome;
   try {
-    result = expected !== undefined ? await sendVerified(r.res, obj.fd, obj.bodyLength, expected) : await sendChunks(r.res, fileChunks(obj.fd, 0, obj.bodyLength));
+    const chunks = bodyChunks(bodySource(o, obj), 0, obj.bodyLength);
+    result = expected !== undefined ? await sendVerified(r.res, chunks, obj.bodyLength, expected) : await sendChunks(r.res, chunks);
   } catch (e) {
     r.log.warn({ err: e, obj: o.name }, 'object GET: read error mid-body, response cut');
     return;
@@ -124,6 +125,10 @@ async function sendWhole(o: ObjectRequest, obj: OpenObject, headers: Record<stri
     await quarantineFile(o.loc, obj.dataPath, ctx.fsync);
     r.log.error({ obj: o.name, file: obj.dataPath }, 'object GET: CRC32C mismatch at end of body, response cut, quarantined');
   }
+}
+
+function bodySource(o: ObjectRequest, obj: OpenObject): BodySource {
+  return { fd: obj.fd, dataPath: obj.dataPath, devicePath: obj.loc.devicePath, directIoAboveBytes: o.ctx.directIoAboveBytes };
 }
 
 async function readBody(obj: OpenObject): Promise<Buffer> {

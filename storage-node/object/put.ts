@@ -42,7 +42,11 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   const orig = files.data?.timestamp ?? files.tombstone?.timestamp;
   if (orig && orig.compare(ts) >= 0) return reject(409, 'Conflict', { 'X-Backend-Timestamp': orig.internal });
 
-  const writer = new DataFileWriter(r.devicePath, ctx.fsync, { md5: !sumsInTrailer && !sumsInHeaders });
+  const writer = new DataFileWriter(r.devicePath, ctx.fsync, {
+    md5: !sumsInTrailer && !sumsInHeaders,
+    ...(expectedLength === undefined ? {} : { sizeHint: expectedLength }),
+    ...(ctx.directIoAboveBytes === undefined ? {} : { directIoAboveBytes: ctx.directIoAboveBytes }),
+  });
   let size: number;
   try {
     size = await receiveBody(r.req, writer, { expectedLength, idleTimeoutMs: ctx.clientTimeoutMs });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
@@ -15,6 +15,7 @@ import { Timestamp } from '../../common/timestamp.js';
 import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
 import type { BackendServer, StorageNodeContext } from '../../storage-node/types.js';
 import { listAsyncPendings, loadAsyncPending } from '../../storage-node/object/async-pending.js';
+import { DIRECT_IO_ABOVE_BYTES, directIoStats } from '../../storage-node/object/direct-io.js';
 import { objectLocation, type ObjectLocation } from '../../storage-node/object/layout.js';
 import { createObjectServer } from '../../storage-node/object/object-server.js';
 
@@ -444,30 +445,51 @@ t.test('CRC32C: a corrupt small object is quarantined and answered 404', async (
   t.equal((await call('GET', n.url('AUTH_a', 'c', 'q'))).status, 404);
 });
 
-t.test('CRC32C: a corrupt large object is cut before its last byte and quarantined', async (t) => {
+for (const [label, size] of [
+  ['read through the page cache', 2_700_000],
+  ['read O_DIRECT', DIRECT_IO_ABOVE_BYTES + 300_000],
+] as const) {
+  t.test(`CRC32C: a corrupt large object is cut before its last byte and quarantined (${label})`, async (t) => {
+    const n = await startNode(t);
+    const ts = stamp();
+    // more than one read (READ_CHUNK): the bad byte is in the last chunk
+    const body = Buffer.alloc(size, 0x42);
+    await put(n, 'Q', body, ts);
+    const loc = n.loc('AUTH_a', 'c', 'Q');
+    const file = join(loc.hashDir, `${ts.internal}.data`);
+    const raw = await readFile(file);
+    raw[size - 100_000] ^= 0x01;
+    await writeFile(file, raw);
+    const res = await request(n.url('AUTH_a', 'c', 'Q'), { dispatcher: client });
+    t.equal(res.statusCode, 200);
+    let received = 0;
+    let failed = false;
+    try {
+      for await (const chunk of res.body) received += (chunk as Buffer).length;
+    } catch {
+      failed = true;
+    }
+    t.ok(failed, 'the body did not end cleanly');
+    t.ok(received < body.length, `short body (${received} of ${body.length})`);
+    await n.waitLog((r) => typeof r.msg === 'string' && r.msg.includes('quarantined'));
+    t.same(await ls(join(n.root, DEV, 'quarantined', 'objects', loc.hash)), [`${ts.internal}.data`]);
+  });
+}
+
+t.test('a body past direct_io_above_bytes (O_DIRECT both ways): whole and ranged GETs', async (t) => {
   const n = await startNode(t);
+  const before = { ...directIoStats };
   const ts = stamp();
-  // more than one read (READ_CHUNK): the bad byte is in the last chunk
-  const body = Buffer.alloc(2_700_000, 0x42);
-  await put(n, 'Q', body, ts);
-  const loc = n.loc('AUTH_a', 'c', 'Q');
-  const file = join(loc.hashDir, `${ts.internal}.data`);
-  const raw = await readFile(file);
-  raw[2_600_000] ^= 0x01;
-  await writeFile(file, raw);
-  const res = await request(n.url('AUTH_a', 'c', 'Q'), { dispatcher: client });
-  t.equal(res.statusCode, 200);
-  let received = 0;
-  let failed = false;
-  try {
-    for await (const chunk of res.body) received += (chunk as Buffer).length;
-  } catch {
-    failed = true;
-  }
-  t.ok(failed, 'the body did not end cleanly');
-  t.ok(received < body.length, `short body (${received} of ${body.length})`);
-  await n.waitLog((r) => typeof r.msg === 'string' && r.msg.includes('quarantined'));
-  t.same(await ls(join(n.root, DEV, 'quarantined', 'objects', loc.hash)), [`${ts.internal}.data`]);
+  const body = randomBytes(DIRECT_IO_ABOVE_BYTES + 1_234_567);
+  t.equal((await put(n, 'big', body, ts)).status, 201);
+  t.equal(directIoStats.filesWritten, before.filesWritten + 1, 'written O_DIRECT');
+  const whole = await call('GET', n.url('AUTH_a', 'c', 'big'));
+  t.equal(whole.status, 200);
+  t.ok(whole.body.equals(body), 'whole body');
+  const ranged = await call('GET', n.url('AUTH_a', 'c', 'big'), { Range: 'bytes=4097-5000000' });
+  t.equal(ranged.status, 206);
+  t.ok(ranged.body.equals(body.subarray(4097, 5_000_001)), 'unaligned range');
+  t.equal(directIoStats.filesRead, before.filesRead + 2, 'both read O_DIRECT');
 });
 
 t.test('a read error mid-body cuts the response', async (t) => {
