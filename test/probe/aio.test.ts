@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -51,6 +51,10 @@ t.test('all-in-one: start, use, stop, restart', async (t) => {
     ['daemons1', 'daemons2', 'daemons3', 'daemons4', 'node1', 'node2', 'node3', 'node4', 'proxy'],
     'proxy + 4 storage nodes + their daemons',
   );
+  for (const name of ['proxy', 'node1']) {
+    const argv = (await readFile(`/proc/${info.pids[name]}/cmdline`, 'utf8')).split('\0');
+    t.ok(argv.includes('--initial-old-space-size=64'), `${name} runs with the old-generation floor (no full GC every few hundred ms while bodies stream)`);
+  }
   const login = async () => {
     const res = await request(info.auth_url, { headers: { 'x-auth-user': 'test:tester', 'x-auth-key': 'testing' } });
     await res.body.dump();
