@@ -14,8 +14,8 @@ import type { ProxyContext } from './context.js';
  * Each replica is opened with `Expect: 100-continue`, so a node that cannot take the write
  * (507, unreachable) is replaced by a handoff before a byte is sent. Once a quorum of nodes said
  * "continue", every chunk is written to all of them and the client is paused while any node is
- * behind (backpressure). A node that fails mid-body is dropped; the PUT answers 201 only when a
- * quorum of nodes stored and fsynced the object.
+ * behind (backpressure). A node that fails mid-body is dropped; the PUT answers 201 as soon as a
+ * quorum of nodes stored and fsynced the object (the last replica's write goes on meanwhile).
  *
  * The body's MD5 (the ETag) and CRC32C are computed here, once, and sent to every node as chunked
  * trailers (X-Backend-Etag, X-Backend-Crc32c): each node checks the CRC32C of the bytes it got
@@ -117,14 +117,13 @@ export interface PutPlacement {
 /**
  * One attempt per replica slot, all slots at once: each starts at its primary (or a handoff when
  * the primary is error-limited) and moves down the shared handoff list while `attempt` says the
- * node did not settle it. Resolves with each slot's last result (`none` when no node was left).
+ * node did not settle it. One promise per slot, of its last result (`none` when no node was left).
  */
-function walkSlots<R>(ctx: ProxyContext, p: PutPlacement, none: R, attempt: (node: NodeTarget, i: number) => Promise<{ result: R; settled: boolean }>): Promise<R[]> {
+function walkSlots<R>(ctx: ProxyContext, p: PutPlacement, none: R, attempt: (node: NodeTarget, i: number) => Promise<{ result: R; settled: boolean }>): Array<Promise<R>> {
   const handoffs = (function* () {
     for (const n of nodeIter(ctx, p.ring, p.part, p.ring.replicaCount * 3)) if (n.handoff) yield n;
   })();
-  return Promise.all(
-    p.ring.primaries(p.part).map(async (dev, i) => {
+  return p.ring.primaries(p.part).map(async (dev, i) => {
       let node: NodeTarget | undefined = { dev, index: i, handoff: false };
       if (ctx.errorLimiter.isLimited(nodeKey(dev))) node = handoffs.next().value ?? undefined;
       let last = none;
@@ -135,20 +134,40 @@ function walkSlots<R>(ctx: ProxyContext, p: PutPlacement, none: R, attempt: (nod
         node = handoffs.next().value ?? undefined;
       }
       return last;
-    }),
-  );
+    });
+}
+
+/**
+ * The replicas' final answers, as soon as a quorum of them stored the object (2xx) or else once
+ * all are in. The PUT is durable on a quorum then; the last replica's write goes on (a failure
+ * there is logged by its node and repaired by the replicator), so the client does not wait for
+ * the slowest disk of three.
+ */
+export function untilQuorum(answers: Array<Promise<{ status: number; etag?: string }>>, replicas: number): Promise<Array<{ status: number; etag?: string }>> {
+  const need = quorumSize(replicas);
+  return new Promise((resolve) => {
+    const got: Array<{ status: number; etag?: string }> = [];
+    let stored = 0;
+    for (const a of answers) {
+      void a.then((r) => {
+        got.push(r);
+        if (r.status >= 200 && r.status < 300) stored++;
+        if (stored === need || got.length === answers.length) resolve([...got]);
+      });
+    }
+  });
 }
 
 /** Opens one connection per replica slot, moving down the handoffs while nodes refuse. */
 async function connectAll(ctx: ProxyContext, p: PutPlacement) {
   const refused: Array<{ node: string; status: number }> = [];
-  const slots = await walkSlots<Conn | undefined>(ctx, p, undefined, async (node, i) => {
+  const slots = await Promise.all(walkSlots<Conn | undefined>(ctx, p, undefined, async (node, i) => {
     const r = await connect(ctx, node, p.pathFor(node.dev), p.headersFor(i));
     if ('conn' in r) return { result: r.conn, settled: true };
     refused.push({ node: nodeKey(node.dev), status: r.status });
     // A 4xx before the body (409: newer data there; 400) is the node's verdict, not a fault.
     return { result: undefined, settled: r.status < 500 };
-  });
+  }));
   return { conns: slots.filter((c): c is Conn => c !== undefined), refused };
 }
 
@@ -219,15 +238,16 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
     c.req.addTrailers(trailers);
     c.req.end();
   }
-  const finals = await Promise.all(
+  const finals = await untilQuorum(
     conns.map(async (c) => {
       const r = c.failed ? { status: 503 } : await withTimeout(c.response, ctx.config.node_timeout_ms, { status: 503 });
       if (r.status === 503 && !c.failed) c.req.destroy();
       statuses.push({ node: nodeKey(c.node.dev), status: r.status });
       return r;
     }),
+    p.ring.replicaCount,
   );
-  return putOutcome(ctx, p, [...finals, ...refused], statuses);
+  return putOutcome(ctx, p, [...finals, ...refused], [...statuses]);
 }
 
 /**
@@ -368,13 +388,16 @@ async function putSmall(ctx: ProxyContext, p: PutPlacement, body: Readable, cont
   const data = await readSmallBody(ctx, body, contentLength);
   const sums = { 'content-length': String(data.length), ...sumHeaders(createHash('md5').update(data).digest('hex'), crc32c(data)) };
   const statuses: PutOutcome['statuses'] = [];
-  const finals = await walkSlots<{ status: number; etag?: string }>(ctx, p, { status: 503 }, async (node, i) => {
-    const r = await sendWhole(ctx, node, p.pathFor(node.dev), { ...p.headersFor(i), ...sums }, data);
-    statuses.push({ node: nodeKey(node.dev), status: r.status });
-    // A 4xx (409: newer data there; 412; 422) is the node's verdict, not a fault.
-    return { result: r, settled: r.status < 500 };
-  });
-  return putOutcome(ctx, p, finals, statuses);
+  const finals = await untilQuorum(
+    walkSlots<{ status: number; etag?: string }>(ctx, p, { status: 503 }, async (node, i) => {
+      const r = await sendWhole(ctx, node, p.pathFor(node.dev), { ...p.headersFor(i), ...sums }, data);
+      statuses.push({ node: nodeKey(node.dev), status: r.status });
+      // A 4xx (409: newer data there; 412; 422) is the node's verdict, not a fault.
+      return { result: r, settled: r.status < 500 };
+    }),
+    p.ring.replicaCount,
+  );
+  return putOutcome(ctx, p, finals, [...statuses]);
 }
 
 /** The client's whole (small) body; PutError when it stalls, ends short or goes away. */

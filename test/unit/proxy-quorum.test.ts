@@ -13,17 +13,20 @@ import { Ring, type RingDevice } from '../../ring-builder/ring.js';
  * The proxy's quorum decisions, as tables of backend statuses: five fake nodes (three primaries,
  * two handoffs) answer what each row says, and the client must get Swift's answer.
  */
-type Behaviour = number | 'down' | 'reset';
+/** 'hold': takes the whole body, then answers 201 only when the test calls release(). */
+type Behaviour = number | 'down' | 'reset' | 'hold';
 
 interface FakeNode {
   server: Server;
   port: number;
   behaviour: { put: Behaviour; get: Behaviour; delete: Behaviour };
   seen: string[];
+  /** Held PUTs: their answer, and whether the proxy still waits on the connection. */
+  held: Array<{ release: () => void; open: () => boolean }>;
 }
 
 async function fakeNode(): Promise<FakeNode> {
-  const node = { behaviour: { put: 201, get: 200, delete: 204 }, seen: [] as string[] } as unknown as FakeNode;
+  const node = { behaviour: { put: 201, get: 200, delete: 204 }, seen: [] as string[], held: [] } as unknown as FakeNode;
   const answer = (req: IncomingMessage, res: ServerResponse, expect: boolean): void => {
     const depth = (req.url ?? '').split('?')[0]!.split('/').length - 1;
     node.seen.push(`${req.method} ${depth}`);
@@ -46,7 +49,8 @@ async function fakeNode(): Promise<FakeNode> {
       }
       if (expect) res.writeContinue();
       req.resume();
-      req.on('end', () => res.writeHead(b as number, { etag: 'abc' }).end());
+      if (b === 'hold') req.on('end', () => node.held.push({ release: () => res.writeHead(201, { etag: 'abc' }).end(), open: () => !req.socket.destroyed }));
+      else req.on('end', () => res.writeHead(b as number, { etag: 'abc' }).end());
       return;
     }
     req.resume();
@@ -107,7 +111,19 @@ t.test('quorum tables through the real proxy', async (t) => {
     set('put', [201, 201, 'down', 201, 201]);
     const res = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': String(body.length) }, body });
     await res.body.dump();
-    t.ok(nodes[3]!.seen.includes('PUT 5') || nodes[4]!.seen.includes('PUT 5'), `${path} PUT: a handoff got the object PUT`);
+    // the answer comes at quorum (two primaries): the handoff's copy may land just after it
+    const handoffGotIt = (): boolean => nodes[3]!.seen.includes('PUT 5') || nodes[4]!.seen.includes('PUT 5');
+    for (let i = 0; i < 100 && !handoffGotIt(); i++) await new Promise((r) => setTimeout(r, 20));
+    t.ok(handoffGotIt(), `${path} PUT: a handoff got the object PUT`);
+
+    // Two primaries stored it: the client has its 201 while the third is still writing.
+    set('put', [201, 201, 'hold']);
+    const quick = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': String(body.length) }, body });
+    await quick.body.dump();
+    t.equal(quick.statusCode, 201, `${path} PUT: answered at quorum`);
+    // (waiting for all three would have meant the proxy's node timeout, then dropping the connection)
+    t.ok(nodes[2]!.held.length === 1 && nodes[2]!.held[0]!.open(), `${path} PUT: the third primary got the whole body and is still being waited on`);
+    for (const h of nodes[2]!.held.splice(0)) h.release();
   }
 
   const getTable: Array<[Behaviour[], number, string]> = [
