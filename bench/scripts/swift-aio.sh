@@ -9,7 +9,8 @@
 # Layout, comparable to `swiftlet aio`: one proxy (tempauth) and 4 storage "nodes" (SAIO-style:
 # node i = one account + one container + one object server on their own ports, one device d<i>,
 # zone i), 3 replicas, part power 10, Swift's default fsync behaviour, workers = 1 for every server.
-# Devices live on a sparse XFS image, loop-mounted at <dir>/mnt (Swift needs XFS's xattr space).
+# Devices live on a sparse XFS image, loop-mounted at <dir>/mnt (Swift needs XFS's xattr space),
+# the loop device in direct I/O mode like Swiftlet's (loop-direct-io.sh).
 # Swift's tokens and info caches need memcached: one runs on 127.0.0.1:<port+1>.
 # Ports: proxy <port>; node i: object <port+10i>, container <port+10i+1>, account <port+10i+2>.
 # swift.conf (hash prefix/suffix) is read from <dir>/etc via swift-run.py, never /etc/swift.
@@ -164,6 +165,7 @@ mount_image() {
     fi
     mount -o loop,noatime "$img" "$dir/mnt"
   fi
+  bash "$HERE/loop-direct-io.sh" "$dir/mnt"
   local i
   for i in $(seq 1 $NODES); do mkdir -p "$dir/mnt/node$i/d$i"; done
 }

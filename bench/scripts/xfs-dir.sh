@@ -1,6 +1,7 @@
 #!/bin/bash
-# A folder on its own sparse XFS image, loop-mounted, so Swiftlet's data sits on the same kind of
-# filesystem (and loop device) as the Swift all-in-one's devices in side-by-side runs.
+# A folder on its own sparse XFS image, loop-mounted (direct I/O, loop-direct-io.sh), so Swiftlet's
+# data sits on the same kind of filesystem and loop device as the Swift all-in-one's devices in
+# side-by-side runs.
 #   bench/scripts/xfs-dir.sh mount  <image> <dir> [size=16G]   idempotent
 #   bench/scripts/xfs-dir.sh umount <dir>                        idempotent
 set -euo pipefail
@@ -10,12 +11,13 @@ case "${1:-}" in
     [[ $(id -u) -eq 0 ]] || { echo "xfs-dir: needs root" >&2; exit 1; }
     command -v mkfs.xfs >/dev/null || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q xfsprogs >&2; }
     mkdir -p "$dir"
-    mountpoint -q "$dir" && exit 0
+    if mountpoint -q "$dir"; then bash "$(dirname "$0")/loop-direct-io.sh" "$dir"; exit 0; fi
     if [[ ! -f $img ]]; then
       truncate -s "$size" "$img"
       mkfs.xfs -q "$img"
     fi
     mount -o loop,noatime "$img" "$dir"
+    bash "$(dirname "$0")/loop-direct-io.sh" "$dir"
     ;;
   umount)
     dir=$2

@@ -455,7 +455,7 @@ export async function memorySuite(ctx: SuiteContext): Promise<number> {
     `# memory: Swiftlet all-in-one under a soak${bigSize ? ` and a ${formatSize(bigSize)} object` : ''}`,
     '',
     machineMarkdown(m),
-    `- Swiftlet all-in-one: 1 proxy + 4 storage nodes, 3 replicas, fsync on, data on a loop-mounted XFS image; background daemons ${daemons ? 'ON' : 'off'}`,
+    `- Swiftlet all-in-one: 1 proxy + 4 storage nodes, 3 replicas, fsync on, data on a loop-mounted XFS image (loop device ${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? 'buffered' : 'in direct I/O mode'}); background daemons ${daemons ? 'ON' : 'off'}`,
     `- command: \`${ctx.command}\``,
     '',
     failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n` : '',
