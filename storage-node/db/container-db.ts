@@ -200,7 +200,19 @@ export function mergeObjectRows(db: DeviceDb, account: string, container: string
 
 async function applyRowJobs(db: DeviceDb, lockKey: string, jobs: RowMergeJob[]): Promise<Array<RowMergeResult | Error>> {
   const [, account = '', container = ''] = lockKey.split('\0');
-  const old = await getContainer(db, account, container);
+  // One read for the record and every row the batch touches (live and tombstone keys): each
+  // LevelDB read is a trip through the thread pool, which costs more than the lookups themselves.
+  const allNames = [...new Set(jobs.flatMap((job) => job.rows.map((r) => r.name)))];
+  const rowKeys = new Map<string, { live: Buffer; dead: Buffer; i: number }>();
+  const keys: Buffer[] = [key('C', account, container)];
+  allNames.forEach((n, i) => {
+    const k = { live: key('O', account, container, n), dead: key('T', account, container, n), i };
+    rowKeys.set(n, k);
+    keys.push(k.live, k.dead);
+  });
+  const values = await db.getMany(keys);
+  const oldRaw = values[0];
+  const old = oldRaw === undefined ? undefined : (JSON.parse(oldRaw) as StoredContainer);
   const results: Array<RowMergeResult | Error> = new Array(jobs.length);
   const accepted: number[] = [];
   jobs.forEach((job, i) => {
@@ -221,9 +233,17 @@ async function applyRowJobs(db: DeviceDb, lockKey: string, jobs: RowMergeJob[]):
     }
   }
   const names = [...incoming.keys()];
-  const liveKeys = names.map((n) => key('O', account, container, n));
-  const deadKeys = names.map((n) => key('T', account, container, n));
-  const [live, dead] = await Promise.all([db.getMany(liveKeys), db.getMany(deadKeys)]);
+  const liveKeys: Buffer[] = [];
+  const deadKeys: Buffer[] = [];
+  const live: Array<string | undefined> = [];
+  const dead: Array<string | undefined> = [];
+  for (const n of names) {
+    const k = rowKeys.get(n) as { live: Buffer; dead: Buffer; i: number };
+    liveKeys.push(k.live);
+    deadKeys.push(k.dead);
+    live.push(values[1 + 2 * k.i]);
+    dead.push(values[2 + 2 * k.i]);
+  }
 
   const ops: BatchOp[] = [];
   let dCount = 0;

@@ -38,6 +38,11 @@ export function writevAt(fd: number, bufs: Buffer[], position: number): Promise<
   return new Promise((resolve, reject) => fs.writev(fd, bufs, position, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
+/** pwritev made synchronously: for a small write that only fills the page cache. */
+export function writevAtSync(fd: number, bufs: Buffer[], position: number): number {
+  return fs.writevSync(fd, bufs, position);
+}
+
 export function fdatasync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
 }

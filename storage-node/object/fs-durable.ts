@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, mkdirSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isDiskFullErrno, SwiftletError } from '../../common/errors.js';
-import { fdatasync, fsyncFd, writevAt } from './fd.js';
+import { fdatasync, fsyncFd, writevAt, writevAtSync } from './fd.js';
 import { HASHES_INVALID, tmpDirOf } from './layout.js';
 
 /**
@@ -138,6 +138,18 @@ export async function writeAllAt(fd: number, bufs: Buffer[], position: number): 
     if (done < total) pending = sliceBuffers(pending, bytesWritten);
   }
   return total;
+}
+
+/** writeAllAt made synchronously: for a small write that only fills the page cache. */
+export function writeAllAtSync(fd: number, bufs: Buffer[], position: number): number {
+  let done = 0;
+  for (let pending = bufs; pending.length; ) {
+    const n = writevAtSync(fd, pending, position + done);
+    if (n <= 0) throw new SwiftletError('INTERNAL', 'write made no progress');
+    done += n;
+    pending = sliceBuffers(pending, n);
+  }
+  return done;
 }
 
 function sliceBuffers(bufs: Buffer[], skip: number): Buffer[] {

@@ -26,6 +26,10 @@ const { createObjectServer } = await t.mockImport<typeof import('../../storage-n
       if (full) throw enospc();
       return realFd.writevAt(fd, bufs, position);
     },
+    writevAtSync: (fd: number, bufs: Buffer[], position: number) => {
+      if (full) throw enospc();
+      return realFd.writevAtSync(fd, bufs, position);
+    },
   },
 });
 
