@@ -40,7 +40,7 @@ object workload options:
   --concurrency 16,64          connections (default 16)
   --duration 10s | --count N   per workload (default 10s); --max-time caps a count (default 120s)
   --repeat N                   runs per workload
-  --warmup 10s                 unmeasured run of the same ops first, per size and concurrency (0: none)
+  --warmup 30s                 unmeasured run of the same ops first, per size and concurrency (0: none)
   --node-above 1m              objects larger than this are driven from Node (streaming); others by wrk
   --wrk-threads 1              wrk threads (each costs a core's share on a small machine)
   --list-limit 100             page size of the "list" op

@@ -33,15 +33,18 @@ function collect(into: Map<string, WorkloadRuns>, system: string, size: number, 
 const OP_ORDER: Op[] = ['put', 'get', 'head', 'list', 'delete'];
 
 /**
- * `--warmup 10s` (default; `0` turns it off): before the first measured run of each size and
+ * `--warmup 30s` (default; `0` turns it off): before the first measured run of each size and
  * concurrency, each system runs the same ops for that long, unmeasured, in a container of its
- * own. Node's JIT needs a few thousand requests before its hot paths are compiled (measured here:
- * Swiftlet's 4 KiB PUT went from ~110 to ~230 ops/s over its first three 10 s runs); CPython
- * has no JIT, so this changes little for Swift. Objects above --node-above warm up with one
- * round of `concurrency` operations instead.
+ * own. Node's JIT needs several thousand requests before its hot paths are compiled (measured
+ * here: Swiftlet's 4 KiB PUT went from ~110 to ~230 ops/s over its first three 10 s runs, and
+ * 20 s in, TurboFan compiles were still 12 % of the proxy's CPU); CPython has no JIT, so this
+ * changes little for Swift. Objects above --node-above warm up with one round of `concurrency`
+ * operations instead. A server runs for days: the steady state is what users get.
  */
+export const DEFAULT_WARMUP = '30s';
+
 function warmupOptions(o: Map<string, string>, opts: ObjectWorkloadOptions, size: number, concurrency: number): ObjectWorkloadOptions | undefined {
-  const ms = parseDuration(o.get('warmup') ?? '10s');
+  const ms = parseDuration(o.get('warmup') ?? DEFAULT_WARMUP);
   if (ms <= 0) return undefined;
   const bound: Bound = size > opts.nodeAbove ? { kind: 'count', n: concurrency, capMs: 120_000 } : { kind: 'duration', ms };
   return { ...opts, bound };
@@ -85,7 +88,7 @@ export async function objectSuite(ctx: SuiteContext): Promise<number> {
   }
   const ws = sortRuns([...runs.values()]);
   const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
-  const md = `# object suite: ${name}\n\n${machineMarkdown(m)}\n- endpoint: ${authUrl}\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? '10s'} per op before the first run of each size/concurrency (unmeasured, both systems)\n- command: \`${ctx.command}\`\n\n${markdownTable(ws)}`;
+  const md = `# object suite: ${name}\n\n${machineMarkdown(m)}\n- endpoint: ${authUrl}\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? DEFAULT_WARMUP} per op before the first run of each size/concurrency (unmeasured, both systems)\n- command: \`${ctx.command}\`\n\n${markdownTable(ws)}`;
   const dir = resultsDir(ctx.outRoot, 'object');
   writeResultFiles(dir, {
     'results.json': JSON.stringify({ suite: 'object', command: ctx.command, machine: m, endpoint: authUrl, options: { ...opts, ops: opts.ops }, workloads: ws.map((w) => ({ ...w, summary: aggregate(w.runs) })) }, null, 2) + '\n',
@@ -200,7 +203,7 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
   }
   const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
   const table = markdownSideBySide(pairs);
-  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, XFS on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered: SWIFTLET_BENCH_LOOP_DIRECT_IO=off)' : ' in direct I/O mode'}, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? '10s'} per op before the first run of each size/concurrency (unmeasured, both systems)\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}`;
+  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, XFS on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered: SWIFTLET_BENCH_LOOP_DIRECT_IO=off)' : ' in direct I/O mode'}, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? DEFAULT_WARMUP} per op before the first run of each size/concurrency (unmeasured, both systems)\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}`;
   const dir = resultsDir(ctx.outRoot, 'side-by-side');
   writeResultFiles(dir, {
     'results.json':
