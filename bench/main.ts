@@ -45,6 +45,8 @@ object workload options:
   --wrk-threads 1              wrk threads (each costs a core's share on a small machine)
   --list-limit 100             page size of the "list" op
 common: --out DIR (default bench/results)
+environment: SWIFTLET_BENCH_LOOP_DIRECT_IO=off keeps the loop devices under the XFS images buffered
+  (default: direct I/O, so no second page cache sits between either system and the disk)
 `;
 
 const COMMON = ['out'];
