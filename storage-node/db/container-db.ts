@@ -202,14 +202,16 @@ async function applyRowJobs(db: DeviceDb, lockKey: string, jobs: RowMergeJob[]):
   const [, account = '', container = ''] = lockKey.split('\0');
   // One read for the record and every row the batch touches (live and tombstone keys): each
   // LevelDB read is a trip through the thread pool, which costs more than the lookups themselves.
-  const allNames = [...new Set(jobs.flatMap((job) => job.rows.map((r) => r.name)))];
-  const rowKeys = new Map<string, { live: Buffer; dead: Buffer; i: number }>();
+  // `slot`: a row name → the index of its live key in `keys`, its tombstone key right after.
+  const slot = new Map<string, number>();
   const keys: Buffer[] = [key('C', account, container)];
-  allNames.forEach((n, i) => {
-    const k = { live: key('O', account, container, n), dead: key('T', account, container, n), i };
-    rowKeys.set(n, k);
-    keys.push(k.live, k.dead);
-  });
+  for (const job of jobs) {
+    for (const r of job.rows) {
+      if (slot.has(r.name)) continue;
+      slot.set(r.name, keys.length);
+      keys.push(key('O', account, container, r.name), key('T', account, container, r.name));
+    }
+  }
   const values = await db.getMany(keys);
   const oldRaw = values[0];
   const old = oldRaw === undefined ? undefined : (JSON.parse(oldRaw) as StoredContainer);
@@ -233,17 +235,11 @@ async function applyRowJobs(db: DeviceDb, lockKey: string, jobs: RowMergeJob[]):
     }
   }
   const names = [...incoming.keys()];
-  const liveKeys: Buffer[] = [];
-  const deadKeys: Buffer[] = [];
-  const live: Array<string | undefined> = [];
-  const dead: Array<string | undefined> = [];
-  for (const n of names) {
-    const k = rowKeys.get(n) as { live: Buffer; dead: Buffer; i: number };
-    liveKeys.push(k.live);
-    deadKeys.push(k.dead);
-    live.push(values[1 + 2 * k.i]);
-    dead.push(values[2 + 2 * k.i]);
-  }
+  const at = names.map((n) => slot.get(n) as number);
+  const liveKeys = at.map((i) => keys[i] as Buffer);
+  const deadKeys = at.map((i) => keys[i + 1] as Buffer);
+  const live = at.map((i) => values[i]);
+  const dead = at.map((i) => values[i + 1]);
 
   const ops: BatchOp[] = [];
   let dCount = 0;

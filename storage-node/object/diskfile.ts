@@ -7,7 +7,7 @@ import { isSwiftletError, SwiftletError } from '../../common/errors.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { closeQuietly, fdatasync, fstatSize, openFd, readAt } from './fd.js';
 import { DIRECT_IO_ABOVE_BYTES, DirectWriter, wantsDirect } from './direct-io.js';
-import { asDiskError, discardTempFile, errnoOf, fsyncDir, fsyncDirs, invalidateSuffix, makeDirs, openTempFile, renameIntoDir, writeAllAt, writeAllAtSync, writeFileDurable, type TempFile } from './fs-durable.js';
+import { asDiskError, discardTempFile, errnoOf, fsyncDir, fsyncDirs, invalidateSuffix, makeDirs, openTempFile, renameIntoDir, totalLength, writeAllAt, writeAllAtSync, writeFileDurable, type TempFile } from './fs-durable.js';
 import { OBJECTS_DIR, objectLocation, onDiskName, QUARANTINE_DIR, type ObjectLocation, type OnDiskFile } from './layout.js';
 import { crcHex, encodeTrailer, M, mergeMetaFile, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
 import { cleanupHashDirSync, readHashDir } from './ondisk.js';
@@ -291,7 +291,7 @@ export class DataFileWriter {
       this.tmp ??= await openTempFile(this.devicePath);
       // A small object's only write (body and trailer) lands in the page cache in microseconds:
       // made in place, it saves the thread-pool round trip, which costs more than the copy.
-      if (at === 0 && extra.length && bytesOf(bufs) <= DataFileWriter.SYNC_WRITE_BYTES) writeAllAtSync(this.tmp.fd, bufs, at);
+      if (at === 0 && extra.length && totalLength(bufs) <= DataFileWriter.SYNC_WRITE_BYTES) writeAllAtSync(this.tmp.fd, bufs, at);
       else await writeAllAt(this.tmp.fd, bufs, at);
     } catch (e) {
       throw asDiskError(e, this.tmp?.path ?? this.devicePath);
@@ -371,12 +371,6 @@ export class DataFileWriter {
     await this.direct?.close();
     if (this.tmp) await discardTempFile(this.tmp);
   }
-}
-
-function bytesOf(bufs: Buffer[]): number {
-  let n = 0;
-  for (const b of bufs) n += b.length;
-  return n;
 }
 
 /** Removes a folder if it is empty; never throws (a failed write's new hash dir). */

@@ -127,8 +127,7 @@ export function unlinkQuietly(path: string): void {
 
 /** Writes all of `bufs` at `position` (one writev per call; loops on a short write). Returns bytes written. */
 export async function writeAllAt(fd: number, bufs: Buffer[], position: number): Promise<number> {
-  let total = 0;
-  for (const b of bufs) total += b.length;
+  const total = totalLength(bufs);
   let done = 0;
   let pending = bufs;
   while (done < total) {
@@ -138,6 +137,12 @@ export async function writeAllAt(fd: number, bufs: Buffer[], position: number): 
     if (done < total) pending = sliceBuffers(pending, bytesWritten);
   }
   return total;
+}
+
+export function totalLength(bufs: readonly Buffer[]): number {
+  let n = 0;
+  for (const b of bufs) n += b.length;
+  return n;
 }
 
 /** writeAllAt made synchronously: for a small write that only fills the page cache. */

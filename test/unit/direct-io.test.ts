@@ -8,7 +8,7 @@ import { bodyChunks } from '../../storage-node/object/body-sender.js';
 import { DIRECT_IO_ABOVE_BYTES, directIoStats } from '../../storage-node/object/direct-io.js';
 import { DataFileWriter, finishWrite, loadObject, verifyDataFile } from '../../storage-node/object/diskfile.js';
 import { objectLocation, type ObjectLocation } from '../../storage-node/object/layout.js';
-import type { ObjectMetadata } from '../../storage-node/object/metadata.js';
+import { commitWritten } from '../helpers/data-file.js';
 
 const HASH = '00112233445566778899aabbccddeeff';
 
@@ -29,15 +29,7 @@ async function putBody(dev: string, body: Buffer, opts: { sizeHint?: number; dir
     at += n;
   }
   const at = Timestamp.fromSeconds(1_700_000_000);
-  const meta: ObjectMetadata = {
-    name: '/a/c/big',
-    'X-Timestamp': at.internal,
-    'Content-Length': String(body.length),
-    'Content-Type': 'application/octet-stream',
-    ETag: w.etag(),
-    'X-Crc32c': w.crc32c(),
-  };
-  await w.commit(loc, at, meta);
+  await commitWritten(w, loc, at, { name: '/a/c/big', length: body.length, contentType: 'application/octet-stream' });
   await finishWrite(loc);
   return loc;
 }
@@ -114,7 +106,7 @@ t.test('more large writes at once than staging slots: the rest go through the pa
     const loc = objectLocation(dev, i, HASH);
     const at = Timestamp.fromSeconds(1_700_000_000);
     const b = bodies[i] as Buffer;
-    await w.commit(loc, at, { name: `/a/c/${i}`, 'X-Timestamp': at.internal, 'Content-Length': String(b.length), 'Content-Type': 'x/y', ETag: w.etag(), 'X-Crc32c': w.crc32c() });
+    await commitWritten(w, loc, at, { name: `/a/c/${i}`, length: b.length, contentType: 'x/y' });
     if ((await readRange(loc, 0, b.length)).equals(b)) same++;
   }
   t.equal(same, 70, 'every body reads back');

@@ -23,6 +23,7 @@ import { asDiskError } from '../../storage-node/object/fs-durable.js';
 import { objectLocation, type ObjectLocation } from '../../storage-node/object/layout.js';
 import { encodeTrailer, mergeMetaFile, parseTrailer, titleCase, type ObjectMetadata } from '../../storage-node/object/metadata.js';
 import { classifyHashDirFiles } from '../../storage-node/object/ondisk.js';
+import { commitWritten } from '../helpers/data-file.js';
 
 const HASH = '0123456789abcdef0123456789abcdef';
 const ts = (s: number): Timestamp => Timestamp.fromSeconds(s);
@@ -36,16 +37,7 @@ async function device(t: { teardown: (f: () => unknown) => void }): Promise<stri
 async function putObject(loc: ObjectLocation, at: Timestamp, body: Buffer, extra: ObjectMetadata = {}, chunk = 7): Promise<void> {
   const w = await DataFileWriter.create(loc.devicePath, true);
   for (let i = 0; i < body.length; i += chunk) await w.write([body.subarray(i, i + chunk)]);
-  const meta: ObjectMetadata = {
-    ...extra,
-    name: '/a/c/o',
-    'X-Timestamp': at.internal,
-    'Content-Length': String(body.length),
-    'Content-Type': 'text/plain',
-    ETag: w.etag(),
-    'X-Crc32c': w.crc32c(),
-  };
-  await w.commit(loc, at, meta);
+  await commitWritten(w, loc, at, { name: '/a/c/o', length: body.length, contentType: 'text/plain', extra });
   await finishWrite(loc);
 }
 

@@ -15,6 +15,7 @@ import {
   suffixHashOf,
   type SuffixHashOptions,
 } from '../../storage-node/object/suffix-hashes.js';
+import { commitWritten } from '../helpers/data-file.js';
 
 const PART = 3;
 const T0 = 1_700_000_000;
@@ -40,7 +41,7 @@ async function data(dev: string, hash: string, ts: Timestamp, body = 'hello'): P
   const loc = objectLocation(dev, PART, hash);
   const w = new DataFileWriter(dev, false);
   await w.write([Buffer.from(body)]);
-  await w.commit(loc, ts, { name: '/a/c/o', 'X-Timestamp': ts.internal, 'Content-Length': String(body.length), 'Content-Type': 'text/plain', ETag: w.etag(), 'X-Crc32c': w.crc32c() }, true);
+  await commitWritten(w, loc, ts, { name: '/a/c/o', length: body.length, contentType: 'text/plain', dirMissing: true });
   await finishWrite(loc);
 }
 
