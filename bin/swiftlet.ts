@@ -45,8 +45,20 @@ function sample(spec: ConfigSpec): string {
   return JSON.stringify(out, null, 2);
 }
 
+/** `--help`/`-h` after a server or daemon command: its options are in the usage text. */
+const SUBCOMMANDS_WITH_USAGE_HELP = new Set(['aio', 'proxy', 'storage-node', 'status', 'replicator', 'updater', 'auditor', 'expirer', 'daemons']);
+
+/** node:util parseArgs' complaint about an unknown or malformed option. */
+function isArgsError(err: unknown): err is Error {
+  return err instanceof Error && String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS_');
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd !== undefined && SUBCOMMANDS_WITH_USAGE_HELP.has(cmd) && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   switch (cmd) {
     case 'aio': {
       const { values } = parseArgs({
@@ -138,6 +150,10 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
+    if (isArgsError(err)) {
+      process.stderr.write(`swiftlet: ${err.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
     if (isSwiftletError(err)) console.error(`swiftlet: ${err.message}`);
     else console.error(err);
     process.exit(1);
