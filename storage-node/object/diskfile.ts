@@ -7,7 +7,7 @@ import { isSwiftletError, SwiftletError } from '../../common/errors.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { closeQuietly, fdatasync, fstatSize, openFd, readAt } from './fd.js';
 import { DIRECT_IO_ABOVE_BYTES, DirectWriter, wantsDirect } from './direct-io.js';
-import { asDiskError, discardTempFile, errnoOf, fsyncDir, fsyncDirs, invalidateSuffix, makeDirs, openTempFile, renameIntoDir, totalLength, writeAllAt, writeAllAtSync, writeFileDurable, type TempFile } from './fs-durable.js';
+import { asDiskError, discardTempFile, errnoOf, fsyncDir, fsyncDirsSync, invalidateSuffix, makeDirs, openTempFile, renameIntoDir, totalLength, writeAllAt, writeAllAtSync, writeFileDurable, type TempFile } from './fs-durable.js';
 import { OBJECTS_DIR, objectLocation, onDiskName, QUARANTINE_DIR, type ObjectLocation, type OnDiskFile } from './layout.js';
 import { crcHex, encodeTrailer, M, mergeMetaFile, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
 import { cleanupHashDirSync, readHashDir } from './ondisk.js';
@@ -333,8 +333,9 @@ export class DataFileWriter {
    * `dirMissing`: the caller saw no hash dir, so it is created before the rename is tried.
    */
   async commit(loc: ObjectLocation, timestamp: Timestamp, metadata: ObjectMetadata, dirMissing = false): Promise<void> {
-    // A new hash dir is made before the file's data sync and its parent fsynced after it: the
-    // data sync's journal commit then usually carries the mkdir too, so that fsync costs no I/O.
+    // A new hash dir is made before the file's data sync and its parents fsynced after it: the
+    // data sync's journal commit carries the mkdirs too, so those fsyncs cost no I/O and are
+    // made in place (fsyncDirsSync).
     let newDirParents: string[] | undefined;
     try {
       if (this.direct) {
@@ -348,7 +349,7 @@ export class DataFileWriter {
       await this.settleSync();
       if (this.fsync) {
         await fdatasync(tmp.fd);
-        if (newDirParents) await fsyncDirs(newDirParents);
+        if (newDirParents) fsyncDirsSync(newDirParents);
       }
       closeSync(tmp.fd);
     } catch (e) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isDiskFullErrno, SwiftletError } from '../../common/errors.js';
 import { fdatasync, fsyncFd, writevAt, writevAtSync } from './fd.js';
@@ -82,6 +82,23 @@ export function makeDirs(dir: string, root: string): string[] {
 /** fsyncs each folder once, all at once. */
 export async function fsyncDirs(dirs: readonly string[]): Promise<void> {
   await Promise.all([...new Set(dirs)].map((d) => fsyncDir(d)));
+}
+
+/**
+ * fsyncDirs made synchronously, for folders whose new entries a data sync has just committed: on
+ * a journalling filesystem (XFS, ext4) that sync forced the journal past these mkdirs, so each
+ * fsync here returns without I/O, and a thread-pool round trip (two thread wake-ups) would cost
+ * more than the call itself. Swift's fsync_dir is likewise a blocking call in its event loop.
+ */
+export function fsyncDirsSync(dirs: readonly string[]): void {
+  for (const d of new Set(dirs)) {
+    const fd = openSync(d, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeQuietlySync(fd);
+    }
+  }
 }
 
 // Temp names: one random prefix per process plus a counter, so naming costs no syscall or entropy per file.
