@@ -17,6 +17,8 @@ export interface MachineInfo {
   gitDirty: boolean;
   /** 1-minute load average when the report was written: other work on the machine skews figures. */
   loadAvg1: number;
+  /** Share of CPU time (%) the hypervisor took during the runs (side-by-side): host noise on a VM. */
+  stealPct?: number;
 }
 
 function tryRun(cmd: string, args: string[]): string {
@@ -51,6 +53,7 @@ export function machineMarkdown(m: MachineInfo): string {
     `- Node ${m.node}, OpenStack Swift ${m.swift} (Debian), ${m.wrk}`,
     `- Swiftlet commit ${m.gitCommit}${m.gitDirty ? ' (with uncommitted changes in the work tree)' : ''}`,
     `- 1-minute load average at the end: ${m.loadAvg1}`,
+    ...(m.stealPct === undefined ? [] : [`- CPU time taken by the hypervisor (steal) during the runs: ${m.stealPct} %`]),
   ].join('\n');
 }
 

@@ -8,6 +8,7 @@ import { Progress } from '../progress.js';
 import { markdownSideBySide, markdownTable, objectChart, pairRatios, ratioLines, sideBySideChart, aggregate, type Pair } from '../report.js';
 import type { RunResult, WorkloadRuns } from '../result.js';
 import { isRoot, startSwift, startSwiftlet, type RunningSystem } from '../systems.js';
+import { cpuJiffies, settle, stealPercent } from '../settle.js';
 import { runGroup } from '../workload.js';
 
 export interface SuiteContext {
@@ -171,16 +172,20 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
   let epA: Endpoint | undefined;
   let epB: Endpoint | undefined;
   let failure: string | undefined;
+  let cpuAtStart: ReturnType<typeof cpuJiffies> | undefined;
   try {
     epA = await authRetry(both.a);
     epB = await authRetry(both.b);
     progress.line(`workload: ${opsDescription(opts)}; order alternates A,B then B,A`);
+    cpuAtStart = cpuJiffies();
     for (const size of opts.sizes)
       for (const c of opts.concurrency) {
         for (const ep of [epA, epB]) await warmUp(ep, o, opts, size, c, tag, both.workDir, progress);
         for (let rep = 0; rep < opts.repeat; rep++) {
           const order = rep % 2 === 0 ? [epA, epB] : [epB, epA];
           for (const ep of order) {
+            const s = await settle();
+            if (!s.quiet) progress.line(`machine still busy after ${s.waitedMs} ms of waiting: measuring anyway`);
             const res = await runGroup(ep, { size, concurrency: c, container: `bench-${tag}-${size}-${c}-${rep}`, opts, workDir: both.workDir }, progress);
             collect(runs, ep.name, size, c, res);
           }
@@ -201,9 +206,9 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
     const b = runs.get(`${epB.name}/${w.op}/${w.size}/${w.concurrency}`);
     if (b) pairs.push({ a: w, b });
   }
-  const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
+  const m = { ...m0, loadAvg1: machineInfo().loadAvg1, ...(cpuAtStart ? { stealPct: stealPercent(cpuAtStart, cpuJiffies()) } : {}) };
   const table = markdownSideBySide(pairs);
-  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, XFS on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered: SWIFTLET_BENCH_LOOP_DIRECT_IO=off)' : ' in direct I/O mode'}, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? DEFAULT_WARMUP} per op before the first run of each size/concurrency (unmeasured, both systems)\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}`;
+  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, XFS on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered: SWIFTLET_BENCH_LOOP_DIRECT_IO=off)' : ' in direct I/O mode'}, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? DEFAULT_WARMUP} per op before the first run of each size/concurrency (unmeasured, both systems); before each measured group of runs, \`sync\` and a wait for a quiet machine (≤ 10 % busy over 0.5 s, at most 10 s)\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}`;
   const dir = resultsDir(ctx.outRoot, 'side-by-side');
   writeResultFiles(dir, {
     'results.json':
