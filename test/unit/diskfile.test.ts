@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSwiftletError } from '../../common/errors.js';
@@ -19,7 +20,7 @@ import {
   writeTombstone,
   type OpenObject,
 } from '../../storage-node/object/diskfile.js';
-import { asDiskError } from '../../storage-node/object/fs-durable.js';
+import { asDiskError, fsyncDirsSync, makeDirs } from '../../storage-node/object/fs-durable.js';
 import { objectLocation, type ObjectLocation } from '../../storage-node/object/layout.js';
 import { encodeTrailer, mergeMetaFile, parseTrailer, titleCase, type ObjectMetadata } from '../../storage-node/object/metadata.js';
 import { classifyHashDirFiles } from '../../storage-node/object/ondisk.js';
@@ -291,4 +292,15 @@ t.test('titleCase is Python str.title()', async (t) => {
   t.equal(titleCase('x-object-meta-color'), 'X-Object-Meta-Color');
   t.equal(titleCase('x-object-meta-foo2bar'), 'X-Object-Meta-Foo2Bar');
   t.equal(titleCase('x-delete-at'), 'X-Delete-At');
+});
+
+t.test('makeDirs reports the parents whose entries changed; fsyncDirsSync syncs them and fails loudly on a missing one', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'swiftlet-fsyncdirs-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const leaf = join(root, 'objects', '7', 'abc', 'hash');
+  const parents = makeDirs(leaf, root);
+  t.ok(existsSync(leaf), 'the whole chain was made');
+  t.same(parents.sort(), [root, join(root, 'objects'), join(root, 'objects', '7'), join(root, 'objects', '7', 'abc')].sort(), 'every parent that gained an entry');
+  t.doesNotThrow(() => fsyncDirsSync([...parents, ...parents]), 'existing folders (duplicates synced once)');
+  t.throws(() => fsyncDirsSync([join(root, 'gone')]), { code: 'ENOENT' }, 'a folder that is not there is an error, not skipped');
 });
