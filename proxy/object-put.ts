@@ -275,11 +275,11 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
       if (settled) return;
       settled = true;
       if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = undefined;
       detach();
       for (const off of listeners) off();
       if (err) {
-        body.on('error', () => undefined);
-        body.destroy();
+        stopBody(body, err);
         reject(err);
       } else {
         if (!body.readableEnded) body.pause();
@@ -287,8 +287,9 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
       }
     };
     const armIdle = (): void => {
-      if (idleTimer) clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => finish(new PutError('client-timeout')), ctx.config.client_timeout_ms);
+      // Called per chunk: refresh() re-arms the same timer instead of making a new one.
+      if (idleTimer) idleTimer.refresh();
+      else idleTimer = setTimeout(() => finish(new PutError('client-timeout')), ctx.config.client_timeout_ms);
     };
     const liveCount = (): number => conns.reduce((n, c) => n + (c.failed ? 0 : 1), 0);
     /** A node drained or dropped out: resume the client once no live node is behind. */
@@ -346,6 +347,17 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
     if (body.readableEnded) finish();
     else if (body.destroyed) finish(new PutError('client-disconnect'));
   });
+}
+
+/**
+ * After a body failed: a client still connected (timed out, sent too much) is answered first (the
+ * caller replies with Connection: close, and the unread rest is dropped with the connection);
+ * destroying the body now would close the socket unanswered. A client already gone is dropped.
+ */
+function stopBody(body: Readable, err: PutError): void {
+  body.on('error', () => undefined);
+  if (err.kind === 'client-disconnect') body.destroy();
+  else body.pause();
 }
 
 /** The client body's listeners: chunks, the end, and an error or a close before the end (client-disconnect). Returns their removal. */
@@ -411,13 +423,12 @@ function readSmallBody(ctx: ProxyContext, body: Readable, contentLength: number)
       timer = undefined;
       detach();
       if (!err) return resolve(Buffer.concat(chunks, received));
-      body.on('error', () => undefined);
-      body.destroy();
+      stopBody(body, err);
       reject(err);
     };
     const arm = (): void => {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => finish(new PutError('client-timeout')), ctx.config.client_timeout_ms);
+      if (timer) timer.refresh();
+      else timer = setTimeout(() => finish(new PutError('client-timeout')), ctx.config.client_timeout_ms);
     };
     const onData = (chunk: Buffer): void => {
       received += chunk.length;

@@ -138,9 +138,10 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
     send(sreq.reply, outcome.status);
   } catch (err) {
     if (!(err instanceof PutError)) throw err;
-    if (err.kind === 'too-large') return void send(sreq.reply, 413);
+    // The rest of the body is never read: the connection closes after the answer.
+    if (err.kind === 'too-large') return void send(sreq.reply, 413, { Connection: 'close' });
     sreq.log.info({ kind: err.kind }, 'object PUT aborted by the client');
-    send(sreq.reply, err.kind === 'client-timeout' ? 408 : 499);
+    send(sreq.reply, err.kind === 'client-timeout' ? 408 : 499, { Connection: 'close' });
   }
 }
 

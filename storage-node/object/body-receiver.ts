@@ -37,8 +37,9 @@ export function receiveBody(req: IncomingMessage, sink: ChunkSink, opts: Receive
     let timer: NodeJS.Timeout | undefined;
 
     const arm = (): void => {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => fail(new SwiftletError('CLIENT_TIMEOUT', `client sent nothing for ${opts.idleTimeoutMs} ms`)), opts.idleTimeoutMs);
+      // Called per chunk: refresh() re-arms the same timer instead of making a new one.
+      if (timer) timer.refresh();
+      else timer = setTimeout(() => fail(new SwiftletError('CLIENT_TIMEOUT', `client sent nothing for ${opts.idleTimeoutMs} ms`)), opts.idleTimeoutMs);
     };
     const disarm = (): void => {
       if (timer) clearTimeout(timer);
