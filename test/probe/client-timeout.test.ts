@@ -61,3 +61,28 @@ t.test('client timeout on a streamed PUT', async (t) => {
   t.equal(got.status, 200);
   t.equal(got.body.length, SIZE, 'every byte stored');
 });
+
+t.test('a chunked PUT past max_file_size is answered 413 before the connection closes', async (t) => {
+  const cluster = await startCluster({ proxyConfig: { max_file_size: SIZE } });
+  t.teardown(() => cluster.stop());
+  const a = await api(cluster);
+  const account = a.storageUrl.split('/').pop() as string;
+  t.equal((await a.req('PUT', '/c')).status, 201);
+  const url = new URL(a.storageUrl);
+  const answer = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const sock = connect(Number(url.port), url.hostname, () => {
+      sock.write(`PUT ${url.pathname}/c/big HTTP/1.1\r\nHost: ${url.host}\r\nX-Auth-Token: ${a.token}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      // 2 MiB in 64 KiB chunks, never terminated: the proxy must stop at 1 MiB and answer.
+      const piece = Buffer.alloc(64 * 1024, 0x62);
+      for (let i = 0; i < 32 && !sock.destroyed; i++) sock.write(`${piece.length.toString(16)}\r\n${piece.toString('latin1')}\r\n`);
+    });
+    sock.on('data', (d) => (text += d.toString('latin1')));
+    sock.on('close', () => resolve(text));
+    sock.on('error', () => resolve(text));
+    setTimeout(() => reject(new Error('no answer in 20 s')), 20_000).unref();
+  });
+  t.match(answer, /^HTTP\/1\.1 413 /, 'too large: 413');
+  t.equal((await a.req('GET', '/c/big')).status, 404, 'nothing stored');
+  t.same(await devicesHoldingObject(cluster, account, 'c', 'big'), [], 'no .data on any disk');
+});
