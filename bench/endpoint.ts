@@ -14,6 +14,8 @@ export interface Endpoint {
   token: string;
   /** e.g. http://127.0.0.1:8080/v1/AUTH_test (no trailing slash) */
   storageUrl: string;
+  /** The block device holding the system's data ("loop3"), when known: runs then count its flushes. */
+  device?: string;
 }
 
 export class NotLoopbackError extends Error {

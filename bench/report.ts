@@ -111,6 +111,25 @@ export function markdownSideBySide(pairs: readonly Pair[]): string {
 }
 
 /** Console summary of ratios, one line per workload. */
+/** Mean device flushes per operation over the runs that counted them, or undefined. */
+function meanFlushes(w: WorkloadRuns): number | undefined {
+  const v = w.runs.map((r) => r.flushesPerOp).filter((x): x is number => x !== undefined);
+  return v.length ? v.reduce((s, x) => s + x, 0) / v.length : undefined;
+}
+
+/** A markdown list of each workload's disk flushes per operation on both systems ('' when not counted). */
+export function markdownFlushes(pairs: readonly Pair[]): string {
+  const lines: string[] = [];
+  for (const p of pairs) {
+    const fa = meanFlushes(p.a);
+    const fb = meanFlushes(p.b);
+    if (fa === undefined || fb === undefined) continue;
+    lines.push(`- ${p.a.op.toUpperCase()} ${formatSize(p.a.size)} c=${p.a.concurrency}: ${p.a.system} ${fmt(fa)}, ${p.b.system} ${fmt(fb)}`);
+  }
+  if (!lines.length) return '';
+  return `Disk flushes per operation (flush requests each system's data disk completed during its runs, per operation; every fsync with something to commit ends in one):\n\n${lines.join('\n')}\n`;
+}
+
 export function ratioLines(pairs: readonly Pair[]): string[] {
   return pairs.map((p) => {
     const r = pairRatios(p);

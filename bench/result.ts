@@ -19,6 +19,8 @@ export interface RunResult {
   p99Ms: number;
   p999Ms: number;
   maxMs: number;
+  /** Flushes the system's data disk completed per operation during the run (side-by-side; see devstats.ts). */
+  flushesPerOp?: number;
 }
 
 export interface WorkloadKey {

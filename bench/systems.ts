@@ -19,6 +19,8 @@ export interface RunningSystem {
   key: string;
   /** Where this run keeps the system's files: Swiftlet's aio --data dir, Swift's swift-aio.sh dir. */
   dir?: string;
+  /** A path on the filesystem that holds the data (its disk's flushes are counted). */
+  dataPath?: string;
   stop(): Promise<void>;
 }
 
@@ -126,6 +128,7 @@ export async function startSwiftlet(o: SwiftletOptions): Promise<RunningSystem> 
     user: 'test:tester',
     key: 'testing',
     dir: data,
+    dataPath: data,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -177,6 +180,7 @@ export async function startSwift(o: SwiftOptions): Promise<RunningSystem> {
     user: rec.user ?? 'test:tester',
     key: rec.key ?? 'testing',
     dir,
+    dataPath: join(dir, 'mnt'),
     async stop() {
       if (o.keep) return;
       await execFileP('bash', [script, 'purge', dir]);

@@ -6,6 +6,7 @@ import { runNode, type NodeJob } from './node-runner.js';
 import type { Progress } from './progress.js';
 import type { RunResult } from './result.js';
 import { fmt } from './stats.js';
+import { deviceFlushes } from './devstats.js';
 import { runWrk } from './wrk.js';
 
 /**
@@ -31,13 +32,23 @@ export function describe(op: Op, size: number, concurrency: number): string {
 export function resultLine(r: RunResult): string {
   const mb = r.mbPerSec === null ? '' : ` ${fmt(r.mbPerSec)} MB/s`;
   const err = r.errors ? ` ERRORS ${r.errors} ${JSON.stringify(r.errorKinds)}` : ' errors 0';
-  return `${fmt(r.opsPerSec)} ops/s${mb} p50 ${fmt(r.p50Ms)} ms p99 ${fmt(r.p99Ms)} ms p99.9 ${fmt(r.p999Ms)} ms (${r.ops} ops, ${fmt(r.elapsedS)} s, ${r.driver})${err}`;
+  const fl = r.flushesPerOp === undefined ? '' : `, ${fmt(r.flushesPerOp)} disk flushes/op`;
+  return `${fmt(r.opsPerSec)} ops/s${mb} p50 ${fmt(r.p50Ms)} ms p99 ${fmt(r.p99Ms)} ms p99.9 ${fmt(r.p999Ms)} ms (${r.ops} ops, ${fmt(r.elapsedS)} s, ${r.driver}${fl})${err}`;
 }
 
 function driverFor(op: Op, size: number, opts: ObjectWorkloadOptions): 'wrk' | 'node' {
   if (op === 'head') return 'node'; // wrk waits for a body after HEAD (wg/wrk#198)
   if (op === 'list') return 'wrk';
   return size > opts.nodeAbove ? 'node' : 'wrk';
+}
+
+/** runOne, plus the device flushes per operation when the endpoint's data disk is known. */
+async function runCounted(ep: Endpoint, op: Op, g: GroupSpec, bound: Bound, names: string[] | undefined, progress: Progress, label: string): Promise<RunResult> {
+  const before = ep.device ? deviceFlushes(ep.device) : undefined;
+  const r = await runOne(ep, op, g, bound, names, progress, label);
+  const after = ep.device ? deviceFlushes(ep.device) : undefined;
+  if (before !== undefined && after !== undefined && r.ops > 0) r.flushesPerOp = (after - before) / r.ops;
+  return r;
 }
 
 async function runOne(ep: Endpoint, op: Op, g: GroupSpec, bound: Bound, names: string[] | undefined, progress: Progress, label: string): Promise<RunResult> {
@@ -100,7 +111,7 @@ export async function runGroup(ep: Endpoint, g: GroupSpec, progress: Progress): 
       if (names.length === 0) throw new Error(`${ep.name}: no objects were written to ${g.container}`);
     }
     const label = `${ep.name.padEnd(8)} ${describe(op, g.size, g.concurrency)}`;
-    const r = await runOne(ep, op, g, g.opts.bound, names, progress, label);
+    const r = await runCounted(ep, op, g, g.opts.bound, names, progress, label);
     progress.line(`${label}  ${resultLine(r)}`);
     out.set(op, r);
   }

@@ -5,9 +5,10 @@ import { BenchUsageError, boundLabel, formatSize, objectWorkloadOptions, parseCo
 import { v1Auth, type Endpoint } from '../endpoint.js';
 import { machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../machine.js';
 import { Progress } from '../progress.js';
-import { markdownSideBySide, markdownTable, objectChart, pairRatios, ratioLines, sideBySideChart, aggregate, type Pair } from '../report.js';
+import { markdownFlushes, markdownSideBySide, markdownTable, objectChart, pairRatios, ratioLines, sideBySideChart, aggregate, type Pair } from '../report.js';
 import type { RunResult, WorkloadRuns } from '../result.js';
 import { isRoot, startSwift, startSwiftlet, type RunningSystem } from '../systems.js';
+import { blockDeviceOf } from '../devstats.js';
 import { cpuJiffies, settle, stealPercent } from '../settle.js';
 import { runGroup } from '../workload.js';
 
@@ -176,6 +177,10 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
   try {
     epA = await authRetry(both.a);
     epB = await authRetry(both.b);
+    for (const [ep, s] of [[epA, both.a], [epB, both.b]] as const) {
+      const dev = s.dataPath ? blockDeviceOf(s.dataPath) : undefined;
+      if (dev) ep.device = dev;
+    }
     progress.line(`workload: ${opsDescription(opts)}; order alternates A,B then B,A`);
     cpuAtStart = cpuJiffies();
     for (const size of opts.sizes)
@@ -208,7 +213,8 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
   }
   const m = { ...m0, loadAvg1: machineInfo().loadAvg1, ...(cpuAtStart ? { stealPct: stealPercent(cpuAtStart, cpuJiffies()) } : {}) };
   const table = markdownSideBySide(pairs);
-  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, XFS on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered: SWIFTLET_BENCH_LOOP_DIRECT_IO=off)' : ' in direct I/O mode'}, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? DEFAULT_WARMUP} per op before the first run of each size/concurrency (unmeasured, both systems); before each measured group of runs, \`sync\` and a wait for a quiet machine (≤ 10 % busy over 0.5 s, at most 10 s)\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}`;
+  const flushes = markdownFlushes(pairs);
+  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, XFS on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered: SWIFTLET_BENCH_LOOP_DIRECT_IO=off)' : ' in direct I/O mode'}, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? DEFAULT_WARMUP} per op before the first run of each size/concurrency (unmeasured, both systems); before each measured group of runs, \`sync\` and a wait for a quiet machine (≤ 10 % busy over 0.5 s, at most 10 s)\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}${flushes ? `\n${flushes}` : ''}`;
   const dir = resultsDir(ctx.outRoot, 'side-by-side');
   writeResultFiles(dir, {
     'results.json':

@@ -1,9 +1,10 @@
 import t from 'tap';
-import { aggregate, escapeXml, markdownSideBySide, markdownTable, pairRatios, ratioLines, sideBySideChart, svgBarChart } from '../../bench/report.js';
+import { aggregate, escapeXml, markdownFlushes, markdownSideBySide, markdownTable, pairRatios, ratioLines, sideBySideChart, svgBarChart } from '../../bench/report.js';
 import type { RunResult, WorkloadRuns } from '../../bench/result.js';
 import { parseWrkOutput, wrkResult, wrkScript } from '../../bench/wrk.js';
 import { ringDevices } from '../../bench/suites/ring.js';
 import { listingName } from '../../bench/suites/listing.js';
+import { flushesFromStat } from '../../bench/devstats.js';
 
 function run(opsPerSec: number, p99Ms: number, errors = 0): RunResult {
   return { driver: 'wrk', ops: opsPerSec * 10, errors, errorKinds: errors ? { '503': errors } : {}, elapsedS: 10, opsPerSec, mbPerSec: (opsPerSec * 4096) / 1e6, meanMs: 1, p50Ms: p99Ms / 2, p99Ms, p999Ms: p99Ms * 2, maxMs: p99Ms * 3 };
@@ -88,4 +89,16 @@ t.test('ring and listing inputs', async (t) => {
   t.ok(thousand.every((d) => /^r1z[1-5]-127\.\d+\.\d+\.\d+:6200\/d\d+$/.test(d.spec)), 'loopback addresses, 5 zones');
   t.equal(listingName(42), 'd042/o00000042');
   t.equal(listingName(1234567), 'd067/o01234567');
+});
+
+t.test('disk flushes per operation: a stat line, and the side-by-side list', async (t) => {
+  // /sys/block/<dev>/stat: 17 fields on current kernels, flush requests completed is the 16th.
+  t.equal(flushesFromStat('  322292 0 126899497 715740 7011590 582706 837750119 16647247 0 3320644 19817516 0 0 0 0 4340870 2454528\n'), 4340870);
+  t.equal(flushesFromStat('1 2 3 4 5 6 7 8 9 10 11'), undefined, 'an old kernel without flush counters');
+  const fa: WorkloadRuns = { ...a, runs: [{ ...run(1000, 10), flushesPerOp: 7.5 }, { ...run(1000, 10), flushesPerOp: 8.1 }] };
+  const fb: WorkloadRuns = { ...b, runs: [{ ...run(500, 20), flushesPerOp: 6 }, { ...run(500, 20), flushesPerOp: 6 }] };
+  const md = markdownFlushes([{ a: fa, b: fb }]);
+  t.match(md, /^Disk flushes per operation/);
+  t.match(md, /^- PUT 4 KiB c=16: Swiftlet 7\.80, Swift 6\.00$/m);
+  t.equal(markdownFlushes([{ a, b }]), '', 'nothing when the runs did not count them');
 });
