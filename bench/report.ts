@@ -110,7 +110,6 @@ export function markdownSideBySide(pairs: readonly Pair[]): string {
   return head + rows.join('\n') + '\n';
 }
 
-/** Console summary of ratios, one line per workload. */
 /** Mean device flushes per operation over the runs that counted them, or undefined. */
 function meanFlushes(w: WorkloadRuns): number | undefined {
   const v = w.runs.map((r) => r.flushesPerOp).filter((x): x is number => x !== undefined);
@@ -130,6 +129,7 @@ export function markdownFlushes(pairs: readonly Pair[]): string {
   return `Disk flushes per operation (flush requests each system's data disk completed during its runs, per operation; every fsync with something to commit ends in one):\n\n${lines.join('\n')}\n`;
 }
 
+/** Console summary of ratios, one line per workload. */
 export function ratioLines(pairs: readonly Pair[]): string[] {
   return pairs.map((p) => {
     const r = pairRatios(p);

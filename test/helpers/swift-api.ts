@@ -1,8 +1,9 @@
+import type { Test } from 'tap';
 import { request } from 'undici';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashPath } from '../../common/hash-path.js';
-import type { Cluster } from './cluster.js';
+import { startCluster, type Cluster } from './cluster.js';
 
 /** A tiny Swift client for tests: token handling and a request helper. */
 export interface Api {
@@ -36,6 +37,22 @@ export async function api(cluster: Cluster, user = 'test:tester', key = 'testing
 }
 
 /** Which devices hold a .data file for the object (looks at every node's disk). */
+/**
+ * A cluster started with `opts` (stopped when `test` ends), a client, its account, and
+ * container `c` created.
+ */
+export async function clusterWithContainer(
+  test: Test,
+  opts: Parameters<typeof startCluster>[0] = {},
+): Promise<{ cluster: Cluster; a: Api; account: string }> {
+  const cluster = await startCluster(opts);
+  test.teardown(() => cluster.stop());
+  const a = await api(cluster);
+  const account = a.storageUrl.split('/').pop() as string;
+  test.equal((await a.req('PUT', '/c')).status, 201);
+  return { cluster, a, account };
+}
+
 export async function devicesHoldingObject(cluster: Cluster, account: string, container: string, object: string): Promise<string[]> {
   const hash = hashPath({ prefix: cluster.secret.swift_hash_path_prefix, suffix: cluster.secret.swift_hash_path_suffix }, account, container, object);
   const suffix = hash.slice(-3);

@@ -5,24 +5,14 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { SWIFTLET_BIN, startCluster } from '../helpers/cluster.js';
 import { accountReplicas, containerReplicas, dataFilePath, directGet, objectPlacement } from '../helpers/replicas.js';
-import { api } from '../helpers/swift-api.js';
+import { clusterWithContainer } from '../helpers/swift-api.js';
 
 /** Probe tests for the daemons with real processes: heal after a dead node, bit rot, a new node. */
 const execFileP = promisify(execFile);
 const body = (name: string, v = 1): Buffer => Buffer.from(`${name} v${v} `.repeat(200 + name.length));
 
-/** A 4-node cluster (stopped at the end of the test), a client, its account, and container `c`. */
-async function clusterWithContainer(test: Pick<typeof t, 'teardown' | 'equal'>) {
-  const cluster = await startCluster({ partPower: 6 });
-  test.teardown(() => cluster.stop());
-  const a = await api(cluster);
-  const account = a.storageUrl.split('/').pop() as string;
-  test.equal((await a.req('PUT', '/c')).status, 201);
-  return { cluster, a, account };
-}
-
 t.test('kill -9 a node, write and delete, restart, run the daemons: 3 good replicas, nothing resurrected', async (t) => {
-  const { cluster, a, account } = await clusterWithContainer(t);
+  const { cluster, a, account } = await clusterWithContainer(t, { partPower: 6 });
   const live = new Map<string, Buffer>();
   for (let i = 0; i < 12; i++) {
     t.equal((await a.req('PUT', `/c/pre-${i}`, { body: body(`pre-${i}`) })).status, 201);
@@ -81,7 +71,7 @@ t.test('kill -9 a node, write and delete, restart, run the daemons: 3 good repli
 });
 
 t.test('bit rot: never served, quarantined by the auditor, restored by the replicator', async (t) => {
-  const { cluster, a, account } = await clusterWithContainer(t);
+  const { cluster, a, account } = await clusterWithContainer(t, { partPower: 6 });
   const good = body('rot', 1);
   t.equal((await a.req('PUT', '/c/rot', { body: good })).status, 201);
   const p = await objectPlacement(cluster, account, 'c', 'rot');
@@ -108,7 +98,7 @@ t.test('bit rot: never served, quarantined by the auditor, restored by the repli
 });
 
 t.test('a 5th node joins: the replicators move its share, reads work throughout', async (t) => {
-  const { cluster, a, account } = await clusterWithContainer(t);
+  const { cluster, a, account } = await clusterWithContainer(t, { partPower: 6 });
   const names = Array.from({ length: 30 }, (_, i) => `obj-${i}`);
   for (const n of names) t.equal((await a.req('PUT', `/c/${n}`, { body: body(n) })).status, 201);
   const fifth = await cluster.addNode();
@@ -139,7 +129,7 @@ t.test('a 5th node joins: the replicators move its share, reads work throughout'
 });
 
 t.test('X-Delete-After: 404 at once when due, then the expirer removes the object and its listing row', async (t) => {
-  const { cluster, a, account } = await clusterWithContainer(t);
+  const { cluster, a, account } = await clusterWithContainer(t, { partPower: 6 });
   t.equal((await a.req('PUT', '/c/keep', { body: 'keep' })).status, 201);
   // X-Delete-At is floor(now) + X-Delete-After: with 1 it can fall due a few ms after the PUT,
   // before the HEAD below; with 2 it is at least a second away.
