@@ -1,8 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import { H } from '../common/headers.js';
+import { encodeRawTrailer, RAW_BODY_PROTOCOL, ResponseHeadReader } from '../common/raw-body.js';
 import { bestResponse, quorumSize } from '../common/quorum.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { nodeIter, nodeKey, type NodeTarget } from './backend.js';
@@ -33,6 +35,9 @@ export type PutErrorKind = 'client-disconnect' | 'client-timeout' | 'too-large';
 interface Conn {
   node: NodeTarget;
   req: ClientRequest;
+  /** Where the body goes: the request (chunked), or the upgraded socket of a raw transfer. */
+  out: Writable;
+  raw: boolean;
   failed: boolean;
   response: Promise<{ status: number; etag?: string }>;
 }
@@ -48,7 +53,15 @@ function backendPutHeaders(headers: Record<string, string>): Record<string, stri
   return out;
 }
 
-function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Record<string, string>): Promise<ConnectResult> {
+/** A raw transfer's request headers: an upgrade instead of a body, the length in the same header as a chunked body's. */
+function rawPutHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { ...headers, Connection: 'Upgrade', Upgrade: RAW_BODY_PROTOCOL };
+  out[H.objContentLength] = out['content-length'] ?? '0';
+  delete out['content-length'];
+  return out;
+}
+
+function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Record<string, string>, raw: boolean): Promise<ConnectResult> {
   return new Promise((resolve) => {
     let settled = false;
     let resolveResponse!: (v: { status: number; etag?: string }) => void;
@@ -58,10 +71,11 @@ function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Rec
       port: node.dev.port,
       method: 'PUT',
       path,
-      headers: backendPutHeaders(headers),
-      agent: ctx.putAgent,
+      headers: raw ? rawPutHeaders(headers) : backendPutHeaders(headers),
+      // An upgraded connection is never reused: no pool for it.
+      agent: raw ? false : ctx.putAgent,
     });
-    const conn: Conn = { node, req, failed: false, response };
+    const conn: Conn = { node, req, out: req, raw, failed: false, response };
     const fail = (status: number, why: string): void => {
       conn.failed = true;
       if (!settled) {
@@ -98,11 +112,34 @@ function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Rec
         resolve({ status });
       }
     });
+    req.on('upgrade', (res: IncomingMessage, socket: Socket) => {
+      // The node is ready for the raw body (its 101 is our 100 Continue); its answer comes on the socket after the body.
+      clearTimeout(timer);
+      conn.out = socket;
+      const head = new ResponseHeadReader();
+      const onData = (chunk: Buffer): void => {
+        const got = head.feed(chunk);
+        if (got === undefined) return;
+        socket.off('data', onData);
+        socket.destroy();
+        if (got === 'bad') return fail(503, 'bad response after the raw body');
+        if (got.status === 507) ctx.errorLimiter.limitNow(nodeKey(node.dev));
+        resolveResponse(got);
+      };
+      socket.on('data', onData);
+      socket.on('error', (err) => fail(503, err.message));
+      socket.on('close', () => fail(503, 'connection closed before an answer'));
+      if (!settled) {
+        settled = true;
+        resolve({ conn });
+      }
+    });
     req.on('error', (err) => {
       clearTimeout(timer);
       fail(503, err.message);
     });
-    req.flushHeaders();
+    if (raw) req.end();
+    else req.flushHeaders();
   });
 }
 
@@ -159,10 +196,10 @@ export function untilQuorum(answers: Array<Promise<{ status: number; etag?: stri
 }
 
 /** Opens one connection per replica slot, moving down the handoffs while nodes refuse. */
-async function connectAll(ctx: ProxyContext, p: PutPlacement) {
+async function connectAll(ctx: ProxyContext, p: PutPlacement, raw: boolean) {
   const refused: Array<{ node: string; status: number }> = [];
   const slots = await Promise.all(walkSlots<Conn | undefined>(ctx, p, undefined, async (node, i) => {
-    const r = await connect(ctx, node, p.pathFor(node.dev), p.headersFor(i));
+    const r = await connect(ctx, node, p.pathFor(node.dev), p.headersFor(i), raw);
     if ('conn' in r) return { result: r.conn, settled: true };
     refused.push({ node: nodeKey(node.dev), status: r.status });
     // A 4xx before the body (409: newer data there; 400) is the node's verdict, not a fault.
@@ -200,10 +237,11 @@ export class PutError extends Error {
 export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Readable, contentLength: number | undefined): Promise<PutOutcome> {
   if (contentLength !== undefined && contentLength <= SMALL_BODY_BYTES) return putSmall(ctx, p, body, contentLength);
   const need = quorumSize(p.ring.replicaCount);
-  const { conns, refused } = await connectAll(ctx, p);
+  const raw = contentLength !== undefined && contentLength > RAW_BODY_ABOVE_BYTES;
+  const { conns, refused } = await connectAll(ctx, p, raw);
   const statuses = [...refused];
   if (conns.length < need) {
-    for (const c of conns) c.req.destroy();
+    for (const c of conns) destroyConn(c);
     body.resume();
     const verdicts = refused.map((r) => r.status);
     // A quorum of 4xx verdicts (e.g. 409) is the answer; otherwise the cluster cannot take it.
@@ -213,7 +251,7 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
   const abortAll = (): void => {
     for (const c of conns) {
       c.failed = true;
-      c.req.destroy();
+      destroyConn(c);
     }
   };
   const alive = (): Conn[] => conns.filter((c) => !c.failed);
@@ -234,14 +272,19 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
     throw new PutError('client-disconnect');
   }
   const trailers = sumHeaders(sums.md5.digest('hex'), sums.crc);
+  const rawTrailer = raw ? encodeRawTrailer(trailers[H.backendEtag] as string, trailers[H.backendCrc32c] as string) : undefined;
   for (const c of alive()) {
-    c.req.addTrailers(trailers);
-    c.req.end();
+    if (c.raw) {
+      c.out.write(rawTrailer);
+    } else {
+      c.req.addTrailers(trailers);
+      c.req.end();
+    }
   }
   const finals = await untilQuorum(
     conns.map(async (c) => {
       const r = c.failed ? { status: 503 } : await withTimeout(c.response, ctx.config.node_timeout_ms, { status: 503 });
-      if (r.status === 503 && !c.failed) c.req.destroy();
+      if (r.status === 503 && !c.failed) destroyConn(c);
       statuses.push({ node: nodeKey(c.node.dev), status: r.status });
       return r;
     }),
@@ -311,13 +354,13 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
         settle(conn);
         if (!settled && liveCount() < need) finish();
       };
-      conn.req.on('drain', onDrain);
-      conn.req.on('close', onGone);
-      conn.req.on('error', onGone);
+      conn.out.on('drain', onDrain);
+      conn.out.on('close', onGone);
+      conn.out.on('error', onGone);
       listeners.push(() => {
-        conn.req.off('drain', onDrain);
-        conn.req.off('close', onGone);
-        conn.req.off('error', onGone);
+        conn.out.off('drain', onDrain);
+        conn.out.off('close', onGone);
+        conn.out.off('error', onGone);
       });
     }
     const onData = (chunk: Buffer): void => {
@@ -327,7 +370,7 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
       sums.crc = crc32c(chunk, sums.crc);
       for (const c of conns as Array<Conn & { behind?: boolean }>) {
         if (c.failed) continue;
-        if (!c.req.write(chunk) && !c.behind) {
+        if (!c.out.write(chunk) && !c.behind) {
           c.behind = true;
           waiting++;
         }
@@ -377,6 +420,18 @@ function listenToBody(body: Readable, onData: (chunk: Buffer) => void, onEnd: ()
     body.off('close', onClose);
   };
 }
+
+function destroyConn(c: Conn): void {
+  c.req.destroy();
+  if (c.out !== c.req) c.out.destroy();
+}
+
+/**
+ * Bodies of a known length above this go to the nodes raw over an upgraded connection
+ * (common/raw-body.ts): they go O_DIRECT there, and the nodes read them straight into the
+ * staging memory. Smaller ones keep the pooled keep-alive connections.
+ */
+export const RAW_BODY_ABOVE_BYTES = 4 * 1024 * 1024;
 
 function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
   return new Promise((resolve) => {

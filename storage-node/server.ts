@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { isSwiftletError, statusForCode } from '../common/errors.js';
 import { H } from '../common/headers.js';
 import { loadReports, type PassReport } from '../common/pass-report.js';
+import type { Socket } from 'node:net';
+import { RawBodyConnection } from './object/raw-receiver.js';
 import type { BackendRequest, BackendServer, StorageNodeContext } from './types.js';
 
 /**
@@ -133,8 +135,8 @@ function isDeviceDir(path: string): boolean {
 
 export function createStorageNodeHttpServer(ctx: StorageNodeContext, servers: StorageNodeServers, opts: { reserveBytes?: number } = {}): Server {
   const space = new SpaceCache(opts.reserveBytes ?? 0);
-  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
-    void route(ctx, servers, space, req, res, expectsContinue).catch((err: unknown) => {
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, raw?: RawBodyConnection): void => {
+    void route(ctx, servers, space, req, res, expectsContinue, raw).catch((err: unknown) => {
       ctx.log.error({ err, url: req.url, method: req.method }, 'unhandled storage-node error');
       if (isSwiftletError(err)) sendStatus(res, statusForCode(err.code), err.message);
       else sendStatus(res, 500, 'Internal Server Error');
@@ -144,6 +146,18 @@ export function createStorageNodeHttpServer(ctx: StorageNodeContext, servers: St
   // Expect: 100-continue (the proxy's object PUTs): say "continue" only once the device is known
   // good, so a 507 arrives before the body and the proxy can pick a handoff instead.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
+  // The proxy's large object PUTs ask to send their body raw (common/raw-body.ts): nothing else upgrades.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const parsed = parseBackendPath((req.url ?? '/').split('?')[0] ?? '/');
+    const plainObjectPut = req.method === 'PUT' && parsed?.object !== undefined && req.headers['x-backend-source'] === undefined && req.headers['x-backend-replicate'] === undefined;
+    const raw = plainObjectPut ? RawBodyConnection.accept(req, socket, head) : undefined;
+    if (!raw) {
+      socket.on('error', () => undefined);
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    handle(req, raw.res, false, raw);
+  });
   return server;
 }
 
@@ -154,6 +168,7 @@ async function route(
   req: IncomingMessage,
   res: ServerResponse,
   expectsContinue: boolean,
+  raw?: RawBodyConnection,
 ): Promise<void> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -180,13 +195,14 @@ async function route(
     return sendStatus(res, 507, `${parsed.device} is not mounted`);
   }
   if (method === 'PUT' && parsed.object !== undefined && req.headers['x-backend-source'] !== 'object-server') {
-    const length = Number(req.headers['content-length'] ?? req.headers[H.objContentLength] ?? 0);
+    const length = Number(req.headers[H.objContentLength] ?? req.headers['content-length'] ?? 0);
     if (!(await space.hasRoom(devicePath, length))) {
       req.resume();
       return sendStatus(res, 507, `not enough space on ${parsed.device}`);
     }
   }
   if (expectsContinue) res.writeContinue();
+  raw?.sendContinue();
   const transId = req.headers['x-trans-id'];
   const r: BackendRequest = {
     req,
@@ -201,6 +217,7 @@ async function route(
   };
   if (parsed.container !== undefined) r.container = parsed.container;
   if (parsed.object !== undefined) r.object = parsed.object;
+  if (raw) r.raw = raw;
   const source = req.headers['x-backend-source'];
   let target: BackendServer;
   if (parsed.object !== undefined) target = source === 'object-server' ? servers.objectRow : servers.object;

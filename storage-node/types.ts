@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { Clock } from '../common/clock.js';
 import type { HashSecret } from '../common/hash-path.js';
 import type { Logger } from '../common/log.js';
+import type { RawBodyConnection } from './object/raw-receiver.js';
 
 /** What every server inside a storage node is built from (only main.ts reads config files). */
 export interface StorageNodeContext {
@@ -37,6 +38,8 @@ export interface BackendRequest {
   object?: string;
   query: URLSearchParams;
   log: Logger;
+  /** An object PUT whose body comes raw on an upgraded connection (common/raw-body.ts); `res` answers on it. */
+  raw?: RawBodyConnection;
 }
 
 export type BackendHandler = (r: BackendRequest) => Promise<void>;

@@ -245,6 +245,22 @@ export class DirectWriter extends StagedFile {
     }
   }
 
+  /**
+   * Free staging memory for up to `max` more bytes, to be filled in place (a socket read) and then
+   * passed to advance(); undefined while the slot is full and waiting for the other one's write.
+   * Valid only until the next append/advance/finish.
+   */
+  freeRegion(max: number): Buffer | undefined {
+    if (this.fill === SLOT_BYTES || max <= 0) return undefined;
+    return (this.slots[this.current] as Buffer).subarray(this.fill, Math.min(SLOT_BYTES, this.fill + max));
+  }
+
+  /** `n` bytes were put at the start of the last freeRegion(); a promise when that filled the slot (wait before the next region). */
+  advance(n: number): Promise<void> | undefined {
+    this.fill += n;
+    return this.fill === SLOT_BYTES ? this.submit() : undefined;
+  }
+
   /** Starts writing the full slot and switches to the other one once its own write is done. */
   private async submit(): Promise<void> {
     await this.settle();

@@ -280,6 +280,38 @@ export class DataFileWriter {
     await this.flush([]);
   }
 
+  /**
+   * For a body known to be large (the raw transfer): opens the temp file and its O_DIRECT writer
+   * now instead of at the first flush, so the body can be received in place (directRegion).
+   */
+  async startDirect(): Promise<void> {
+    if (this.direct !== undefined || this.position > 0 || this.pendingBytes > 0) return;
+    try {
+      this.tmp ??= await openTempFile(this.devicePath);
+      this.direct = (await DirectWriter.open(this.devicePath, this.tmp.path, this.tmp.fd)) ?? null;
+    } catch (e) {
+      throw asDiskError(e, this.tmp?.path ?? this.devicePath);
+    }
+  }
+
+  /**
+   * Staging memory to receive up to `max` body bytes into (zero copy), or undefined when the body
+   * is not going O_DIRECT or the staging slot is waiting for the disk (then use write()). After
+   * filling its start, call landed() before anything else.
+   */
+  directRegion(max: number): Buffer | undefined {
+    return this.direct && !this.pendingBytes ? this.direct.freeRegion(max) : undefined;
+  }
+
+  /** `n` body bytes were put at the start of `region` (from directRegion); a promise when the writer must catch up first. */
+  landed(region: Buffer, n: number): Promise<void> | undefined {
+    const got = region.subarray(0, n);
+    this.md5?.update(got);
+    this.crc = crc32c(got, this.crc);
+    const wait = (this.direct as DirectWriter).advance(n);
+    return wait?.catch((e: unknown) => Promise.reject(asDiskError(e, this.tmp?.path ?? this.devicePath)));
+  }
+
   /** Writes the buffered chunks (plus `extra`, not part of the body) at the current offset. */
   private async flush(extra: Buffer[]): Promise<void> {
     const bufs = extra.length ? [...this.pending, ...extra] : this.pending;

@@ -1,6 +1,7 @@
 import { isSwiftletError, statusForCode } from '../../common/errors.js';
 import { H } from '../../common/headers.js';
 import { parseEtagList } from '../../common/conditional.js';
+import { decodeRawTrailer } from '../../common/raw-body.js';
 import { receiveBody } from './body-receiver.js';
 import { updateContainerOrSave, containerUpdateFor } from './container-update.js';
 import { DataFileWriter, finishWrite, readObjectInfo } from './diskfile.js';
@@ -24,12 +25,14 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   if (!validName(o)) return reject(400, 'Invalid object name');
   const contentType = header(h, 'content-type');
   if (!contentType) return reject(400, 'No content type');
-  const chunked = /(^|,)\s*chunked\s*$/i.test(header(h, 'transfer-encoding') ?? '');
-  // The proxy sends the body chunked with its length in a header and its checksums as trailers.
-  const sumsInTrailer = chunked && header(h, H.checksumTrailer) !== undefined;
+  const raw = r.raw;
+  const chunked = !raw && /(^|,)\s*chunked\s*$/i.test(header(h, 'transfer-encoding') ?? '');
+  // The proxy sends the body chunked with its length in a header and its checksums as trailers,
+  // or (a large one) raw after an upgrade, its length in the same header, its checksums after it.
+  const sumsInTrailer = (chunked && header(h, H.checksumTrailer) !== undefined) || raw !== undefined;
   // A small body comes whole, with Content-Length and its checksums as headers.
-  const sumsInHeaders = !chunked && header(h, H.backendEtag) !== undefined;
-  const lengthHeader = chunked ? header(h, H.objContentLength) : header(h, 'content-length');
+  const sumsInHeaders = !chunked && !raw && header(h, H.backendEtag) !== undefined;
+  const lengthHeader = chunked || raw ? header(h, H.objContentLength) : header(h, 'content-length');
   if (!chunked && lengthHeader === undefined) return reject(411, 'Missing Content-Length');
   const expectedLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
   if (expectedLength !== undefined && !Number.isSafeInteger(expectedLength)) return reject(400, 'Invalid Content-Length');
@@ -48,8 +51,15 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
     ...(ctx.directIoAboveBytes === undefined ? {} : { directIoAboveBytes: ctx.directIoAboveBytes }),
   });
   let size: number;
+  let rawTrailer: Buffer | undefined;
   try {
-    size = await receiveBody(r.req, writer, { expectedLength, idleTimeoutMs: ctx.clientTimeoutMs });
+    if (raw) {
+      size = expectedLength ?? 0;
+      await writer.startDirect();
+      rawTrailer = await raw.receive(writer, size, ctx.clientTimeoutMs);
+    } else {
+      size = await receiveBody(r.req, writer, { expectedLength, idleTimeoutMs: ctx.clientTimeoutMs });
+    }
   } catch (e) {
     await writer.abort();
     if (!isSwiftletError(e)) throw e;
@@ -64,7 +74,7 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
 
   let etag: string;
   if (sumsInTrailer || sumsInHeaders) {
-    const sums = sentSums(sumsInTrailer ? r.req.trailers : h);
+    const sums = rawTrailer ? decodeRawTrailer(rawTrailer) : sentSums(sumsInTrailer ? r.req.trailers : h);
     if (!sums) {
       await writer.abort();
       return respond(r.res, 400, {}, `Missing or invalid checksum ${sumsInTrailer ? 'trailers' : 'headers'}`);

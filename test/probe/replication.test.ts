@@ -3,7 +3,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { SWIFTLET_BIN, startCluster } from '../helpers/cluster.js';
+import { SWIFTLET_BIN } from '../helpers/cluster.js';
 import { accountReplicas, containerReplicas, dataFilePath, directGet, objectPlacement } from '../helpers/replicas.js';
 import { clusterWithContainer } from '../helpers/swift-api.js';
 

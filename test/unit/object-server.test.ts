@@ -1,98 +1,21 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
-import { pino } from 'pino';
 import { Agent, request } from 'undici';
-import { hashPath } from '../../common/hash-path.js';
 import { backendPath } from '../../common/http-client.js';
 import { Timestamp } from '../../common/timestamp.js';
-import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
-import type { BackendServer, StorageNodeContext } from '../../storage-node/types.js';
 import { listAsyncPendings, loadAsyncPending } from '../../storage-node/object/async-pending.js';
 import { DIRECT_IO_ABOVE_BYTES, directIoStats } from '../../storage-node/object/direct-io.js';
-import { objectLocation, type ObjectLocation } from '../../storage-node/object/layout.js';
-import { createObjectServer } from '../../storage-node/object/object-server.js';
 
-const SECRET = { prefix: 'pre', suffix: 'suf' };
-const DEV = 'sda1';
-const PART = 17;
-type LogRecord = Record<string, unknown> & { msg?: string };
-
-interface Node {
-  base: string;
-  root: string;
-  ctx: StorageNodeContext;
-  now: { ms: number };
-  waitLog(pred: (r: LogRecord) => boolean): Promise<LogRecord>;
-  loc(a: string, c: string, o: string): ObjectLocation;
-  url(a: string, c: string, o: string, dev?: string): string;
-}
+import { DEV, PART, startNode, type Node } from '../helpers/object-node.js';
 
 const client = new Agent({ keepAliveTimeout: 10 });
 t.teardown(() => client.close());
-
-async function startNode(t: { teardown: (f: () => unknown) => void }, over: Partial<StorageNodeContext> = {}): Promise<Node> {
-  const root = await mkdtemp(join(tmpdir(), 'swiftlet-objsrv-'));
-  await mkdir(join(root, DEV));
-  const logs: LogRecord[] = [];
-  const waiters: Array<{ pred: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }> = [];
-  const log = pino(
-    { level: 'debug' },
-    {
-      write(line: string) {
-        const rec = JSON.parse(line) as LogRecord;
-        logs.push(rec);
-        for (const w of [...waiters]) if (w.pred(rec)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(rec));
-      },
-    },
-  );
-  const now = { ms: Date.now() };
-  const agent = new Agent({ keepAliveTimeout: 10 });
-  const ctx: StorageNodeContext = {
-    devicesRoot: root,
-    secret: SECRET,
-    fsync: false,
-    agent,
-    log,
-    clock: () => now.ms,
-    containerUpdateTimeoutMs: 2000,
-    clientTimeoutMs: 5000,
-    ...over,
-  };
-  const stub: BackendServer = { handle: async (r) => sendStatus(r.res, 501), close: async () => {} };
-  const server = createStorageNodeHttpServer(ctx, { object: createObjectServer(ctx), container: stub, account: stub, objectRow: stub, containerRow: stub });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  t.teardown(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    await agent.close();
-    await rm(root, { recursive: true, force: true });
-  });
-  return {
-    base: `http://127.0.0.1:${port}`,
-    root,
-    ctx,
-    now,
-    waitLog: (pred) => {
-      const hit = logs.find(pred);
-      if (hit) return Promise.resolve(hit);
-      // never hang a test run: a log line that does not come is a failure
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('expected log line never came')), 10_000);
-        waiters.push({ pred, resolve: (r) => (clearTimeout(timer), resolve(r)) });
-      });
-    },
-    loc: (a, c, o) => objectLocation(join(root, DEV), PART, hashPath(SECRET, a, c, o)),
-    url: (a, c, o, dev = DEV) => `http://127.0.0.1:${port}${backendPath(dev, PART, a, c, o)}`,
-  };
-}
 
 let clockTicks = 1_700_000_000_00000;
 /** Strictly increasing request timestamps. */

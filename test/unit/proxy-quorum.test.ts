@@ -1,11 +1,12 @@
 import t from 'tap';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { request } from 'undici';
 import { parseConfig } from '../../common/config.js';
 import { silentLogger } from '../../common/log.js';
 import { buildProxy } from '../../proxy/app.js';
-import { SMALL_BODY_BYTES } from '../../proxy/object-put.js';
+import { RAW_BODY_ABOVE_BYTES, SMALL_BODY_BYTES } from '../../proxy/object-put.js';
+import { RAW_BODY_PROTOCOL, RAW_TRAILER_BYTES } from '../../common/raw-body.js';
 import { proxySpec } from '../../proxy/config.js';
 import { Ring, type RingDevice } from '../../ring-builder/ring.js';
 
@@ -59,6 +60,22 @@ async function fakeNode(): Promise<FakeNode> {
   };
   node.server = createServer((req, res) => answer(req, res, false));
   node.server.on('checkContinue', (req, res) => answer(req, res, true));
+  // A large PUT's raw body (common/raw-body.ts): 101, then the body and the 40-byte trailer, then our answer.
+  node.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    node.seen.push(`${req.method} ${(req.url ?? '').split('/').length - 1} raw`);
+    const b = node.behaviour.put;
+    if (b === 'down' || b === 'reset') return void socket.destroy();
+    const reply = (status: number): void => void socket.end(`HTTP/1.1 ${status} X\r\nETag: abc\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    if (b === 507) return reply(507);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${RAW_BODY_PROTOCOL}\r\n\r\n`);
+    let left = Number(req.headers['x-backend-obj-content-length']) + RAW_TRAILER_BYTES;
+    socket.on('data', (d: Buffer) => {
+      left -= d.length;
+      if (left !== 0) return;
+      if (b === 'hold') node.held.push({ release: () => reply(201), open: () => !socket.destroyed });
+      else reply(b);
+    });
+  });
   await new Promise<void>((r) => node.server.listen(0, '127.0.0.1', r));
   node.port = (node.server.address() as AddressInfo).port;
   return node;
@@ -100,8 +117,13 @@ t.test('quorum tables through the real proxy', async (t) => {
     [[201, 503, 201, 201, 201], 201, 'a node failing after the body is outvoted'],
     [[422, 422, 422, 201, 201], 422, 'every node rejects the etag'],
   ];
-  // Both PUT paths: a small body goes whole to each node; a big one streams after 100-continue.
-  for (const [body, path] of [['hello', 'small'], ['x'.repeat(SMALL_BODY_BYTES + 1), 'streamed']] as const) {
+  // The three PUT paths: a small body goes whole to each node; a bigger one streams after
+  // 100-continue; a large one streams raw after an upgrade.
+  for (const [body, path] of [
+    ['hello', 'small'],
+    ['x'.repeat(SMALL_BODY_BYTES + 1), 'streamed'],
+    ['r'.repeat(RAW_BODY_ABOVE_BYTES + 1), 'raw'],
+  ] as const) {
     for (const [bs, want, why] of putTable) {
       set('put', bs);
       const res = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': String(body.length) }, body });
@@ -112,7 +134,8 @@ t.test('quorum tables through the real proxy', async (t) => {
     const res = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': String(body.length) }, body });
     await res.body.dump();
     // the answer comes at quorum (two primaries): the handoff's copy may land just after it
-    const handoffGotIt = (): boolean => nodes[3]!.seen.includes('PUT 5') || nodes[4]!.seen.includes('PUT 5');
+    const seenPut = path === 'raw' ? 'PUT 5 raw' : 'PUT 5';
+    const handoffGotIt = (): boolean => nodes[3]!.seen.includes(seenPut) || nodes[4]!.seen.includes(seenPut);
     for (let i = 0; i < 100 && !handoffGotIt(); i++) await new Promise((r) => setTimeout(r, 20));
     t.ok(handoffGotIt(), `${path} PUT: a handoff got the object PUT`);
 

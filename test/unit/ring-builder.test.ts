@@ -6,7 +6,6 @@ import { RingBuilder } from '../../ring-builder/builder.js';
 import { buildTierTree } from '../../ring-builder/tiers.js';
 import { NeedIndex } from '../../ring-builder/need-index.js';
 import { SeededRandom } from '../../common/random.js';
-import { isSwiftletError } from '../../common/errors.js';
 
 const HOUR = 3_600_000;
 type Checker = Pick<Test, 'ok'>;
