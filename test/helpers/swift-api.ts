@@ -36,7 +36,6 @@ export async function api(cluster: Cluster, user = 'test:tester', key = 'testing
   };
 }
 
-/** Which devices hold a .data file for the object (looks at every node's disk). */
 /**
  * A cluster started with `opts` (stopped when `test` ends), a client, its account, and
  * container `c` created.
@@ -53,6 +52,7 @@ export async function clusterWithContainer(
   return { cluster, a, account };
 }
 
+/** Which devices hold a .data file for the object (looks at every node's disk). */
 export async function devicesHoldingObject(cluster: Cluster, account: string, container: string, object: string): Promise<string[]> {
   const hash = hashPath({ prefix: cluster.secret.swift_hash_path_prefix, suffix: cluster.secret.swift_hash_path_suffix }, account, container, object);
   const suffix = hash.slice(-3);
