@@ -301,6 +301,9 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
  * the body ended early, or stopped early when fewer than `need` nodes are left); rejects with a
  * PutError when the client fails, stalls or sends too much.
  */
+/** A node connection during the body: whether its socket is full, since when (the timer that drops it). */
+type Slow = Conn & { behind?: boolean; behindTimer?: NodeJS.Timeout };
+
 interface BodySums {
   md5: Hash;
   crc: number;
@@ -319,6 +322,7 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
       settled = true;
       if (idleTimer) clearTimeout(idleTimer);
       idleTimer = undefined;
+      for (const c of conns as Slow[]) clearTimeout(c.behindTimer);
       detach();
       for (const off of listeners) off();
       if (err) {
@@ -336,9 +340,10 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
     };
     const liveCount = (): number => conns.reduce((n, c) => n + (c.failed ? 0 : 1), 0);
     /** A node drained or dropped out: resume the client once no live node is behind. */
-    const settle = (c: Conn & { behind?: boolean }): void => {
+    const settle = (c: Slow): void => {
       if (!c.behind) return;
       c.behind = false;
+      clearTimeout(c.behindTimer);
       waiting--;
       if (settled) return;
       if (liveCount() < need) return finish();
@@ -347,7 +352,21 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
         body.resume();
       }
     };
-    for (const conn of conns as Array<Conn & { behind?: boolean }>) {
+    /**
+     * A node that takes nothing for node_timeout while the others wait (a hung disk, a stopped
+     * process) is dropped, as Swift's ChunkWriteTimeout does: the rest go on if they are a quorum.
+     */
+    const fallBehind = (c: Slow): void => {
+      c.behind = true;
+      waiting++;
+      c.behindTimer = setTimeout(() => {
+        ctx.log.warn({ node: nodeKey(c.node.dev), ms: ctx.config.node_timeout_ms }, 'object PUT: node took no body for node_timeout, dropped');
+        ctx.errorLimiter.recordError(nodeKey(c.node.dev));
+        c.failed = true;
+        destroyConn(c);
+      }, ctx.config.node_timeout_ms);
+    };
+    for (const conn of conns as Slow[]) {
       const onDrain = (): void => settle(conn);
       const onGone = (): void => {
         conn.failed = true;
@@ -368,12 +387,9 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
       if (received > limit) return finish(new PutError('too-large'));
       sums.md5.update(chunk);
       sums.crc = crc32c(chunk, sums.crc);
-      for (const c of conns as Array<Conn & { behind?: boolean }>) {
+      for (const c of conns as Slow[]) {
         if (c.failed) continue;
-        if (!c.out.write(chunk) && !c.behind) {
-          c.behind = true;
-          waiting++;
-        }
+        if (!c.out.write(chunk) && !c.behind) fallBehind(c);
       }
       if (liveCount() < need) return finish();
       if (waiting > 0) {

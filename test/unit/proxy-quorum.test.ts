@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { parseConfig } from '../../common/config.js';
 import { silentLogger } from '../../common/log.js';
@@ -14,8 +15,11 @@ import { Ring, type RingDevice } from '../../ring-builder/ring.js';
  * The proxy's quorum decisions, as tables of backend statuses: five fake nodes (three primaries,
  * two handoffs) answer what each row says, and the client must get Swift's answer.
  */
-/** 'hold': takes the whole body, then answers 201 only when the test calls release(). */
-type Behaviour = number | 'down' | 'reset' | 'hold';
+/**
+ * 'hold': takes the whole body, then answers 201 only when the test calls release().
+ * 'stall': says continue, then never reads another byte nor answers (a hung disk or process).
+ */
+type Behaviour = number | 'down' | 'reset' | 'hold' | 'stall';
 
 interface FakeNode {
   server: Server;
@@ -24,10 +28,12 @@ interface FakeNode {
   seen: string[];
   /** Held PUTs: their answer, and whether the proxy still waits on the connection. */
   held: Array<{ release: () => void; open: () => boolean }>;
+  /** Stalled PUTs: each reads what is buffered and calls `done` once the connection ends. */
+  stalled: Array<(done: () => void) => void>;
 }
 
 async function fakeNode(): Promise<FakeNode> {
-  const node = { behaviour: { put: 201, get: 200, delete: 204 }, seen: [] as string[], held: [] } as unknown as FakeNode;
+  const node = { behaviour: { put: 201, get: 200, delete: 204 }, seen: [] as string[], held: [], stalled: [] } as unknown as FakeNode;
   const answer = (req: IncomingMessage, res: ServerResponse, expect: boolean): void => {
     const depth = (req.url ?? '').split('?')[0]!.split('/').length - 1;
     node.seen.push(`${req.method} ${depth}`);
@@ -49,6 +55,7 @@ async function fakeNode(): Promise<FakeNode> {
         return;
       }
       if (expect) res.writeContinue();
+      if (b === 'stall') return void node.stalled.push((done) => (req.on('close', done), req.resume()));
       req.resume();
       if (b === 'hold') req.on('end', () => node.held.push({ release: () => res.writeHead(201, { etag: 'abc' }).end(), open: () => !req.socket.destroyed }));
       else req.on('end', () => res.writeHead(b as number, { etag: 'abc' }).end());
@@ -68,6 +75,10 @@ async function fakeNode(): Promise<FakeNode> {
     const reply = (status: number): void => void socket.end(`HTTP/1.1 ${status} X\r\nETag: abc\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     if (b === 507) return reply(507);
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${RAW_BODY_PROTOCOL}\r\n\r\n`);
+    if (b === 'stall') {
+      socket.pause();
+      return void node.stalled.push((done) => (socket.on('end', done), socket.on('close', done), socket.resume()));
+    }
     let left = Number(req.headers['x-backend-obj-content-length']) + RAW_TRAILER_BYTES;
     socket.on('data', (d: Buffer) => {
       left -= d.length;
@@ -147,6 +158,27 @@ t.test('quorum tables through the real proxy', async (t) => {
     // (waiting for all three would have meant the proxy's node timeout, then dropping the connection)
     t.ok(nodes[2]!.held.length === 1 && nodes[2]!.held[0]!.open(), `${path} PUT: the third primary got the whole body and is still being waited on`);
     for (const h of nodes[2]!.held.splice(0)) h.release();
+  }
+
+  // A node that stops taking the body mid-way (its socket full) is dropped after node_timeout;
+  // the other two store the object. Big enough a body to fill the socket buffers on the way.
+  const big = Buffer.alloc(48 * 1024 * 1024, 0x62);
+  for (const [path, headers] of [
+    ['chunked', {}],
+    ['raw', { 'content-length': String(big.length) }],
+  ] as const) {
+    set('put', [201, 'stall', 201, 201, 201]);
+    const res = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, ...headers }, body: Readable.from([big.subarray(0, 24 << 20), big.subarray(24 << 20)]) });
+    await res.body.dump();
+    t.equal(res.statusCode, 201, `${path} PUT: a node that stops reading mid-body is dropped, the other two store it`);
+    const stalled = nodes[1]!.stalled.splice(0);
+    t.equal(stalled.length, 1, `${path} PUT: one connection stalled`);
+    // read what is buffered: the proxy's end is closed, so the connection ends
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 5000);
+      stalled[0]!(() => (clearTimeout(timer), resolve(true)));
+    });
+    t.ok(closed, `${path} PUT: the proxy closed the stalled node's connection`);
   }
 
   const getTable: Array<[Behaviour[], number, string]> = [
