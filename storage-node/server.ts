@@ -201,8 +201,8 @@ async function route(
       return sendStatus(res, 507, `not enough space on ${parsed.device}`);
     }
   }
+  // (a raw body's 101 comes from the object PUT itself, once its own checks passed)
   if (expectsContinue) res.writeContinue();
-  raw?.sendContinue();
   const transId = req.headers['x-trans-id'];
   const r: BackendRequest = {
     req,

@@ -56,6 +56,8 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
     if (raw) {
       size = expectedLength ?? 0;
       await writer.startDirect();
+      // Only now "send the body": a refusal above (409, 412, 400) went out as a plain answer.
+      raw.sendContinue();
       rawTrailer = await raw.receive(writer, size, ctx.clientTimeoutMs);
     } else {
       size = await receiveBody(r.req, writer, { expectedLength, idleTimeoutMs: ctx.clientTimeoutMs });

@@ -161,5 +161,14 @@ t.test('an upgrade that is not a raw object body is refused', async (t) => {
   const notObject = await openRaw(n.port, backendPath(DEV, PART, 'AUTH_a', 'c'), 10);
   t.equal(notObject.refused, 400, 'a container path');
   const noTs = await openRaw(n.port, path('o'), 10, { 'X-Timestamp': 'nope' });
-  t.equal(noTs.refused ?? statusOf(await noTs.answer), 400, 'a bad request is answered like any PUT');
+  t.equal(noTs.refused, 400, 'a bad request is answered instead of the 101');
+
+  // The object server's own checks come before the 101 too: an older write gets its 409 at once.
+  const older = stamp();
+  const body = randomBytes(5 * 1024 * 1024);
+  const first = await openRaw(n.port, path('o'), body.length);
+  first.sock.end(Buffer.concat([body, encodeRawTrailer(md5(body), crcHex(body))]));
+  t.equal(statusOf(await first.answer), 201);
+  const late = await openRaw(n.port, path('o'), body.length, { 'X-Timestamp': older.internal });
+  t.equal(late.refused, 409, 'an older timestamp: 409 instead of the 101');
 });
