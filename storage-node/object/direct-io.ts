@@ -22,7 +22,7 @@ export const DIRECT_ALIGN = 4096;
 export const SLOT_BYTES = 1 << 20;
 const SLOTS_PER_GROUP = 8;
 /** At most this many slots per process (concurrent large writes beyond it are buffered). */
-const MAX_SLOTS = 128;
+export const MAX_SLOTS = 128;
 const WASM_PAGE = 64 * 1024;
 
 const freeSlots: Buffer[] = [];
@@ -74,29 +74,29 @@ function openWithDirect(devicePath: string, path: string, flags: number): Promis
   );
 }
 
-/** Two staging slots and an O_DIRECT descriptor, or undefined (nothing held) when either is unavailable. */
-async function openStaged(devicePath: string, path: string, flags: number): Promise<{ fd: number; slots: [Buffer, Buffer] } | undefined> {
+/** `count` staging slots and an O_DIRECT descriptor, or undefined (nothing held) when either is unavailable. */
+async function openStaged(devicePath: string, path: string, flags: number, count: number): Promise<{ fd: number; slots: Buffer[] } | undefined> {
   if (noDirect.has(devicePath)) return undefined;
-  const a = takeSlot();
-  const b = a && takeSlot();
-  if (!a || !b) {
-    if (a) releaseSlot(a);
-    return undefined;
+  const slots: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const slot = takeSlot();
+    if (!slot) {
+      for (const s of slots) releaseSlot(s);
+      return undefined;
+    }
+    slots.push(slot);
   }
   let fd: number | undefined;
   try {
     fd = await openWithDirect(devicePath, path, flags);
   } finally {
-    if (fd === undefined) {
-      releaseSlot(a);
-      releaseSlot(b);
-    }
+    if (fd === undefined) for (const s of slots) releaseSlot(s);
   }
-  return fd === undefined ? undefined : { fd, slots: [a, b] };
+  return fd === undefined ? undefined : { fd, slots };
 }
 
 /**
- * An O_DIRECT descriptor with its two staging slots, and the file's ordinary descriptor: a late
+ * An O_DIRECT descriptor with its staging slots, and the file's ordinary descriptor: a late
  * EINVAL (an alignment the device wants after all) switches to the ordinary one for the rest of
  * the file and, remembered, for later files on the device.
  */
@@ -108,7 +108,7 @@ abstract class StagedFile {
     private readonly devicePath: string,
     private readonly directFd: number,
     private readonly bufferedFd: number,
-    protected readonly slots: readonly [Buffer, Buffer],
+    protected readonly slots: readonly Buffer[],
   ) {
     this.fd = directFd;
   }
@@ -153,7 +153,7 @@ export class DirectReader extends StagedFile {
 
   /** A reader for the open file at `path` (its ordinary descriptor `bufferedFd`), or undefined when O_DIRECT or slots are unavailable. */
   static async open(devicePath: string, path: string, bufferedFd: number): Promise<DirectReader | undefined> {
-    const staged = await openStaged(devicePath, path, fs.constants.O_RDONLY);
+    const staged = await openStaged(devicePath, path, fs.constants.O_RDONLY, 2);
     if (!staged) return undefined;
     directIoStats.filesRead++;
     return new DirectReader(devicePath, staged.fd, bufferedFd, staged.slots);
@@ -200,20 +200,31 @@ export class DirectReader extends StagedFile {
   }
 }
 
+/** Staging slots per written file: up to WRITE_SLOTS − 1 slot writes in flight while one fills. */
+export const WRITE_SLOTS = 4;
+
 /**
- * Writes a body O_DIRECT through two staging slots: chunks are copied in as they arrive (so the
- * socket's buffers die young instead of waiting for the disk in the old generation, where they
- * cost V8 a full mark-compact every few dozen MB), a full slot is written in the background while
- * the other fills, and the caller waits only when both are busy. The file's last partial block
- * goes through the ordinary descriptor.
+ * Writes a body O_DIRECT through WRITE_SLOTS staging slots, filled in turn: chunks are copied in
+ * as they arrive (so the socket's buffers die young instead of waiting for the disk in the old
+ * generation, where they cost V8 a full mark-compact every few dozen MB) or received in place
+ * (freeRegion), each full slot is written in the background while the next fills, and the caller
+ * waits only when the next slot's own write is still going. Several slots in flight keep the
+ * body moving through a slow write or two (a busy virtual disk); with only two, one slow 1 MiB
+ * write stalled the upload. The file's last partial block goes through the ordinary descriptor.
  */
 export class DirectWriter extends StagedFile {
   private current = 0;
   private fill = 0;
   /** File offset of the slot being filled. */
   private position = 0;
-  private inflight: Promise<void> | undefined;
+  /** Per slot, its write in flight (never rejects: errors go to `failure`). */
+  private readonly writing: Array<Promise<void> | undefined>;
   private failure: { error: unknown } | undefined;
+
+  private constructor(devicePath: string, directFd: number, bufferedFd: number, slots: readonly Buffer[]) {
+    super(devicePath, directFd, bufferedFd, slots);
+    this.writing = slots.map(() => undefined);
+  }
 
   /**
    * A direct writer for the open file at `path` (its ordinary descriptor `bufferedFd`), or
@@ -221,7 +232,7 @@ export class DirectWriter extends StagedFile {
    * remembered) or every staging slot is in use.
    */
   static async open(devicePath: string, path: string, bufferedFd: number): Promise<DirectWriter | undefined> {
-    const staged = await openStaged(devicePath, path, fs.constants.O_WRONLY);
+    const staged = await openStaged(devicePath, path, fs.constants.O_WRONLY, WRITE_SLOTS);
     if (!staged) return undefined;
     directIoStats.filesWritten++;
     return new DirectWriter(devicePath, staged.fd, bufferedFd, staged.slots);
@@ -232,7 +243,7 @@ export class DirectWriter extends StagedFile {
     return this.position + this.fill;
   }
 
-  /** Copies the chunks in; resolves at once unless a full slot has to wait for the other's write. */
+  /** Copies the chunks in; resolves at once unless the next slot has to wait for its write. */
   async append(bufs: readonly Buffer[]): Promise<void> {
     for (const b of bufs) {
       let off = 0;
@@ -247,7 +258,7 @@ export class DirectWriter extends StagedFile {
 
   /**
    * Free staging memory for up to `max` more bytes, to be filled in place (a socket read) and then
-   * passed to advance(); undefined while the slot is full and waiting for the other one's write.
+   * passed to advance(); undefined while the slot is full and the next one still being written.
    * Valid only until the next append/advance/finish.
    */
   freeRegion(max: number): Buffer | undefined {
@@ -261,29 +272,36 @@ export class DirectWriter extends StagedFile {
     return this.fill === SLOT_BYTES ? this.submit() : undefined;
   }
 
-  /** Starts writing the full slot and switches to the other one once its own write is done. */
+  /** Starts writing the full slot and moves to the next one once that one's own write is done. */
   private async submit(): Promise<void> {
-    await this.settle();
-    const slot = this.slots[this.current] as Buffer;
-    const at = this.position;
-    this.inflight = this.writeSlot(slot, SLOT_BYTES, at).then(
+    this.throwIfFailed();
+    const i = this.current;
+    this.writing[i] = this.writeSlot(this.slots[i] as Buffer, SLOT_BYTES, this.position).then(
       () => {
-        this.inflight = undefined;
+        this.writing[i] = undefined;
       },
       (error: unknown) => {
-        this.inflight = undefined;
+        this.writing[i] = undefined;
         this.failure ??= { error };
       },
     );
     this.position += SLOT_BYTES;
-    this.current ^= 1;
+    const next = (i + 1) % this.slots.length;
+    // the slot may be filled again only once its previous write is done
+    if (this.writing[next]) await this.writing[next];
+    this.current = next;
     this.fill = 0;
+    this.throwIfFailed();
   }
 
-  /** Waits for the write in flight; rethrows the first write error. */
-  private async settle(): Promise<void> {
-    if (this.inflight) await this.inflight;
+  private throwIfFailed(): void {
     if (this.failure) throw this.failure.error;
+  }
+
+  /** Waits for every write in flight; rethrows the first write error. */
+  private async settle(): Promise<void> {
+    await Promise.all(this.writing);
+    this.throwIfFailed();
   }
 
   private async writeSlot(slot: Buffer, length: number, position: number): Promise<void> {
@@ -314,7 +332,7 @@ export class DirectWriter extends StagedFile {
 
   /** Closes the direct descriptor and returns the slots, once no write is in flight. Safe to call twice. */
   async close(): Promise<void> {
-    if (this.inflight) await this.inflight;
+    await Promise.all(this.writing);
     this.release();
   }
 }
