@@ -89,11 +89,6 @@ export class RawBodyConnection {
     if (!this.res.headersSent) this.socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${RAW_BODY_PROTOCOL}\r\n\r\n`);
   }
 
-  /** Drops the connection without an answer. */
-  destroy(): void {
-    this.socket.destroy();
-  }
-
   /**
    * Reads exactly `length` body bytes into the sink, then the trailer. Reads land in the sink's
    * own memory while it has room; while it waits for the disk they land in spill buffers, which
