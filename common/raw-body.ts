@@ -1,7 +1,8 @@
 /**
  * The proxy→object-server transfer of a large PUT body (docs/BACKEND.md "Raw body transfer").
  *
- * The proxy asks for an HTTP Upgrade to RAW_BODY_PROTOCOL instead of sending the body chunked.
+ * The proxy asks for an HTTP Upgrade to RAW_BODY_PROTOCOL (method RAW_BODY_METHOD, the PUT's
+ * path and headers) instead of sending the body chunked.
  * The node answers 101 when it is ready for the body (as it would answer 100 Continue), and the
  * connection then carries exactly X-Backend-Obj-Content-Length body bytes followed by a fixed
  * 40-byte checksum trailer (the body's MD5 and CRC32C, lowercase hex). The node answers with an
@@ -12,6 +13,13 @@
  * staging slot. Receiving 1 GB that way costs the node ~0.2 s of CPU instead of ~0.7 s.
  */
 export const RAW_BODY_PROTOCOL = 'swiftlet-object-body/1';
+
+/**
+ * The request's method. Not PUT: a node that predates the raw transfer would take an upgrade PUT
+ * for an ordinary one with an empty body and store an empty object; to a method it does not know
+ * it answers 405, and the proxy sends that node the chunked PUT instead.
+ */
+export const RAW_BODY_METHOD = 'SOURCE';
 
 /** Length of the trailer after the body: 32 hex digits of MD5, then 8 of CRC32C. */
 export const RAW_TRAILER_BYTES = 40;

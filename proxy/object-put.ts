@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import { H } from '../common/headers.js';
-import { encodeRawTrailer, RAW_BODY_PROTOCOL, ResponseHeadReader } from '../common/raw-body.js';
+import { encodeRawTrailer, RAW_BODY_METHOD, RAW_BODY_PROTOCOL, ResponseHeadReader } from '../common/raw-body.js';
 import { bestResponse, quorumSize } from '../common/quorum.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { nodeIter, nodeKey, type NodeTarget } from './backend.js';
@@ -69,7 +69,7 @@ function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Rec
     const req = httpRequest({
       host: node.dev.ip,
       port: node.dev.port,
-      method: 'PUT',
+      method: raw ? RAW_BODY_METHOD : 'PUT',
       path,
       headers: raw ? rawPutHeaders(headers) : backendPutHeaders(headers),
       // An upgraded connection is never reused: no pool for it.
@@ -100,7 +100,19 @@ function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Rec
     req.on('response', (res: IncomingMessage) => {
       clearTimeout(timer);
       res.resume();
-      const status = res.statusCode ?? 503;
+      let status = res.statusCode ?? 503;
+      if (!settled && raw && status === 405) {
+        // A node from before the raw transfer: it gets the chunked PUT on a new connection.
+        settled = true;
+        conn.failed = true;
+        resolve(connect(ctx, node, path, headers, false));
+        return;
+      }
+      // Stored before the body was sent? Not a node that speaks our protocol: never a success.
+      if (!settled && status >= 200 && status < 300) {
+        ctx.log.error({ node: nodeKey(node.dev), path, status }, 'object PUT: a node answered 2xx before the body');
+        status = 503;
+      }
       if (status === 507) ctx.errorLimiter.limitNow(nodeKey(node.dev));
       const etag = res.headers.etag;
       res.on('end', () => resolveResponse(etag === undefined ? { status } : { status, etag: String(etag) }));

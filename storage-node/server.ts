@@ -6,6 +6,7 @@ import { isSwiftletError, statusForCode } from '../common/errors.js';
 import { H } from '../common/headers.js';
 import { loadReports, type PassReport } from '../common/pass-report.js';
 import type { Socket } from 'node:net';
+import { RAW_BODY_METHOD } from '../common/raw-body.js';
 import { RawBodyConnection } from './object/raw-receiver.js';
 import type { BackendRequest, BackendServer, StorageNodeContext } from './types.js';
 
@@ -149,13 +150,14 @@ export function createStorageNodeHttpServer(ctx: StorageNodeContext, servers: St
   // The proxy's large object PUTs ask to send their body raw (common/raw-body.ts): nothing else upgrades.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const parsed = parseBackendPath((req.url ?? '/').split('?')[0] ?? '/');
-    const plainObjectPut = req.method === 'PUT' && parsed?.object !== undefined && req.headers['x-backend-source'] === undefined && req.headers['x-backend-replicate'] === undefined;
+    const plainObjectPut = req.method === RAW_BODY_METHOD && parsed?.object !== undefined && req.headers['x-backend-source'] === undefined && req.headers['x-backend-replicate'] === undefined;
     const raw = plainObjectPut ? RawBodyConnection.accept(req, socket, head) : undefined;
     if (!raw) {
       socket.on('error', () => undefined);
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    req.method = 'PUT'; // from here on it is an object PUT whose body comes raw
     handle(req, raw.res, false, raw);
   });
   return server;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { Agent, request } from 'undici';
 import { backendPath } from '../../common/http-client.js';
-import { decodeRawTrailer, encodeRawTrailer, RAW_BODY_PROTOCOL, RAW_TRAILER_BYTES, ResponseHeadReader } from '../../common/raw-body.js';
+import { decodeRawTrailer, encodeRawTrailer, RAW_BODY_METHOD, RAW_BODY_PROTOCOL, RAW_TRAILER_BYTES, ResponseHeadReader } from '../../common/raw-body.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { directIoStats } from '../../storage-node/object/direct-io.js';
 import { rawBodyStats } from '../../storage-node/object/raw-receiver.js';
@@ -40,11 +40,11 @@ const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
 const crcHex = (b: Buffer): string => (crc32c(b) >>> 0).toString(16).padStart(8, '0');
 
 /** A raw-body client: sends the upgrade request, resolves with the socket once the 101 came (or the status of a refusal). */
-function openRaw(port: number, path: string, length: number, extra: Record<string, string> = {}, protocol = RAW_BODY_PROTOCOL): Promise<{ sock: Socket; refused?: number; answer: Promise<string> }> {
+function openRaw(port: number, path: string, length: number, extra: Record<string, string> = {}, protocol = RAW_BODY_PROTOCOL, method = RAW_BODY_METHOD): Promise<{ sock: Socket; refused?: number; answer: Promise<string> }> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, '127.0.0.1');
     const headers: Record<string, string> = { Host: 'x', Connection: 'Upgrade', Upgrade: protocol, 'X-Timestamp': stamp().internal, 'Content-Type': 'application/octet-stream', 'X-Backend-Obj-Content-Length': String(length), ...extra };
-    sock.write(`PUT ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+    sock.write(`${method} ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
     let text = '';
     let opened = false;
     let answered!: (s: string) => void;
@@ -160,6 +160,8 @@ t.test('an upgrade that is not a raw object body is refused', async (t) => {
   t.equal(wrong.refused, 400, 'another protocol');
   const notObject = await openRaw(n.port, backendPath(DEV, PART, 'AUTH_a', 'c'), 10);
   t.equal(notObject.refused, 400, 'a container path');
+  const putUpgrade = await openRaw(n.port, path('o'), 10, {}, RAW_BODY_PROTOCOL, 'PUT');
+  t.equal(putUpgrade.refused, 400, 'an upgrade PUT (the raw transfer has its own method)');
   const noTs = await openRaw(n.port, path('o'), 10, { 'X-Timestamp': 'nope' });
   t.equal(noTs.refused, 400, 'a bad request is answered instead of the 101');
 

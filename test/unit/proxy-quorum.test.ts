@@ -18,8 +18,9 @@ import { Ring, type RingDevice } from '../../ring-builder/ring.js';
 /**
  * 'hold': takes the whole body, then answers 201 only when the test calls release().
  * 'stall': says continue, then never reads another byte nor answers (a hung disk or process).
+ * 'old': a node from before the raw body transfer (405 to its method), else 201.
  */
-type Behaviour = number | 'down' | 'reset' | 'hold' | 'stall';
+type Behaviour = number | 'down' | 'reset' | 'hold' | 'stall' | 'old';
 
 interface FakeNode {
   server: Server;
@@ -58,7 +59,7 @@ async function fakeNode(): Promise<FakeNode> {
       if (b === 'stall') return void node.stalled.push((done) => (req.on('close', done), req.resume()));
       req.resume();
       if (b === 'hold') req.on('end', () => node.held.push({ release: () => res.writeHead(201, { etag: 'abc' }).end(), open: () => !req.socket.destroyed }));
-      else req.on('end', () => res.writeHead(b as number, { etag: 'abc' }).end());
+      else req.on('end', () => res.writeHead(b === 'old' ? 201 : (b as number), { etag: 'abc' }).end());
       return;
     }
     req.resume();
@@ -74,6 +75,7 @@ async function fakeNode(): Promise<FakeNode> {
     if (b === 'down' || b === 'reset') return void socket.destroy();
     const reply = (status: number): void => void socket.end(`HTTP/1.1 ${status} X\r\nETag: abc\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     if (b === 507) return reply(507);
+    if (b === 'old') return reply(405);
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${RAW_BODY_PROTOCOL}\r\n\r\n`);
     if (b === 'stall') {
       socket.pause();
@@ -127,6 +129,7 @@ t.test('quorum tables through the real proxy', async (t) => {
     [['down', 'down', 'down', 'down', 'down'], 503, 'nothing reachable'],
     [[201, 503, 201, 201, 201], 201, 'a node failing after the body is outvoted'],
     [[422, 422, 422, 201, 201], 422, 'every node rejects the etag'],
+    [[201, 'old', 'old', 201, 201], 201, 'nodes from before the raw transfer get the chunked PUT'],
   ];
   // The three PUT paths: a small body goes whole to each node; a bigger one streams after
   // 100-continue; a large one streams raw after an upgrade.
@@ -145,7 +148,7 @@ t.test('quorum tables through the real proxy', async (t) => {
     const res = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': String(body.length) }, body });
     await res.body.dump();
     // the answer comes at quorum (two primaries): the handoff's copy may land just after it
-    const seenPut = path === 'raw' ? 'PUT 5 raw' : 'PUT 5';
+    const seenPut = path === 'raw' ? 'SOURCE 5 raw' : 'PUT 5';
     const handoffGotIt = (): boolean => nodes[3]!.seen.includes(seenPut) || nodes[4]!.seen.includes(seenPut);
     for (let i = 0; i < 100 && !handoffGotIt(); i++) await new Promise((r) => setTimeout(r, 20));
     t.ok(handoffGotIt(), `${path} PUT: a handoff got the object PUT`);
@@ -180,6 +183,14 @@ t.test('quorum tables through the real proxy', async (t) => {
     });
     t.ok(closed, `${path} PUT: the proxy closed the stalled node's connection`);
   }
+
+  // An old node answered 405 to the raw transfer and then got the body the chunked way.
+  set('put', [201, 'old', 201, 201, 201]);
+  const mixed = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': String(RAW_BODY_ABOVE_BYTES + 1) }, body: 'm'.repeat(RAW_BODY_ABOVE_BYTES + 1) });
+  await mixed.body.dump();
+  t.equal(mixed.statusCode, 201, 'raw PUT with an old node among the primaries');
+  t.same(nodes[1]!.seen, ['SOURCE 5 raw', 'PUT 5'], 'the old node: the raw request, then the chunked PUT');
+  t.same(nodes[0]!.seen, ['SOURCE 5 raw'], 'a new node: the raw request only');
 
   const getTable: Array<[Behaviour[], number, string]> = [
     [[200, 200, 200, 200, 200], 200, 'first primary answers'],
