@@ -124,14 +124,16 @@ function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Rec
         resolve({ status });
       }
     });
-    req.on('upgrade', (res: IncomingMessage, socket: Socket) => {
+    req.on('upgrade', (res: IncomingMessage, socket: Socket, early: Buffer) => {
       // The node is ready for the raw body (its 101 is our 100 Continue); its answer comes on the socket after the body.
       clearTimeout(timer);
       conn.out = socket;
       const head = new ResponseHeadReader();
+      let answered = false;
       const onData = (chunk: Buffer): void => {
         const got = head.feed(chunk);
         if (got === undefined) return;
+        answered = true;
         socket.off('data', onData);
         socket.destroy();
         if (got === 'bad') return fail(503, 'bad response after the raw body');
@@ -139,8 +141,13 @@ function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Rec
         resolveResponse(got);
       };
       socket.on('data', onData);
-      socket.on('error', (err) => fail(503, err.message));
-      socket.on('close', () => fail(503, 'connection closed before an answer'));
+      socket.on('error', (err) => {
+        if (!answered) fail(503, err.message);
+      });
+      socket.on('close', () => {
+        if (!answered) fail(503, 'connection closed before an answer');
+      });
+      if (early.length) onData(early);
       if (!settled) {
         settled = true;
         resolve({ conn });
