@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,13 +17,14 @@ import { createAccountUpdateRetryHandler } from '../../storage-node/db/updater-e
 import { createObjectServer } from '../../storage-node/object/object-server.js';
 import { createStorageNodeHttpServer } from '../../storage-node/server.js';
 import type { StorageNodeContext } from '../../storage-node/types.js';
+import { SECRET, testNodeContext } from './node-context.js';
 
 /**
  * In-process storage nodes for daemon tests (updater, auditor, expirer): each node has one device
  * in its own temp root, object + container + account servers and the account-update retry
  * endpoint, on 127.0.0.1. Time is a shared fake clock (`time.ms`) so expiry needs no waiting.
  */
-export const SECRET = { prefix: 'pre', suffix: 'suf' };
+export { SECRET };
 
 export interface FakeTime {
   ms: number;
@@ -55,20 +56,9 @@ export async function reservePort(): Promise<number> {
 }
 
 export async function startNode(t: Teardown, opts: { device: string; time: FakeTime; port?: number; listen?: boolean }): Promise<TestNode> {
-  const root = await mkdtemp(join(tmpdir(), 'swiftlet-daemon-'));
+  const ctx = await testNodeContext('swiftlet-daemon-', opts.device, { clock: () => opts.time.ms });
+  const root = ctx.devicesRoot;
   const devicePath = join(root, opts.device);
-  await mkdir(devicePath);
-  const agent = new Agent({ keepAliveTimeout: 10 });
-  const ctx: StorageNodeContext = {
-    devicesRoot: root,
-    secret: SECRET,
-    fsync: false,
-    agent,
-    log: silentLogger,
-    clock: () => opts.time.ms,
-    containerUpdateTimeoutMs: 1000,
-    clientTimeoutMs: 5000,
-  };
   const object = createObjectServer(ctx);
   const dbs = createDbServers(ctx, { accountUpdateDelayMs: 5 });
   const server: Server = createStorageNodeHttpServer(ctx, {
@@ -107,7 +97,7 @@ export async function startNode(t: Teardown, opts: { device: string; time: FakeT
     if (server.listening) await node.stop();
     await object.close();
     await dbs.close();
-    await agent.close();
+    await ctx.agent.close();
     await rm(root, { recursive: true, force: true });
   });
   if (opts.listen !== false) await node.start();

@@ -1,21 +1,21 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Agent } from 'undici';
 import { hashPath } from '../../common/hash-path.js';
 import { backendPath } from '../../common/http-client.js';
 import { objectLocation, type ObjectLocation } from '../../storage-node/object/layout.js';
 import { createObjectServer } from '../../storage-node/object/object-server.js';
 import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
 import type { BackendServer, StorageNodeContext } from '../../storage-node/types.js';
+import { SECRET, testNodeContext } from './node-context.js';
+
+export { SECRET };
 
 /**
  * One in-process storage node with only its object server (the others answer 501), one device
  * in a temp root, on 127.0.0.1; its log lines can be awaited. For the object server's tests.
  */
-export const SECRET = { prefix: 'pre', suffix: 'suf' };
 export const DEV = 'sda1';
 export const PART = 17;
 export type LogRecord = Record<string, unknown> & { msg?: string };
@@ -32,8 +32,6 @@ export interface Node {
 }
 
 export async function startNode(t: { teardown: (f: () => unknown) => void }, over: Partial<StorageNodeContext> = {}): Promise<Node> {
-  const root = await mkdtemp(join(tmpdir(), 'swiftlet-objsrv-'));
-  await mkdir(join(root, DEV));
   const logs: LogRecord[] = [];
   const waiters: Array<{ pred: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }> = [];
   const log = pino(
@@ -47,18 +45,8 @@ export async function startNode(t: { teardown: (f: () => unknown) => void }, ove
     },
   );
   const now = { ms: Date.now() };
-  const agent = new Agent({ keepAliveTimeout: 10 });
-  const ctx: StorageNodeContext = {
-    devicesRoot: root,
-    secret: SECRET,
-    fsync: false,
-    agent,
-    log,
-    clock: () => now.ms,
-    containerUpdateTimeoutMs: 2000,
-    clientTimeoutMs: 5000,
-    ...over,
-  };
+  const ctx = await testNodeContext('swiftlet-objsrv-', DEV, { log, clock: () => now.ms, containerUpdateTimeoutMs: 2000, ...over });
+  const root = ctx.devicesRoot;
   const stub: BackendServer = { handle: async (r) => sendStatus(r.res, 501), close: async () => {} };
   const server = createStorageNodeHttpServer(ctx, { object: createObjectServer(ctx), container: stub, account: stub, objectRow: stub, containerRow: stub });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -66,7 +54,7 @@ export async function startNode(t: { teardown: (f: () => unknown) => void }, ove
   t.teardown(async () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
-    await agent.close();
+    await ctx.agent.close();
     await rm(root, { recursive: true, force: true });
   });
   return {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import { objectRows } from '../../storage-node/db/container-db.js';
 import { createDbServers, type DbServers } from '../../storage-node/db/index.js';
 import { createDbReplicationHandlers } from '../../storage-node/db/replication.js';
 import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
-import type { StorageNodeContext } from '../../storage-node/types.js';
+import { SECRET, testNodeContext } from '../helpers/node-context.js';
 
 /**
  * The db replicator against four real storage nodes (in-process, HTTP on 127.0.0.1, one device
@@ -26,7 +26,6 @@ import type { StorageNodeContext } from '../../storage-node/types.js';
  * Time is a fake clock so reclaim needs no waiting.
  */
 
-const SECRET = { prefix: 'pre', suffix: 'suf' };
 const RECLAIM_AGE_S = 3600;
 const time = { ms: 1_700_000_000_000 };
 const client = new Agent({ keepAliveTimeout: 10 });
@@ -43,19 +42,8 @@ interface DbNode {
 type Teardown = { teardown(fn: () => unknown): void };
 
 async function startDbNode(t: Teardown, device: string): Promise<DbNode> {
-  const root = await mkdtemp(join(tmpdir(), 'swiftlet-dbrepl-'));
-  await mkdir(join(root, device));
-  const agent = new Agent({ keepAliveTimeout: 10 });
-  const ctx: StorageNodeContext = {
-    devicesRoot: root,
-    secret: SECRET,
-    fsync: false,
-    agent,
-    log: silentLogger,
-    clock: () => time.ms,
-    containerUpdateTimeoutMs: 1000,
-    clientTimeoutMs: 5000,
-  };
+  const ctx = await testNodeContext('swiftlet-dbrepl-', device, { clock: () => time.ms });
+  const root = ctx.devicesRoot;
   const dbs = createDbServers(ctx, { accountUpdateDelayMs: 5 });
   const server: Server = createStorageNodeHttpServer(ctx, {
     object: { handle: async (r: { res: ServerResponse }) => sendStatus(r.res, 501), close: async () => {} },
@@ -72,7 +60,7 @@ async function startDbNode(t: Teardown, device: string): Promise<DbNode> {
     server.closeAllConnections();
     await closed;
     await dbs.close();
-    await agent.close();
+    await ctx.agent.close();
     await rm(root, { recursive: true, force: true });
   });
   return { device, root, port, dbs, base: `http://127.0.0.1:${port}` };

@@ -1,7 +1,6 @@
 import t from 'tap';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { parseConfig } from '../../common/config.js';
@@ -19,14 +18,14 @@ import { createObjectServer } from '../../storage-node/object/object-server.js';
 import { createObjectReplicationHandler } from '../../storage-node/object/replication.js';
 import { HASHES_FILE } from '../../storage-node/object/suffix-hashes.js';
 import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
-import type { BackendServer, StorageNodeContext } from '../../storage-node/types.js';
+import type { BackendServer } from '../../storage-node/types.js';
+import { SECRET, testNodeContext } from '../helpers/node-context.js';
 
 /**
  * Four in-process storage nodes (one device each) with the object server and the replication
  * handler; a one-partition ring whose primaries are d0, d1, d2 (d3 is the handoff) unless a test
  * moves it. Each node's replicator is built from the same ring.
  */
-const SECRET = { prefix: 'pre', suffix: 'suf' };
 const PART = 0;
 const RECLAIM = 7 * 86400;
 const time = { ms: Date.now() };
@@ -46,20 +45,9 @@ interface TNode {
 type Teardown = { teardown(fn: () => unknown): void };
 
 async function startNode(t: Teardown, device: string): Promise<TNode> {
-  const root = await mkdtemp(join(tmpdir(), 'swiftlet-objrepl-'));
+  const ctx = await testNodeContext('swiftlet-objrepl-', device, { clock: () => time.ms });
+  const root = ctx.devicesRoot;
   const devicePath = join(root, device);
-  await mkdir(devicePath);
-  const agent = new Agent({ keepAliveTimeout: 10 });
-  const ctx: StorageNodeContext = {
-    devicesRoot: root,
-    secret: SECRET,
-    fsync: false,
-    agent,
-    log: silentLogger,
-    clock: () => time.ms,
-    containerUpdateTimeoutMs: 1000,
-    clientTimeoutMs: 5000,
-  };
   const stub: BackendServer = { handle: async (r) => sendStatus(r.res, 501), close: async () => {} };
   const server = createStorageNodeHttpServer(ctx, {
     object: createObjectServer(ctx),
@@ -92,7 +80,7 @@ async function startNode(t: Teardown, device: string): Promise<TNode> {
   };
   t.teardown(async () => {
     if (server.listening) await node.stop();
-    await agent.close();
+    await ctx.agent.close();
     await rm(root, { recursive: true, force: true });
   });
   await node.start();
