@@ -3,6 +3,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
+import { crcHex } from '../common/checksum.js';
 import { H } from '../common/headers.js';
 import { encodeRawTrailer, RAW_BODY_METHOD, RAW_BODY_PROTOCOL, ResponseHeadReader } from '../common/raw-body.js';
 import { bestResponse, quorumSize } from '../common/quorum.js';
@@ -229,7 +230,7 @@ async function connectAll(ctx: ProxyContext, p: PutPlacement, raw: boolean) {
 
 /** The X-Backend-Etag / X-Backend-Crc32c values every node checks the body against. */
 function sumHeaders(md5Hex: string, crc: number): Record<string, string> {
-  return { [H.backendEtag]: md5Hex, [H.backendCrc32c]: (crc >>> 0).toString(16).padStart(8, '0') };
+  return { [H.backendEtag]: md5Hex, [H.backendCrc32c]: crcHex(crc) };
 }
 
 /** The PUT's answer from every node's final status: Swift's quorum rule, the ETag of a 201. */
@@ -290,10 +291,11 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
     abortAll();
     throw new PutError('client-disconnect');
   }
-  const trailers = sumHeaders(sums.md5.digest('hex'), sums.crc);
-  const rawTrailer = raw ? encodeRawTrailer(trailers[H.backendEtag] as string, trailers[H.backendCrc32c] as string) : undefined;
+  const md5Hex = sums.md5.digest('hex');
+  const trailers = sumHeaders(md5Hex, sums.crc);
+  const rawTrailer = raw ? encodeRawTrailer(md5Hex, sums.crc) : undefined;
   for (const c of alive()) {
-    if (c.raw) {
+    if (c.raw && rawTrailer) {
       c.out.write(rawTrailer);
     } else {
       c.req.addTrailers(trailers);

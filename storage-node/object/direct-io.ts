@@ -246,12 +246,12 @@ export class DirectWriter extends StagedFile {
   /** Copies the chunks in; resolves at once unless the next slot has to wait for its write. */
   async append(bufs: readonly Buffer[]): Promise<void> {
     for (const b of bufs) {
-      let off = 0;
-      while (off < b.length) {
-        const n = b.copy(this.slots[this.current] as Buffer, this.fill, off);
-        this.fill += n;
+      for (let off = 0; off < b.length; ) {
+        // a slot is never full here: advance() moved on to the next one when it filled
+        const n = b.copy(this.freeRegion(b.length - off) as Buffer, 0, off);
         off += n;
-        if (this.fill === SLOT_BYTES) await this.submit();
+        const wait = this.advance(n);
+        if (wait) await wait;
       }
     }
   }

@@ -263,15 +263,15 @@ export class DataFileWriter {
         this.pendingBytes += b.length;
       }
     }
+    let direct: DirectWriter | null;
     try {
       if (this.direct) return await this.direct.append(bufs);
       if (this.pendingBytes < DataFileWriter.FLUSH_BYTES) return;
       // A body that needs a flush before its end is large: from here on it goes O_DIRECT.
-      if (this.direct === undefined) await this.openDirect();
+      direct = this.direct === undefined ? await this.openDirect() : null;
     } catch (e) {
       throw asDiskError(e, this.tmp?.path ?? this.devicePath);
     }
-    const direct = this.direct as DirectWriter | null | undefined; // (set by openDirect above)
     if (direct) {
       const staged = this.pending;
       this.pending = [];
@@ -299,10 +299,12 @@ export class DataFileWriter {
    * first sets the temp file's size to it: direct writes that extend a file make XFS force its
    * log (two disk flushes per 64 MiB file on this machine's loop device), writes inside it do not.
    */
-  private async openDirect(): Promise<void> {
+  private async openDirect(): Promise<DirectWriter | null> {
     this.tmp ??= await openTempFile(this.devicePath);
-    this.direct = (await DirectWriter.open(this.devicePath, this.tmp.path, this.tmp.fd)) ?? null;
-    if (this.direct && this.sizeHint !== undefined) await ftruncateFd(this.tmp.fd, this.sizeHint);
+    const direct = (await DirectWriter.open(this.devicePath, this.tmp.path, this.tmp.fd)) ?? null;
+    this.direct = direct;
+    if (direct && this.sizeHint !== undefined) await ftruncateFd(this.tmp.fd, this.sizeHint);
+    return direct;
   }
 
   /**

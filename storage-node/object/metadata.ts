@@ -157,7 +157,4 @@ export function parseMetadataJson(buf: Buffer): ObjectMetadata {
   return v as ObjectMetadata;
 }
 
-/** CRC32C as stored in X-Crc32c: 8 lower-case hex digits. */
-export function crcHex(crc: number): string {
-  return (crc >>> 0).toString(16).padStart(8, '0');
-}
+export { crcHex } from '../../common/checksum.js';
