@@ -38,7 +38,6 @@ interface Conn {
   req: ClientRequest;
   /** Where the body goes: the request (chunked), or the upgraded socket of a raw transfer. */
   out: Writable;
-  raw: boolean;
   failed: boolean;
   response: Promise<{ status: number; etag?: string }>;
 }
@@ -76,7 +75,7 @@ function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Rec
       // An upgraded connection is never reused: no pool for it.
       agent: raw ? false : ctx.putAgent,
     });
-    const conn: Conn = { node, req, out: req, raw, failed: false, response };
+    const conn: Conn = { node, req, out: req, failed: false, response };
     const fail = (status: number, why: string): void => {
       conn.failed = true;
       if (!settled) {
@@ -295,7 +294,7 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
   const trailers = sumHeaders(md5Hex, sums.crc);
   const rawTrailer = raw ? encodeRawTrailer(md5Hex, sums.crc) : undefined;
   for (const c of alive()) {
-    if (c.raw && rawTrailer) {
+    if (rawTrailer && upgraded(c)) {
       c.out.write(rawTrailer);
     } else {
       c.req.addTrailers(trailers);
@@ -458,9 +457,14 @@ function listenToBody(body: Readable, onData: (chunk: Buffer) => void, onEnd: ()
   };
 }
 
+/** Whether the node took the raw transfer (its body goes to the upgraded socket, not the request). */
+function upgraded(c: Conn): boolean {
+  return c.out !== c.req;
+}
+
 function destroyConn(c: Conn): void {
   c.req.destroy();
-  if (c.out !== c.req) c.out.destroy();
+  if (upgraded(c)) c.out.destroy();
 }
 
 /**

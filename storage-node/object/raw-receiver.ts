@@ -17,8 +17,8 @@ const SPILL_BYTES = 64 * 1024;
 /** Pause the socket when this many spilled bytes wait for the sink. */
 const HIGH_WATER = 1 << 20;
 
-/** Raw bodies received by this process (for tests and operators). */
-export const rawBodyStats = { bodies: 0, bytes: 0, bytesInPlace: 0 };
+/** Raw bodies received by this process, and the bytes read straight into the sink's memory (for tests). */
+export const rawBodyStats = { bodies: 0, bytesInPlace: 0 };
 
 /**
  * One upgraded connection of the raw body transfer (common/raw-body.ts), from the storage node's
@@ -133,7 +133,6 @@ export class RawBodyConnection {
         this.socket.pause();
         if (err === undefined) {
           rawBodyStats.bodies++;
-          rawBodyStats.bytes += length;
           resolve(trailer);
         } else {
           // never reject while a write is in flight: the caller removes the temp file next
