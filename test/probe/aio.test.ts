@@ -54,6 +54,7 @@ t.test('all-in-one: start, use, stop, restart', async (t) => {
   for (const name of ['proxy', 'node1']) {
     const argv = (await readFile(`/proc/${info.pids[name]}/cmdline`, 'utf8')).split('\0');
     t.ok(argv.includes('--initial-old-space-size=64'), `${name} runs with the old-generation floor (no full GC every few hundred ms while bodies stream)`);
+    t.ok(argv.includes('--max-semi-space-size=64'), `${name} runs with the larger young generation (fewer scavenges per request)`);
   }
   const login = async () => {
     const res = await request(info.auth_url, { headers: { 'x-auth-user': 'test:tester', 'x-auth-key': 'testing' } });
