@@ -120,9 +120,8 @@ export const YOUNG_GENERATION_FLAG = '--max-semi-space-size=64';
  * mark-compact every few hundred ms, a third of a storage node's CPU during large PUTs. A 64 MB
  * floor on the old generation's limit stops that (measured on 64 MiB PUTs: ~250 full GCs per GB
  * across the four nodes down to none, the nodes' CPU down by a third). Node does not take this
- * one from NODE_OPTIONS; a standalone
- * server gets it on its command line (`node --initial-old-space-size=64 --max-semi-space-size=64
- * swiftlet.js …`, as the Dockerfile does).
+ * one from NODE_OPTIONS; a standalone server gets both on its command line (`node
+ * --initial-old-space-size=64 --max-semi-space-size=64 swiftlet.js …`, as the Dockerfile does).
  */
 export const SERVER_NODE_FLAGS = ['--initial-old-space-size=64', YOUNG_GENERATION_FLAG];
 

@@ -313,18 +313,6 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
   return putOutcome(ctx, p, [...finals, ...refused], [...statuses]);
 }
 
-/**
- * Copies the client's body to every live node request with backpressure: each chunk goes to all
- * of them, and the client is paused while any node's socket holds more than its high-water mark
- * (a few chunks in flight per node, never the object), resumed once all have drained. Event
- * driven: no promise per chunk. The chunks of one event-loop turn (a socket read yields up to
- * 64 KiB; libuv reads several per turn) are corked and go to each node in one writev: per GB
- * that is a fraction of the send syscalls, and the nodes wake for fewer, larger reads (an A/B of
- * 64 MiB PUTs in bench/RESULTS.md: the cluster's CPU per GB −10 %, the nodes' −19 %). A node is
- * behind when its socket still holds bytes after that writev. Resolves with the bytes received (fewer than Content-Length if
- * the body ended early, or stopped early when fewer than `need` nodes are left); rejects with a
- * PutError when the client fails, stalls or sends too much.
- */
 /** A node connection during the body: whether its socket is full, since when (the timer that drops it). */
 type Slow = Conn & { behind?: boolean; behindTimer?: NodeJS.Timeout };
 
@@ -333,6 +321,18 @@ interface BodySums {
   crc: number;
 }
 
+/**
+ * Copies the client's body to every live node request with backpressure: each chunk goes to all
+ * of them, and the client is paused while any node is behind (its socket still holds bytes past
+ * its high-water mark: a few chunks in flight per node, never the object), resumed once all have
+ * drained. Event driven: no promise per chunk. The chunks of one event-loop turn (a socket read
+ * yields up to 64 KiB; libuv reads several per turn) are corked and go to each node in one
+ * writev: per GB that is a fraction of the send syscalls, and the nodes wake for fewer, larger
+ * reads (an A/B of 64 MiB PUTs in bench/RESULTS.md: the cluster's CPU per GB −10 %, the nodes'
+ * −19 %). Resolves with the bytes received (fewer than Content-Length if the body ended early, or
+ * stopped early when fewer than `need` nodes are left); rejects with a PutError when the client
+ * fails, stalls or sends too much.
+ */
 function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: number, contentLength: number | undefined, sums: BodySums): Promise<number> {
   const limit = Math.min(ctx.config.max_file_size, contentLength ?? Infinity);
   return new Promise<number>((resolve, reject) => {
@@ -425,7 +425,7 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
       for (const c of these) {
         c.out.uncork();
         // 'drain' comes only after a write that returned false (needDrain): wait only for that.
-        if (!c.failed && !c.behind && c.out.writableLength > 0 && c.out.writableNeedDrain) fallBehind(c);
+        if (!settled && !c.failed && !c.behind && c.out.writableLength > 0 && c.out.writableNeedDrain) fallBehind(c);
       }
       if (waiting > 0 && !settled) holdClient();
     };

@@ -3,7 +3,7 @@ import { crc32c } from '@node-rs/crc32';
 import { multipartChunks, type MultipartPlan } from '../../common/range.js';
 import { DirectReader, wantsDirect } from './direct-io.js';
 import { readAt } from './fd.js';
-import { crcHex } from './metadata.js';
+import { crcHex } from '../../common/checksum.js';
 
 /**
  * Streaming an object's bytes from its .data file to the response with backpressure: one read

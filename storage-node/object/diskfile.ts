@@ -9,7 +9,8 @@ import { closeQuietly, fdatasync, fstatSize, ftruncateFd, openFd, readAt } from 
 import { DIRECT_IO_ABOVE_BYTES, DirectWriter, wantsDirect } from './direct-io.js';
 import { asDiskError, discardTempFile, errnoOf, fsyncDir, fsyncDirsSync, invalidateSuffix, makeDirs, openTempFile, renameIntoDir, totalLength, writeAllAt, writeAllAtSync, writeFileDurable, type TempFile } from './fs-durable.js';
 import { OBJECTS_DIR, objectLocation, onDiskName, QUARANTINE_DIR, type ObjectLocation, type OnDiskFile } from './layout.js';
-import { crcHex, encodeTrailer, M, mergeMetaFile, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
+import { crcHex } from '../../common/checksum.js';
+import { encodeTrailer, M, mergeMetaFile, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
 import { cleanupHashDirSync, readHashDir } from './ondisk.js';
 
 /**

@@ -4,7 +4,8 @@ import { H } from '../../common/headers.js';
 import { contentRangeValue, planMultipart, resolveRange, unsatisfiedContentRange } from '../../common/range.js';
 import { bodyChunks, fileChunks, sendChunks, sendMultipart, sendMultipartFromBuffer, sendVerified, type BodySource, type SendOutcome } from './body-sender.js';
 import { loadObject, quarantineFile, type OpenObject } from './diskfile.js';
-import { crcHex, isResponseMetadata, M } from './metadata.js';
+import { crcHex } from '../../common/checksum.js';
+import { isResponseMetadata, M } from './metadata.js';
 import { header, isExpired, respond, type ObjectRequest } from './request.js';
 
 /** Bodies up to this size are read whole and CRC-checked before the first byte goes out. */

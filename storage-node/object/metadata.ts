@@ -156,5 +156,3 @@ export function parseMetadataJson(buf: Buffer): ObjectMetadata {
   for (const x of Object.values(v)) if (typeof x !== 'string') throw new SwiftletError('CORRUPT', 'metadata value is not a string');
   return v as ObjectMetadata;
 }
-
-export { crcHex } from '../../common/checksum.js';

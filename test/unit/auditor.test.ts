@@ -8,7 +8,8 @@ import { Timestamp } from '../../common/timestamp.js';
 import { checkDataMetadata, createAuditor } from '../../replicator/auditor.js';
 import type { DaemonRings } from '../../replicator/context.js';
 import { objectLocation, type ObjectLocation } from '../../storage-node/object/layout.js';
-import { crcHex, encodeTrailer } from '../../storage-node/object/metadata.js';
+import { crcHex } from '../../common/checksum.js';
+import { encodeTrailer } from '../../storage-node/object/metadata.js';
 import { call, closeClientAfter, daemonContext, makeRings, SECRET, stamper, startNode, type FakeTime, type TestNode } from '../helpers/daemon-nodes.js';
 
 /** The auditor over a real object server's files: corruption, bad metadata, rate limit. */
