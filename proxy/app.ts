@@ -1,11 +1,13 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Agent as HttpAgent } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { isInternalHeader } from '../common/headers.js';
 import { createBackendAgent } from '../common/http-client.js';
 import type { Logger } from '../common/log.js';
 import { createStamper } from '../common/timestamp.js';
 import type { Clock } from '../common/clock.js';
 import { authorizeTarget } from './authz.js';
+import { HashPool } from './body-sums.js';
 import type { ProxyConfig } from './config.js';
 import type { ProxyContext, Rings } from './context.js';
 import { handleAccount } from './controllers/account.js';
@@ -45,6 +47,8 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     // Each node socket may hold a few client chunks beyond what the kernel took before the client is
     // paused (object-put.ts): fewer pause/resume rounds than the 16 KiB default, still bounded.
     putAgent: new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, writableHighWaterMark: 512 * 1024 } as ConstructorParameters<typeof HttpAgent>[0]),
+    // One thread hashes ~600 MB/s: one per two cores leaves the rest to the relay and the kernel.
+    hashing: new HashPool(Math.min(4, Math.floor(availableParallelism() / 2))),
     errorLimiter: new ErrorLimiter(config.error_suppression_limit, config.error_suppression_interval_s * 1000, clock),
     info: new InfoCache(config.recheck_container_existence_s * 1000, config.recheck_account_existence_s * 1000, clock),
     auth: new TempAuth(config.tempauth_users, authSecret, config.reseller_prefix, config.token_life_s, clock),

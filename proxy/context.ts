@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import type { Ring } from '../ring-builder/ring.js';
+import type { HashPool } from './body-sums.js';
 import type { ProxyConfig } from './config.js';
 import type { ErrorLimiter } from './error-limiter.js';
 import type { InfoCache } from './info-cache.js';
@@ -23,6 +24,8 @@ export interface ProxyContext {
   agent: Dispatcher;
   /** node:http agent for object PUTs, which need Expect: 100-continue (undici has none on HTTP/1.1). */
   putAgent: HttpAgent;
+  /** The threads that hash large PUT bodies off the event loop. */
+  hashing: HashPool;
   errorLimiter: ErrorLimiter;
   info: InfoCache;
   auth: TempAuth;

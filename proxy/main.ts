@@ -31,6 +31,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
       await app.close();
       await ctx.agent.close();
       ctx.putAgent.destroy();
+      await ctx.hashing.close();
     },
   };
 }

@@ -1,9 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import { crcHex } from '../common/checksum.js';
+import type { BodySums } from './body-sums.js';
 import { H } from '../common/headers.js';
 import { encodeRawTrailer, RAW_BODY_METHOD, RAW_BODY_PROTOCOL, ResponseHeadReader } from '../common/raw-body.js';
 import { bestResponse, quorumSize } from '../common/quorum.js';
@@ -275,24 +276,25 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
   };
   const alive = (): Conn[] => conns.filter((c) => !c.failed);
   let received: number;
-  const sums: BodySums = { md5: createHash('md5'), crc: 0 };
+  const sums = ctx.hashing.sumsFor(contentLength);
+  let md5Hex: string;
+  let crc: number;
   try {
     received = await streamBody(ctx, body, conns, need, contentLength, sums);
+    if (alive().length < need) {
+      abortAll();
+      sums.abort();
+      return { status: 503, statuses };
+    }
+    if (contentLength !== undefined && received < contentLength) throw new PutError('client-disconnect');
+    ({ md5Hex, crc } = await sums.result());
   } catch (err) {
     abortAll();
+    sums.abort();
     throw err;
   }
-  if (alive().length < need) {
-    abortAll();
-    return { status: 503, statuses };
-  }
-  if (contentLength !== undefined && received < contentLength) {
-    abortAll();
-    throw new PutError('client-disconnect');
-  }
-  const md5Hex = sums.md5.digest('hex');
-  const trailers = sumHeaders(md5Hex, sums.crc);
-  const rawTrailer = raw ? encodeRawTrailer(md5Hex, sums.crc) : undefined;
+  const trailers = sumHeaders(md5Hex, crc);
+  const rawTrailer = raw ? encodeRawTrailer(md5Hex, crc) : undefined;
   for (const c of alive()) {
     if (rawTrailer && upgraded(c)) {
       c.out.write(rawTrailer);
@@ -315,11 +317,6 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
 
 /** A node connection during the body: whether its socket is full, since when (the timer that drops it). */
 type Slow = Conn & { behind?: boolean; behindTimer?: NodeJS.Timeout };
-
-interface BodySums {
-  md5: Hash;
-  crc: number;
-}
 
 /**
  * Copies the client's body to every live node request with backpressure: each chunk goes to all
@@ -344,6 +341,8 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
     /** The connections corked this turn, and the turn's end that uncorks them (flushTurn). */
     let corked: Slow[] = [];
     let turnEnd: NodeJS.Immediate | undefined;
+    /** The hashing thread is more than HASH_BEHIND_BYTES behind (body-sums.ts): counted in `waiting` like a node. */
+    let hashBehind = false;
     const finish = (err?: PutError): void => {
       if (settled) return;
       settled = true;
@@ -427,13 +426,24 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
         // 'drain' comes only after a write that returned false (needDrain): wait only for that.
         if (!settled && !c.failed && !c.behind && c.out.writableLength > 0 && c.out.writableNeedDrain) fallBehind(c);
       }
+      if (sums.flushTurn() && !hashBehind && !settled) {
+        hashBehind = true;
+        waiting++;
+        sums.onDrain(() => {
+          hashBehind = false;
+          waiting--;
+          if (!settled && waiting === 0) {
+            armIdle();
+            body.resume();
+          }
+        });
+      }
       if (waiting > 0 && !settled) holdClient();
     };
     const onData = (chunk: Buffer): void => {
       received += chunk.length;
       if (received > limit) return finish(new PutError('too-large'));
-      sums.md5.update(chunk);
-      sums.crc = crc32c(chunk, sums.crc);
+      sums.update(chunk);
       if (!turnEnd) {
         corked = (conns as Slow[]).filter((c) => !c.failed);
         for (const c of corked) c.out.cork();

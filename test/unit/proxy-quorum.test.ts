@@ -110,6 +110,7 @@ t.test('quorum tables through the real proxy', async (t) => {
     await app.close();
     await ctx.agent.close();
     ctx.putAgent.destroy();
+    await ctx.hashing.close();
     for (const n of nodes) n.server.close();
   });
   const set = (kind: 'put' | 'get' | 'delete', bs: Behaviour[]): void => {
