@@ -4,12 +4,12 @@ import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import { crcHex } from '../common/checksum.js';
-import type { BodySums } from './body-sums.js';
 import { H } from '../common/headers.js';
 import { encodeRawTrailer, RAW_BODY_METHOD, RAW_BODY_PROTOCOL, ResponseHeadReader } from '../common/raw-body.js';
 import { bestResponse, quorumSize } from '../common/quorum.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { nodeIter, nodeKey, type NodeTarget } from './backend.js';
+import type { BodySums } from './body-sums.js';
 import type { ProxyContext } from './context.js';
 
 /**
@@ -21,9 +21,10 @@ import type { ProxyContext } from './context.js';
  * behind (backpressure). A node that fails mid-body is dropped; the PUT answers 201 as soon as a
  * quorum of nodes stored and fsynced the object (the last replica's write goes on meanwhile).
  *
- * The body's MD5 (the ETag) and CRC32C are computed here, once, and sent to every node as chunked
- * trailers (X-Backend-Etag, X-Backend-Crc32c): each node checks the CRC32C of the bytes it got
- * against ours and stores our ETag, instead of three nodes computing the same MD5.
+ * The body's MD5 (the ETag) and CRC32C are computed here, once (body-sums.ts: a large body's on a
+ * worker thread), and sent to every node as chunked trailers (X-Backend-Etag, X-Backend-Crc32c):
+ * each node checks the CRC32C of the bytes it got against ours and stores our ETag, instead of
+ * three nodes computing the same MD5.
  */
 export interface PutOutcome {
   status: number;
@@ -374,10 +375,13 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
       waiting--;
       if (settled) return;
       if (liveCount() < need) return finish();
-      if (waiting === 0) {
-        armIdle();
-        body.resume();
-      }
+      resumeClient();
+    };
+    /** Reads the client's body again once nothing is behind. */
+    const resumeClient = (): void => {
+      if (settled || waiting > 0) return;
+      armIdle();
+      body.resume();
     };
     /**
      * A node that takes nothing for node_timeout while the others wait (a hung disk, a stopped
@@ -432,10 +436,7 @@ function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: numb
         sums.onDrain(() => {
           hashBehind = false;
           waiting--;
-          if (!settled && waiting === 0) {
-            armIdle();
-            body.resume();
-          }
+          resumeClient();
         });
       }
       if (waiting > 0 && !settled) holdClient();

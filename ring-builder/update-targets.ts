@@ -21,13 +21,46 @@ export function updateTargetHeaders(kind: 'container' | 'account', partition: nu
   return { [`x-${kind}-host`]: hostOf(n), [`x-${kind}-device`]: n.device, [`x-${kind}-partition`]: String(partition) };
 }
 
-/** For object writes: the container replica and account replica that replica i of the object tells. */
-export function objectUpdateTargets(rings: UpdateRings, account: string, container: string): (i: number) => Record<string, string> {
+/**
+ * For object writes: the container replica and account replica that replica i of the object
+ * tells. Given the object's primaries, an object replica whose storage node also holds a replica
+ * of the container is paired with that one (its update then stays inside the node process,
+ * storage-node/object/container-update.ts); the rest keep Swift's order. Each container replica is
+ * still told by exactly one object replica, and carries the same account target as before.
+ */
+export function objectUpdateTargets(rings: UpdateRings, account: string, container: string, objectNodes?: RingDevice[]): (i: number) => Record<string, string> {
   const cring = rings.container();
   const cpart = cring.partitionFor(account, container);
   const cnodes = cring.primaries(cpart);
   const accountTargets = containerUpdateTargets(rings, account);
-  return (i) => ({ ...updateTargetHeaders('container', cpart, cnodes, i), ...accountTargets(i) });
+  const pair = objectNodes ? pairByHost(objectNodes, cnodes) : [];
+  return (i) => {
+    const j = pair[i] ?? i;
+    return { ...updateTargetHeaders('container', cpart, cnodes, j), ...accountTargets(j) };
+  };
+}
+
+/**
+ * pair[i]: the container replica object replica i tells: the one on its own node if there is one
+ * not taken yet, else the first left. Identity when the replica counts differ.
+ */
+export function pairByHost(objectNodes: RingDevice[], containerNodes: RingDevice[]): number[] {
+  if (objectNodes.length !== containerNodes.length) return objectNodes.map((_, i) => i);
+  const pair: Array<number | undefined> = objectNodes.map(() => undefined);
+  const taken = new Set<number>();
+  objectNodes.forEach((o, i) => {
+    const j = containerNodes.findIndex((c, j) => !taken.has(j) && hostOf(c) === hostOf(o));
+    if (j === -1) return;
+    pair[i] = j;
+    taken.add(j);
+  });
+  let next = 0;
+  return pair.map((j) => {
+    if (j !== undefined) return j;
+    while (taken.has(next)) next++;
+    taken.add(next);
+    return next;
+  });
 }
 
 /** For container writes: the account replica that replica i of the container tells. */

@@ -11,6 +11,7 @@ import { createAccountUpdateRetryHandler } from './db/updater-endpoint.js';
 import { createDbReplicationHandlers } from './db/replication.js';
 import { createObjectServer } from './object/object-server.js';
 import { createObjectReplicationHandler } from './object/replication.js';
+import { localContainerUpdater } from './local-update.js';
 import { createStorageNodeHttpServer } from './server.js';
 import type { StorageNodeContext } from './types.js';
 
@@ -55,6 +56,8 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
     server.listen(config.bind_port, config.bind_ip, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  // An update addressed to this node as the rings list it stays in the process.
+  ctx.localContainerUpdate = localContainerUpdater({ devicesRoot: config.devices, ip: config.ring_ip || config.bind_ip, port: config.ring_port || port, apply: db.applyObjectRow });
   log.info({ port, devices: config.devices }, 'listening');
   return {
     server,

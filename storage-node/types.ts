@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { Clock } from '../common/clock.js';
 import type { HashSecret } from '../common/hash-path.js';
 import type { Logger } from '../common/log.js';
+import type { LocalContainerUpdate } from './object/container-update.js';
 import type { RawBodyConnection } from './object/raw-receiver.js';
 
 /** What every server inside a storage node is built from (only main.ts reads config files). */
@@ -22,6 +23,8 @@ export interface StorageNodeContext {
   clientTimeoutMs: number;
   /** Object bodies larger than this bypass the page cache (O_DIRECT); 0: never. Default DIRECT_IO_ABOVE_BYTES. */
   directIoAboveBytes?: number;
+  /** Container updates to this node's own container replicas, without HTTP (set once the node listens: local-update.ts). */
+  localContainerUpdate?: LocalContainerUpdate;
 }
 
 /** One parsed backend request, already routed to a device the node has. */

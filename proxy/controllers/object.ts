@@ -124,7 +124,7 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   if (copyFrom === undefined && sreq.headers['etag'] !== undefined) headers['etag'] = sreq.headers['etag'].replace(/"/g, '');
 
   const { ring, part, pathFor } = objectTarget(ctx, account, container, object);
-  const targets = objectUpdateTargets(ctx.rings, account, container);
+  const targets = objectUpdateTargets(ctx.rings, account, container, ring.primaries(part));
   try {
     const outcome = await putToReplicas(ctx, { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...targets(i) }) }, body, contentLength);
     if (outcome.status === 201) {
@@ -228,7 +228,7 @@ async function deleteObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void
   if (info.status === 404) return void send(sreq.reply, 404);
   if (info.status >= 300) return void send(sreq.reply, 503);
   const { ring, part, pathFor } = objectTarget(ctx, sreq.account, sreq.container as string, sreq.object as string);
-  const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string);
+  const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part));
   const { status } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()), targets);
   send(sreq.reply, status);
 }

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { SwiftletError } from '../../common/errors.js';
 import { H } from '../../common/headers.js';
 import type { BackendRequest, BackendServer } from '../types.js';
@@ -104,34 +105,50 @@ export function createObjectRowServer(deps: DbServerDeps): BackendServer {
   async function handle(r: BackendRequest): Promise<void> {
     r.req.resume();
     const { account, container } = names(r);
-    const name = r.object ?? '';
-    if (!validName(name)) throw new SwiftletError('PRECONDITION_FAILED', 'Invalid name');
-    const headers = r.req.headers;
-    let row: ObjectRow;
-    if (r.method === 'PUT') {
-      const size = optionalCount(headers, H.size, -1);
-      if (size < 0) throw new SwiftletError('BAD_REQUEST', `Missing ${H.size} header`);
-      const contentType = headers[H.contentType];
-      const etag = headers[H.etag];
-      row = {
-        name,
-        timestamp: requireTimestamp(headers),
-        size,
-        contentType: typeof contentType === 'string' ? contentType : '',
-        etag: typeof etag === 'string' ? etag : '',
-        deleted: false,
-      };
-    } else if (r.method === 'DELETE') {
-      // Swift's delete_object writes these placeholder fields into the tombstone.
-      row = { name, timestamp: requireTimestamp(headers), size: 0, contentType: 'application/deleted', etag: 'noetag', deleted: true };
-    } else {
-      return respond(r.res, 405, { Allow: 'PUT, DELETE' });
-    }
-    const target = accountTargetFromHeaders(headers);
-    const db = await deps.pool.get(r.devicePath);
-    const { changed } = await mergeObjectRows(db, account, container, { rows: [row], requireLive: true, ...(target ? { target } : {}) });
-    if (target && changed) deps.updates.schedule(db, account, container, target);
-    return respond(r.res, r.method === 'PUT' ? 201 : 204, {});
+    if (!validName(r.object ?? '')) throw new SwiftletError('PRECONDITION_FAILED', 'Invalid name');
+    if (r.method !== 'PUT' && r.method !== 'DELETE') return respond(r.res, 405, { Allow: 'PUT, DELETE' });
+    const status = await applyObjectRow(deps, r.devicePath, account, container, r.object ?? '', r.method, r.req.headers);
+    return respond(r.res, status, {});
   }
   return { handle, close: async () => {} };
+}
+
+/**
+ * One object row into a container replica: what an object server's update does, over HTTP or
+ * (for a replica in the same process) called directly. Resolves 201 (PUT) or 204 (DELETE) once
+ * the row is durable; throws a SwiftletError for a bad name or header.
+ */
+export async function applyObjectRow(
+  deps: DbServerDeps,
+  devicePath: string,
+  account: string,
+  container: string,
+  name: string,
+  method: 'PUT' | 'DELETE',
+  headers: IncomingHttpHeaders,
+): Promise<201 | 204> {
+  if (!validName(account) || !validName(container) || !validName(name)) throw new SwiftletError('PRECONDITION_FAILED', 'Invalid name');
+  let row: ObjectRow;
+  if (method === 'PUT') {
+    const size = optionalCount(headers, H.size, -1);
+    if (size < 0) throw new SwiftletError('BAD_REQUEST', `Missing ${H.size} header`);
+    const contentType = headers[H.contentType];
+    const etag = headers[H.etag];
+    row = {
+      name,
+      timestamp: requireTimestamp(headers),
+      size,
+      contentType: typeof contentType === 'string' ? contentType : '',
+      etag: typeof etag === 'string' ? etag : '',
+      deleted: false,
+    };
+  } else {
+    // Swift's delete_object writes these placeholder fields into the tombstone.
+    row = { name, timestamp: requireTimestamp(headers), size: 0, contentType: 'application/deleted', etag: 'noetag', deleted: true };
+  }
+  const target = accountTargetFromHeaders(headers);
+  const db = await deps.pool.get(devicePath);
+  const { changed } = await mergeObjectRows(db, account, container, { rows: [row], requireLive: true, ...(target ? { target } : {}) });
+  if (target && changed) deps.updates.schedule(db, account, container, target);
+  return method === 'PUT' ? 201 : 204;
 }

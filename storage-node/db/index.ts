@@ -1,7 +1,8 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { BackendServer, StorageNodeContext } from '../types.js';
 import { createAccountServer, createContainerRowServer } from './account-server.js';
 import { AccountUpdateQueue, retryPendingAccountUpdates, type AccountUpdateOptions, type RetryReport } from './account-update.js';
-import { createContainerServer, createObjectRowServer } from './container-server.js';
+import { applyObjectRow, createContainerServer, createObjectRowServer } from './container-server.js';
 import { DevicePool, type AccountTarget } from './store.js';
 
 /**
@@ -31,6 +32,8 @@ export interface DbServers {
   containerRow: BackendServer;
   /** The device databases (for replicators and the updater running in this process). */
   pool: DevicePool;
+  /** An object server's update to a container replica in this process, without HTTP (container-server.ts applyObjectRow). */
+  applyObjectRow(devicePath: string, account: string, container: string, obj: string, method: 'PUT' | 'DELETE', headers: IncomingHttpHeaders): Promise<201 | 204>;
   /**
    * The updater's pass over one device: re-sends stats the account servers have not
    * acknowledged. `resolveTarget` supplies a target for markers that never had one.
@@ -61,6 +64,7 @@ export function createDbServers(ctx: StorageNodeContext, opts: DbServerOptions =
     account: createAccountServer(accountDeps),
     containerRow: createContainerRowServer(accountDeps),
     pool,
+    applyObjectRow: (devicePath, account, container, obj, method, headers) => applyObjectRow(deps, devicePath, account, container, obj, method, headers),
     async retryPendingAccountUpdates(devicePath, params = {}) {
       return retryPendingAccountUpdates(updateOpts, await pool.get(devicePath), params);
     },

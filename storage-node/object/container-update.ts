@@ -70,11 +70,18 @@ export async function sendContainerUpdate(agent: Dispatcher, u: ContainerUpdate,
   }
 }
 
+/**
+ * Delivers an update to a container replica of this very process without HTTP; undefined when
+ * the target is another node (storage-node/local-update.ts builds it once the node listens).
+ */
+export type LocalContainerUpdate = (u: ContainerUpdate) => Promise<SendResult> | undefined;
+
 export interface UpdateContext {
   agent: Dispatcher;
   containerUpdateTimeoutMs: number;
   fsync: boolean;
   log: Logger;
+  localContainerUpdate?: LocalContainerUpdate;
 }
 
 /**
@@ -89,7 +96,8 @@ export async function updateContainerOrSave(
   timestamp: Timestamp,
   u: ContainerUpdate,
 ): Promise<'sent' | 'saved'> {
-  const r = await sendContainerUpdate(c.agent, u, c.containerUpdateTimeoutMs);
+  const local = c.localContainerUpdate?.(u);
+  const r = await (local ? withTimeout(local, c.containerUpdateTimeoutMs) : sendContainerUpdate(c.agent, u, c.containerUpdateTimeoutMs));
   if (r.ok) return 'sent';
   c.log.warn(
     { host: u.host, device: u.device, partition: u.partition, status: r.status, err: r.error, obj: `/${u.account}/${u.container}/${u.obj}` },
@@ -97,4 +105,13 @@ export async function updateContainerOrSave(
   );
   await saveAsyncPending(devicePath, hash, timestamp, u, c.fsync);
   return 'saved';
+}
+
+/** A local update held to the same limit as one over HTTP (a slow disk: the row still lands, and the updater's replay is idempotent). */
+function withTimeout(p: Promise<SendResult>, ms: number): Promise<SendResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<SendResult>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, error: new Error(`container update timed out after ${ms} ms`) }), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

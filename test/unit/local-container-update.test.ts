@@ -1,0 +1,103 @@
+import t from 'tap';
+import { mkdir } from 'node:fs/promises';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { parseConfig } from '../../common/config.js';
+import { backendPath } from '../../common/http-client.js';
+import { silentLogger } from '../../common/log.js';
+import { Timestamp } from '../../common/timestamp.js';
+import type { RingDevice } from '../../ring-builder/ring.js';
+import { pairByHost } from '../../ring-builder/update-targets.js';
+import { storageNodeSpec } from '../../storage-node/config.js';
+import { startStorageNode } from '../../storage-node/main.js';
+import { listAsyncPendings, loadAsyncPending } from '../../storage-node/object/async-pending.js';
+import { splitHost } from '../../storage-node/local-update.js';
+
+/**
+ * An object replica's container update to a container replica on its own storage node stays in
+ * the process (storage-node/local-update.ts): the row lands as over HTTP, no request goes out; one
+ * for a device the node lacks is saved for the updater; one for another node still goes over
+ * HTTP. And the proxy's pairing that makes such updates common.
+ */
+let ticks = 1_700_000_000_00000;
+const stamp = (): string => new Timestamp(ticks++ + 1000).internal;
+
+t.test('updates to the node itself: applied in process, the same row, nothing over HTTP', async (t) => {
+  const root = t.testdir();
+  for (const d of ['sda', 'sdb']) await mkdir(join(root, d));
+  const node = await startStorageNode(
+    parseConfig(storageNodeSpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', bind_ip: '127.0.0.1', bind_port: 0, devices: root }),
+    silentLogger,
+  );
+  t.teardown(() => node.close());
+  const base = `http://127.0.0.1:${node.port}`;
+  const rowRequests: string[] = [];
+  node.server.on('request', (req: IncomingMessage) => {
+    if (req.headers['x-backend-source'] === 'object-server') rowRequests.push(`${req.method} ${req.url}`);
+  });
+  const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
+    const res = await request(`${base}${path}`, { method: method as 'PUT', headers, body });
+    return { status: res.statusCode, body: await res.body.text() };
+  };
+  const updateTo = (host: string, device: string) => ({ 'x-container-host': host, 'x-container-device': device, 'x-container-partition': '7' });
+  const listing = async (): Promise<Array<{ name: string; bytes: number; hash: string }>> =>
+    JSON.parse((await call('GET', `${backendPath('sdb', 7, 'AUTH_a', 'c')}?format=json`)).body);
+
+  t.equal((await call('PUT', backendPath('sdb', 7, 'AUTH_a', 'c'), { 'x-timestamp': stamp() })).status, 201, 'container on sdb');
+  const self = `127.0.0.1:${node.port}`;
+  const put = await call('PUT', backendPath('sda', 3, 'AUTH_a', 'c', 'o'), { 'x-timestamp': stamp(), 'content-type': 'text/plain', ...updateTo(self, 'sdb') }, 'hello');
+  t.equal(put.status, 201);
+  t.same(
+    (await listing()).map((r) => [r.name, r.bytes, r.hash]),
+    [['o', 5, '5d41402abc4b2a76b9719d911017c592']],
+    'the row is in the container replica',
+  );
+  const del = await call('DELETE', backendPath('sda', 3, 'AUTH_a', 'c', 'o'), { 'x-timestamp': stamp(), ...updateTo(self, 'sdb') });
+  t.equal(del.status, 204);
+  t.same(await listing(), [], 'the DELETE row too');
+  t.same(rowRequests, [], 'no container update went over HTTP');
+  t.same(await listAsyncPendings(join(root, 'sda')), [], 'nothing pending');
+
+  // A container device this node does not have: saved for the updater, as a 507 over HTTP would be.
+  t.equal((await call('PUT', backendPath('sda', 3, 'AUTH_a', 'c', 'p'), { 'x-timestamp': stamp(), 'content-type': 'text/plain', ...updateTo(self, 'sdz') }, 'x')).status, 201);
+  const pending = await listAsyncPendings(join(root, 'sda'));
+  t.equal(pending.length, 1, 'an async pending for the missing device');
+  t.equal((await loadAsyncPending(pending[0]!.path))?.device, 'sdz');
+  t.same(rowRequests, [], 'still nothing over HTTP');
+
+  // Another node (another port): over HTTP as before.
+  const got: string[] = [];
+  const other = createServer((req, res) => {
+    got.push(`${req.method} ${req.url}`);
+    req.resume();
+    req.on('end', () => res.writeHead(201).end());
+  });
+  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => other.close(() => r())));
+  const otherHost = `127.0.0.1:${(other.address() as AddressInfo).port}`;
+  t.equal((await call('PUT', backendPath('sda', 3, 'AUTH_a', 'c', 'q'), { 'x-timestamp': stamp(), 'content-type': 'text/plain', ...updateTo(otherHost, 'sdb') }, 'y')).status, 201);
+  t.same(got, [`PUT ${backendPath('sdb', 7, 'AUTH_a', 'c', 'q')}`], 'the other node got the update over HTTP');
+});
+
+t.test('host parsing', async (t) => {
+  t.same(splitHost('10.0.0.1:6200'), { ip: '10.0.0.1', port: 6200 });
+  t.same(splitHost('[fd00::1]:6200'), { ip: 'fd00::1', port: 6200 });
+  t.equal(splitHost('nohost'), undefined);
+});
+
+t.test('the proxy pairs each object replica with a container replica on its own node when it can', async (t) => {
+  const dev = (id: number, port: number): RingDevice => ({ id, region: 1, zone: 1, ip: '127.0.0.1', port, device: `d${id}`, weight: 1, meta: '' });
+  const [a, b, c, d] = [6201, 6202, 6203, 6204];
+  // object on nodes a, b, c; container on b, c, d: the b and c replicas stay local, a tells d
+  t.same(pairByHost([dev(0, a!), dev(1, b!), dev(2, c!)], [dev(10, b!), dev(11, c!), dev(12, d!)]), [2, 0, 1]);
+  // the same three nodes in another order: all local
+  t.same(pairByHost([dev(0, a!), dev(1, b!), dev(2, c!)], [dev(10, c!), dev(11, a!), dev(12, b!)]), [1, 2, 0]);
+  // nothing shared: Swift's order
+  t.same(pairByHost([dev(0, a!), dev(1, b!)], [dev(10, c!), dev(11, d!)]), [0, 1]);
+  // two devices of one node in the container ring: each used once
+  t.same(pairByHost([dev(0, a!), dev(1, a!), dev(2, b!)], [dev(10, a!), dev(11, c!), dev(12, a!)]), [0, 2, 1]);
+  // replica counts differ: Swift's order
+  t.same(pairByHost([dev(0, a!), dev(1, b!), dev(2, c!)], [dev(10, c!), dev(11, b!)]), [0, 1, 2]);
+});
