@@ -7,6 +7,7 @@ import { crcHex } from '../common/checksum.js';
 import { H } from '../common/headers.js';
 import { encodeRawTrailer, RAW_BODY_METHOD, RAW_BODY_PROTOCOL, ResponseHeadReader } from '../common/raw-body.js';
 import { bestResponse, quorumSize } from '../common/quorum.js';
+import { withTimeout } from '../common/with-timeout.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { nodeIter, nodeKey, type NodeTarget } from './backend.js';
 import type { BodySums } from './body-sums.js';
@@ -306,7 +307,7 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
   }
   const finals = await untilQuorum(
     conns.map(async (c) => {
-      const r = c.failed ? { status: 503 } : await withTimeout(c.response, ctx.config.node_timeout_ms, { status: 503 });
+      const r = c.failed ? { status: 503 } : await withTimeout(c.response, ctx.config.node_timeout_ms, () => ({ status: 503 }));
       if (r.status === 503 && !c.failed) destroyConn(c);
       statuses.push({ node: nodeKey(c.node.dev), status: r.status });
       return r;
@@ -508,15 +509,6 @@ function destroyConn(c: Conn): void {
  */
 export const RAW_BODY_ABOVE_BYTES = 4 * 1024 * 1024;
 
-function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(fallback), ms);
-    p.then((v) => {
-      clearTimeout(t);
-      resolve(v);
-    });
-  });
-}
 
 /**
  * Bodies up to this size take the small-object path: read whole (bounded memory), then sent to

@@ -1,8 +1,8 @@
-import { statSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { isSwiftletError, statusForCode } from '../common/errors.js';
+import { isDeviceDir, validDeviceName } from './devices.js';
 import type { ContainerUpdate, LocalContainerUpdate, SendResult } from './object/container-update.js';
 
 /**
@@ -18,7 +18,7 @@ export interface LocalUpdateOptions {
   ip: string;
   /** The port the rings list it at (ring_port, else the port it listens on). */
   port: number;
-  apply(devicePath: string, account: string, container: string, obj: string, method: 'PUT' | 'DELETE', headers: IncomingHttpHeaders): Promise<number>;
+  apply(devicePath: string, account: string, container: string, obj: string, method: string, headers: IncomingHttpHeaders): Promise<number>;
 }
 
 export function localContainerUpdater(opts: LocalUpdateOptions): LocalContainerUpdate {
@@ -26,10 +26,10 @@ export function localContainerUpdater(opts: LocalUpdateOptions): LocalContainerU
   return (u) => {
     const target = splitHost(u.host);
     if (!target || target.port !== opts.port || !self.has(target.ip)) return undefined;
-    if (u.device.includes('/') || u.device === '.' || u.device === '..' || u.device === '') return undefined;
+    if (!validDeviceName(u.device)) return undefined;
     const devicePath = join(opts.devicesRoot, u.device);
     // What the HTTP route answers for a device that is not there; the update is then saved for the updater.
-    if (!isDir(devicePath)) return Promise.resolve({ ok: false, status: 507 });
+    if (!isDeviceDir(devicePath)) return Promise.resolve({ ok: false, status: 507 });
     const headers: IncomingHttpHeaders = {};
     for (const [k, v] of Object.entries(u.headers)) headers[k.toLowerCase()] = v;
     return apply(opts, devicePath, u, headers);
@@ -39,7 +39,7 @@ export function localContainerUpdater(opts: LocalUpdateOptions): LocalContainerU
 async function apply(opts: LocalUpdateOptions, devicePath: string, u: ContainerUpdate, headers: IncomingHttpHeaders): Promise<SendResult> {
   try {
     const status = await opts.apply(devicePath, u.account, u.container, u.obj, u.op, headers);
-    return { ok: true, status };
+    return status >= 200 && status < 300 ? { ok: true, status } : { ok: false, status };
   } catch (error) {
     return isSwiftletError(error) ? { ok: false, status: statusForCode(error.code) } : { ok: false, error };
   }
@@ -56,12 +56,4 @@ function ownAddresses(ip: string): Set<string> {
   const all = new Set<string>();
   for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) all.add(a.address);
   return all;
-}
-
-function isDir(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }

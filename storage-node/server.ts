@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { statSync } from 'node:fs';
 import { statfs, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSwiftletError, statusForCode } from '../common/errors.js';
@@ -7,6 +6,7 @@ import { H } from '../common/headers.js';
 import { loadReports, type PassReport } from '../common/pass-report.js';
 import type { Socket } from 'node:net';
 import { RAW_BODY_METHOD } from '../common/raw-body.js';
+import { isDeviceDir, validDeviceName } from './devices.js';
 import { RawBodyConnection } from './object/raw-receiver.js';
 import type { BackendRequest, BackendServer, StorageNodeContext } from './types.js';
 
@@ -68,7 +68,7 @@ export function parseBackendPath(rawPath: string): ParsedBackendPath | undefined
     return undefined;
   }
   const [, device, partStr, account] = decoded as [string, string, string, string];
-  if (!device || !account || device.includes('/') || device === '.' || device === '..') return undefined;
+  if (!validDeviceName(device) || !account) return undefined;
   if (!/^\d+$/.test(partStr ?? '')) return undefined;
   const out: ParsedBackendPath = { device, partition: Number(partStr), account };
   if (parts.length >= 5) {
@@ -126,14 +126,6 @@ class SpaceCache {
  * always cached, so the call takes a microsecond or two, where a threadpool round trip costs far
  * more; and the answer is never stale (a device removed a moment ago answers 507 at once).
  */
-function isDeviceDir(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 export function createStorageNodeHttpServer(ctx: StorageNodeContext, servers: StorageNodeServers, opts: { reserveBytes?: number } = {}): Server {
   const space = new SpaceCache(opts.reserveBytes ?? 0);
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, raw?: RawBodyConnection): void => {

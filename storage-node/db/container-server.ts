@@ -104,11 +104,8 @@ async function getOrHead(deps: DbServerDeps, r: BackendRequest, account: string,
 export function createObjectRowServer(deps: DbServerDeps): BackendServer {
   async function handle(r: BackendRequest): Promise<void> {
     r.req.resume();
-    const { account, container } = names(r);
-    if (!validName(r.object ?? '')) throw new SwiftletError('PRECONDITION_FAILED', 'Invalid name');
-    if (r.method !== 'PUT' && r.method !== 'DELETE') return respond(r.res, 405, { Allow: 'PUT, DELETE' });
-    const status = await applyObjectRow(deps, r.devicePath, account, container, r.object ?? '', r.method, r.req.headers);
-    return respond(r.res, status, {});
+    const status = await applyObjectRow(deps, r.devicePath, r.account, r.container ?? '', r.object ?? '', r.method, r.req.headers);
+    return respond(r.res, status, status === 405 ? { Allow: 'PUT, DELETE' } : {});
   }
   return { handle, close: async () => {} };
 }
@@ -116,7 +113,8 @@ export function createObjectRowServer(deps: DbServerDeps): BackendServer {
 /**
  * One object row into a container replica: what an object server's update does, over HTTP or
  * (for a replica in the same process) called directly. Resolves 201 (PUT) or 204 (DELETE) once
- * the row is durable; throws a SwiftletError for a bad name or header.
+ * the row is durable, 405 for another method; throws a SwiftletError for a bad name (Swift's 412)
+ * or header.
  */
 export async function applyObjectRow(
   deps: DbServerDeps,
@@ -124,10 +122,11 @@ export async function applyObjectRow(
   account: string,
   container: string,
   name: string,
-  method: 'PUT' | 'DELETE',
+  method: string,
   headers: IncomingHttpHeaders,
-): Promise<201 | 204> {
+): Promise<201 | 204 | 405> {
   if (!validName(account) || !validName(container) || !validName(name)) throw new SwiftletError('PRECONDITION_FAILED', 'Invalid name');
+  if (method !== 'PUT' && method !== 'DELETE') return 405;
   let row: ObjectRow;
   if (method === 'PUT') {
     const size = optionalCount(headers, H.size, -1);

@@ -33,7 +33,7 @@ export interface DbServers {
   /** The device databases (for replicators and the updater running in this process). */
   pool: DevicePool;
   /** An object server's update to a container replica in this process, without HTTP (container-server.ts applyObjectRow). */
-  applyObjectRow(devicePath: string, account: string, container: string, obj: string, method: 'PUT' | 'DELETE', headers: IncomingHttpHeaders): Promise<201 | 204>;
+  applyObjectRow(devicePath: string, account: string, container: string, obj: string, method: string, headers: IncomingHttpHeaders): Promise<201 | 204 | 405>;
   /**
    * The updater's pass over one device: re-sends stats the account servers have not
    * acknowledged. `resolveTarget` supplies a target for markers that never had one.

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { validDeviceName } from '../devices.js';
 import type { DbServers } from './index.js';
 
 /**
@@ -28,7 +29,7 @@ export function createAccountUpdateRetryHandler(dbs: DbServers, devicesRoot: str
       return true;
     }
     const device = url.searchParams.get('device') ?? '';
-    if (!device || device.includes('/') || device === '.' || device === '..') {
+    if (!validDeviceName(device)) {
       reply(res, 400, { error: 'device query parameter required' });
       return true;
     }

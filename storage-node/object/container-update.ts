@@ -4,6 +4,7 @@ import { H } from '../../common/headers.js';
 import { backendPath, discardBody } from '../../common/http-client.js';
 import type { Logger } from '../../common/log.js';
 import type { Timestamp } from '../../common/timestamp.js';
+import { withTimeout } from '../../common/with-timeout.js';
 import { saveAsyncPending, type ContainerUpdate } from './async-pending.js';
 
 export type { ContainerUpdate } from './async-pending.js';
@@ -97,7 +98,10 @@ export async function updateContainerOrSave(
   u: ContainerUpdate,
 ): Promise<'sent' | 'saved'> {
   const local = c.localContainerUpdate?.(u);
-  const r = await (local ? withTimeout(local, c.containerUpdateTimeoutMs) : sendContainerUpdate(c.agent, u, c.containerUpdateTimeoutMs));
+  // A local update is held to the same limit as one over HTTP (a slow disk: the row still lands,
+  // and the updater's replay of the saved update is idempotent).
+  const timedOut = (): SendResult => ({ ok: false, error: new Error(`container update timed out after ${c.containerUpdateTimeoutMs} ms`) });
+  const r = await (local ? withTimeout(local, c.containerUpdateTimeoutMs, timedOut) : sendContainerUpdate(c.agent, u, c.containerUpdateTimeoutMs));
   if (r.ok) return 'sent';
   c.log.warn(
     { host: u.host, device: u.device, partition: u.partition, status: r.status, err: r.error, obj: `/${u.account}/${u.container}/${u.obj}` },
@@ -105,13 +109,4 @@ export async function updateContainerOrSave(
   );
   await saveAsyncPending(devicePath, hash, timestamp, u, c.fsync);
   return 'saved';
-}
-
-/** A local update held to the same limit as one over HTTP (a slow disk: the row still lands, and the updater's replay is idempotent). */
-function withTimeout(p: Promise<SendResult>, ms: number): Promise<SendResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<SendResult>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, error: new Error(`container update timed out after ${ms} ms`) }), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
