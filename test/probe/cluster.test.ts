@@ -74,8 +74,16 @@ t.test('Swift semantics over HTTP', async (t) => {
   for (const name of ['a/1', 'a/2', 'a/b/3', 'b/1', 'c', 'ünïcode']) {
     t.equal((await a.req('PUT', `/c/${encodeURIComponent(name).replace(/%2F/g, '/')}`, { body: name })).status, 201, `PUT ${name}`);
   }
-  const plain = await a.req('GET', '/c');
-  t.equal(plain.body.toString(), 'a/1\na/2\na/b/3\nb/1\nc\nünïcode\n');
+  // A PUT is answered once 2 of 3 replicas stored it; the third replica's container update can
+  // land a few ms after the 201, and the listing is read from one container replica. Give the
+  // listing a moment to catch up (Swift's listings are eventually consistent the same way).
+  const all = 'a/1\na/2\na/b/3\nb/1\nc\nünïcode\n';
+  let plain = await a.req('GET', '/c');
+  for (let i = 0; i < 50 && plain.body.toString() !== all; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    plain = await a.req('GET', '/c');
+  }
+  t.equal(plain.body.toString(), all);
   t.equal((await a.req('GET', '/c?prefix=a/')).body.toString(), 'a/1\na/2\na/b/3\n');
   t.equal((await a.req('GET', '/c?delimiter=/')).body.toString(), 'a/\nb/\nc\nünïcode\n');
   t.equal((await a.req('GET', '/c?prefix=a/&delimiter=/')).body.toString(), 'a/1\na/2\na/b/\n');
