@@ -23,16 +23,22 @@ export interface LocalUpdateOptions {
 
 export function localContainerUpdater(opts: LocalUpdateOptions): LocalContainerUpdate {
   const self = ownAddresses(opts.ip);
-  return (u) => {
+  const devicePathOf = (u: ContainerUpdate): string | undefined => {
     const target = splitHost(u.host);
     if (!target || target.port !== opts.port || !self.has(target.ip)) return undefined;
-    if (!validDeviceName(u.device)) return undefined;
-    const devicePath = join(opts.devicesRoot, u.device);
-    // What the HTTP route answers for a device that is not there; the update is then saved for the updater.
-    if (!isDeviceDir(devicePath)) return Promise.resolve({ ok: false, status: 507 });
-    const headers: IncomingHttpHeaders = {};
-    for (const [k, v] of Object.entries(u.headers)) headers[k.toLowerCase()] = v;
-    return apply(opts, devicePath, u, headers);
+    return validDeviceName(u.device) ? join(opts.devicesRoot, u.device) : undefined;
+  };
+  return {
+    devicePathOf,
+    send(u) {
+      const devicePath = devicePathOf(u);
+      if (devicePath === undefined) return undefined;
+      // What the HTTP route answers for a device that is not there; the update is then saved for the updater.
+      if (!isDeviceDir(devicePath)) return Promise.resolve({ ok: false, status: 507 });
+      const headers: IncomingHttpHeaders = {};
+      for (const [k, v] of Object.entries(u.headers)) headers[k.toLowerCase()] = v;
+      return apply(opts, devicePath, u, headers);
+    },
   };
 }
 

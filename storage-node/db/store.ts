@@ -128,9 +128,17 @@ export class DeviceDb {
     return v === undefined ? undefined : (JSON.parse(v) as T);
   }
 
+  /**
+   * A few keys are read in place: a LevelDB lookup in its memtable and caches takes microseconds,
+   * a trip through the thread pool (two thread wake-ups) costs more. Many keys (a replication
+   * batch) go to the thread pool, so a long read never holds the event loop.
+   */
   async getMany(keys: Buffer[]): Promise<Array<string | undefined>> {
-    return keys.length ? this.db.getMany(keys) : [];
+    if (keys.length > DeviceDb.READ_IN_PLACE_KEYS) return this.db.getMany(keys);
+    return keys.map((k) => this.db.getSync(k));
   }
+
+  static readonly READ_IN_PLACE_KEYS = 16;
 
   /** Applies the ops atomically; durable (fsync) before it resolves unless fsync is off. */
   async write(ops: BatchOp[], opts: { sync?: boolean } = {}): Promise<void> {

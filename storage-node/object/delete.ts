@@ -1,6 +1,7 @@
 import { H } from '../../common/headers.js';
 import type { Timestamp } from '../../common/timestamp.js';
-import { containerUpdateFor, updateContainerOrSave } from './container-update.js';
+import { containerUpdateFor, rowSyncedOnDevice, updateContainerOrSave } from './container-update.js';
+import { fsyncDirsSync } from './fs-durable.js';
 import { finishWrite, loadObject, writeTombstone } from './diskfile.js';
 import { M } from './metadata.js';
 import { isExpired, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
@@ -29,12 +30,15 @@ export async function handleDelete(o: ObjectRequest): Promise<void> {
     if (!isExpired(obj.metadata, ctx.clock())) status = orig.compare(ts) < 0 ? 204 : 409;
   }
   if (!orig || orig.compare(ts) < 0) {
-    await writeTombstone(o.loc, ts, { [M.timestamp]: ts.internal, [M.name]: o.name }, ctx.fsync);
     const update = containerUpdateFor('DELETE', h, o.account, o.container, o.obj, { [H.timestamp]: ts.internal });
+    // As for a PUT: the hash dir's fsync waits for the container row when that sync makes it cheap.
+    const dirSyncAfterRow = rowSyncedOnDevice(ctx, update, r.devicePath);
+    await writeTombstone(o.loc, ts, { [M.timestamp]: ts.internal, [M.name]: o.name }, ctx.fsync, !dirSyncAfterRow);
     await Promise.all([
       finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object DELETE: cleanup/invalidation failed')),
       update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined,
     ]);
+    if (dirSyncAfterRow) fsyncDirsSync([o.loc.hashDir]);
   }
   const newest = orig && orig.compare(ts) > 0 ? orig : ts;
   respond(r.res, status, { [H.backendTimestamp]: newest.internal });

@@ -377,8 +377,9 @@ export class DataFileWriter {
    * Appends the metadata trailer, fsyncs, and renames the file into the hash dir as
    * `<timestamp>.data`, fsyncing the dir. The object is durable when this resolves.
    * `dirMissing`: the caller saw no hash dir, so it is created before the rename is tried.
+   * `syncDir: false` leaves the hash dir's fsync (after the rename) to the caller.
    */
-  async commit(loc: ObjectLocation, timestamp: Timestamp, metadata: ObjectMetadata, dirMissing = false): Promise<void> {
+  async commit(loc: ObjectLocation, timestamp: Timestamp, metadata: ObjectMetadata, dirMissing = false, syncDir = true): Promise<void> {
     // A new hash dir is made before the file's data sync and its parents fsynced after it: the
     // data sync's journal commit carries the mkdirs too, so those fsyncs cost no I/O and are
     // made in place (fsyncDirsSync).
@@ -405,7 +406,7 @@ export class DataFileWriter {
     }
     this.done = true;
     const tmp = this.tmp as TempFile;
-    await renameIntoDir(tmp.path, loc.hashDir, onDiskName(timestamp, 'data'), loc.devicePath, this.fsync);
+    await renameIntoDir(tmp.path, loc.hashDir, onDiskName(timestamp, 'data'), loc.devicePath, this.fsync, syncDir);
   }
 
   /** Drops the temp file (short body, bad etag, disk error...). Safe to call twice. */
@@ -429,9 +430,9 @@ function rmdirQuietly(dir: string): void {
   }
 }
 
-/** Writes a tombstone `<timestamp>.ts` holding `metadata` (X-Timestamp and name), durably. */
-export async function writeTombstone(loc: ObjectLocation, timestamp: Timestamp, metadata: ObjectMetadata, fsync: boolean): Promise<void> {
-  await writeFileDurable(loc.devicePath, loc.hashDir, onDiskName(timestamp, 'ts'), Buffer.from(JSON.stringify(metadata)), fsync);
+/** Writes a tombstone `<timestamp>.ts` holding `metadata` (X-Timestamp and name), durably (`syncDir`: see renameIntoDir). */
+export async function writeTombstone(loc: ObjectLocation, timestamp: Timestamp, metadata: ObjectMetadata, fsync: boolean, syncDir = true): Promise<void> {
+  await writeFileDurable(loc.devicePath, loc.hashDir, onDiskName(timestamp, 'ts'), Buffer.from(JSON.stringify(metadata)), fsync, syncDir);
 }
 
 /** Writes a POST's `<timestamp>.meta`, durably. */

@@ -85,8 +85,9 @@ export async function fsyncDirs(dirs: readonly string[]): Promise<void> {
 }
 
 /**
- * fsyncDirs made synchronously, for folders whose new entries a data sync has just committed: on
- * a journalling filesystem (XFS, ext4) that sync forced the journal past these mkdirs, so each
+ * fsyncDirs made synchronously, for folders whose new entries a later sync on the same filesystem
+ * has just committed (a file's data sync after mkdirs, a container row's LevelDB sync after a
+ * rename): on a journalling filesystem (XFS, ext4) that sync forced the journal past them, so each
  * fsync here returns without I/O, and a thread-pool round trip (two thread wake-ups) would cost
  * more than the call itself. Swift's fsync_dir is likewise a blocking call in its event loop.
  */
@@ -190,9 +191,10 @@ function sliceBuffers(bufs: Buffer[], skip: number): Buffer[] {
 
 /**
  * Moves a finished, fsynced temp file to `dir/name` and makes the rename durable. `dir` (and
- * its parents up to `root`) is created when missing.
+ * its parents up to `root`) is created when missing. `syncDir: false` leaves `dir`'s fsync to the
+ * caller, who must make it before anyone is told the file is there.
  */
-export async function renameIntoDir(tmpPath: string, dir: string, name: string, root: string, fsync: boolean): Promise<void> {
+export async function renameIntoDir(tmpPath: string, dir: string, name: string, root: string, fsync: boolean, syncDir = true): Promise<void> {
   const target = join(dir, name);
   try {
     try {
@@ -202,15 +204,15 @@ export async function renameIntoDir(tmpPath: string, dir: string, name: string, 
       await ensureDir(dir, root, fsync);
       renameSync(tmpPath, target);
     }
-    if (fsync) await fsyncDir(dir);
+    if (fsync && syncDir) await fsyncDir(dir);
   } catch (e) {
     unlinkQuietly(tmpPath);
     throw asDiskError(e, target);
   }
 }
 
-/** A whole small file, written durably (temp + fsync + rename + fsync dir): .ts, .meta, async pendings. */
-export async function writeFileDurable(devicePath: string, dir: string, name: string, data: Buffer, fsync: boolean): Promise<void> {
+/** A whole small file, written durably (temp + fsync + rename + fsync dir): .ts, .meta, async pendings. `syncDir`: see renameIntoDir. */
+export async function writeFileDurable(devicePath: string, dir: string, name: string, data: Buffer, fsync: boolean, syncDir = true): Promise<void> {
   const t = await openTempFile(devicePath);
   try {
     await writeAllAt(t.fd, [data], 0);
@@ -220,7 +222,7 @@ export async function writeFileDurable(devicePath: string, dir: string, name: st
     await discardTempFile(t);
     throw asDiskError(e, t.path);
   }
-  await renameIntoDir(t.path, dir, name, devicePath, fsync);
+  await renameIntoDir(t.path, dir, name, devicePath, fsync, syncDir);
 }
 
 /**

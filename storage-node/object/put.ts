@@ -3,9 +3,10 @@ import { H } from '../../common/headers.js';
 import { parseEtagList } from '../../common/conditional.js';
 import { decodeRawTrailer } from '../../common/raw-body.js';
 import { receiveBody } from './body-receiver.js';
-import { updateContainerOrSave, containerUpdateFor } from './container-update.js';
+import { containerUpdateFor, rowSyncedOnDevice, updateContainerOrSave } from './container-update.js';
 import { DataFileWriter, finishWrite, readObjectInfo } from './diskfile.js';
 import { M, persistedFromPut, type ObjectMetadata } from './metadata.js';
+import { fsyncDirsSync } from './fs-durable.js';
 import { readHashDirSync } from './ondisk.js';
 import { deleteAtError, header, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
 
@@ -104,24 +105,28 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
     [M.etag]: etag,
     [M.crc32c]: writer.crc32c(),
   };
-  try {
-    await writer.commit(o.loc, ts, metadata, !files.exists);
-  } catch (e) {
-    await writer.abort();
-    throw e; // DISK_FULL → 507 at the router
-  }
-
-  // Durable now. Cleanup and the container update are independent: run them together.
   const update = containerUpdateFor('PUT', h, o.account, o.container, o.obj, {
     [H.timestamp]: ts.internal,
     [H.size]: String(size),
     [H.contentType]: contentType,
     [H.etag]: etag,
   });
+  // The hash dir's fsync waits for the container row when that sync makes it cheap.
+  const dirSyncAfterRow = rowSyncedOnDevice(ctx, update, r.devicePath);
+  try {
+    await writer.commit(o.loc, ts, metadata, !files.exists, !dirSyncAfterRow);
+  } catch (e) {
+    await writer.abort();
+    throw e; // DISK_FULL → 507 at the router
+  }
+
+  // The data is durable (and the rename too, unless dirSyncAfterRow). Cleanup and the container
+  // update are independent: run them together.
   await Promise.all([
     finishWrite(o.loc, { cleanup: files.exists }).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object PUT: cleanup/invalidation failed')),
     update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined,
   ]);
+  if (dirSyncAfterRow) fsyncDirsSync([o.loc.hashDir]);
   respond(r.res, 201, { ETag: etag }, '');
 }
 

@@ -13,7 +13,8 @@ import { pairByHost } from '../../ring-builder/update-targets.js';
 import { storageNodeSpec } from '../../storage-node/config.js';
 import { startStorageNode } from '../../storage-node/main.js';
 import { listAsyncPendings, loadAsyncPending } from '../../storage-node/object/async-pending.js';
-import { splitHost } from '../../storage-node/local-update.js';
+import { localContainerUpdater, splitHost } from '../../storage-node/local-update.js';
+import { rowSyncedOnDevice, type ContainerUpdate, type UpdateContext } from '../../storage-node/object/container-update.js';
 
 /**
  * An object replica's container update to a container replica on its own storage node stays in
@@ -79,6 +80,50 @@ t.test('updates to the node itself: applied in process, the same row, nothing ov
   const otherHost = `127.0.0.1:${(other.address() as AddressInfo).port}`;
   t.equal((await call('PUT', backendPath('sda', 3, 'AUTH_a', 'c', 'q'), { 'x-timestamp': stamp(), 'content-type': 'text/plain', ...updateTo(otherHost, 'sdb') }, 'y')).status, 201);
   t.same(got, [`PUT ${backendPath('sdb', 7, 'AUTH_a', 'c', 'q')}`], 'the other node got the update over HTTP');
+});
+
+t.test("a row on the object's own device: the hash dir is fsynced after it, the write still whole", async (t) => {
+  const root = t.testdir();
+  await mkdir(join(root, 'sda'));
+  const node = await startStorageNode(
+    parseConfig(storageNodeSpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', bind_ip: '127.0.0.1', bind_port: 0, devices: root }),
+    silentLogger,
+  );
+  t.teardown(() => node.close());
+  const base = `http://127.0.0.1:${node.port}`;
+  const self = `127.0.0.1:${node.port}`;
+  const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
+    const res = await request(`${base}${path}`, { method: method as 'PUT', headers, body });
+    return { status: res.statusCode, body: await res.body.text() };
+  };
+  const sameDevice = { 'x-container-host': self, 'x-container-device': 'sda', 'x-container-partition': '7' };
+  t.equal((await call('PUT', backendPath('sda', 7, 'AUTH_a', 'c'), { 'x-timestamp': stamp() })).status, 201);
+  t.equal((await call('PUT', backendPath('sda', 3, 'AUTH_a', 'c', 'o'), { 'x-timestamp': stamp(), 'content-type': 'text/plain', ...sameDevice }, 'hello')).status, 201);
+  t.equal((await call('GET', backendPath('sda', 3, 'AUTH_a', 'c', 'o'))).body, 'hello', 'the object is in place');
+  const names = async (): Promise<string[]> =>
+    (JSON.parse((await call('GET', `${backendPath('sda', 7, 'AUTH_a', 'c')}?format=json`)).body) as Array<{ name: string }>).map((r) => r.name);
+  t.same(await names(), ['o'], 'and listed');
+  t.equal((await call('DELETE', backendPath('sda', 3, 'AUTH_a', 'c', 'o'), { 'x-timestamp': stamp(), ...sameDevice })).status, 204);
+  t.equal((await call('GET', backendPath('sda', 3, 'AUTH_a', 'c', 'o'))).status, 404);
+  t.same(await names(), [], 'the DELETE row too');
+  // The row refused (no such container): saved for the updater, and the object still stored.
+  const noContainer = { ...sameDevice, 'x-container-partition': '8' };
+  t.equal((await call('PUT', backendPath('sda', 3, 'AUTH_a', 'c2', 'p'), { 'x-timestamp': stamp(), 'content-type': 'text/plain', ...noContainer }, 'x')).status, 201);
+  t.equal((await call('GET', backendPath('sda', 3, 'AUTH_a', 'c2', 'p'))).body, 'x');
+  t.equal((await listAsyncPendings(join(root, 'sda'))).length, 1, 'an async pending for the refused row');
+});
+
+t.test("which rows are synced on the object's own device", async (t) => {
+  const root = t.testdir();
+  const local = localContainerUpdater({ devicesRoot: root, ip: '127.0.0.1', port: 6201, apply: async () => 201 });
+  const u = (host: string, device: string): ContainerUpdate => ({ op: 'PUT', account: 'a', container: 'c', obj: 'o', headers: {}, host, device, partition: 1 });
+  const ctx = { fsync: true, localContainerUpdate: local } as UpdateContext;
+  t.ok(rowSyncedOnDevice(ctx, u('127.0.0.1:6201', 'sda'), join(root, 'sda')), 'this node, the same device');
+  t.notOk(rowSyncedOnDevice(ctx, u('127.0.0.1:6201', 'sdb'), join(root, 'sda')), 'this node, another device');
+  t.notOk(rowSyncedOnDevice(ctx, u('127.0.0.1:6202', 'sda'), join(root, 'sda')), 'another node');
+  t.notOk(rowSyncedOnDevice(ctx, undefined, join(root, 'sda')), 'no update asked for');
+  t.notOk(rowSyncedOnDevice({ ...ctx, fsync: false }, u('127.0.0.1:6201', 'sda'), join(root, 'sda')), 'fsync off: nothing to order');
+  t.notOk(rowSyncedOnDevice({ ...ctx, localContainerUpdate: undefined }, u('127.0.0.1:6201', 'sda'), join(root, 'sda')), 'no local updates');
 });
 
 t.test('host parsing', async (t) => {
