@@ -20,6 +20,8 @@ suites:
                   + object workload options below (default: 3 runs)
                   [--swift-port P] [--swiftlet-fs xfs|dir] [--work-dir DIR] [--keep]
                   [--swiftlet-daemons] (run Swiftlet's replicator etc.; Swift's are never started)
+                  [--max-steal 10] [--steal-retries 2] (a group of runs during which the hypervisor
+                  took more than 10 % of the CPU is run again, up to twice, on either system)
   ring          rebalance time, swiftlet ring vs swift-ring-builder on the same input
                   [--part-powers 16,17,18,19,20] [--devices 10,100,1000] [--repeat 1] [--timeout 600s]
   listing       a container of N objects listed in pages, with prefix and delimiter
@@ -52,7 +54,7 @@ environment: SWIFTLET_BENCH_LOOP_DIRECT_IO=off keeps the loop devices under the 
 const COMMON = ['out'];
 const KNOWN: Record<string, { options: readonly string[]; flags: readonly string[] }> = {
   object: { options: [...OBJECT_OPTIONS, ...COMMON, 'auth-url', 'user', 'key', 'name'], flags: [] },
-  'side-by-side': { options: [...OBJECT_OPTIONS, ...COMMON, 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
+  'side-by-side': { options: [...OBJECT_OPTIONS, ...COMMON, 'swift-port', 'swiftlet-fs', 'work-dir', 'max-steal', 'steal-retries'], flags: ['keep', 'swiftlet-daemons'] },
   ring: { options: [...COMMON, 'part-powers', 'devices', 'repeat', 'timeout'], flags: [] },
   listing: { options: [...COMMON, 'objects', 'page', 'repeat', 'fill', 'fill-concurrency', 'max-fill-time', 'auth-url', 'user', 'key', 'name', 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
   replication: { options: [...COMMON, 'objects', 'size', 'fill-concurrency', 'max-passes', 'work-dir'], flags: [] },

@@ -21,6 +21,8 @@ export interface RunResult {
   maxMs: number;
   /** Flushes the system's data disk completed per operation during the run (side-by-side; see devstats.ts). */
   flushesPerOp?: number;
+  /** Share of the machine's CPU time (%) the hypervisor took during the run (host noise on a VM). */
+  stealPct?: number;
 }
 
 export interface WorkloadKey {

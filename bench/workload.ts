@@ -7,6 +7,7 @@ import type { Progress } from './progress.js';
 import type { RunResult } from './result.js';
 import { fmt } from './stats.js';
 import { deviceFlushes } from './devstats.js';
+import { cpuJiffies, stealPercent } from './settle.js';
 import { runWrk } from './wrk.js';
 
 /**
@@ -33,7 +34,8 @@ export function resultLine(r: RunResult): string {
   const mb = r.mbPerSec === null ? '' : ` ${fmt(r.mbPerSec)} MB/s`;
   const err = r.errors ? ` ERRORS ${r.errors} ${JSON.stringify(r.errorKinds)}` : ' errors 0';
   const fl = r.flushesPerOp === undefined ? '' : `, ${fmt(r.flushesPerOp)} disk flushes/op`;
-  return `${fmt(r.opsPerSec)} ops/s${mb} p50 ${fmt(r.p50Ms)} ms p99 ${fmt(r.p99Ms)} ms p99.9 ${fmt(r.p999Ms)} ms (${r.ops} ops, ${fmt(r.elapsedS)} s, ${r.driver}${fl})${err}`;
+  const st = r.stealPct === undefined ? '' : `, ${r.stealPct} % steal`;
+  return `${fmt(r.opsPerSec)} ops/s${mb} p50 ${fmt(r.p50Ms)} ms p99 ${fmt(r.p99Ms)} ms p99.9 ${fmt(r.p999Ms)} ms (${r.ops} ops, ${fmt(r.elapsedS)} s, ${r.driver}${fl}${st})${err}`;
 }
 
 function driverFor(op: Op, size: number, opts: ObjectWorkloadOptions): 'wrk' | 'node' {
@@ -45,7 +47,9 @@ function driverFor(op: Op, size: number, opts: ObjectWorkloadOptions): 'wrk' | '
 /** runOne, plus the device flushes per operation when the endpoint's data disk is known. */
 async function runCounted(ep: Endpoint, op: Op, g: GroupSpec, bound: Bound, names: string[] | undefined, progress: Progress, label: string): Promise<RunResult> {
   const before = ep.device ? deviceFlushes(ep.device) : undefined;
+  const cpuBefore = cpuJiffies();
   const r = await runOne(ep, op, g, bound, names, progress, label);
+  r.stealPct = stealPercent(cpuBefore, cpuJiffies());
   const after = ep.device ? deviceFlushes(ep.device) : undefined;
   if (before !== undefined && after !== undefined && r.ops > 0) r.flushesPerOp = (after - before) / r.ops;
   return r;
