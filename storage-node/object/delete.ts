@@ -34,11 +34,13 @@ export async function handleDelete(o: ObjectRequest): Promise<void> {
     // As for a PUT: the hash dir's fsync waits for the container row when that sync makes it cheap.
     const dirSyncAfterRow = rowSyncedOnDevice(ctx, update, r.devicePath);
     await writeTombstone(o.loc, ts, { [M.timestamp]: ts.internal, [M.name]: o.name }, ctx.fsync, !dirSyncAfterRow);
-    await Promise.all([
-      finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object DELETE: cleanup/invalidation failed')),
-      update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined,
-    ]);
-    if (dirSyncAfterRow) fsyncDirsSync([o.loc.hashDir]);
+    // The .data the tombstone supersedes is removed only once the tombstone's rename is durable.
+    const cleanup = (): Promise<void> => finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object DELETE: cleanup/invalidation failed'));
+    await Promise.all([dirSyncAfterRow ? undefined : cleanup(), update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined]);
+    if (dirSyncAfterRow) {
+      fsyncDirsSync([o.loc.hashDir]);
+      await cleanup();
+    }
   }
   const newest = orig && orig.compare(ts) > 0 ? orig : ts;
   respond(r.res, status, { [H.backendTimestamp]: newest.internal });

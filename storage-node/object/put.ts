@@ -121,12 +121,15 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   }
 
   // The data is durable (and the rename too, unless dirSyncAfterRow). Cleanup and the container
-  // update are independent: run them together.
-  await Promise.all([
-    finishWrite(o.loc, { cleanup: files.exists }).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object PUT: cleanup/invalidation failed')),
-    update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined,
-  ]);
-  if (dirSyncAfterRow) fsyncDirsSync([o.loc.hashDir]);
+  // update are independent: run them together — but what the new file supersedes is removed
+  // only once its rename is durable.
+  const cleanup = (): Promise<void> =>
+    finishWrite(o.loc, { cleanup: files.exists }).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object PUT: cleanup/invalidation failed'));
+  await Promise.all([dirSyncAfterRow ? undefined : cleanup(), update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined]);
+  if (dirSyncAfterRow) {
+    fsyncDirsSync([o.loc.hashDir]);
+    await cleanup();
+  }
   respond(r.res, 201, { ETag: etag }, '');
 }
 

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +14,8 @@ import { pairByHost } from '../../ring-builder/update-targets.js';
 import { storageNodeSpec } from '../../storage-node/config.js';
 import { startStorageNode } from '../../storage-node/main.js';
 import { listAsyncPendings, loadAsyncPending } from '../../storage-node/object/async-pending.js';
+import { objectLocation } from '../../storage-node/object/layout.js';
+import { hashPath } from '../../common/hash-path.js';
 import { localContainerUpdater, splitHost } from '../../storage-node/local-update.js';
 import { rowSyncedOnDevice, type ContainerUpdate, type UpdateContext } from '../../storage-node/object/container-update.js';
 
@@ -100,6 +103,11 @@ t.test("a row on the object's own device: the hash dir is fsynced after it, the 
   t.equal((await call('PUT', backendPath('sda', 7, 'AUTH_a', 'c'), { 'x-timestamp': stamp() })).status, 201);
   t.equal((await call('PUT', backendPath('sda', 3, 'AUTH_a', 'c', 'o'), { 'x-timestamp': stamp(), 'content-type': 'text/plain', ...sameDevice }, 'hello')).status, 201);
   t.equal((await call('GET', backendPath('sda', 3, 'AUTH_a', 'c', 'o'))).body, 'hello', 'the object is in place');
+  // An overwrite: the superseded .data goes once the new one's rename is durable, not before, and goes.
+  t.equal((await call('PUT', backendPath('sda', 3, 'AUTH_a', 'c', 'o'), { 'x-timestamp': stamp(), 'content-type': 'text/plain', ...sameDevice }, 'hello again')).status, 201);
+  const hashDir = objectLocation(join(root, 'sda'), 3, hashPath({ prefix: 'p', suffix: 's' }, 'AUTH_a', 'c', 'o')).hashDir;
+  t.equal(readdirSync(hashDir).filter((f) => f.endsWith('.data')).length, 1, 'one .data left');
+  t.equal((await call('GET', backendPath('sda', 3, 'AUTH_a', 'c', 'o'))).body, 'hello again');
   const names = async (): Promise<string[]> =>
     (JSON.parse((await call('GET', `${backendPath('sda', 7, 'AUTH_a', 'c')}?format=json`)).body) as Array<{ name: string }>).map((r) => r.name);
   t.same(await names(), ['o'], 'and listed');
