@@ -21,12 +21,21 @@ export interface LocalUpdateOptions {
   apply(devicePath: string, account: string, container: string, obj: string, method: string, headers: IncomingHttpHeaders): Promise<number>;
 }
 
+/** Headers come from the proxy, but a bound keeps a misbehaving client of the backend from growing the map. */
+const MAX_REMEMBERED_HOSTS = 1024;
+
 export function localContainerUpdater(opts: LocalUpdateOptions): LocalContainerUpdate {
   const self = ownAddresses(opts.ip);
+  // Asked twice per object write (rowSyncedOnDevice, then send), for the few hosts of the rings.
+  const isSelf = new Map<string, boolean>();
   const devicePathOf = (u: ContainerUpdate): string | undefined => {
-    const target = splitHost(u.host);
-    if (!target || target.port !== opts.port || !self.has(target.ip)) return undefined;
-    return validDeviceName(u.device) ? join(opts.devicesRoot, u.device) : undefined;
+    let mine = isSelf.get(u.host);
+    if (mine === undefined) {
+      const target = splitHost(u.host);
+      mine = target !== undefined && target.port === opts.port && self.has(target.ip);
+      if (isSelf.size < MAX_REMEMBERED_HOSTS) isSelf.set(u.host, mine);
+    }
+    return mine && validDeviceName(u.device) ? join(opts.devicesRoot, u.device) : undefined;
   };
   return {
     devicePathOf,

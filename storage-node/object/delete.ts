@@ -1,10 +1,10 @@
 import { H } from '../../common/headers.js';
 import type { Timestamp } from '../../common/timestamp.js';
-import { containerUpdateFor, rowSyncedOnDevice, updateContainerOrSave } from './container-update.js';
-import { fsyncDirsSync } from './fs-durable.js';
-import { finishWrite, loadObject, writeTombstone } from './diskfile.js';
+import { containerUpdateFor, rowSyncedOnDevice } from './container-update.js';
+import { loadObject, writeTombstone } from './diskfile.js';
 import { M } from './metadata.js';
 import { isExpired, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
+import { finishObjectWrite } from './write-tail.js';
 
 /**
  * Object DELETE, as Swift's obj/server.py: a live object older than the request → tombstone and
@@ -34,13 +34,7 @@ export async function handleDelete(o: ObjectRequest): Promise<void> {
     // As for a PUT: the hash dir's fsync waits for the container row when that sync makes it cheap.
     const dirSyncAfterRow = rowSyncedOnDevice(ctx, update, r.devicePath);
     await writeTombstone(o.loc, ts, { [M.timestamp]: ts.internal, [M.name]: o.name }, ctx.fsync, !dirSyncAfterRow);
-    // The .data the tombstone supersedes is removed only once the tombstone's rename is durable.
-    const cleanup = (): Promise<void> => finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object DELETE: cleanup/invalidation failed'));
-    await Promise.all([dirSyncAfterRow ? undefined : cleanup(), update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined]);
-    if (dirSyncAfterRow) {
-      fsyncDirsSync([o.loc.hashDir]);
-      await cleanup();
-    }
+    await finishObjectWrite(o, ts, update, { dirSyncAfterRow, cleanup: true, op: 'DELETE' });
   }
   const newest = orig && orig.compare(ts) > 0 ? orig : ts;
   respond(r.res, status, { [H.backendTimestamp]: newest.internal });

@@ -3,12 +3,12 @@ import { H } from '../../common/headers.js';
 import { parseEtagList } from '../../common/conditional.js';
 import { decodeRawTrailer } from '../../common/raw-body.js';
 import { receiveBody } from './body-receiver.js';
-import { containerUpdateFor, rowSyncedOnDevice, updateContainerOrSave } from './container-update.js';
-import { DataFileWriter, finishWrite, readObjectInfo } from './diskfile.js';
+import { containerUpdateFor, rowSyncedOnDevice } from './container-update.js';
+import { DataFileWriter, readObjectInfo } from './diskfile.js';
 import { M, persistedFromPut, type ObjectMetadata } from './metadata.js';
-import { fsyncDirsSync } from './fs-durable.js';
 import { readHashDirSync } from './ondisk.js';
 import { deleteAtError, header, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
+import { finishObjectWrite } from './write-tail.js';
 
 /**
  * Object PUT (Swift obj/server.py PUT): 201 + ETag once the .data is fsynced, renamed and its
@@ -120,16 +120,7 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
     throw e; // DISK_FULL → 507 at the router
   }
 
-  // The data is durable (and the rename too, unless dirSyncAfterRow). Cleanup and the container
-  // update are independent: run them together — but what the new file supersedes is removed
-  // only once its rename is durable.
-  const cleanup = (): Promise<void> =>
-    finishWrite(o.loc, { cleanup: files.exists }).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object PUT: cleanup/invalidation failed'));
-  await Promise.all([dirSyncAfterRow ? undefined : cleanup(), update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined]);
-  if (dirSyncAfterRow) {
-    fsyncDirsSync([o.loc.hashDir]);
-    await cleanup();
-  }
+  await finishObjectWrite(o, ts, update, { dirSyncAfterRow, cleanup: files.exists, op: 'PUT' });
   respond(r.res, 201, { ETag: etag }, '');
 }
 
