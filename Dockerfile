@@ -3,7 +3,11 @@ WORKDIR /opt/swiftlet
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm ci
 COPY . .
-RUN npx tsc -p . && npm prune --omit=dev && ln -s /opt/swiftlet/dist/bin/swiftlet.js /usr/local/bin/swiftlet && chmod +x dist/bin/swiftlet.js
+# gcc builds the native sums (scripts/build-native.mjs) and leaves with the build.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && npm run build && npm prune --omit=dev \
+ && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
+ && ln -s /opt/swiftlet/dist/bin/swiftlet.js /usr/local/bin/swiftlet && chmod +x dist/bin/swiftlet.js
 # Each storage node keeps one device (a folder) per disk under /srv/node.
 RUN mkdir -p /srv/node/d1
 ENTRYPOINT ["node", "--initial-old-space-size=64", "--max-semi-space-size=64", "/opt/swiftlet/dist/bin/swiftlet.js"]

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../common/native-sums.js';
 
 /**
  * The MD5 (the ETag) and CRC32C of a PUT body, computed once in the proxy while the body streams

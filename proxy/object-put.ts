@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../common/native-sums.js';
 import { crcHex } from '../common/checksum.js';
 import { H } from '../common/headers.js';
 import { encodeRawTrailer, RAW_BODY_METHOD, RAW_BODY_PROTOCOL, ResponseHeadReader } from '../common/raw-body.js';

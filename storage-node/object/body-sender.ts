@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../../common/native-sums.js';
 import { multipartChunks, type MultipartPlan } from '../../common/range.js';
 import { DirectReader, wantsDirect } from './direct-io.js';
 import { readAt } from './fd.js';

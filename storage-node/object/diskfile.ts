@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, rmdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../../common/native-sums.js';
 import { isSwiftletError, SwiftletError } from '../../common/errors.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { closeQuietly, fdatasync, fstatSize, ftruncateFd, openFd, readAt } from './fd.js';

@@ -1,4 +1,4 @@
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../../common/native-sums.js';
 import { conditionalHeadersOf, evaluateConditionals, evaluateConditionalsMissing } from '../../common/conditional.js';
 import { H } from '../../common/headers.js';
 import { contentRangeValue, planMultipart, resolveRange, unsatisfiedContentRange } from '../../common/range.js';

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from '../../common/native-sums.js';
 import { isSwiftletError, statusForCode, SwiftletError } from '../../common/errors.js';
 import { hashPath } from '../../common/hash-path.js';
 import { Timestamp } from '../../common/timestamp.js';
