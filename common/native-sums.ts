@@ -1,32 +1,13 @@
-import { createRequire } from 'node:module';
 import { crc32c as portableCrc32c } from '@node-rs/crc32';
+import { native, type NativeModule } from './native.js';
 
 /**
- * CRC32C and MD5 for bodies, through the small native module native/sums.c when it was built
- * (scripts/build-native.mjs, part of `npm run build`; gcc is all it needs) and the CPU has what it
- * uses, else through @node-rs/crc32 and node:crypto. Same values either way; the native CRC32C
- * is ~4x faster, and its MD5 hashes four messages at once for about the cost of one
- * (`LaneMd5` + `hashLanes`, used by the proxy's hashing thread).
- * `SWIFTLET_NATIVE=off` disables the module (for comparisons and for testing the fallback).
+ * CRC32C and MD5 for bodies, through the native module (common/native.ts) when it was built and
+ * the CPU has what it uses, else through @node-rs/crc32 and node:crypto. Same values either way;
+ * the native CRC32C is ~4x faster, and its MD5 hashes four messages at once for about the cost of
+ * one (`LaneMd5` + `hashLanes`, used by the proxy's hashing thread).
  */
-interface NativeModule {
-  crc32c?: (data: Uint8Array, previous: number) => number;
-  md5Lanes?: (states: Uint32Array, blocks: number, ...lanes: Uint8Array[]) => void;
-}
-
-function loadNative(): NativeModule {
-  if (process.env.SWIFTLET_NATIVE === 'off') return {};
-  try {
-    // dist/common/native-sums.js → dist/native/sums.node
-    return createRequire(import.meta.url)('../native/sums.node') as NativeModule;
-  } catch {
-    return {};
-  }
-}
-
-const native = loadNative();
-
-/** Which native parts are in use (logged at startup, asserted by the tests where gcc exists). */
+/** Which native parts are in use (the tests assert them where gcc exists). */
 export const nativeSums = { crc32c: native.crc32c !== undefined, md5Lanes: native.md5Lanes !== undefined };
 
 /** CRC-32C of `data`, continuing from `previous` (0 to start). */

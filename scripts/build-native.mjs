@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds native/sums.c into dist/native/sums.node (common/native-sums.ts loads it). Needs only
+// Builds native/swiftlet.c into dist/native/swiftlet.node (common/native.ts loads it). Needs only
 // gcc: the Node-API functions it calls are declared in the file, resolved from node at load time.
 // Without gcc, or on a CPU other than x86-64, Swiftlet runs on its portable fallbacks: this says
 // so and succeeds.
@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'native', 'sums.c');
-const target = join(root, 'dist', 'native', 'sums.node');
+const source = join(root, 'native', 'swiftlet.c');
+const target = join(root, 'dist', 'native', 'swiftlet.node');
 const mtime = (p) => {
   try {
     return statSync(p).mtimeMs;

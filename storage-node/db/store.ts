@@ -6,6 +6,7 @@ import { keyNames, keyPrefix, prefixUpperBound, type KeyType } from './keys.js';
 import type { NameBounds, NamedRow, RowCursor } from './listing.js';
 import { containerRowDeleted, type ContainerRow, type DbRecord, type ObjectRow } from './merge.js';
 import { KeyedMutex } from './mutex.js';
+import { groupSyncOf } from '../group-sync.js';
 
 /**
  * One LevelDB per device (`<device>/db/`): the record/row codecs, durable batches, per-container
@@ -105,6 +106,7 @@ export class DeviceDb {
     readonly path: string,
     private readonly db: ClassicLevel<Buffer, string>,
     private readonly sync: boolean,
+    private readonly devicePath: string,
   ) {}
 
   static async open(devicePath: string, opts: { fsync: boolean }): Promise<DeviceDb> {
@@ -115,7 +117,7 @@ export class DeviceDb {
     } catch (err) {
       throw new SwiftletError('INSUFFICIENT_STORAGE', `cannot open database ${path}`, { cause: err });
     }
-    return new DeviceDb(path, db, opts.fsync);
+    return new DeviceDb(path, db, opts.fsync, devicePath);
   }
 
   async close(): Promise<void> {
@@ -140,11 +142,28 @@ export class DeviceDb {
 
   static readonly READ_IN_PLACE_KEYS = 16;
 
-  /** Applies the ops atomically; durable (fsync) before it resolves unless fsync is off. */
+  /**
+   * Applies the ops atomically; durable before it resolves unless fsync is off: through the
+   * device's group commit where it is on (storage-node/group-sync.ts: LevelDB writes its log
+   * unsynced, and the syncfs shared with the device's object writes makes it durable), else
+   * with LevelDB's own sync.
+   */
   async write(ops: BatchOp[], opts: { sync?: boolean } = {}): Promise<void> {
     if (!ops.length) return;
+    const sync = opts.sync ?? this.sync;
+    const group = sync ? groupSyncOf(this.devicePath) : undefined;
     try {
-      await this.db.batch(ops, { sync: opts.sync ?? this.sync });
+      if (group) {
+        group.enter();
+        try {
+          await this.db.batch(ops, { sync: false });
+          await group.sync();
+        } finally {
+          group.leave();
+        }
+      } else {
+        await this.db.batch(ops, { sync });
+      }
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause ?? err;
       if (isDiskFullErrno(cause) || /No space left/i.test(String((err as Error).message))) {

@@ -7,6 +7,7 @@ import { isSwiftletError, SwiftletError } from '../../common/errors.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { closeQuietly, fdatasync, fstatSize, ftruncateFd, openFd, readAt } from './fd.js';
 import { DIRECT_IO_ABOVE_BYTES, DirectWriter, wantsDirect } from './direct-io.js';
+import { groupSyncOf, type GroupSync } from '../group-sync.js';
 import { asDiskError, discardTempFile, errnoOf, fsyncDir, fsyncDirsSync, invalidateSuffix, makeDirs, openTempFile, renameIntoDir, totalLength, writeAllAt, writeAllAtSync, writeFileDurable, type TempFile } from './fs-durable.js';
 import { OBJECTS_DIR, objectLocation, onDiskName, QUARANTINE_DIR, type ObjectLocation, type OnDiskFile } from './layout.js';
 import { crcHex } from '../../common/checksum.js';
@@ -228,6 +229,8 @@ export class DataFileWriter {
   private direct: DirectWriter | null | undefined;
   /** The body's length when the request said it. */
   private readonly sizeHint: number | undefined;
+  /** The device's group commit (storage-node/group-sync.ts), entered when a buffered temp file is opened. */
+  private group: GroupSync | undefined;
 
   constructor(
     private readonly devicePath: string,
@@ -334,7 +337,12 @@ export class DataFileWriter {
     this.pending = [];
     this.pendingBytes = 0;
     try {
-      this.tmp ??= await openTempFile(this.devicePath);
+      if (!this.tmp) {
+        // Buffered writes commit through the device's group commit, entered before the first one.
+        this.group = this.fsync ? groupSyncOf(this.devicePath) : undefined;
+        this.group?.enter();
+        this.tmp = await openTempFile(this.devicePath);
+      }
       // A small object's only write (body and trailer) lands in the page cache in microseconds:
       // made in place, it saves the thread-pool round trip, which costs more than the copy.
       if (at === 0 && extra.length && totalLength(bufs) <= DataFileWriter.SYNC_WRITE_BYTES) writeAllAtSync(this.tmp.fd, bufs, at);
@@ -394,7 +402,9 @@ export class DataFileWriter {
       const tmp = this.tmp as TempFile;
       if (dirMissing) newDirParents = makeDirs(loc.hashDir, loc.devicePath);
       await this.settleSync();
-      if (this.fsync) {
+      if (this.fsync && this.group) {
+        await this.group.sync(); // the data and the new dirs' entries, shared with the device's other writes
+      } else if (this.fsync) {
         await fdatasync(tmp.fd);
         if (newDirParents) fsyncDirsSync(newDirParents);
       }
@@ -406,7 +416,16 @@ export class DataFileWriter {
     }
     this.done = true;
     const tmp = this.tmp as TempFile;
-    await renameIntoDir(tmp.path, loc.hashDir, onDiskName(timestamp, 'data'), loc.devicePath, this.fsync, syncDir);
+    try {
+      await renameIntoDir(tmp.path, loc.hashDir, onDiskName(timestamp, 'data'), loc.devicePath, this.fsync, syncDir, this.group);
+    } finally {
+      this.leaveGroup();
+    }
+  }
+
+  private leaveGroup(): void {
+    this.group?.leave();
+    this.group = undefined;
   }
 
   /** Drops the temp file (short body, bad etag, disk error...). Safe to call twice. */
@@ -418,6 +437,7 @@ export class DataFileWriter {
     await this.settleSync().catch(() => undefined);
     await this.direct?.close();
     if (this.tmp) await discardTempFile(this.tmp);
+    this.leaveGroup();
   }
 }
 

@@ -17,6 +17,7 @@ import { listAsyncPendings, loadAsyncPending } from '../../storage-node/object/a
 import { objectLocation } from '../../storage-node/object/layout.js';
 import { hashPath } from '../../common/hash-path.js';
 import { localContainerUpdater, splitHost } from '../../storage-node/local-update.js';
+import { startOneDeviceNode } from '../helpers/one-device-node.js';
 import { rowSyncedOnDevice, type ContainerUpdate, type UpdateContext } from '../../storage-node/object/container-update.js';
 
 /**
@@ -86,19 +87,7 @@ t.test('updates to the node itself: applied in process, the same row, nothing ov
 });
 
 t.test("a row on the object's own device: the hash dir is fsynced after it, the write still whole", async (t) => {
-  const root = t.testdir();
-  await mkdir(join(root, 'sda'));
-  const node = await startStorageNode(
-    parseConfig(storageNodeSpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', bind_ip: '127.0.0.1', bind_port: 0, devices: root }),
-    silentLogger,
-  );
-  t.teardown(() => node.close());
-  const base = `http://127.0.0.1:${node.port}`;
-  const self = `127.0.0.1:${node.port}`;
-  const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
-    const res = await request(`${base}${path}`, { method: method as 'PUT', headers, body });
-    return { status: res.statusCode, body: await res.body.text() };
-  };
+  const { root, self, call } = await startOneDeviceNode(t);
   const sameDevice = { 'x-container-host': self, 'x-container-device': 'sda', 'x-container-partition': '7' };
   t.equal((await call('PUT', backendPath('sda', 7, 'AUTH_a', 'c'), { 'x-timestamp': stamp() })).status, 201);
   t.equal((await call('PUT', backendPath('sda', 3, 'AUTH_a', 'c', 'o'), { 'x-timestamp': stamp(), 'content-type': 'text/plain', ...sameDevice }, 'hello')).status, 201);

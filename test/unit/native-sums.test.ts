@@ -6,7 +6,7 @@ import { crc32c, hashLanes, LaneMd5, laneMd5Available, laneStats, nativeSums } f
 import { HASH_OFF_LOOP_ABOVE_BYTES, HashPool, type BodySums } from '../../proxy/body-sums.js';
 
 /**
- * The native sums (native/sums.c through common/native-sums.ts): built wherever gcc is, the same
+ * The native sums (native/swiftlet.c through common/native.ts and native-sums.ts): built wherever gcc is, the same
  * CRC32C as @node-rs/crc32 and the same MD5 as node:crypto for any bytes, chunking and
  * interleaving of messages; the proxy's hashing thread gives the same sums with and without it.
  */

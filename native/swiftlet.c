@@ -1,5 +1,5 @@
 /*
- * swiftlet-sums: the two per-byte sums of a PUT body, faster than the general-purpose libraries.
+ * Swiftlet's native module: what Node cannot do, or not fast enough, for a storage node.
  *
  *   crc32c(data, previous) -> number
  *       CRC-32C (Castagnoli) continuing from `previous` (0 to start), the same value as
@@ -14,13 +14,24 @@
  *       SIMD register cost about what one does. The caller (common/native-sums.ts) keeps the
  *       partial blocks and the padding.
  *
+ *   syncfs(fd) -> Promise<void>
+ *       syncfs(2) on the thread pool: every write made to the filesystem holding `fd` before the
+ *       call is on stable storage when it resolves (the storage node's group commit,
+ *       storage-node/object/group-sync.ts). Rejects with the errno (code ESYNCFS).
+ *
  * Built by scripts/build-native.mjs with gcc, against Node-API (declared below, so no headers are
- * needed); Swiftlet falls back to @node-rs/crc32 and node:crypto when it is missing.
+ * needed); Swiftlet falls back to @node-rs/crc32, node:crypto and per-file fsyncs when it is
+ * missing (common/native.ts).
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <errno.h>
+#include <unistd.h>
+extern int syncfs(int fd);
 
 /* ---- Node-API: the few stable-ABI functions used (node_api.h, version 1) ---- */
 typedef struct napi_env__ *napi_env;
@@ -36,6 +47,20 @@ extern napi_status napi_create_uint32(napi_env, uint32_t, napi_value *);
 extern napi_status napi_create_function(napi_env, const char *, size_t, napi_callback, void *, napi_value *);
 extern napi_status napi_set_named_property(napi_env, napi_value, const char *, napi_value);
 extern napi_status napi_throw_type_error(napi_env, const char *, const char *);
+typedef struct napi_async_work__ *napi_async_work;
+typedef struct napi_deferred__ *napi_deferred;
+typedef void (*napi_async_execute_callback)(napi_env, void *);
+typedef void (*napi_async_complete_callback)(napi_env, napi_status, void *);
+extern napi_status napi_create_async_work(napi_env, napi_value, napi_value, napi_async_execute_callback, napi_async_complete_callback, void *, napi_async_work *);
+extern napi_status napi_queue_async_work(napi_env, napi_async_work);
+extern napi_status napi_delete_async_work(napi_env, napi_async_work);
+extern napi_status napi_create_promise(napi_env, napi_deferred *, napi_value *);
+extern napi_status napi_resolve_deferred(napi_env, napi_deferred, napi_value);
+extern napi_status napi_reject_deferred(napi_env, napi_deferred, napi_value);
+extern napi_status napi_create_string_utf8(napi_env, const char *, size_t, napi_value *);
+extern napi_status napi_create_error(napi_env, napi_value, napi_value, napi_value *);
+extern napi_status napi_get_value_int32(napi_env, napi_value, int32_t *);
+extern napi_status napi_get_undefined(napi_env, napi_value *);
 #define NAPI_OK 0
 #define NAPI_UINT8_ARRAY 1
 #define NAPI_UINT32_ARRAY 6
@@ -319,6 +344,60 @@ static napi_value js_md5_lanes(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* syncfs(fd) on the thread pool: resolves once the whole filesystem holding fd is on stable storage. */
+struct syncfs_job {
+  int fd;
+  int err;
+  napi_deferred deferred;
+  napi_async_work work;
+};
+
+static void syncfs_execute(napi_env env, void *data) {
+  (void)env;
+  struct syncfs_job *job = data;
+  job->err = syncfs(job->fd) == 0 ? 0 : errno;
+}
+
+static void syncfs_complete(napi_env env, napi_status status, void *data) {
+  (void)status;
+  struct syncfs_job *job = data;
+  if (job->err == 0) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, job->deferred, undef);
+  } else {
+    char msg[64];
+    snprintf(msg, sizeof msg, "syncfs: errno %d", job->err);
+    napi_value code, text, err;
+    napi_create_string_utf8(env, "ESYNCFS", (size_t)-1, &code);
+    napi_create_string_utf8(env, msg, (size_t)-1, &text);
+    napi_create_error(env, code, text, &err);
+    napi_reject_deferred(env, job->deferred, err);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value js_syncfs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != NAPI_OK || fd < 0) {
+    napi_throw_type_error(env, NULL, "syncfs(fd): fd must be a file descriptor");
+    return NULL;
+  }
+  struct syncfs_job *job = calloc(1, sizeof *job);
+  if (!job) return NULL;
+  job->fd = fd;
+  napi_value promise, name;
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_string_utf8(env, "swiftlet.syncfs", (size_t)-1, &name);
+  napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   if (napi_create_function(env, name, (size_t)-1, cb, NULL, &fn) == NAPI_OK) napi_set_named_property(env, exports, name, fn);
@@ -331,5 +410,6 @@ __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_e
   /* Without the crc32 instruction there is nothing faster here than the fallback. */
   if (__builtin_cpu_supports("sse4.2")) export_fn(env, exports, "crc32c", js_crc32c);
   export_fn(env, exports, "md5Lanes", js_md5_lanes);
+  export_fn(env, exports, "syncfs", js_syncfs);
   return exports;
 }

@@ -1,0 +1,24 @@
+import { createRequire } from 'node:module';
+
+/**
+ * The native module (native/swiftlet.c), built by `npm run build` where gcc is
+ * (scripts/build-native.mjs), or an empty object: every user has a portable fallback.
+ * `SWIFTLET_NATIVE=off` leaves it unloaded (for comparisons and for testing the fallbacks).
+ */
+export interface NativeModule {
+  crc32c?: (data: Uint8Array, previous: number) => number;
+  md5Lanes?: (states: Uint32Array, blocks: number, ...lanes: Uint8Array[]) => void;
+  syncfs?: (fd: number) => Promise<void>;
+}
+
+function loadNative(): NativeModule {
+  if (process.env.SWIFTLET_NATIVE === 'off') return {};
+  try {
+    // dist/common/native.js → dist/native/swiftlet.node
+    return createRequire(import.meta.url)('../native/swiftlet.node') as NativeModule;
+  } catch {
+    return {};
+  }
+}
+
+export const native: NativeModule = loadNative();
