@@ -24,6 +24,8 @@ export class LaneMd5 {
   private readonly partial = Buffer.alloc(64);
   private partialLength = 0;
   private length = 0;
+  /** Bytes pushed so far. */
+  private pushed = 0;
   /** Chunks given and not yet hashed, and where hashing stands in the first of them. */
   private readonly queue: Uint8Array[] = [];
   private offset = 0;
@@ -33,9 +35,16 @@ export class LaneMd5 {
     return this.length;
   }
 
+  /** Bytes pushed and not yet hashed (queued, or in the partial block). */
+  get waitingBytes(): number {
+    return this.pushed - this.length;
+  }
+
   /** Queues `data` (kept, not copied: it must not change until hashLanes returns). */
   push(data: Uint8Array): void {
-    if (data.byteLength) this.queue.push(data);
+    if (!data.byteLength) return;
+    this.queue.push(data);
+    this.pushed += data.byteLength;
   }
 
   /** Whole blocks ready to hash in place, from the current chunk. */
@@ -81,13 +90,7 @@ export class LaneMd5 {
 
   /** True while queued bytes are left that hashLanes can still take (a whole block's worth). */
   pending(): boolean {
-    return this.blocksReady() > 0 || this.queuedBytes() + this.partialLength >= 64;
-  }
-
-  private queuedBytes(): number {
-    let n = -this.offset;
-    for (const c of this.queue) n += c.byteLength;
-    return n;
+    return this.waitingBytes >= 64;
   }
 
   private next(): void {

@@ -19,7 +19,7 @@ const LANE_GATHER_BYTES = 256 * 1024;
 const LANE_WAIT_MS = 30;
 const LANES = 4;
 
-type Session = { md5: Hash | LaneMd5; crc: number; received: number; acked: number };
+type Session = { md5: Hash | LaneMd5; crc: number; acked: number };
 const sessions = new Map<number, Session>();
 const port = parentPort;
 if (!port) throw new Error('hash-worker.js runs as a worker thread of the proxy');
@@ -35,12 +35,11 @@ port.on('message', (m: HashRequest) => {
   let s = sessions.get(m.id);
   switch (m.kind) {
     case 'data': {
-      if (!s) sessions.set(m.id, (s = { md5: laneMd5Available ? new LaneMd5() : createHash('md5'), crc: 0, received: 0, acked: 0 }));
+      if (!s) sessions.set(m.id, (s = { md5: laneMd5Available ? new LaneMd5() : createHash('md5'), crc: 0, acked: 0 }));
       const bytes = new Uint8Array(m.data);
       s.crc = crc32c(bytes, s.crc);
       if (s.md5 instanceof LaneMd5) {
         s.md5.push(bytes);
-        s.received += bytes.byteLength;
         gatherOrPass();
       } else {
         s.md5.update(bytes);
@@ -63,7 +62,7 @@ port.on('message', (m: HashRequest) => {
 
 /** Bytes of `s` received and not yet hashed. */
 function waiting(s: Session): number {
-  return s.md5 instanceof LaneMd5 ? s.received - s.md5.hashedBytes : 0;
+  return s.md5 instanceof LaneMd5 ? s.md5.waitingBytes : 0;
 }
 
 /** A lane pass once every open body has enough waiting; a pass of everything after LANE_WAIT_MS. */
@@ -78,7 +77,12 @@ function gatherOrPass(): void {
       hashPass(Math.min(LANES, sessions.size));
     });
   }
-  waitTimer ??= setTimeout(() => {
+  if (!waitTimer) passAfterWait();
+}
+
+/** Hashes whatever waits, in however many lanes, LANE_WAIT_MS from now. */
+function passAfterWait(): void {
+  waitTimer = setTimeout(() => {
     waitTimer = undefined;
     hashPass(1);
   }, LANE_WAIT_MS);
@@ -102,12 +106,8 @@ function hashPass(minLanes: number, extra: LaneMd5[] = []): void {
   }
   // Whatever is left waits at most LANE_WAIT_MS more.
   if (waitTimer) clearTimeout(waitTimer);
-  waitTimer = behind
-    ? setTimeout(() => {
-        waitTimer = undefined;
-        hashPass(1);
-      }, LANE_WAIT_MS)
-    : undefined;
+  waitTimer = undefined;
+  if (behind) passAfterWait();
 }
 
 function reply(r: HashReply): void {

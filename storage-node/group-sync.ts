@@ -2,6 +2,9 @@ import { closeSync, openSync } from 'node:fs';
 import { release } from 'node:os';
 import { native } from '../common/native.js';
 
+/** syncfs calls made and sync() calls answered by them, in this process (for tests and benchmarks). */
+export const groupSyncStats = { syncs: 0, waits: 0 };
+
 /**
  * Group commit for a device's small durable writes: instead of one fdatasync (and directory
  * fsync) per file, every write waiting at the time shares one syncfs(2) of the device's
@@ -19,9 +22,6 @@ import { native } from '../common/native.js';
  * the device's descriptor is open from before any write it covers, and closed when no writer is
  * left (a held descriptor would keep the disk from being unmounted).
  */
-/** syncfs calls made and sync() calls answered by them, in this process (for tests and benchmarks). */
-export const groupSyncStats = { syncs: 0, waits: 0 };
-
 export class GroupSync {
   private fd: number | undefined;
   private writers = 0;

@@ -8,7 +8,7 @@ import { Timestamp } from '../../common/timestamp.js';
 import { closeQuietly, fdatasync, fstatSize, ftruncateFd, openFd, readAt } from './fd.js';
 import { DIRECT_IO_ABOVE_BYTES, DirectWriter, wantsDirect } from './direct-io.js';
 import { groupSyncOf, type GroupSync } from '../group-sync.js';
-import { asDiskError, discardTempFile, errnoOf, fsyncDir, fsyncDirsSync, invalidateSuffix, makeDirs, openTempFile, renameIntoDir, totalLength, writeAllAt, writeAllAtSync, writeFileDurable, type TempFile } from './fs-durable.js';
+import { asDiskError, discardTempFile, errnoOf, fsyncDir, fsyncDirsSync, invalidateSuffix, makeDirs, openTempFile, renameIntoDir, SYNC_WRITE_BYTES, totalLength, writeAllAt, writeAllAtSync, writeFileDurable, type TempFile } from './fs-durable.js';
 import { OBJECTS_DIR, objectLocation, onDiskName, QUARANTINE_DIR, type ObjectLocation, type OnDiskFile } from './layout.js';
 import { crcHex } from '../../common/checksum.js';
 import { encodeTrailer, M, mergeMetaFile, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
@@ -212,7 +212,7 @@ export class DataFileWriter {
   static readonly FLUSH_BYTES = 1024 * 1024;
   static readonly SYNC_BYTES = 4 * 1024 * 1024;
   /** A whole object (body and trailer) up to this size is written with one synchronous writev. */
-  static readonly SYNC_WRITE_BYTES = 128 * 1024;
+  static readonly SYNC_WRITE_BYTES = SYNC_WRITE_BYTES;
   private tmp: TempFile | undefined;
   private position = 0;
   private pending: Buffer[] = [];

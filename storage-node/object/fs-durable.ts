@@ -164,6 +164,12 @@ export function totalLength(bufs: readonly Buffer[]): number {
   return n;
 }
 
+/**
+ * A write of at most this many bytes is made synchronously (writeAllAtSync): it only fills the page
+ * cache, in microseconds, where a thread-pool round trip (two thread wake-ups) costs more.
+ */
+export const SYNC_WRITE_BYTES = 128 * 1024;
+
 /** writeAllAt made synchronously: for a small write that only fills the page cache. */
 export function writeAllAtSync(fd: number, bufs: Buffer[], position: number): number {
   let done = 0;
@@ -228,8 +234,7 @@ export async function writeFileDurable(devicePath: string, dir: string, name: st
   try {
     const t = await openTempFile(devicePath);
     try {
-      // A small write only fills the page cache: made in place, it saves a thread-pool round trip.
-      if (data.length <= 128 * 1024) writeAllAtSync(t.fd, [data], 0);
+      if (data.length <= SYNC_WRITE_BYTES) writeAllAtSync(t.fd, [data], 0);
       else await writeAllAt(t.fd, [data], 0);
       if (fsync) await (group ? group.sync() : fdatasync(t.fd));
       closeSync(t.fd);
