@@ -104,14 +104,18 @@ interface Child {
 export const STORAGE_NODE_IO_THREADS = 16;
 
 /**
- * A young generation of up to 64 MB per semi-space (V8's default here: 16). Every request leaves
- * short-lived garbage (headers, buffers, promises); with the default, V8 scavenges several times
- * a second under load. Measured on 4 KiB PUTs at c=16 (seven alternated rounds, bench/RESULTS.md):
- * 256 → 286 ops/s, the cluster's CPU per PUT 5.84 → 5.41 ms; the proxy's RSS under load ~20 MB
- * higher. 64 MiB PUTs spent no more CPU with it, so the old-generation floor below still keeps
- * full GCs away. Node accepts this one from NODE_OPTIONS too.
+ * A young generation of 64 MB per semi-space (V8's default here: at most 16). Every request
+ * leaves short-lived garbage (headers, buffers, promises); with the default, V8 scavenges several
+ * times a second under load. Measured on 4 KiB PUTs at c=16 (seven alternated rounds,
+ * bench/RESULTS.md): 256 → 286 ops/s, the cluster's CPU per PUT 5.84 → 5.41 ms. 64 MiB PUTs spent
+ * no more CPU with it, so the old-generation floor below still keeps full GCs away.
+ * The minimum is the maximum: with only a maximum, V8 starts small and grows the semi-spaces a
+ * little at a time, and the busiest storage node's RSS climbed ~7 MiB/min for the whole 10-minute
+ * memory soak (its young generation's committed pages 57 → 114 MiB, everything else flat;
+ * bench/RESULTS.md). Full-size from the start, the young generation reaches its ~128 MiB within
+ * seconds of load and RSS levels off there.
  */
-export const YOUNG_GENERATION_FLAG = '--max-semi-space-size=64';
+export const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=64', '--max-semi-space-size=64'];
 
 /**
  * V8 options for the server processes. A server streaming bodies allocates a buffer per socket
@@ -120,10 +124,11 @@ export const YOUNG_GENERATION_FLAG = '--max-semi-space-size=64';
  * mark-compact every few hundred ms, a third of a storage node's CPU during large PUTs. A 64 MB
  * floor on the old generation's limit stops that (measured on 64 MiB PUTs: ~250 full GCs per GB
  * across the four nodes down to none, the nodes' CPU down by a third). Node does not take this
- * one from NODE_OPTIONS; a standalone server gets both on its command line (`node
- * --initial-old-space-size=64 --max-semi-space-size=64 swiftlet.js …`, as the Dockerfile does).
+ * one from NODE_OPTIONS, nor the young generation's minimum; a standalone server gets them all on
+ * its command line (`node --initial-old-space-size=64 --min-semi-space-size=64
+ * --max-semi-space-size=64 swiftlet.js …`, as the Dockerfile does).
  */
-export const SERVER_NODE_FLAGS = ['--initial-old-space-size=64', YOUNG_GENERATION_FLAG];
+export const SERVER_NODE_FLAGS = ['--initial-old-space-size=64', ...YOUNG_GENERATION_FLAGS];
 
 function startChild(name: string, args: string[], verbose: boolean, env: NodeJS.ProcessEnv = process.env): Child {
   const proc = spawn(process.execPath, [...SERVER_NODE_FLAGS, SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });

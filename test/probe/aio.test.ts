@@ -55,6 +55,7 @@ t.test('all-in-one: start, use, stop, restart', async (t) => {
     const argv = (await readFile(`/proc/${info.pids[name]}/cmdline`, 'utf8')).split('\0');
     t.ok(argv.includes('--initial-old-space-size=64'), `${name} runs with the old-generation floor (no full GC every few hundred ms while bodies stream)`);
     t.ok(argv.includes('--max-semi-space-size=64'), `${name} runs with the larger young generation (fewer scavenges per request)`);
+    t.ok(argv.includes('--min-semi-space-size=64'), `${name} starts with its young generation full-size (RSS levels off instead of creeping up)`);
   }
   const login = async () => {
     const res = await request(info.auth_url, { headers: { 'x-auth-user': 'test:tester', 'x-auth-key': 'testing' } });
