@@ -50,6 +50,7 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
       object: createObjectReplicationHandler(ctx, { reclaimAgeS: config.reclaim_age_s }),
       ...createDbReplicationHandlers(ctx, db.pool),
     },
+    levelDbMemory: () => db.pool.memoryBytes(),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

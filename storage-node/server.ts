@@ -7,6 +7,7 @@ import { loadReports, type PassReport } from '../common/pass-report.js';
 import type { Socket } from 'node:net';
 import { RAW_BODY_METHOD } from '../common/raw-body.js';
 import { isDeviceDir, validDeviceName } from './devices.js';
+import { memoryReport } from './memory-report.js';
 import { RawBodyConnection } from './object/raw-receiver.js';
 import type { BackendRequest, BackendServer, StorageNodeContext } from './types.js';
 
@@ -31,6 +32,8 @@ export interface StorageNodeServers {
    * handler, after the device check.
    */
   replicate?: Partial<Record<ReplicateKind, ReplicateHandler>>;
+  /** LevelDB's memory per open device database, for `GET /recon/memory`. */
+  levelDbMemory?: () => Promise<Record<string, number>>;
 }
 
 export type ReplicateKind = 'object' | 'container' | 'account';
@@ -173,6 +176,7 @@ async function route(
   if (rawPath === '/healthcheck') return sendStatus(res, 200, 'OK');
   if (rawPath === '/recon/devices' && method === 'GET') return sendJson(res, await deviceReport(ctx.devicesRoot));
   if (rawPath === '/recon/status' && method === 'GET') return sendJson(res, await nodeStatus(ctx.devicesRoot));
+  if (rawPath === '/recon/memory' && method === 'GET') return sendJson(res, await memoryReport(servers.levelDbMemory ?? (async () => ({}))));
   if (servers.extra && (await servers.extra(req, res))) return;
 
   const replicateKind = req.headers['x-backend-replicate'];

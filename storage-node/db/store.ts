@@ -125,6 +125,11 @@ export class DeviceDb {
     await this.db.close();
   }
 
+  /** What LevelDB holds in memory for this database: its memtables and its block cache (bounded by their sizes, 2 × 4 MiB and 8 MiB). */
+  memoryBytes(): number {
+    return Number(this.db.getProperty('leveldb.approximate-memory-usage'));
+  }
+
   async getJson<T>(k: Buffer): Promise<T | undefined> {
     const v = await this.db.get(k);
     return v === undefined ? undefined : (JSON.parse(v) as T);
@@ -249,6 +254,13 @@ export class DevicePool {
         /* logged by get() */
       }
     }
+    return out;
+  }
+
+  /** LevelDB's memory per open database, by device path (`/recon/memory`). */
+  async memoryBytes(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const [path, db] of await this.open()) out[path] = db.memoryBytes();
     return out;
   }
 
