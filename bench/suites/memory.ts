@@ -12,6 +12,7 @@ import { runNode } from '../node-runner.js';
 import { Progress } from '../progress.js';
 import { markdownTable } from '../report.js';
 import type { RunResult, WorkloadRuns } from '../result.js';
+import { breakdownTable, readBreakdown, type BreakdownSample } from '../memory-breakdown.js';
 import { describeFlat, rssLineChart, RssSampler, soakFigures, transferFigures, type FlatCriterion, type RssSample, type SoakFigures, type TransferFigures } from '../rss.js';
 import { fmt } from '../stats.js';
 import { isRoot, mountXfs, startSwiftlet, umountXfs, type RunningSystem } from '../systems.js';
@@ -60,15 +61,15 @@ async function authRetry(s: RunningSystem): Promise<Endpoint> {
   }
 }
 
-/** The pids in the aio's ready line, which startSwiftlet copies to <work>/swiftlet/aio.log. */
-async function aioPids(log: string): Promise<Record<string, number>> {
+/** The pids and storage-node ports in the aio's ready line, which startSwiftlet copies to <work>/swiftlet/aio.log. */
+async function aioReady(log: string): Promise<{ pids: Record<string, number>; storageNodePorts: number[] }> {
   for (let i = 0; i < 50; i++) {
     const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
     for (const line of text.split('\n')) {
       if (!line.startsWith('{')) continue;
       try {
-        const rec = JSON.parse(line) as { msg?: string; pids?: Record<string, number> };
-        if (rec.msg === 'aio ready' && rec.pids) return rec.pids;
+        const rec = JSON.parse(line) as { msg?: string; pids?: Record<string, number>; storage_node_ports?: number[] };
+        if (rec.msg === 'aio ready' && rec.pids) return { pids: rec.pids, storageNodePorts: rec.storage_node_ports ?? [] };
       } catch {
         /* not the ready line */
       }
@@ -113,6 +114,8 @@ async function writeSeeds(ep: Endpoint, workDir: string, tag: string, progress: 
 
 interface SoakResult {
   samples: RssSample[];
+  /** The storage nodes' own account of their memory, before the first phase and after each. */
+  breakdown: BreakdownSample[];
   workloads: WorkloadRuns[];
   phases: number;
   seconds: number;
@@ -138,7 +141,7 @@ function rssNow(s: RssSample | undefined): string {
  * container, Node HEAD of seeds, Node DELETE of everything the earlier phases PUT, and Node PUT and
  * GET of 1 MiB objects (one connection each).
  */
-async function soak(ep: Endpoint, pids: Record<string, number>, durationMs: number, c: number, seeds: Seeds, workDir: string, tag: string, progress: Progress): Promise<SoakResult> {
+async function soak(ep: Endpoint, pids: Record<string, number>, nodePorts: readonly number[], durationMs: number, c: number, seeds: Seeds, workDir: string, tag: string, progress: Progress): Promise<SoakResult> {
   const churn = `mem-${tag}-churn`;
   await ensureContainer(ep, churn);
   const runs = new Map<string, WorkloadRuns>();
@@ -147,6 +150,7 @@ async function soak(ep: Endpoint, pids: Record<string, number>, durationMs: numb
   const end = Date.now() + durationMs;
   const ticker = setInterval(() => progress.tick(`soak ${fmt(sampler.now())}/${durationMs / 1000} s; RSS MiB: ${rssNow(sampler.samples.at(-1))}`), 1000);
   let phase = 0;
+  const breakdown = [await readBreakdown(nodePorts, sampler.now())];
   try {
     while (end - Date.now() >= 2000) {
       const ms = Math.min(PHASE_MS, end - Date.now());
@@ -178,6 +182,7 @@ async function soak(ep: Endpoint, pids: Record<string, number>, durationMs: numb
         parts.push(`${j.op.toUpperCase()}${j.size ? ' ' + formatSize(j.size) : ''} ${fmt(r.opsPerSec)}/s${r.errors ? ` ERRORS ${r.errors} ${JSON.stringify(r.errorKinds)}` : ''}`);
       });
       progress.line(`phase ${phase} (${fmt(ms / 1000)} s, at ${fmt(sampler.now())} s): ${parts.join('; ')}; RSS MiB: ${rssNow(sampler.samples.at(-1))}`);
+      breakdown.push(await readBreakdown(nodePorts, sampler.now()));
       phase++;
     }
   } finally {
@@ -186,7 +191,7 @@ async function soak(ep: Endpoint, pids: Record<string, number>, durationMs: numb
   const samples = sampler.stop();
   const order: Op[] = ['put', 'get', 'head', 'list', 'delete'];
   const workloads = [...runs.values()].sort((a, b) => order.indexOf(a.op) - order.indexOf(b.op) || a.size - b.size);
-  return { samples, workloads, phases: phase, seconds: samples[samples.length - 1].t };
+  return { samples, breakdown, workloads, phases: phase, seconds: samples[samples.length - 1].t };
 }
 
 /** size bytes of an AES-128-CTR keystream (pseudo-random, cheap), 1 MiB at a time; feeds `md5`. */
@@ -414,7 +419,7 @@ export async function memorySuite(ctx: SuiteContext): Promise<number> {
     progress.line(`work dir ${workDir}: ${fmt(freeBytes / GiB)} GiB free, ${fmt(needBytes / GiB)} GiB needed; data on a ${imageGiB}G sparse XFS image`);
     await mountXfs(join(base, 'xfs.img'), data, `${imageGiB}G`); // startSwiftlet finds it mounted
     sys = await startSwiftlet({ workDir, xfs: true, daemons, progress });
-    const pids = await aioPids(join(base, 'aio.log'));
+    const { pids, storageNodePorts } = await aioReady(join(base, 'aio.log'));
     progress.line(`sampling ${Object.entries(pids).map(([p, pid]) => `${p}=${pid}`).join(', ')}`);
     const ep = await authRetry(sys);
     maxSize = await maxFileSize(ep);
@@ -422,7 +427,7 @@ export async function memorySuite(ctx: SuiteContext): Promise<number> {
     const tag = Date.now().toString(36);
     const seeds = await writeSeeds(ep, workDir, tag, progress);
     progress.line(`soak: ${durationMs / 1000} s of ${PHASE_MS / 1000} s phases, concurrency ${concurrency}; RSS every ${SOAK_INTERVAL_MS / 1000} s`);
-    soakRes = await soak(ep, pids, durationMs, concurrency, seeds, workDir, tag, progress);
+    soakRes = await soak(ep, pids, storageNodePorts, durationMs, concurrency, seeds, workDir, tag, progress);
     if (bigSize > 0) {
       progress.line(`big object: ${formatSize(bigSize)} (max_file_size ${maxSize}); RSS every ${BIG_INTERVAL_MS / 1000} s`);
       big = await bigObject(ep, pids, bigSize, tag, progress);
@@ -472,6 +477,7 @@ export async function memorySuite(ctx: SuiteContext): Promise<number> {
     soakTable(soakFigs),
     soakFigs.map((f) => `- ${f.proc}: ${f.verdict}: ${f.reason}`).join('\n'),
     '',
+    breakdownTable(soakRes.breakdown, FLAT.warmUpS),
     `Workloads (one run = one phase; errors: ${errors}):`,
     '',
     markdownTable(soakRes.workloads),
@@ -506,7 +512,7 @@ export async function memorySuite(ctx: SuiteContext): Promise<number> {
           options: { durationMs, bigSize, concurrency, daemons, phaseMs: PHASE_MS },
           criteria: { flat: FLAT, flatText: describeFlat(FLAT), boundedGrowthMiB: BOUNDED_GROWTH_MIB },
           verdicts: { flat: flatVerdict, bounded: boundedVerdict },
-          soak: { seconds: soakRes.seconds, phases: soakRes.phases, figures: soakFigs, workloads: soakRes.workloads, samples: soakRes.samples },
+          soak: { seconds: soakRes.seconds, phases: soakRes.phases, figures: soakFigs, workloads: soakRes.workloads, samples: soakRes.samples, breakdown: soakRes.breakdown },
           big: big ?? null,
         },
         null,
@@ -515,6 +521,6 @@ export async function memorySuite(ctx: SuiteContext): Promise<number> {
     'results.md': md,
     'chart.svg': rssLineChart('Swiftlet all-in-one: resident memory (VmRSS)', panels),
   });
-  process.stdout.write(`\n${soakTable(soakFigs)}\n${big ? `${transferLine(big.put, 'PUT')}\n${transferLine(big.get, 'GET')}\n\n${bigTable(big)}\n` : ''}${summary}\n\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
+  process.stdout.write(`\n${soakTable(soakFigs)}\n${breakdownTable(soakRes.breakdown, FLAT.warmUpS)}\n${big ? `${transferLine(big.put, 'PUT')}\n${transferLine(big.get, 'GET')}\n\n${bigTable(big)}\n` : ''}${summary}\n\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
   return failure || errors > 0 || (big && !bigOk) ? 1 : 0;
 }

@@ -1,0 +1,83 @@
+import { request } from 'undici';
+import type { MemoryReport } from '../storage-node/memory-report.js';
+
+/**
+ * Where a storage node's memory is, from its `GET /recon/memory`: V8's young generation, the rest
+ * of V8's heap, LevelDB's memtables and block cache, and everything else (native allocations,
+ * code, stacks, mapped files). The memory soak reads it after every phase, so a node whose RSS
+ * rises can be told apart: a cache or generation filling to its bound, or something else growing.
+ */
+
+const MiB = 1024 ** 2;
+
+export interface MemoryParts {
+  rssMiB: number;
+  /** V8's new_space, backed bytes: up to two semi-spaces. */
+  youngMiB: number;
+  /** V8's other spaces (old, code, large objects, …), backed bytes. */
+  v8OtherMiB: number;
+  /** LevelDB's memtables and block cache, all devices. */
+  levelDbMiB: number;
+  /** RSS less the three above. */
+  restMiB: number;
+}
+
+export interface BreakdownSample {
+  /** Seconds since the soak started. */
+  t: number;
+  /** Storage node name (node1…) → parts; a node that did not answer is left out. */
+  nodes: Record<string, MemoryParts>;
+}
+
+export function memoryParts(r: MemoryReport): MemoryParts {
+  let youngMiB = 0;
+  let v8OtherMiB = 0;
+  for (const [space, s] of Object.entries(r.v8Spaces)) {
+    if (space === 'new_space') youngMiB += s.physical / MiB;
+    else v8OtherMiB += s.physical / MiB;
+  }
+  const levelDbMiB = Object.values(r.levelDb).reduce((a, b) => a + b, 0) / MiB;
+  const rssMiB = r.rss / MiB;
+  return { rssMiB, youngMiB, v8OtherMiB, levelDbMiB, restMiB: rssMiB - youngMiB - v8OtherMiB - levelDbMiB };
+}
+
+/** Every node's report now, by name (node1 = the first port). */
+export async function readBreakdown(ports: readonly number[], t: number): Promise<BreakdownSample> {
+  const nodes: Record<string, MemoryParts> = {};
+  await Promise.all(
+    ports.map(async (port, i) => {
+      try {
+        const res = await request(`http://127.0.0.1:${port}/recon/memory`, { headersTimeout: 5000, bodyTimeout: 5000 });
+        if (res.statusCode !== 200) return void (await res.body.dump());
+        nodes[`node${i + 1}`] = memoryParts((await res.body.json()) as MemoryReport);
+      } catch {
+        /* a node too busy to answer in 5 s is left out of this sample */
+      }
+    }),
+  );
+  return { t, nodes };
+}
+
+const PARTS: Array<[keyof MemoryParts, string]> = [
+  ['rssMiB', 'RSS'],
+  ['youngMiB', 'V8 young generation'],
+  ['v8OtherMiB', 'V8 other spaces'],
+  ['levelDbMiB', 'LevelDB'],
+  ['restMiB', 'the rest'],
+];
+
+/**
+ * Per node, each part at the first sample at or after `fromS` and at the last sample, and the
+ * change between them. Empty when no node answered.
+ */
+export function breakdownTable(samples: readonly BreakdownSample[], fromS: number): string {
+  const first = samples.find((s) => s.t >= fromS);
+  const last = samples.at(-1);
+  if (!first || !last || first === last) return '';
+  const nodes = Object.keys(first.nodes).filter((n) => last.nodes[n]).sort();
+  if (nodes.length === 0) return '';
+  const head = `| node | ${PARTS.map(([, label]) => `${label} MiB`).join(' | ')} |\n|---|${PARTS.map(() => '---:').join('|')}|\n`;
+  const cell = (a: number, b: number): string => `${a.toFixed(0)} → ${b.toFixed(0)} (${b - a >= 0 ? '+' : ''}${(b - a).toFixed(1)})`;
+  const rows = nodes.map((n) => `| ${n} | ${PARTS.map(([k]) => cell(first.nodes[n][k], last.nodes[n][k])).join(' | ')} |`);
+  return `Storage nodes' memory by part (\`GET /recon/memory\`), at ${first.t.toFixed(0)} s → at ${last.t.toFixed(0)} s:\n\n${head}${rows.join('\n')}\n`;
+}
