@@ -46,6 +46,16 @@ export function machineInfo(): MachineInfo {
   };
 }
 
+/**
+ * The report's machine facts: the commit as it was when the run started (HEAD may move during a
+ * long run), the load and the Swift and wrk versions as they are at the end (the first run on a machine
+ * installs their packages after it started).
+ */
+export function machineAtEnd(start: MachineInfo, extra: Partial<MachineInfo> = {}): MachineInfo {
+  const now = machineInfo();
+  return { ...start, loadAvg1: now.loadAvg1, swift: now.swift, wrk: now.wrk, ...extra };
+}
+
 export function machineMarkdown(m: MachineInfo): string {
   return [
     `- date: ${m.date}`,

@@ -6,12 +6,19 @@ import { listingSuite } from './suites/listing.js';
 import { memorySuite } from './suites/memory.js';
 import { replicationSuite } from './suites/replication.js';
 import { ringSuite } from './suites/ring.js';
+import { targetsSuite } from './suites/targets.js';
 import { REPO_ROOT } from './systems.js';
 
 /** `npm run bench -- <suite> [options]` (node dist/bench/main.js). Results go to bench/results/. */
 export const USAGE = `usage: npm run bench -- <suite> [options]
 
 suites:
+  targets       every figure the benchmark issue sets, in one invocation (root; ~75 min): 4 KiB and
+                64 MiB side by side, listing 1,000,000, ring at part power 18, the memory soak and a
+                5 GiB object; each part writes its own results, then one table judges every target
+                (exit 0: all met, 3: some not met, 1: a part failed)
+                  [--only small,large,listing,ring,memory] [--quick] (every part small: checks the
+                  harness in ~10 min, not the targets) [--max-steal 10] [--steal-retries 2]
   object        one Swift endpoint with v1 auth
                   --auth-url URL (127.0.0.1 only) [--user test:tester] [--key testing] [--name NAME]
                   + object workload options below (default: one run)
@@ -53,6 +60,7 @@ environment: SWIFTLET_BENCH_LOOP_DIRECT_IO=off keeps the loop devices under the 
 
 const COMMON = ['out'];
 const KNOWN: Record<string, { options: readonly string[]; flags: readonly string[] }> = {
+  targets: { options: [...COMMON, 'only', 'max-steal', 'steal-retries'], flags: ['quick'] },
   object: { options: [...OBJECT_OPTIONS, ...COMMON, 'auth-url', 'user', 'key', 'name'], flags: [] },
   'side-by-side': { options: [...OBJECT_OPTIONS, ...COMMON, 'swift-port', 'swiftlet-fs', 'work-dir', 'max-steal', 'steal-retries'], flags: ['keep', 'swiftlet-daemons'] },
   ring: { options: [...COMMON, 'part-powers', 'devices', 'repeat', 'timeout'], flags: [] },
@@ -76,21 +84,8 @@ export async function main(argv: string[]): Promise<number> {
     command: `npm run bench -- ${argv.map((a) => (/^[\w./:,=@+-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`,
     outRoot: resolve(options.get('out') ?? resolve(REPO_ROOT, 'bench', 'results')),
   };
-  switch (suite) {
-    case 'object':
-      return objectSuite(ctx);
-    case 'side-by-side':
-      return sideBySideSuite(ctx);
-    case 'ring':
-      return ringSuite(ctx);
-    case 'listing':
-      return listingSuite(ctx);
-    case 'replication':
-      return replicationSuite(ctx);
-    case 'memory':
-      return memorySuite(ctx);
-  }
-  return 2;
+  const run = { targets: targetsSuite, object: objectSuite, 'side-by-side': sideBySideSuite, ring: ringSuite, listing: listingSuite, replication: replicationSuite, memory: memorySuite }[suite];
+  return run ? (await run(ctx)).code : 2;
 }
 
 // Run when executed (not when imported by a test).

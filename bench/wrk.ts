@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Bound } from './args.js';
 import { assertLoopback } from './endpoint.js';
+import { ensureCommand } from './packages.js';
 import { payloadMbPerSec, type RunResult } from './result.js';
 import type { Op } from './args.js';
 
@@ -241,6 +242,7 @@ export interface WrkRunOptions {
 
 export async function runWrk(job: WrkJob, opts: WrkRunOptions = {}): Promise<RunResult> {
   const base = assertLoopback(job.storageUrl);
+  ensureCommand('wrk');
   const threads = Math.min(job.threads, job.concurrency);
   const dir = opts.scriptDir ?? mkdtempSync(join(tmpdir(), 'bench-wrk-'));
   const script = join(dir, `wrk-${job.op}-${process.pid}-${Date.now()}.lua`);

@@ -6,13 +6,13 @@ import { request } from 'undici';
 import { BenchUsageError, parseCount, parseDuration } from '../args.js';
 import { EMPTY_ETAG, FILL_CONTENT_TYPE, fillSwiftContainer, fillSwiftletContainer, MERGE_ROWS_MAX, type DirectFillResult } from '../direct-fill.js';
 import { agent, containerObjectCount, encodePath, ensureContainer, simple, v1Auth, type Endpoint } from '../endpoint.js';
-import { machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../machine.js';
+import { machineAtEnd, machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../machine.js';
 import { Progress } from '../progress.js';
 import { svgBarChart } from '../report.js';
 import { fmt, fmtSpread, meanSpread, ratio, summarizeLatencies } from '../stats.js';
 import { REPO_ROOT, type RunningSystem } from '../systems.js';
 import { runWrk } from '../wrk.js';
-import { startBoth, type SuiteContext } from './objects.js';
+import { startBoth, type SuiteContext, type SuiteOutcome } from './objects.js';
 
 /**
  * Listing a big container: fill it with N empty objects named d<i % 100>/o<i>, then time
@@ -173,7 +173,7 @@ function fillLine(name: string, n: number, f: FillResult | undefined): string {
   return `- ${name}: filled to ${n} listing rows directly in ${fmt(f.seconds)} s (${fmt(f.rowsPerSec)} rows/s on each of ${f.replicas.length} replicas; ${f.tool}, ${f.batchRows} rows per write; per replica: ${per})`;
 }
 
-export async function listingSuite(ctx: SuiteContext): Promise<number> {
+export async function listingSuite(ctx: SuiteContext): Promise<SuiteOutcome> {
   const o = ctx.options;
   const n = parseCount(o.get('objects') ?? '1000000', '--objects');
   const pageSize = parseCount(o.get('page') ?? '10000', '--page');
@@ -246,7 +246,7 @@ export async function listingSuite(ctx: SuiteContext): Promise<number> {
     fillMethod === 'api'
       ? `filled through the API with wrk (0-byte PUTs, ${fillConc} connections)`
       : 'filled directly: the listing rows 0-byte PUTs would have left (timestamp, size 0, application/octet-stream, empty-body MD5) merged into the container database of each of the 3 primaries, no object data (Swift: ContainerBroker.merge_items; Swiftlet: the db replication verb merge); object count checked through the API'
-  const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
+  const m = machineAtEnd(m0);
   const md = `# listing: ${n} objects, pages of ${pageSize}\n\n${machineMarkdown(m)}\n- container: ${n} empty objects named d<i mod 100>/o<i> (100 "directories" of ${Math.floor(n / 100)}), ${fillHow}\n- timed: walking every page of each query (format=json, limit=${pageSize}, marker paging), ${repeat} run(s), systems alternating\n- command: \`${ctx.command}\`\n\n${fillLines}\n\nRatios are ${names.join('/')}: below 1 for times means ${names[0]} is faster.\n\n${table}`;
   const dir = resultsDir(ctx.outRoot, 'listing');
   writeResultFiles(dir, {
@@ -255,5 +255,5 @@ export async function listingSuite(ctx: SuiteContext): Promise<number> {
     'chart.svg': svgBarChart(`Listing ${n} objects, ${pageSize}-entry pages (total ms, lower is better)`, names, [{ title: 'time to list', unit: 'ms', rows: chartRows }], names.length === 2 ? names.join('/') : ''),
   });
   process.stdout.write(`\n${fillLines}\n\n${table}\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
-  return 0;
+  return { code: 0, dir };
 }

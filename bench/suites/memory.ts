@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { BenchUsageError, formatSize, parseCount, parseDuration, parseSize, type Bound, type Op } from '../args.js';
 import { encodePath, ensureContainer, listAll, v1Auth, type Endpoint } from '../endpoint.js';
-import { machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../machine.js';
+import { machineAtEnd, machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../machine.js';
 import { runNode } from '../node-runner.js';
 import { Progress } from '../progress.js';
 import { markdownTable } from '../report.js';
@@ -18,7 +18,7 @@ import { fmt } from '../stats.js';
 import { isRoot, mountXfs, startSwiftlet, umountXfs, type RunningSystem } from '../systems.js';
 import { resultLine } from '../workload.js';
 import { runWrk, type WrkJob } from '../wrk.js';
-import type { SuiteContext } from './objects.js';
+import type { SuiteContext, SuiteOutcome } from './objects.js';
 
 /**
  * `memory`: does Swiftlet's all-in-one keep its memory flat under a long mixed workload, and does a
@@ -363,7 +363,7 @@ function stopWrkChildren(): void {
 /** Judged processes: the proxy and the storage nodes (daemons, when run, are shown but not judged). */
 const judged = (proc: string): boolean => proc === 'proxy' || /^node\d+$/.test(proc);
 
-export async function memorySuite(ctx: SuiteContext): Promise<number> {
+export async function memorySuite(ctx: SuiteContext): Promise<SuiteOutcome> {
   const o = ctx.options;
   const durationMs = parseDuration(o.get('duration') ?? '10m');
   if (durationMs < 2 * FLAT.warmUpS * 1000) throw new BenchUsageError(`--duration must be at least ${2 * FLAT.warmUpS}s (the first ${FLAT.warmUpS} s are warm-up)`);
@@ -439,7 +439,7 @@ export async function memorySuite(ctx: SuiteContext): Promise<number> {
   } finally {
     await cleanup();
   }
-  if (interrupted) return 130;
+  if (interrupted) return { code: 130 };
   if (!soakRes) throw new Error(failure ?? 'the soak did not run');
 
   const procs = Object.keys(soakRes.samples[0]?.procs ?? {});
@@ -449,7 +449,7 @@ export async function memorySuite(ctx: SuiteContext): Promise<number> {
   const bigOk = big !== undefined && big.put.ok && big.get?.ok === true;
   const boundedVerdict = !big ? 'NOT RUN' : !bigOk ? 'NO (transfer not verified)' : big.figures.filter((f) => judged(f.proc)).every(bounded) ? 'YES' : 'NO';
   const errors = soakRes.workloads.reduce((a, w) => a + w.runs.reduce((b, r) => b + r.errors, 0), 0);
-  const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
+  const m = machineAtEnd(m0);
   const summary = [
     `- Proxy and storage nodes stay flat over the ${fmt(soakRes.seconds / 60)}-minute soak: **${flatVerdict}**`,
     bigSize === 0
@@ -522,5 +522,5 @@ export async function memorySuite(ctx: SuiteContext): Promise<number> {
     'chart.svg': rssLineChart('Swiftlet all-in-one: resident memory (VmRSS)', panels),
   });
   process.stdout.write(`\n${soakTable(soakFigs)}\n${breakdownTable(soakRes.breakdown, FLAT.warmUpS)}\n${big ? `${transferLine(big.put, 'PUT')}\n${transferLine(big.get, 'GET')}\n\n${bigTable(big)}\n` : ''}${summary}\n\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
-  return failure || errors > 0 || (big && !bigOk) ? 1 : 0;
+  return { code: failure || errors > 0 || (big && !bigOk) ? 1 : 0, dir };
 }

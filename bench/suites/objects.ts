@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchUsageError, boundLabel, formatSize, objectWorkloadOptions, parseCount, parseDuration, type Bound, type ObjectWorkloadOptions, type Op } from '../args.js';
 import { v1Auth, type Endpoint } from '../endpoint.js';
-import { machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../machine.js';
+import { machineAtEnd, machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../machine.js';
 import { Progress } from '../progress.js';
 import { markdownFlushes, markdownSideBySide, markdownTable, objectChart, pairRatios, ratioLines, sideBySideChart, aggregate, type Pair } from '../report.js';
 import type { RunResult, WorkloadRuns } from '../result.js';
@@ -11,6 +11,12 @@ import { isRoot, startSwift, startSwiftlet, type RunningSystem } from '../system
 import { blockDeviceOf } from '../devstats.js';
 import { cpuJiffies, leastStealOf, settle, stealPercent, stealRuleOf } from '../settle.js';
 import { runGroup } from '../workload.js';
+
+/** What a suite leaves: its exit code, and the folder it wrote results.json / results.md / chart.svg to. */
+export interface SuiteOutcome {
+  code: number;
+  dir?: string;
+}
 
 export interface SuiteContext {
   options: Map<string, string>;
@@ -63,7 +69,7 @@ function sortRuns(ws: WorkloadRuns[]): WorkloadRuns[] {
 }
 
 /** `object`: one Swift endpoint with v1 auth. */
-export async function objectSuite(ctx: SuiteContext): Promise<number> {
+export async function objectSuite(ctx: SuiteContext): Promise<SuiteOutcome> {
   const o = ctx.options;
   const authUrl = o.get('auth-url');
   if (!authUrl) throw new BenchUsageError('object needs --auth-url (e.g. http://127.0.0.1:8080/auth/v1.0)');
@@ -89,7 +95,7 @@ export async function objectSuite(ctx: SuiteContext): Promise<number> {
     rmSync(workDir, { recursive: true, force: true });
   }
   const ws = sortRuns([...runs.values()]);
-  const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
+  const m = machineAtEnd(m0);
   const md = `# object suite: ${name}\n\n${machineMarkdown(m)}\n- endpoint: ${authUrl}\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? DEFAULT_WARMUP} per op before the first run of each size/concurrency (unmeasured, both systems)\n- command: \`${ctx.command}\`\n\n${markdownTable(ws)}`;
   const dir = resultsDir(ctx.outRoot, 'object');
   writeResultFiles(dir, {
@@ -98,7 +104,7 @@ export async function objectSuite(ctx: SuiteContext): Promise<number> {
     'chart.svg': objectChart(ws, `${name}: object workloads`),
   });
   process.stdout.write(`\n${markdownTable(ws)}\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
-  return ws.some((w) => w.runs.some((r) => r.errors > 0)) ? 1 : 0;
+  return { code: ws.some((w) => w.runs.some((r) => r.errors > 0)) ? 1 : 0, dir };
 }
 
 /** Auth with retries: a freshly started cluster may answer 503 for a moment. */
@@ -162,7 +168,7 @@ export async function startBoth(o: Map<string, string>, progress: Progress): Pro
 }
 
 /** `side-by-side`: Swiftlet and Swift all-in-ones, the same workloads interleaved, ratios. */
-export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
+export async function sideBySideSuite(ctx: SuiteContext): Promise<SuiteOutcome> {
   const o = ctx.options;
   const opts = objectWorkloadOptions(o, { repeat: 3 });
   const stealRule = stealRuleOf(o.get('max-steal'), o.get('steal-retries'));
@@ -224,7 +230,7 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
     const b = runs.get(`${epB.name}/${w.op}/${w.size}/${w.concurrency}`);
     if (b) pairs.push({ a: w, b });
   }
-  const m = { ...m0, loadAvg1: machineInfo().loadAvg1, ...(cpuAtStart ? { stealPct: stealPercent(cpuAtStart, cpuJiffies()) } : {}) };
+  const m = machineAtEnd(m0, cpuAtStart ? { stealPct: stealPercent(cpuAtStart, cpuJiffies()) } : {});
   const table = markdownSideBySide(pairs);
   const flushes = markdownFlushes(pairs);
   const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, XFS on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered: SWIFTLET_BENCH_LOOP_DIRECT_IO=off)' : ' in direct I/O mode'}, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? DEFAULT_WARMUP} per op before the first run of each size/concurrency (unmeasured, both systems); before each measured group of runs, \`sync\` and a wait for a quiet machine (≤ 10 % busy over 0.5 s, at most 10 s); ${stealRule.retries ? `a group during one of whose runs the hypervisor took more than ${stealRule.maxPct} % of the CPU (steal) is run again, up to ${stealRule.retries} more time(s), on either system, and the attempt with the least steal kept (${groupsRunAgain} group(s) run again)` : 'no group run again for steal'}\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}${flushes ? `\n${flushes}` : ''}`;
@@ -253,5 +259,5 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<number> {
   });
   process.stdout.write(`\n${table}\n${ratioLines(pairs).join('\n')}\n\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
   if (failure) process.stderr.write(`run stopped early: ${failure}\n`);
-  return failure ? 1 : 0;
+  return { code: failure ? 1 : 0, dir };
 }

@@ -12,7 +12,7 @@ import { machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../m
 import { Progress } from '../progress.js';
 import { fmt } from '../stats.js';
 import { REPO_ROOT, startSwiftlet } from '../systems.js';
-import type { SuiteContext } from './objects.js';
+import type { SuiteContext, SuiteOutcome } from './objects.js';
 
 const execFileP = promisify(execFile);
 
@@ -38,7 +38,7 @@ async function countDataFiles(deviceDir: string): Promise<number> {
   return n;
 }
 
-export async function replicationSuite(ctx: SuiteContext): Promise<number> {
+export async function replicationSuite(ctx: SuiteContext): Promise<SuiteOutcome> {
   const o = ctx.options;
   const objects = parseCount(o.get('objects') ?? '2000', '--objects');
   const size = parseSize(o.get('size') ?? '64k');
@@ -113,7 +113,7 @@ export async function replicationSuite(ctx: SuiteContext): Promise<number> {
     });
     process.stdout.write(md + '\n');
     progress.line(`results in ${dir}`);
-    return full ? 0 : 1;
+    return { code: full ? 0 : 1, dir };
   } finally {
     await sys.stop().catch(() => undefined);
     if (!o.get('work-dir')) rmSync(workDir, { recursive: true, force: true });

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseCount, parseDuration, parseList } from '../args.js';
-import { machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../machine.js';
+import { machineAtEnd, machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../machine.js';
 import { Progress } from '../progress.js';
 import { svgBarChart } from '../report.js';
 import { fmt, fmtSpread, meanSpread, ratio } from '../stats.js';
 import { REPO_ROOT } from '../systems.js';
-import type { SuiteContext } from './objects.js';
+import type { SuiteContext, SuiteOutcome } from './objects.js';
 
 /**
  * Ring rebalance time: the same input (part power P, 3 replicas, D devices of equal weight in
@@ -81,7 +81,7 @@ function lastLine(s: string): string {
   return (lines[lines.length - 1] ?? s.split('\n').pop() ?? '').trim().slice(0, 200);
 }
 
-export async function ringSuite(ctx: SuiteContext): Promise<number> {
+export async function ringSuite(ctx: SuiteContext): Promise<SuiteOutcome> {
   const o = ctx.options;
   const partPowers = parseList(o.get('part-powers') ?? '16,17,18,19,20', (s) => parseCount(s, '--part-powers'));
   const deviceCounts = parseList(o.get('devices') ?? '10,100,1000', (s) => parseCount(s, '--devices'));
@@ -137,7 +137,7 @@ export async function ringSuite(ctx: SuiteContext): Promise<number> {
       .map((r) => `| ${r.partPower} | ${2 ** r.partPower} | ${r.devices} | ${cell(r, 'Swiftlet')} | ${cell(r, 'Swift')} | ${Number.isFinite(ratioOf(r)) ? `**${fmt(ratioOf(r))}×**` : '—'} | ${r.notes.Swiftlet ?? ''} | ${r.notes.Swift ?? ''} |`)
       .join('\n') +
     '\n';
-  const m = { ...m0, loadAvg1: machineInfo().loadAvg1 };
+  const m = machineAtEnd(m0);
   const md = `# ring rebalance: swiftlet ring vs swift-ring-builder\n\n${machineMarkdown(m)}\n- input: 3 replicas, min_part_hours 1, devices of weight 100 in 5 zones (10 devices: 10 servers of 1; more: servers of 10), seed 1\n- timed: the \`rebalance\` command of each tool, wall clock (process start + load + rebalance + save), ${repeat} run(s)\n- command: \`${ctx.command}\`\n\nBelow 1 in Swiftlet/Swift means Swiftlet is faster.\n\n${table}`;
   const dir = resultsDir(ctx.outRoot, 'ring');
   const chartRows = rows.map((r) => ({ label: `P=${r.partPower} D=${r.devices}`, values: [meanSpread(r.times.Swiftlet ?? []).mean, meanSpread(r.times.Swift ?? []).mean], note: Number.isFinite(ratioOf(r)) ? `${fmt(ratioOf(r))}×` : '' }));
@@ -147,5 +147,5 @@ export async function ringSuite(ctx: SuiteContext): Promise<number> {
     'chart.svg': svgBarChart('Ring rebalance time (lower is better)', tools.map((t) => t.name), [{ title: 'rebalance', unit: 's', rows: chartRows }], tools.length === 2 ? 'Swiftlet/Swift' : ''),
   });
   process.stdout.write(`\n${table}\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
-  return rows.some((r) => Object.keys(r.failed).length > 0) ? 1 : 0;
+  return { code: rows.some((r) => Object.keys(r.failed).length > 0) ? 1 : 0, dir };
 }
