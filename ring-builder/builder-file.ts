@@ -3,7 +3,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { endianness } from 'node:os';
 import { SwiftletError } from '../common/errors.js';
 import { writeFileAtomicSync } from './atomic-file.js';
-import type { RingDevice } from './ring-format.js';
+import { RING_GZIP_LEVEL, type RingDevice } from './ring-format.js';
 
 /** A builder's whole state as plain data. */
 export interface BuilderState {
@@ -35,7 +35,7 @@ export function saveBuilderFile(file: string, s: BuilderState): void {
     lastMoved: Buffer.from(s.lastMoved.buffer, s.lastMoved.byteOffset, s.lastMoved.byteLength).toString('base64'),
     replica2part2dev: s.replica2part2dev.map(u16ToBase64),
   };
-  writeFileAtomicSync(file, gzipSync(Buffer.from(JSON.stringify(json), 'utf8')));
+  writeFileAtomicSync(file, gzipSync(Buffer.from(JSON.stringify(json), 'utf8'), { level: RING_GZIP_LEVEL }));
 }
 
 export function loadBuilderFile(file: string): BuilderState {

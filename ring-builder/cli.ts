@@ -5,7 +5,6 @@ import { formatDevice, parseAddValue, type NewDevice } from './device-spec.js';
 import { writeRingFile } from './ring-format.js';
 import { EXIT_ERROR, EXIT_OK, EXIT_WARNING, UsageError, parseArgs, parseNumber, processIo, runCli, type CliIo } from './cli-io.js';
 
-export { getNodesCli } from './get-nodes.js';
 export type { CliIo } from './cli-io.js';
 
 const USAGE = `usage: swiftlet ring <builder-file> [command] [args]

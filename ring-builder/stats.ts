@@ -53,16 +53,20 @@ export interface DispersionStats {
 export function dispersion(rows: ReadonlyArray<Uint16Array>, t: TierTree, parts: number): DispersionStats {
   const byLevel = new Array<number>(LEVELS).fill(0);
   const nDev = t.devAnc.length / LEVELS;
-  const nodes = new Int32Array(rows.length);
+  const R = rows.length;
+  // per partition: the ancestor offsets of its replicas' devices, gathered once for every level
+  const base = new Int32Array(R);
+  const nodes = new Int32Array(R);
   let bad = 0;
   for (let p = 0; p < parts; p++) {
+    let n = 0;
+    for (let r = 0; r < R; r++) {
+      const d = rows[r][p];
+      if (d !== NO_DEVICE && d < nDev && t.devAnc[d * LEVELS] >= 0) base[n++] = d * LEVELS;
+    }
     let partBad = false;
     for (let l = 1; l < LEVELS; l++) {
-      let n = 0;
-      for (const row of rows) {
-        const d = row[p];
-        if (d !== NO_DEVICE && d < nDev && t.devAnc[d * LEVELS] >= 0) nodes[n++] = t.devAnc[d * LEVELS + l];
-      }
+      for (let i = 0; i < n; i++) nodes[i] = t.devAnc[base[i] + l];
       let levelBad = false;
       for (let i = 0; i < n && !levelBad; i++) {
         let cnt = 0;
