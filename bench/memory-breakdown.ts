@@ -3,8 +3,9 @@ import type { MemoryReport } from '../storage-node/memory-report.js';
 
 /**
  * Where a storage node's memory is, from its `GET /recon/memory`: V8's young generation, the rest
- * of V8's heap, LevelDB's memtables and block cache, and everything else (native allocations,
- * code, stacks, mapped files). The memory soak reads it after every phase, so a node whose RSS
+ * of V8's heap, what the C heap has allocated (Buffers, LevelDB's memtables and block cache, …;
+ * LevelDB's share shown on its own too), and everything else (code, stacks, mapped files, and
+ * memory the C heap keeps free for reuse). The memory soak reads it after every phase, so a node whose RSS
  * rises can be told apart: a cache or generation filling to its bound, or something else growing.
  */
 
@@ -16,9 +17,11 @@ export interface MemoryParts {
   youngMiB: number;
   /** V8's other spaces (old, code, large objects, …), backed bytes. */
   v8OtherMiB: number;
-  /** LevelDB's memtables and block cache, all devices. */
+  /** What the C heap has allocated (glibc's mallinfo2: in use + mapped on their own); NaN when the node cannot tell. */
+  cHeapMiB: number;
+  /** LevelDB's memtables and block cache, all devices (inside the C heap's figure). */
   levelDbMiB: number;
-  /** RSS less the three above. */
+  /** RSS less V8's spaces and the C heap's allocations (less LevelDB's where the C heap is unknown). */
   restMiB: number;
 }
 
@@ -38,7 +41,10 @@ export function memoryParts(r: MemoryReport): MemoryParts {
   }
   const levelDbMiB = Object.values(r.levelDb).reduce((a, b) => a + b, 0) / MiB;
   const rssMiB = r.rss / MiB;
-  return { rssMiB, youngMiB, v8OtherMiB, levelDbMiB, restMiB: rssMiB - youngMiB - v8OtherMiB - levelDbMiB };
+  // reports from before the C heap's figures: LevelDB is the only native part known
+  const cHeapMiB = r.malloc ? (r.malloc.inUseBytes + r.malloc.mmappedBytes) / MiB : NaN;
+  const native = Number.isFinite(cHeapMiB) ? cHeapMiB : levelDbMiB;
+  return { rssMiB, youngMiB, v8OtherMiB, cHeapMiB, levelDbMiB, restMiB: rssMiB - youngMiB - v8OtherMiB - native };
 }
 
 /** Every node's report now, by name (node1 = the first port). */
@@ -62,7 +68,8 @@ const PARTS: Array<[keyof MemoryParts, string]> = [
   ['rssMiB', 'RSS'],
   ['youngMiB', 'V8 young generation'],
   ['v8OtherMiB', 'V8 other spaces'],
-  ['levelDbMiB', 'LevelDB'],
+  ['cHeapMiB', 'C heap in use'],
+  ['levelDbMiB', '(of it LevelDB)'],
   ['restMiB', 'the rest'],
 ];
 
@@ -77,7 +84,7 @@ export function breakdownTable(samples: readonly BreakdownSample[], fromS: numbe
   const nodes = Object.keys(first.nodes).filter((n) => last.nodes[n]).sort();
   if (nodes.length === 0) return '';
   const head = `| node | ${PARTS.map(([, label]) => `${label} MiB`).join(' | ')} |\n|---|${PARTS.map(() => '---:').join('|')}|\n`;
-  const cell = (a: number, b: number): string => `${a.toFixed(0)} → ${b.toFixed(0)} (${b - a >= 0 ? '+' : ''}${(b - a).toFixed(1)})`;
+  const cell = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) ? `${a.toFixed(0)} → ${b.toFixed(0)} (${b - a >= 0 ? '+' : ''}${(b - a).toFixed(1)})` : '—');
   const rows = nodes.map((n) => `| ${n} | ${PARTS.map(([k]) => cell(first.nodes[n][k], last.nodes[n][k])).join(' | ')} |`);
   return `Storage nodes' memory by part (\`GET /recon/memory\`), at ${first.t.toFixed(0)} s → at ${last.t.toFixed(0)} s:\n\n${head}${rows.join('\n')}\n`;
 }

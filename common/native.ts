@@ -9,6 +9,10 @@ export interface NativeModule {
   crc32c?: (data: Uint8Array, previous: number) => number;
   md5Lanes?: (states: Uint32Array, blocks: number, ...lanes: Uint8Array[]) => void;
   syncfs?: (fd: number) => Promise<void>;
+  /** glibc's malloc_trim(0) on the thread pool: true if free pages went back to the kernel. */
+  mallocTrim?: () => Promise<boolean>;
+  /** glibc's mallinfo2(): [heap bytes, allocated, free and kept, in separate mmaps]. */
+  mallocInfo?: () => [number, number, number, number];
 }
 
 function loadNative(): NativeModule {

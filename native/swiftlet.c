@@ -19,6 +19,17 @@
  *       call is on stable storage when it resolves (the storage node's group commit,
  *       storage-node/object/group-sync.ts). Rejects with the errno (code ESYNCFS).
  *
+ *   mallocTrim() -> Promise<boolean>                                     (glibc only)
+ *       malloc_trim(0) on the thread pool (tens of ms for a large heap, so off the event loop):
+ *       hands the C heap's free pages back to the kernel, the middle of the heap included
+ *       (madvise), and resolves to whether any were. glibc keeps what a process frees for reuse:
+ *       a burst of large buffers leaves the main heap at its high-water mark, and a server's RSS
+ *       then climbs in steps that look like a leak (common/malloc-trim.ts).
+ *
+ *   mallocInfo() -> [arenaBytes, inUseBytes, freeBytes, mmappedBytes]    (glibc only)
+ *       mallinfo2(): the C heap's size, what of it is allocated, what is free and kept, and what
+ *       is in separate mmaps (GET /recon/memory).
+ *
  * Built by scripts/build-native.mjs with gcc, against Node-API (declared below, so no headers are
  * needed); Swiftlet falls back to @node-rs/crc32, node:crypto and per-file fsyncs when it is
  * missing (common/native.ts).
@@ -31,6 +42,9 @@
 #include <pthread.h>
 #include <errno.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 extern int syncfs(int fd);
 
 /* ---- Node-API: the few stable-ABI functions used (node_api.h, version 1) ---- */
@@ -61,6 +75,10 @@ extern napi_status napi_create_string_utf8(napi_env, const char *, size_t, napi_
 extern napi_status napi_create_error(napi_env, napi_value, napi_value, napi_value *);
 extern napi_status napi_get_value_int32(napi_env, napi_value, int32_t *);
 extern napi_status napi_get_undefined(napi_env, napi_value *);
+extern napi_status napi_get_boolean(napi_env, _Bool, napi_value *);
+extern napi_status napi_create_double(napi_env, double, napi_value *);
+extern napi_status napi_create_array_with_length(napi_env, size_t, napi_value *);
+extern napi_status napi_set_element(napi_env, napi_value, uint32_t, napi_value);
 #define NAPI_OK 0
 #define NAPI_UINT8_ARRAY 1
 #define NAPI_UINT32_ARRAY 6
@@ -344,38 +362,66 @@ static napi_value js_md5_lanes(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* syncfs(fd) on the thread pool: resolves once the whole filesystem holding fd is on stable storage. */
-struct syncfs_job {
-  int fd;
-  int err;
+/*
+ * A call made on the thread pool, settling a promise on the main thread: `run` (on a pool thread)
+ * sets `result`; `settle` (on the main thread) resolves or rejects with it.
+ */
+struct pool_job {
+  int arg;
+  int result;
+  void (*run)(struct pool_job *);
+  void (*settle)(napi_env, struct pool_job *);
   napi_deferred deferred;
   napi_async_work work;
 };
 
-static void syncfs_execute(napi_env env, void *data) {
+static void pool_execute(napi_env env, void *data) {
   (void)env;
-  struct syncfs_job *job = data;
-  job->err = syncfs(job->fd) == 0 ? 0 : errno;
+  struct pool_job *job = data;
+  job->run(job);
 }
 
-static void syncfs_complete(napi_env env, napi_status status, void *data) {
+static void pool_complete(napi_env env, napi_status status, void *data) {
   (void)status;
-  struct syncfs_job *job = data;
-  if (job->err == 0) {
+  struct pool_job *job = data;
+  job->settle(env, job);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value queue_pool_job(napi_env env, const char *name, int arg, void (*run)(struct pool_job *), void (*settle)(napi_env, struct pool_job *)) {
+  struct pool_job *job = calloc(1, sizeof *job);
+  if (!job) return NULL;
+  job->arg = arg;
+  job->run = run;
+  job->settle = settle;
+  napi_value promise, resource;
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_string_utf8(env, name, (size_t)-1, &resource);
+  napi_create_async_work(env, NULL, resource, pool_execute, pool_complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
+/* syncfs(fd): resolves once the whole filesystem holding fd is on stable storage. */
+static void syncfs_run(struct pool_job *job) {
+  job->result = syncfs(job->arg) == 0 ? 0 : errno;
+}
+
+static void syncfs_settle(napi_env env, struct pool_job *job) {
+  if (job->result == 0) {
     napi_value undef;
     napi_get_undefined(env, &undef);
     napi_resolve_deferred(env, job->deferred, undef);
-  } else {
-    char msg[64];
-    snprintf(msg, sizeof msg, "syncfs: errno %d", job->err);
-    napi_value code, text, err;
-    napi_create_string_utf8(env, "ESYNCFS", (size_t)-1, &code);
-    napi_create_string_utf8(env, msg, (size_t)-1, &text);
-    napi_create_error(env, code, text, &err);
-    napi_reject_deferred(env, job->deferred, err);
+    return;
   }
-  napi_delete_async_work(env, job->work);
-  free(job);
+  char msg[64];
+  snprintf(msg, sizeof msg, "syncfs: errno %d", job->result);
+  napi_value code, text, err;
+  napi_create_string_utf8(env, "ESYNCFS", (size_t)-1, &code);
+  napi_create_string_utf8(env, msg, (size_t)-1, &text);
+  napi_create_error(env, code, text, &err);
+  napi_reject_deferred(env, job->deferred, err);
 }
 
 static napi_value js_syncfs(napi_env env, napi_callback_info info) {
@@ -387,16 +433,39 @@ static napi_value js_syncfs(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "syncfs(fd): fd must be a file descriptor");
     return NULL;
   }
-  struct syncfs_job *job = calloc(1, sizeof *job);
-  if (!job) return NULL;
-  job->fd = fd;
-  napi_value promise, name;
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, "swiftlet.syncfs", (size_t)-1, &name);
-  napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+  return queue_pool_job(env, "swiftlet.syncfs", fd, syncfs_run, syncfs_settle);
 }
+
+#ifdef __GLIBC__
+/* malloc_trim(0): resolves to whether any memory went back to the kernel. */
+static void trim_run(struct pool_job *job) {
+  job->result = malloc_trim(0);
+}
+
+static void trim_settle(napi_env env, struct pool_job *job) {
+  napi_value out;
+  napi_get_boolean(env, job->result != 0, &out);
+  napi_resolve_deferred(env, job->deferred, out);
+}
+
+static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
+  (void)info;
+  return queue_pool_job(env, "swiftlet.mallocTrim", 0, trim_run, trim_settle);
+}
+
+static napi_value js_malloc_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct mallinfo2 mi = mallinfo2();
+  const double figures[4] = {(double)mi.arena, (double)mi.uordblks, (double)mi.fordblks, (double)mi.hblkhd};
+  napi_value out, v;
+  napi_create_array_with_length(env, 4, &out);
+  for (uint32_t i = 0; i < 4; i++) {
+    napi_create_double(env, figures[i], &v);
+    napi_set_element(env, out, i, v);
+  }
+  return out;
+}
+#endif
 
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
@@ -411,5 +480,9 @@ __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_e
   if (__builtin_cpu_supports("sse4.2")) export_fn(env, exports, "crc32c", js_crc32c);
   export_fn(env, exports, "md5Lanes", js_md5_lanes);
   export_fn(env, exports, "syncfs", js_syncfs);
+#ifdef __GLIBC__
+  export_fn(env, exports, "mallocTrim", js_malloc_trim);
+  export_fn(env, exports, "mallocInfo", js_malloc_info);
+#endif
   return exports;
 }

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { requireHashSecret } from '../common/config.js';
 import { systemClock } from '../common/clock.js';
+import { startMallocTrim } from '../common/malloc-trim.js';
 import type { Logger } from '../common/log.js';
 import { openRings } from '../ring-builder/rings.js';
 import { buildProxy } from './app.js';
@@ -22,11 +23,13 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
     clock: systemClock,
   });
   await app.listen({ port: config.bind_port, host: config.bind_ip });
+  const stopTrim = startMallocTrim({ intervalMs: config.malloc_trim_interval_s * 1000, log });
   const port = (app.server.address() as AddressInfo).port;
   log.info({ port }, 'listening');
   return {
     port,
     async close() {
+      stopTrim();
       rings.stop();
       await app.close();
       await ctx.agent.close();

@@ -5,6 +5,7 @@ import { requireHashSecret } from '../common/config.js';
 import { systemClock } from '../common/clock.js';
 import { createBackendAgent } from '../common/http-client.js';
 import type { Logger } from '../common/log.js';
+import { startMallocTrim } from '../common/malloc-trim.js';
 import type { StorageNodeConfig } from './config.js';
 import { createDbServers } from './db/index.js';
 import { createAccountUpdateRetryHandler } from './db/updater-endpoint.js';
@@ -59,11 +60,13 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
   const port = (server.address() as AddressInfo).port;
   // An update addressed to this node as the rings list it stays in the process.
   ctx.localContainerUpdate = localContainerUpdater({ devicesRoot: config.devices, ip: config.ring_ip || config.bind_ip, port: config.ring_port || port, apply: db.applyObjectRow });
+  const stopTrim = startMallocTrim({ intervalMs: config.malloc_trim_interval_s * 1000, log });
   log.info({ port, devices: config.devices }, 'listening');
   return {
     server,
     port,
     async close() {
+      stopTrim();
       // close() waits for every connection to end: drop the proxies' idle keep-alives at once.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { backendPath } from '../../common/http-client.js';
 import { Timestamp } from '../../common/timestamp.js';
+import { native } from '../../common/native.js';
 import type { MemoryReport } from '../../storage-node/memory-report.js';
 import { startOneDeviceNode } from '../helpers/one-device-node.js';
 
@@ -19,6 +20,11 @@ t.test('recon/memory reports the process, its V8 spaces and LevelDB per open dev
   t.ok(before.rss > before.heapUsed && before.heapUsed > 0, 'process figures in bytes');
   t.ok(before.v8Spaces.new_space && before.v8Spaces.old_space, 'the young and old generations are listed');
   t.ok(before.v8Spaces.old_space!.physical >= before.v8Spaces.old_space!.used, 'a space holds at least what it uses');
+  if (native.mallocInfo) {
+    const m = before.malloc!;
+    t.ok(m.inUseBytes > 0 && m.heapBytes >= m.inUseBytes, `the C heap: ${m.inUseBytes} of ${m.heapBytes} bytes in use`);
+    t.ok(m.freeBytes >= 0 && m.mmappedBytes >= 0);
+  } else t.equal(before.malloc, null, 'no native module (or not glibc): the C heap is not known');
 
   t.equal((await call('PUT', backendPath('sda', 3, 'AUTH_a', 'c'), { 'x-timestamp': Timestamp.now().internal })).status, 201);
   // Rows land in the memtable, so LevelDB's figure grows with them.
