@@ -95,4 +95,17 @@ export async function dataFilePath(cluster: Cluster, device: string, account: st
   return undefined;
 }
 
+/**
+ * dataFilePath, waiting for the replica to land: a PUT is answered once 2 of its 3 replicas hold
+ * it, and the third write may still be on its way (up to `timeoutMs`).
+ */
+export async function landedDataFilePath(cluster: Cluster, device: string, account: string, container: string, object: string, timeoutMs = 10_000): Promise<string | undefined> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const file = await dataFilePath(cluster, device, account, container, object);
+    if (file || Date.now() >= until) return file;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export { readFile };

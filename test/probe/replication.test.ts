@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { SWIFTLET_BIN } from '../helpers/cluster.js';
-import { accountReplicas, containerReplicas, dataFilePath, directGet, objectPlacement } from '../helpers/replicas.js';
+import { accountReplicas, containerReplicas, landedDataFilePath, directGet, objectPlacement } from '../helpers/replicas.js';
 import { clusterWithContainer } from '../helpers/swift-api.js';
 
 /** Probe tests for the daemons with real processes: heal after a dead node, bit rot, a new node. */
@@ -76,7 +76,8 @@ t.test('bit rot: never served, quarantined by the auditor, restored by the repli
   t.equal((await a.req('PUT', '/c/rot', { body: good })).status, 201);
   const p = await objectPlacement(cluster, account, 'c', 'rot');
   const victimDev = p.primaries[0] as string;
-  const file = (await dataFilePath(cluster, victimDev, account, 'c', 'rot')) as string;
+  const file = await landedDataFilePath(cluster, victimDev, account, 'c', 'rot');
+  if (!file) throw new Error(`no .data of rot on ${victimDev}`);
   const bytes = await readFile(file);
   bytes[100] = (bytes[100] as number) ^ 0xff;
   await writeFile(file, bytes);
