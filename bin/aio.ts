@@ -104,6 +104,22 @@ interface Child {
 export const STORAGE_NODE_IO_THREADS = 16;
 
 /**
+ * At most two C heaps (glibc malloc arenas) per server process instead of up to eight per core:
+ * every thread that allocates (16 libuv threads, LevelDB's compaction, V8's helpers) would
+ * otherwise get an arena of its own, each keeping some freed memory resident. In the bench's
+ * 10-minute memory soak the storage nodes' memory outside V8 and outside what the C heap had in
+ * use grew by up to 23 MiB with the default and by at most 3.5 MiB with two (bench/RESULTS.md).
+ * glibc reads it at start, so it is given to the child processes here (a standalone server needs it
+ * in its environment; the Dockerfile sets it).
+ */
+export const MALLOC_ARENAS = 2;
+
+/** The environment of every server process `aio` starts: the C heap's arenas, unless set already. */
+function serverEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? String(MALLOC_ARENAS), ...extra };
+}
+
+/**
  * A young generation of 64 MB per semi-space (V8's default here: at most 16). Every request
  * leaves short-lived garbage (headers, buffers, promises); with the default, V8 scavenges several
  * times a second under load. Measured on 4 KiB PUTs at c=16 (seven alternated rounds,
@@ -130,7 +146,7 @@ export const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=64', '--max-semi-s
  */
 export const SERVER_NODE_FLAGS = ['--initial-old-space-size=64', ...YOUNG_GENERATION_FLAGS];
 
-function startChild(name: string, args: string[], verbose: boolean, env: NodeJS.ProcessEnv = process.env): Child {
+function startChild(name: string, args: string[], verbose: boolean, env: NodeJS.ProcessEnv = serverEnv()): Child {
   const proc = spawn(process.execPath, [...SERVER_NODE_FLAGS, SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
   let resolvePort!: (p: number) => void;
   let rejectPort!: (e: Error) => void;
@@ -158,7 +174,7 @@ function startChild(name: string, args: string[], verbose: boolean, env: NodeJS.
 
 export async function runAio(opts: AioOptions): Promise<void> {
   const layout = await prepareAio(opts);
-  const nodeEnv = { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(STORAGE_NODE_IO_THREADS) };
+  const nodeEnv = serverEnv({ UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(STORAGE_NODE_IO_THREADS) });
   const children: Child[] = layout.nodeConfigs.map((cfg, i) => startChild(`node${i + 1}`, ['storage-node', '--config', cfg], opts.verbose, nodeEnv));
   const nodePorts = await Promise.all(children.map((c) => c.port));
   const proxy = startChild('proxy', ['proxy', '--config', layout.proxyConfig], opts.verbose);

@@ -9,7 +9,9 @@ import { SWIFTLET_BIN } from '../helpers/cluster.js';
 
 /** `swiftlet aio` (what `npm start` runs): starts, serves, stops on a signal, and keeps data across restarts. */
 function startAio(data: string): { proc: ChildProcess; ready: Promise<{ auth_url: string; pids: Record<string, number> }> } {
-  const proc = spawn(process.execPath, [SWIFTLET_BIN, 'aio', '--data', data, '--port', '0', '--part-power', '6'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // aio's own defaults, whatever the environment the tests run in
+  const { MALLOC_ARENA_MAX: _arenas, UV_THREADPOOL_SIZE: _threads, ...env } = process.env;
+  const proc = spawn(process.execPath, [SWIFTLET_BIN, 'aio', '--data', data, '--port', '0', '--part-power', '6'], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const ready = new Promise<{ auth_url: string; pids: Record<string, number> }>((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
     rl.on('line', (line) => {
@@ -56,7 +58,11 @@ t.test('all-in-one: start, use, stop, restart', async (t) => {
     t.ok(argv.includes('--initial-old-space-size=64'), `${name} runs with the old-generation floor (no full GC every few hundred ms while bodies stream)`);
     t.ok(argv.includes('--max-semi-space-size=64'), `${name} runs with the larger young generation (fewer scavenges per request)`);
     t.ok(argv.includes('--min-semi-space-size=64'), `${name} starts with its young generation full-size (RSS levels off instead of creeping up)`);
+    const env = (await readFile(`/proc/${info.pids[name]}/environ`, 'utf8')).split('\0');
+    t.ok(env.includes('MALLOC_ARENA_MAX=2'), `${name} runs with at most two malloc arenas (freed memory not kept per thread)`);
   }
+  const nodeEnv = (await readFile(`/proc/${info.pids.node1}/environ`, 'utf8')).split('\0');
+  t.ok(nodeEnv.includes('UV_THREADPOOL_SIZE=16'), 'a storage node runs with 16 threads for its disk calls');
   const login = async () => {
     const res = await request(info.auth_url, { headers: { 'x-auth-user': 'test:tester', 'x-auth-key': 'testing' } });
     await res.body.dump();
