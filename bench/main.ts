@@ -35,8 +35,11 @@ suites:
                   [--objects 1000000] [--page 10000] [--repeat 3] [--fill-concurrency 64]
                   [--max-fill-time 4h] [--fill direct|api] (direct: rows written into each replica's
                   container db; api: 0-byte PUTs); both systems as side-by-side, or one --auth-url endpoint
-  replication   time to restore full replication after one device is wiped (Swiftlet's all-in-one)
-                  [--objects 2000] [--size 64k] [--fill-concurrency 16] [--max-passes 10] [--work-dir DIR]
+  replication   time to restore full replication after one device is wiped: each all-in-one in turn
+                (root), the same objects, node 1's device emptied, every node's replicators run
+                pass after pass (Swift's with rsync) until it holds them all again
+                  [--objects 2000] [--size 64k] [--systems swiftlet,swift] [--fill-concurrency 16]
+                  [--max-passes 10] [--work-dir DIR]
   memory        RSS of the proxy and each storage node (Swiftlet's all-in-one on loop-mounted XFS, root):
                 a soak of concurrent PUT/GET/HEAD/DELETE/LIST (4k, 64k, 1m), then one big object
                 PUT and GET streamed (MD5 checked); verdicts "flat" and "bounded" with their criteria
@@ -65,7 +68,7 @@ const KNOWN: Record<string, { options: readonly string[]; flags: readonly string
   'side-by-side': { options: [...OBJECT_OPTIONS, ...COMMON, 'swift-port', 'swiftlet-fs', 'work-dir', 'max-steal', 'steal-retries'], flags: ['keep', 'swiftlet-daemons'] },
   ring: { options: [...COMMON, 'part-powers', 'devices', 'repeat', 'timeout'], flags: [] },
   listing: { options: [...COMMON, 'objects', 'page', 'repeat', 'fill', 'fill-concurrency', 'max-fill-time', 'auth-url', 'user', 'key', 'name', 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
-  replication: { options: [...COMMON, 'objects', 'size', 'fill-concurrency', 'max-passes', 'work-dir'], flags: [] },
+  replication: { options: [...COMMON, 'objects', 'size', 'systems', 'fill-concurrency', 'max-passes', 'work-dir'], flags: [] },
   memory: { options: [...COMMON, 'duration', 'big-size', 'concurrency', 'work-dir'], flags: ['daemons', 'keep'] },
 };
 

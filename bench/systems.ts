@@ -38,10 +38,10 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port P with P, P+1 and P+10…P+42 free (the Swift all-in-one's ports). */
+/** A base port P with P, P+1, P+5 and P+10…P+42 free (the Swift all-in-one's ports). */
 export async function findSwiftPort(from = 18090): Promise<number> {
   for (let p = from; p < 60000; p += 100) {
-    const ports = [p, p + 1];
+    const ports = [p, p + 1, p + 5];
     for (let i = 1; i <= 4; i++) ports.push(p + 10 * i, p + 10 * i + 1, p + 10 * i + 2);
     let ok = true;
     for (const q of ports) if (!(await portFree(q))) ok = false;

@@ -5,6 +5,10 @@
 #   bench/scripts/swift-aio.sh stop   <dir>          stop every server, unmount the XFS image
 #   bench/scripts/swift-aio.sh status <dir>          exit 0 if all servers are alive
 #   bench/scripts/swift-aio.sh purge  <dir>          stop, then delete <dir> (image included)
+#   bench/scripts/swift-aio.sh wipe   <dir> <i>      stop the servers, empty node i's device (a replaced
+#                                                    disk), start them again
+#   bench/scripts/swift-aio.sh replicate <dir>       one pass of every node's object, container and
+#                                                    account replicator, all at once (Swift's `once`)
 #
 # Layout, comparable to `swiftlet aio`: one proxy (tempauth) and 4 storage "nodes" (SAIO-style:
 # node i = one account + one container + one object server on their own ports, one device d<i>,
@@ -12,6 +16,8 @@
 # Devices live on a sparse XFS image, loop-mounted at <dir>/mnt (Swift needs XFS's xattr space),
 # the loop device in direct I/O mode like Swiftlet's (loop-direct-io.sh).
 # Swift's tokens and info caches need memcached: one runs on 127.0.0.1:<port+1>.
+# Replication as Swift ships it: rsync (its default sync method, and the only one for account and
+# container databases) through an rsync daemon on 127.0.0.1:<port+5> with a module per server.
 # Ports: proxy <port>; node i: object <port+10i>, container <port+10i+1>, account <port+10i+2>.
 # swift.conf (hash prefix/suffix) is read from <dir>/etc via swift-run.py, never /etc/swift.
 # Idempotent; needs root. Prints one JSON line {"msg":"swift aio ready",...} when up.
@@ -22,12 +28,12 @@ PY=/usr/bin/python3
 NODES=4
 PART_POWER=10
 IMAGE_SIZE=${SWIFT_AIO_IMAGE_SIZE:-16G}
-PACKAGES=(swift swift-proxy swift-account swift-container swift-object xfsprogs memcached python3-swiftclient curl)
+PACKAGES=(swift swift-proxy swift-account swift-container swift-object xfsprogs memcached python3-swiftclient curl rsync)
 
 die() { echo "swift-aio: $*" >&2; exit 1; }
 log() { echo "swift-aio: $*" >&2; }
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 ensure_packages() {
   local missing=()
@@ -51,6 +57,7 @@ servers() {
 all_alive() {
   local dir=$1
   pid_alive "$dir/run/memcached.pid" || return 1
+  pid_alive "$dir/run/rsyncd.pid" || return 1
   for s in $(servers); do pid_alive "$dir/run/$s.pid" || return 1; done
 }
 
@@ -121,6 +128,7 @@ EOF
 [DEFAULT]
 devices = $dir/mnt/node$i
 mount_check = false
+recon_cache_path = $dir/cache
 bind_ip = 127.0.0.1
 bind_port = $kport
 workers = 1
@@ -136,9 +144,26 @@ use = egg:swift#$kind
 
 [filter:healthcheck]
 use = egg:swift#healthcheck
+
+[$kind-replicator]
+rsync_module = rsync://{replication_ip}:$((port + 5))/$kind{replication_port}
 EOF
     done
   done
+  {
+    echo "uid = root"
+    echo "gid = root"
+    echo "address = 127.0.0.1"
+    echo "port = $((port + 5))"
+    echo "pid file = $dir/run/rsyncd.pid"
+    echo "log file = $dir/log/rsyncd.log"
+    for i in $(seq 1 $NODES); do
+      for kind in object container account; do
+        case $kind in object) kport=$((port + 10 * i)) ;; container) kport=$((port + 10 * i + 1)) ;; account) kport=$((port + 10 * i + 2)) ;; esac
+        printf '[%s%s]\npath = %s\nread only = false\nmax connections = 8\nlock file = %s\n' "$kind" "$kport" "$dir/mnt/node$i" "$dir/run/rsync-$kind$kport.lock"
+      done
+    done
+  } >"$etc/rsyncd.conf"
 }
 
 build_rings() {
@@ -203,23 +228,37 @@ cmd_start() {
     memcached -d -u root -l 127.0.0.1 -p $((port + 1)) -U 0 -m 64 -c 4096 -P "$dir/run/memcached.pid"
     sleep 0.2
   fi
-  local i kind
+  if ! pid_alive "$dir/run/rsyncd.pid"; then
+    rm -f "$dir/run/rsyncd.pid"
+    # stdin must not be a socket (Node's pipes are): rsync would take it for an inetd connection
+    rsync --daemon --config="$dir/etc/rsyncd.conf" </dev/null >/dev/null 2>&1
+  fi
+  start_servers "$dir"
+  wait_servers "$dir" "$port"
+  local pids=() s
+  for s in memcached $(servers); do pids+=("\"$s\":$(cat "$dir/run/$s.pid")"); done
+  local IFS=,
+  echo "{\"msg\":\"swift aio ready\",\"auth_url\":\"http://127.0.0.1:$port/auth/v1.0\",\"user\":\"test:tester\",\"key\":\"testing\",\"dir\":\"$dir\",\"pids\":{${pids[*]}}}"
+}
+
+start_servers() {
+  local dir=$1 i kind
   for i in $(seq 1 $NODES); do
     for kind in object container account; do
       start_server "$dir" "$kind-$i" "$kind" "$dir/etc/$kind-server-$i.conf"
     done
   done
   start_server "$dir" proxy proxy "$dir/etc/proxy-server.conf"
+}
+
+wait_servers() {
+  local dir=$1 port=$2 i kind
   for i in $(seq 1 $NODES); do
     for kind in 0 1 2; do
       wait_http "http://127.0.0.1:$((port + 10 * i + kind))/healthcheck" || die "storage server on port $((port + 10 * i + kind)) did not come up (see $dir/log)"
     done
   done
   wait_http "http://127.0.0.1:$port/healthcheck" || die "proxy did not come up (see $dir/log/proxy.log)"
-  local pids=() s
-  for s in memcached $(servers); do pids+=("\"$s\":$(cat "$dir/run/$s.pid")"); done
-  local IFS=,
-  echo "{\"msg\":\"swift aio ready\",\"auth_url\":\"http://127.0.0.1:$port/auth/v1.0\",\"user\":\"test:tester\",\"key\":\"testing\",\"dir\":\"$dir\",\"pids\":{${pids[*]}}}"
 }
 
 stop_pidfile() {
@@ -235,16 +274,48 @@ stop_pidfile() {
   rm -f "$f"
 }
 
-cmd_stop() {
+stop_servers() {
   local dir=$1 s
+  for s in $(servers); do stop_pidfile "$dir/run/$s.pid"; done
+}
+
+cmd_stop() {
+  local dir=$1
   [[ -d $dir ]] || return 0
   dir=$(cd "$dir" && pwd)
-  for s in $(servers); do stop_pidfile "$dir/run/$s.pid"; done
+  stop_servers "$dir"
   stop_pidfile "$dir/run/memcached.pid"
+  stop_pidfile "$dir/run/rsyncd.pid"
   if mountpoint -q "$dir/mnt"; then
     umount "$dir/mnt" || { sleep 1; umount "$dir/mnt"; }
   fi
   log "stopped ($dir)"
+}
+
+# A replaced disk: the servers stop (as for a disk swap), node i's device is emptied, they start again.
+cmd_wipe() {
+  local dir=$1 node=$2
+  dir=$(cd "$dir" && pwd)
+  [[ $node =~ ^[1-9][0-9]*$ ]] && [[ -d $dir/mnt/node$node/d$node ]] || die "no device d$node under $dir/mnt"
+  stop_servers "$dir"
+  find "$dir/mnt/node$node/d$node" -mindepth 1 -delete
+  start_servers "$dir"
+  wait_servers "$dir" "$(cat "$dir/port")"
+  log "wiped d$node ($dir)"
+}
+
+# One pass of every replicator on every node, all at once; exit status 1 if any pass failed.
+cmd_replicate() {
+  local dir=$1 i kind pids=() failed=0 p
+  dir=$(cd "$dir" && pwd)
+  for i in $(seq 1 $NODES); do
+    for kind in object container account; do
+      "$PY" "$HERE/swift-run.py" "$dir/etc" "$kind-replicator" "$dir/etc/$kind-server-$i.conf" </dev/null >>"$dir/log/$kind-replicator-$i.log" 2>&1 &
+      pids+=($!)
+    done
+  done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  return $failed
 }
 
 cmd="${1:-}"
@@ -253,5 +324,7 @@ case "$cmd" in
   stop) [[ $# -eq 2 ]] || usage; cmd_stop "$2" ;;
   status) [[ $# -eq 2 ]] || usage; all_alive "$2" ;;
   purge) [[ $# -eq 2 ]] || usage; cmd_stop "$2"; rm -rf "$2" ;;
+  wipe) [[ $# -eq 3 ]] || usage; cmd_wipe "$2" "$3" ;;
+  replicate) [[ $# -eq 2 ]] || usage; cmd_replicate "$2" ;;
   *) usage ;;
 esac

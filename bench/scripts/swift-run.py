@@ -1,8 +1,11 @@
 #!/usr/bin/python3
-# Runs one of Debian's OpenStack Swift WSGI servers with swift.conf taken from <swift_dir>
-# instead of /etc/swift, so the bench cluster never touches the machine's own Swift config.
+# Runs one of Debian's OpenStack Swift WSGI servers, or one pass of a replicator, with swift.conf
+# taken from <swift_dir> instead of /etc/swift, so the bench cluster never touches the machine's
+# own Swift config.
 # Usage: /usr/bin/python3 swift-run.py <swift_dir> proxy|account|container|object <conf-file>
-# Everything else is Swift's own code path (what /usr/bin/swift-<kind>-server does).
+#        /usr/bin/python3 swift-run.py <swift_dir> object|container|account-replicator <conf-file>
+# Everything else is Swift's own code path (what /usr/bin/swift-<kind>-server does, or
+# /usr/bin/swift-<kind>-replicator <conf-file> once).
 import os
 import sys
 
@@ -17,6 +20,18 @@ utils.validate_configuration()
 from swift.common import storage_policy  # noqa: E402
 
 storage_policy.reload_storage_policies()
+if kind.endswith('-replicator'):
+    from swift.common.daemon import run_daemon
+    if kind == 'object-replicator':
+        from swift.obj.replicator import ObjectReplicator as daemon
+    elif kind == 'container-replicator':
+        from swift.container.replicator import ContainerReplicator as daemon
+    elif kind == 'account-replicator':
+        from swift.account.replicator import AccountReplicator as daemon
+    else:
+        sys.exit('unknown replicator %s' % kind)
+    sys.exit(run_daemon(daemon, conf_file, once=True, verbose=True))
+
 from swift.common.wsgi import run_wsgi  # noqa: E402
 
 kwargs = {}
