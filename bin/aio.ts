@@ -130,13 +130,11 @@ function serverEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
  * memory soak (its young generation's committed pages 57 → 114 MiB, everything else flat;
  * bench/RESULTS.md). Full-size from the start, the young generation reaches its ~128 MiB within
  * seconds of load and RSS levels off there.
- * And no scavenge task: by default V8 posts a task to scavenge once the young generation is 80 %
- * full, so in a server that yields often the last fifth of its pages (~21 MiB here) stays
- * untouched until a busy moment outruns the task, and RSS then rises by that much, a step at a
- * time, over many minutes (the memory soak's growing nodes of 2026-12-06). Without it a scavenge
- * runs when the young generation is full: every page is resident from the first seconds of load.
+ * V8 still scavenges before a semi-space is full (a task at 80 %, and Buffer pressure), so the
+ * servers touch all of it once as they start (common/young-generation.ts): otherwise the pages it
+ * had not reached yet became resident a few MiB at a time over many minutes of load.
  */
-export const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=64', '--max-semi-space-size=64', '--no-minor-gc-task'];
+export const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=64', '--max-semi-space-size=64'];
 
 /**
  * V8 options for the server processes. A server streaming bodies allocates a buffer per socket
@@ -147,7 +145,7 @@ export const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=64', '--max-semi-s
  * across the four nodes down to none, the nodes' CPU down by a third). Node does not take this
  * one from NODE_OPTIONS, nor the young generation's minimum; a standalone server gets them all on
  * its command line (`node --initial-old-space-size=64 --min-semi-space-size=64
- * --max-semi-space-size=64 --no-minor-gc-task swiftlet.js …`, as the Dockerfile does).
+ * --max-semi-space-size=64 swiftlet.js …`, as the Dockerfile does).
  */
 export const SERVER_NODE_FLAGS = ['--initial-old-space-size=64', ...YOUNG_GENERATION_FLAGS];
 

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { parseConfig, readJsonConfigFile, type ConfigSpec } from '../common/config.js';
 import { isSwiftletError } from '../common/errors.js';
+import { touchYoungGeneration } from '../common/young-generation.js';
 import { proxySpec } from '../proxy/config.js';
 import { storageNodeSpec } from '../storage-node/config.js';
 import type { DaemonCommand } from '../replicator/main.js';
@@ -89,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
     case 'proxy': {
       const cfg = configFrom(proxySpec, rest, 'proxy');
       const [{ createLogger }, { startProxy }] = await Promise.all([import('../common/log.js'), import('../proxy/main.js')]);
+      touchYoungGeneration();
       const log = createLogger('proxy', cfg.log_level);
       const p = await startProxy(cfg, log);
       const stop = (): void => void p.close().then(() => process.exit(0));
@@ -99,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
     case 'storage-node': {
       const cfg = configFrom(storageNodeSpec, rest, 'storage-node');
       const [{ createLogger }, { startStorageNode }] = await Promise.all([import('../common/log.js'), import('../storage-node/main.js')]);
+      touchYoungGeneration();
       const log = createLogger('storage-node', cfg.log_level);
       const n = await startStorageNode(cfg, log);
       const stop = (): void => void n.close().then(() => process.exit(0));
