@@ -133,8 +133,13 @@ function serverEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
  * V8 still scavenges before a semi-space is full (a task at 80 %, and Buffer pressure), so the
  * servers touch all of it once as they start (common/young-generation.ts): otherwise the pages it
  * had not reached yet became resident a few MiB at a time over many minutes of load.
+ * And no page promotion (V8 moving a semi-space page whose objects mostly survived a scavenge to
+ * the old generation whole): with it, under the soak, the proxy's young generation's resident
+ * pages fell from 128 to ~51 MiB over two minutes, jumped back and fell again, swinging its RSS
+ * by tens of MiB on a scale of minutes; without it every server's stayed at 128 MiB
+ * (bench/RESULTS.md). The survivors are copied instead, as they are from any page less full.
  */
-export const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=64', '--max-semi-space-size=64'];
+export const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=64', '--max-semi-space-size=64', '--no-page-promotion'];
 
 /**
  * V8 options for the server processes. A server streaming bodies allocates a buffer per socket
@@ -145,7 +150,7 @@ export const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=64', '--max-semi-s
  * across the four nodes down to none, the nodes' CPU down by a third). Node does not take this
  * one from NODE_OPTIONS, nor the young generation's minimum; a standalone server gets them all on
  * its command line (`node --initial-old-space-size=64 --min-semi-space-size=64
- * --max-semi-space-size=64 swiftlet.js …`, as the Dockerfile does).
+ * --max-semi-space-size=64 --no-page-promotion swiftlet.js …`, as the Dockerfile does).
  */
 export const SERVER_NODE_FLAGS = ['--initial-old-space-size=64', ...YOUNG_GENERATION_FLAGS];
 
