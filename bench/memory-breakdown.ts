@@ -21,6 +21,8 @@ export interface MemoryParts {
   cHeapMiB: number;
   /** LevelDB's memtables and block cache, all devices (inside the C heap's figure). */
   levelDbMiB: number;
+  /** How many LevelDB databases that is (one per device). */
+  levelDbCount: number;
   /** RSS less V8's spaces and the C heap's allocations (less LevelDB's where the C heap is unknown). */
   restMiB: number;
 }
@@ -44,7 +46,45 @@ export function memoryParts(r: MemoryReport): MemoryParts {
   // reports from before the C heap's figures: LevelDB is the only native part known
   const cHeapMiB = r.malloc ? (r.malloc.inUseBytes + r.malloc.mmappedBytes) / MiB : NaN;
   const native = Number.isFinite(cHeapMiB) ? cHeapMiB : levelDbMiB;
-  return { rssMiB, youngMiB, v8OtherMiB, cHeapMiB, levelDbMiB, restMiB: rssMiB - youngMiB - v8OtherMiB - native };
+  return { rssMiB, youngMiB, v8OtherMiB, cHeapMiB, levelDbMiB, levelDbCount: Object.keys(r.levelDb).length, restMiB: rssMiB - youngMiB - v8OtherMiB - native };
+}
+
+/**
+ * LevelDB's bound per database: two 4 MiB memtables (the one being written and the one being
+ * flushed) and its 8 MiB block cache (storage-node/db/store.ts opens it with LevelDB's defaults).
+ */
+export const LEVELDB_BOUND_MIB = 2 * 4 + 8;
+
+/**
+ * A node's LevelDB memory at any time of the soak, interpolated between the reports (held at the
+ * first and the last outside them); undefined when the node never answered. The soak judges a
+ * storage node's RSS less this: LevelDB's caches fill towards their bound over tens of minutes
+ * (a memtable flushes every ~2 minutes under the soak's writes, and each flush brings new tables to
+ * cache), which is a cache filling, not growth, and is checked against its bound on its own.
+ */
+export function levelDbOffset(samples: readonly BreakdownSample[], node: string): ((t: number) => number) | undefined {
+  const pts = samples.filter((s) => s.nodes[node]).map((s) => ({ t: s.t, y: s.nodes[node].levelDbMiB }));
+  if (pts.length === 0) return undefined;
+  return (t: number): number => {
+    if (t <= pts[0].t) return pts[0].y;
+    for (let i = 1; i < pts.length; i++) {
+      const a = pts[i - 1];
+      const b = pts[i];
+      if (t <= b.t) return b.t === a.t ? b.y : a.y + ((b.y - a.y) * (t - a.t)) / (b.t - a.t);
+    }
+    return pts[pts.length - 1].y;
+  };
+}
+
+/** Per node: the most LevelDB memory any report showed, and its bound (LEVELDB_BOUND_MIB per database). */
+export function levelDbPeaks(samples: readonly BreakdownSample[]): Array<{ node: string; maxMiB: number; boundMiB: number; within: boolean }> {
+  const out = new Map<string, { maxMiB: number; boundMiB: number }>();
+  for (const s of samples)
+    for (const [node, p] of Object.entries(s.nodes)) {
+      const cur = out.get(node) ?? { maxMiB: 0, boundMiB: 0 };
+      out.set(node, { maxMiB: Math.max(cur.maxMiB, p.levelDbMiB), boundMiB: Math.max(cur.boundMiB, LEVELDB_BOUND_MIB * p.levelDbCount) });
+    }
+  return [...out.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([node, v]) => ({ node, ...v, within: v.maxMiB <= v.boundMiB }));
 }
 
 /** Every node's report now, by name (node1 = the first port). */

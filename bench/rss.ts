@@ -100,12 +100,15 @@ export function linearFit(points: ReadonlyArray<{ t: number; y: number }>): Fit 
   return { slope: b * 60, stderr: stderr * 60 };
 }
 
-/** The points of one process between two times (seconds, inclusive). */
-export function series(samples: readonly RssSample[], proc: string, from = -Infinity, to = Infinity): Array<{ t: number; y: number }> {
+/** MiB to take off a process's RSS at a time (seconds): a part judged on its own, such as a bounded cache. */
+export type RssOffset = (t: number) => number;
+
+/** The points of one process between two times (seconds, inclusive), less `offset` when given. */
+export function series(samples: readonly RssSample[], proc: string, from = -Infinity, to = Infinity, offset?: RssOffset): Array<{ t: number; y: number }> {
   const out: Array<{ t: number; y: number }> = [];
   for (const s of samples) {
     const r = s.procs[proc];
-    if (r && s.t >= from && s.t <= to && Number.isFinite(r.rssMiB)) out.push({ t: s.t, y: r.rssMiB });
+    if (r && s.t >= from && s.t <= to && Number.isFinite(r.rssMiB)) out.push({ t: s.t, y: r.rssMiB - (offset ? offset(s.t) : 0) });
   }
   return out;
 }
@@ -151,8 +154,9 @@ export interface SoakFigures {
   reason: string;
 }
 
-export function soakFigures(samples: readonly RssSample[], proc: string, c: FlatCriterion): SoakFigures {
-  const pts = series(samples, proc, c.warmUpS);
+/** The soak's figures and verdict for one process; with `offset`, of its RSS less that part. */
+export function soakFigures(samples: readonly RssSample[], proc: string, c: FlatCriterion, offset?: RssOffset): SoakFigures {
+  const pts = series(samples, proc, c.warmUpS, Infinity, offset);
   const last = [...samples].reverse().find((s) => s.procs[proc]);
   const hwmMiB = last?.procs[proc]?.hwmMiB ?? NaN;
   const empty = { proc, startMiB: NaN, endMiB: NaN, maxMiB: NaN, firstHalfMaxMiB: NaN, slope: linearFit([]), slopeSecondHalf: linearFit([]), hwmMiB, samples: pts.length };

@@ -38,7 +38,12 @@ export interface MemoryJson {
   failure: string | null;
   options: { durationMs: number; bigSize: number };
   verdicts: { flat: string; bounded: string };
-  soak: { figures: Array<{ proc: string; verdict: string; startMiB: number; endMiB: number }> };
+  soak: {
+    /** The judged series: the proxy's RSS, the storage nodes' less LevelDB's caches (absent before 2026-12-06: RSS alone). */
+    figures: Array<{ proc: string; verdict: string; startMiB: number; endMiB: number }>;
+    rssFigures?: Array<{ proc: string; verdict: string; startMiB: number; endMiB: number }>;
+    levelDb?: Array<{ node: string; maxMiB: number; boundMiB: number; within: boolean }>;
+  };
   big: { put: { ok: boolean; mbPerSec: number }; get?: { ok: boolean; mbPerSec: number }; figures: Array<{ proc: string; put: { growthMiB: number }; get?: { growthMiB: number } }> } | null;
 }
 
@@ -165,11 +170,17 @@ export function judgeMemory(j: MemoryJson, source?: string): TargetRow[] {
   const minutes = j.options.durationMs / 60_000;
   const flatTarget = `Memory: proxy and storage nodes flat over a ${fmt(minutes)}-minute run${minutes < 10 ? ' (**shorter than the 10 minutes asked**)' : ''}`;
   const growing = j.soak.figures.filter((f) => f.verdict !== 'flat');
-  const slopes = j.soak.figures.map((f) => `${f.proc} ${fmt(f.startMiB)}→${fmt(f.endMiB)} MiB`).join(', ');
+  const overBound = (j.soak.levelDb ?? []).filter((l) => !l.within);
+  // RSS as measured, start → end; the nodes' verdicts are on RSS less LevelDB's caches when the run says so
+  const rss = j.soak.rssFigures ?? j.soak.figures;
+  const slopes = rss.map((f) => `${f.proc} ${fmt(f.startMiB)}→${fmt(f.endMiB)} MiB`).join(', ');
+  const caches = j.soak.levelDb
+    ? `; storage nodes judged less LevelDB's caches, at most ${fmt(Math.max(...j.soak.levelDb.map((l) => l.maxMiB)))} MiB of their ${fmt(Math.max(...j.soak.levelDb.map((l) => l.boundMiB)))} MiB bound${overBound.length ? ` (**${overBound.map((l) => l.node).join(', ')} above it**)` : ''}`
+    : '';
   const rows: TargetRow[] = [
     {
       target: flatTarget,
-      measured: `${j.verdicts.flat === 'YES' ? 'every process flat' : `**${growing.map((f) => `${f.proc} ${f.verdict}`).join(', ')}**`} (${slopes})${j.failure ? `; run stopped: ${j.failure}` : ''}`,
+      measured: `${j.verdicts.flat === 'YES' ? 'every process flat' : `**${growing.map((f) => `${f.proc} ${f.verdict}`).join(', ') || 'LevelDB above its bound'}**`} (RSS ${slopes}${caches})${j.failure ? `; run stopped: ${j.failure}` : ''}`,
       met: j.verdicts.flat === 'YES' && minutes >= 10 && !j.failure ? true : j.verdicts.flat === 'NO' ? false : undefined,
       source,
     },

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { breakdownTable, memoryParts, type BreakdownSample } from '../../bench/memory-breakdown.js';
+import { breakdownTable, LEVELDB_BOUND_MIB, levelDbOffset, levelDbPeaks, memoryParts, type BreakdownSample } from '../../bench/memory-breakdown.js';
 import type { MemoryReport } from '../../storage-node/memory-report.js';
 
 const MiB = 1024 ** 2;
@@ -18,8 +18,8 @@ function report(rss: number, young: number, old: number, code: number, levelDb: 
 }
 
 t.test('memoryParts splits RSS into the young generation, the rest of V8, the C heap in use and the rest', async (t) => {
-  t.same(memoryParts(report(200, 100, 15, 3, { sda: 10, sdb: 2 }, 30)), { rssMiB: 200, youngMiB: 100, v8OtherMiB: 18, cHeapMiB: 30, levelDbMiB: 12, restMiB: 52 }, 'LevelDB is inside the C heap: not taken off twice');
-  t.same(memoryParts(report(200, 100, 15, 3, { sda: 10, sdb: 2 })), { rssMiB: 200, youngMiB: 100, v8OtherMiB: 18, cHeapMiB: NaN, levelDbMiB: 12, restMiB: 70 }, 'without the C heap figures: LevelDB is what is known');
+  t.same(memoryParts(report(200, 100, 15, 3, { sda: 10, sdb: 2 }, 30)), { rssMiB: 200, youngMiB: 100, v8OtherMiB: 18, cHeapMiB: 30, levelDbMiB: 12, levelDbCount: 2, restMiB: 52 }, 'LevelDB is inside the C heap: not taken off twice');
+  t.same(memoryParts(report(200, 100, 15, 3, { sda: 10, sdb: 2 })), { rssMiB: 200, youngMiB: 100, v8OtherMiB: 18, cHeapMiB: NaN, levelDbMiB: 12, levelDbCount: 2, restMiB: 70 }, 'without the C heap figures: LevelDB is what is known');
 });
 
 t.test('breakdownTable: from the first sample after the warm-up to the last, with the change', async (t) => {
@@ -35,4 +35,30 @@ t.test('breakdownTable: from the first sample after the warm-up to the last, wit
   t.match(unknown, /\| 18 → 18 \(\+0\.0\) \| — \| 0 → 0/, 'a C heap the node cannot tell is a dash');
   t.notMatch(md, /node2/, 'a node missing from the last sample is left out');
   t.equal(breakdownTable(samples.slice(0, 1), 30), '', 'nothing after the warm-up: no table');
+});
+
+t.test('levelDbOffset: a node\'s LevelDB memory between reports, held outside them', async (t) => {
+  const samples: BreakdownSample[] = [
+    { t: 10, nodes: { node1: memoryParts(report(200, 100, 15, 3, { sda: 2 }, 20)) } },
+    { t: 20, nodes: { node2: memoryParts(report(200, 100, 15, 3, { sda: 9 }, 20)) } },
+    { t: 30, nodes: { node1: memoryParts(report(210, 100, 15, 3, { sda: 6 }, 24)) } },
+  ];
+  const off = levelDbOffset(samples, 'node1');
+  if (!off) return t.fail('an offset for node1');
+  t.equal(off(0), 2, 'before the first report: the first');
+  t.equal(off(20), 4, 'halfway: halfway (node2\'s report in between is not node1\'s)');
+  t.equal(off(30), 6);
+  t.equal(off(99), 6, 'after the last report: the last');
+  t.equal(levelDbOffset(samples, 'node3'), undefined, 'a node that never answered: none');
+});
+
+t.test('levelDbPeaks: the most each node\'s LevelDB held, against its bound per database', async (t) => {
+  const samples: BreakdownSample[] = [
+    { t: 10, nodes: { node1: memoryParts(report(200, 100, 15, 3, { sda: 5, sdb: 20 }, 30)), node2: memoryParts(report(200, 100, 15, 3, { sda: 3 }, 20)) } },
+    { t: 20, nodes: { node1: memoryParts(report(200, 100, 15, 3, { sda: 7, sdb: 8 }, 30)), node2: memoryParts(report(200, 100, 15, 3, { sda: LEVELDB_BOUND_MIB + 1 }, 20)) } },
+  ];
+  t.same(levelDbPeaks(samples), [
+    { node: 'node1', maxMiB: 25, boundMiB: 2 * LEVELDB_BOUND_MIB, within: true },
+    { node: 'node2', maxMiB: LEVELDB_BOUND_MIB + 1, boundMiB: LEVELDB_BOUND_MIB, within: false },
+  ]);
 });

@@ -30,6 +30,18 @@ t.test('flat, growing and inconclusive', async (t) => {
   t.equal(soakFigures(noisy, 'node9', CRIT).verdict, 'inconclusive', 'a process never sampled');
 });
 
+t.test('with an offset, the verdict is on RSS less that part', async (t) => {
+  const rnd = new SeededRandom(11);
+  const cache = (s: number): number => Math.min(32, s / 20); // a cache filling by 3 MiB/min to its 32 MiB bound
+  const filling = soak((s) => 140 + cache(s) + rnd.next() * 2);
+  t.not(soakFigures(filling, 'proxy', CRIT).verdict, 'flat', 'RSS as it is: the cache filling reads as growth');
+  const less = soakFigures(filling, 'proxy', CRIT, cache);
+  t.equal(less.verdict, 'flat', 'less the cache: flat');
+  t.ok(less.endMiB < 143, 'the figures are of RSS less the cache');
+  const leak = soak((s) => 140 + cache(s) + (s / 60) * 5);
+  t.equal(soakFigures(leak, 'proxy', CRIT, cache).verdict, 'growing', 'a leak beside the cache still reads as growing');
+});
+
 t.test('transfer growth over the idle median', async (t) => {
   const s = soak((x) => (x >= 50 && x <= 80 ? 180 : 140), 100, 1);
   const f = transferFigures(s, 'proxy', 0, 40, 90);

@@ -104,6 +104,19 @@ t.test('memory: flat and bounded, only at the asked scale', async (t) => {
   const growing = { ...base, verdicts: { flat: 'NO', bounded: 'YES' }, soak: { figures: [{ proc: 'node1', verdict: 'growing', startMiB: 150, endMiB: 240 }] } };
   t.equal(judgeMemory(growing)[0].met, false);
   t.match(judgeMemory(growing)[0].measured, /node1 growing/);
+  const judgedLessCaches = {
+    ...base,
+    soak: {
+      figures: [{ proc: 'node1', verdict: 'flat', startMiB: 190, endMiB: 192 }],
+      rssFigures: [{ proc: 'node1', verdict: 'inconclusive', startMiB: 200, endMiB: 212 }],
+      levelDb: [{ node: 'node1', maxMiB: 9, boundMiB: 16, within: true }],
+    },
+  };
+  t.equal(judgeMemory(judgedLessCaches)[0].met, true);
+  t.match(judgeMemory(judgedLessCaches)[0].measured, /node1 200→212 MiB; storage nodes judged less LevelDB's caches, at most 9.00 MiB of their 16.0 MiB bound/, 'RSS as measured is shown, and the caches against their bound');
+  const overBound = { ...judgedLessCaches, verdicts: { flat: 'NO', bounded: 'YES' }, soak: { ...judgedLessCaches.soak, levelDb: [{ node: 'node1', maxMiB: 20, boundMiB: 16, within: false }] } };
+  t.equal(judgeMemory(overBound)[0].met, false);
+  t.match(judgeMemory(overBound)[0].measured, /LevelDB above its bound.*node1 above it/);
   const small = { ...base, options: { durationMs: 120_000, bigSize: 256 * 1024 ** 2 } };
   t.same(judgeMemory(small).map((r) => r.met), [undefined, undefined], 'a quick run is never called met');
   t.equal(judgeMemory({ ...base, big: null })[1].met, undefined);
