@@ -92,7 +92,7 @@ export const clusterSpec = {
   ring_dir: { type: 'string', default: '/etc/swiftlet', doc: 'Folder holding account.ring.gz, container.ring.gz and object.ring.gz.' },
   ring_check_interval_s: { type: 'number', default: 15, min: 0.1, doc: 'How often services look for a changed ring file (it is loaded only if it validates).' },
   log_level: { type: 'string', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
-  malloc_trim_interval_s: { type: 'number', default: 10, min: 0, doc: 'Proxy and storage nodes: how often to check the C heap and hand its free memory (over 8 MiB) back to the kernel (glibc malloc_trim; without it RSS stays at the high-water mark of past bursts). 0: never.' },
+  malloc_trim_interval_s: { type: 'number', default: 2, min: 0, doc: 'Proxy and storage nodes: how often to check the C heap and hand its free memory (over 8 MiB) back to the kernel (glibc malloc_trim; without it RSS stays at the high-water mark of past bursts). 0: never.' },
 } as const satisfies ConfigSpec;
 
 /** Services refuse to start without the cluster secret: a wrong one would scatter every object. */
