@@ -10,8 +10,8 @@ import { getHeapSpaceStatistics } from 'node:v8';
  * filled further; each such moment raised RSS by a few MiB for good, and the memory soak saw
  * storage nodes "grow" by up to ~20 MiB over ten minutes (bench/RESULTS.md). Short-lived objects
  * allocated in a loop, with nothing else running, fill the active semi-space before each
- * scavenge: three scavenges have filled both (~170 ms at 2 × 64 MiB). V8 never uncommits them
- * while the minimum size equals the maximum.
+ * scavenge: three scavenges have filled both (~170 ms at 2 × 64 MiB). They stay resident while the
+ * minimum size equals the maximum and page promotion is off (bin/aio.ts says why).
  *
  * Returns the number of scavenges seen.
  */

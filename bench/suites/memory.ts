@@ -36,10 +36,9 @@ const GiB = 1024 ** 3;
 const KiB = 1024;
 const MiB = 1024 ** 2;
 /**
- * RSS every second: the proxy's C heap swings by ~40 MiB on a cycle of seconds (the Buffers a
- * scavenge frees, V8 scavenging when ~32 MiB of them are young; the free memory malloc_trim takes
- * back every 10 s), and with samples 5 s apart the slope's standard error alone kept a flat proxy
- * from being called flat.
+ * RSS every second: the proxy's C heap swings by tens of MiB on a cycle of seconds (young Buffers
+ * awaiting a scavenge, and the free memory between two malloc trims), and with samples 5 s apart
+ * the slope's standard error alone kept a flat proxy from being called flat.
  */
 const SOAK_INTERVAL_MS = 1000;
 const BIG_INTERVAL_MS = 1000;
@@ -367,7 +366,10 @@ function stopWrkChildren(): void {
 }
 
 /** Judged processes: the proxy and the storage nodes (daemons, when run, are shown but not judged). */
-const judged = (proc: string): boolean => proc === 'proxy' || /^node\d+$/.test(proc);
+const isStorageNode = (proc: string): boolean => /^node\d+$/.test(proc);
+const judged = (proc: string): boolean => proc === 'proxy' || isStorageNode(proc);
+/** A judged series' name in the tables: a storage node's is its RSS less LevelDB's caches. */
+const judgedLabel = (proc: string): string => (isStorageNode(proc) ? `${proc} less LevelDB` : proc);
 
 export async function memorySuite(ctx: SuiteContext): Promise<SuiteOutcome> {
   const o = ctx.options;
@@ -452,7 +454,7 @@ export async function memorySuite(ctx: SuiteContext): Promise<SuiteOutcome> {
   // RSS as it is, for every process; the verdict is on the storage nodes' RSS less LevelDB's
   // caches (checked against their bound on their own), the proxy's as it is
   const rssFigs = procs.map((p) => soakFigures(soakRes.samples, p, FLAT));
-  const soakFigs = procs.map((p) => (/^node\d+$/.test(p) ? soakFigures(soakRes.samples, p, FLAT, levelDbOffset(soakRes.breakdown, p)) : rssFigs.find((f) => f.proc === p) as SoakFigures));
+  const soakFigs = procs.map((p, i) => (isStorageNode(p) ? soakFigures(soakRes.samples, p, FLAT, levelDbOffset(soakRes.breakdown, p)) : rssFigs[i]));
   const levelDb = levelDbPeaks(soakRes.breakdown);
   const judgedFigs = soakFigs.filter((f) => judged(f.proc));
   const cachesOk = levelDb.every((l) => l.within);
@@ -487,7 +489,7 @@ export async function memorySuite(ctx: SuiteContext): Promise<SuiteOutcome> {
     '',
     `Judged: the proxy's RSS, and each storage node's RSS less its LevelDB's memtables and block cache (reported by the node after every phase, interpolated between reports): those fill towards their bound of ${LEVELDB_BOUND_MIB} MiB per database over tens of minutes, which is checked on its own below.`,
     '',
-    soakTable(soakFigs, (p) => (/^node\d+$/.test(p) ? `${p} less LevelDB` : p)),
+    soakTable(soakFigs, judgedLabel),
     soakFigs.map((f) => `- ${f.proc}: ${f.verdict}: ${f.reason}`).join('\n'),
     '',
     `LevelDB's memory, the most any report showed: ${levelDb.map((l) => `${l.node} ${fmt(l.maxMiB)} MiB (bound ${fmt(l.boundMiB)}${l.within ? '' : ', **above it**'})`).join(', ') || 'no reports'}.`,
@@ -539,6 +541,6 @@ export async function memorySuite(ctx: SuiteContext): Promise<SuiteOutcome> {
     'results.md': md,
     'chart.svg': rssLineChart('Swiftlet all-in-one: resident memory (VmRSS)', panels),
   });
-  process.stdout.write(`\n${soakTable(soakFigs, (p) => (/^node\d+$/.test(p) ? `${p} less LevelDB` : p))}\n${breakdownTable(soakRes.breakdown, FLAT.warmUpS)}\n${big ? `${transferLine(big.put, 'PUT')}\n${transferLine(big.get, 'GET')}\n\n${bigTable(big)}\n` : ''}${summary}\n\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
+  process.stdout.write(`\n${soakTable(soakFigs, judgedLabel)}\n${breakdownTable(soakRes.breakdown, FLAT.warmUpS)}\n${big ? `${transferLine(big.put, 'PUT')}\n${transferLine(big.get, 'GET')}\n\n${bigTable(big)}\n` : ''}${summary}\n\nwrote ${dir}/{results.json,results.md,chart.svg}\n`);
   return { code: failure || errors > 0 || (big && !bigOk) ? 1 : 0, dir };
 }
