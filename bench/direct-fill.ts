@@ -2,9 +2,11 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { requireHashSecret } from '../common/config.js';
-import { backendPath } from '../common/http-client.js';
+import { backendKeyFrom } from '../common/backend-auth.js';
+import { backendClientOver, originOf } from '../common/http-client.js';
+import { backendPath } from '../common/backend-path.js';
 import { Timestamp } from '../common/timestamp.js';
 import { Ring, ringFile } from '../ring-builder/ring.js';
 import type { ObjectRow } from '../storage-node/db/merge.js';
@@ -61,13 +63,15 @@ export interface SwiftletFillOptions {
 
 export async function fillSwiftletContainer(o: SwiftletFillOptions): Promise<DirectFillResult> {
   const etc = join(o.dataDir, 'etc');
-  const secret = requireHashSecret(JSON.parse(readFileSync(join(etc, 'cluster.json'), 'utf8')) as { swift_hash_path_prefix: string; swift_hash_path_suffix: string });
+  const cluster = JSON.parse(readFileSync(join(etc, 'cluster.json'), 'utf8')) as { swift_hash_path_prefix: string; swift_hash_path_suffix: string; backend_key?: string };
+  const secret = requireHashSecret(cluster);
   const ring = Ring.loadSync(ringFile(etc, 'container'), secret);
   const partition = ring.partitionFor(o.account, o.container);
   const nodes: ReplicaNode[] = ring.primaries(partition).map((d) => ({ host: `${d.ip}:${d.port}`, device: d.device }));
   const batch = Math.min(o.batchRows ?? MERGE_ROWS_MAX, MERGE_ROWS_MAX);
   const agent = new Agent({ connections: 4, keepAliveTimeout: 30_000 });
-  const client = httpReplicaClient(agent, { timeoutMs: 120_000 });
+  const backend = backendClientOver(agent, backendKeyFrom(cluster));
+  const client = httpReplicaClient(backend, { timeoutMs: 120_000 });
   const ref: DbRef = { account: o.account, container: o.container };
   const replicas: ReplicaFill[] = nodes.map((nd) => ({ location: nd.host, device: nd.device, seconds: 0, objectCount: 0 }));
   const t0 = performance.now();
@@ -91,7 +95,7 @@ export async function fillSwiftletContainer(o: SwiftletFillOptions): Promise<Dir
     // Each replica's own count: the backend HEAD of the container on its node.
     await Promise.all(
       nodes.map(async (nd, k) => {
-        const res = await request(`http://${nd.host}${backendPath(nd.device, partition, o.account, o.container)}`, { method: 'HEAD', dispatcher: agent });
+        const res = await backend.request(originOf(nd.host), 'HEAD', backendPath(nd.device, partition, o.account, o.container));
         await res.body.dump();
         if (res.statusCode !== 204) throw new Error(`Swiftlet fill: HEAD container on ${nd.host}/${nd.device} → ${res.statusCode}`);
         replicas[k].objectCount = Number(res.headers['x-container-object-count']);

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
+import { backendKeyFrom } from '../common/backend-auth.js';
+import { nodePath } from '../common/backend-path.js';
+import { createBackendClient, originOf } from '../common/http-client.js';
 import { parseConfig, readJsonConfigFile, clusterSpec } from '../common/config.js';
 import type { PassReport } from '../common/pass-report.js';
 import { Ring, ringFile } from '../ring-builder/ring.js';
@@ -31,15 +33,17 @@ export async function statusCli(argv: string[]): Promise<number> {
     for (const d of Ring.loadSync(ringFile(cfg.ring_dir, name), secret).allDevices()) nodes.add(`${d.ip}:${d.port}`);
   }
   const statuses: NodeStatus[] = [];
+  const backend = createBackendClient({ connectTimeoutMs: 2000, nodeTimeoutMs: 5000, key: backendKeyFrom(cfg) });
   for (const node of [...nodes].sort()) {
     try {
-      const res = await request(`http://${node}/recon/status`, { headersTimeout: 5000, bodyTimeout: 5000 });
+      const res = await backend.request(originOf(node), 'GET', nodePath('recon', 'status'));
       const body = (await res.body.json()) as Omit<NodeStatus, 'node' | 'reachable'>;
       statuses.push({ node, reachable: res.statusCode === 200, ...body });
     } catch {
       statuses.push({ node, reachable: false, reports: [], devices: [] });
     }
   }
+  await backend.close();
   const count = (key: string, daemonPrefix?: string): number =>
     sum(statuses.flatMap((s) => s.reports.filter((r) => !daemonPrefix || r.daemon.includes(daemonPrefix)).map((r) => r.counts[key] ?? 0)));
   const summary = {

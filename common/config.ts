@@ -91,6 +91,7 @@ export const clusterSpec = {
   swift_hash_path_suffix: { type: 'string', default: '', doc: 'Cluster secret, appended to every hashed path. At least one of prefix/suffix is required.' },
   ring_dir: { type: 'string', default: '/etc/swiftlet', doc: 'Folder holding account.ring.gz, container.ring.gz and object.ring.gz.' },
   ring_check_interval_s: { type: 'number', default: 15, min: 0.1, doc: 'How often services look for a changed ring file (it is loaded only if it validates).' },
+  backend_key: { type: 'string', default: '', doc: 'Key that signs every request between proxies, daemons and storage nodes (nodes refuse unsigned ones with 401). Set the same on every host; empty: derived from the cluster secret.' },
   log_level: { type: 'string', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
   malloc_trim_interval_s: { type: 'number', default: 2, min: 0, doc: 'Proxy and storage nodes: how often to check the C heap and hand its free memory (over 8 MiB) back to the kernel (glibc malloc_trim; without it RSS stays at the high-water mark of past bursts). 0: never.' },
 } as const satisfies ConfigSpec;

@@ -1,18 +1,77 @@
 import { Agent, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import { BACKEND_SIGNATURE_HEADER, signBackendRequest, type BackendKey } from './backend-auth.js';
+import type { BackendPath } from './backend-path.js';
+
 
 /**
- * The keep-alive connection pool every service uses to talk to the others.
- * One Agent per process: it keeps a Pool per origin.
+ * The one way any service talks to a storage node. Requests are made from an origin and a
+ * `BackendPath` (never from a URL string: undici's URL parser would resolve "." and ".." segments,
+ * "%2E%2E" included, and send a different path than the one authorized), and each is signed over
+ * its exact method, path and query with the cluster's backend key (common/backend-auth.ts).
  */
 export interface BackendClientOptions {
   connectTimeoutMs: number;
   /** How long a node may take to send headers, and to go quiet in the middle of a body. */
   nodeTimeoutMs: number;
   connectionsPerNode?: number;
+  key: BackendKey;
 }
 
-export function createBackendAgent(opts: BackendClientOptions): Agent {
-  return new Agent({
+export interface BackendRequestOptions {
+  headers?: Record<string, string>;
+  body?: Readable | Buffer | string;
+  signal?: AbortSignal;
+  headersTimeout?: number;
+  bodyTimeout?: number;
+}
+
+export interface BackendClient {
+  /** `origin`: `http://<ip>:<port>` of the node. The caller must consume or destroy the body. */
+  request(origin: string, method: string, path: BackendPath, opts?: BackendRequestOptions): Promise<Dispatcher.ResponseData>;
+  /** `headers` plus the signature, for a request sent another way (node:http, for 100-continue and upgrades). */
+  sign(method: string, path: BackendPath, headers: Record<string, string>): Record<string, string>;
+  /** The pool underneath (keep-alive per origin). */
+  readonly dispatcher: Dispatcher;
+  close(): Promise<void>;
+}
+
+/** `http://ip:port` of a ring device or a `host:port` string. */
+export function originOf(node: { ip: string; port: number } | string): string {
+  return typeof node === 'string' ? `http://${node}` : `http://${node.ip.includes(':') ? `[${node.ip}]` : node.ip}:${node.port}`;
+}
+
+/**
+ * A client over an existing dispatcher (tests pass an undici MockAgent). Signatures carry the
+ * wall-clock time whatever clock the service runs on, as the nodes check them against theirs.
+ */
+export function backendClientOver(dispatcher: Dispatcher, key: BackendKey): BackendClient {
+  const sign = (method: string, path: BackendPath, headers: Record<string, string>): Record<string, string> => ({
+    ...headers,
+    [BACKEND_SIGNATURE_HEADER]: signBackendRequest(key, method, path, Date.now()),
+  });
+  return {
+    dispatcher,
+    sign,
+    request(origin, method, path, opts = {}) {
+      return dispatcher.request({
+        origin,
+        path,
+        method: method as Dispatcher.HttpMethod,
+        headers: sign(method, path, opts.headers ?? {}),
+        ...(opts.body !== undefined ? { body: opts.body } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.headersTimeout !== undefined ? { headersTimeout: opts.headersTimeout } : {}),
+        ...(opts.bodyTimeout !== undefined ? { bodyTimeout: opts.bodyTimeout } : {}),
+      });
+    },
+    close: () => dispatcher.close(),
+  };
+}
+
+/** One keep-alive pool per process (a Pool per origin inside), signing with `key`. */
+export function createBackendClient(opts: BackendClientOptions): BackendClient {
+  const agent = new Agent({
     connect: { timeout: opts.connectTimeoutMs },
     headersTimeout: opts.nodeTimeoutMs,
     bodyTimeout: opts.nodeTimeoutMs,
@@ -21,6 +80,7 @@ export function createBackendAgent(opts: BackendClientOptions): Agent {
     connections: opts.connectionsPerNode ?? 64,
     pipelining: 1,
   });
+  return backendClientOver(agent, opts.key);
 }
 
 /** Always consume or destroy an undici body, or its socket never returns to the pool. */
@@ -31,14 +91,6 @@ export async function discardBody(body: Dispatcher.ResponseData['body'] | undefi
   } catch {
     /* already broken: nothing to drain */
   }
-}
-
-/** Backend request path: each segment percent-encoded so any valid object name survives. */
-export function backendPath(device: string, partition: number, account: string, container?: string, object?: string): string {
-  let p = `/${encodeURIComponent(device)}/${partition}/${encodeURIComponent(account)}`;
-  if (container !== undefined) p += `/${encodeURIComponent(container)}`;
-  if (object !== undefined) p += `/${object.split('/').map(encodeURIComponent).join('/')}`;
-  return p;
 }
 
 /** Drops a body we will not read (possibly large): destroying an undici body emits an error we expect. */

@@ -2,7 +2,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { Agent as HttpAgent } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { isInternalHeader } from '../common/headers.js';
-import { createBackendAgent } from '../common/http-client.js';
+import { backendKeyFrom } from '../common/backend-auth.js';
+import { createBackendClient } from '../common/http-client.js';
 import type { Logger } from '../common/log.js';
 import { createStamper } from '../common/timestamp.js';
 import type { Clock } from '../common/clock.js';
@@ -43,7 +44,7 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
   const ctx: ProxyContext = {
     config,
     rings: opts.rings,
-    agent: createBackendAgent({ connectTimeoutMs: config.conn_timeout_ms, nodeTimeoutMs: config.node_timeout_ms }),
+    backend: createBackendClient({ connectTimeoutMs: config.conn_timeout_ms, nodeTimeoutMs: config.node_timeout_ms, key: backendKeyFrom(config) }),
     // Each node socket may hold a few client chunks beyond what the kernel took before the client is
     // paused (object-put.ts): fewer pause/resume rounds than the 16 KiB default, still bounded.
     putAgent: new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, writableHighWaterMark: 512 * 1024 } as ConstructorParameters<typeof HttpAgent>[0]),

@@ -1,6 +1,7 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
-import { discardBody } from '../common/http-client.js';
+import type { BackendPath } from '../common/backend-path.js';
+import { discardBody, originOf } from '../common/http-client.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import type { ProxyContext } from './context.js';
 
@@ -61,16 +62,14 @@ export async function backendRequest(
   ctx: ProxyContext,
   node: NodeTarget,
   method: string,
-  path: string,
+  path: BackendPath,
   headers: Record<string, string>,
   opts: { keepBody?: boolean; body?: Readable | Buffer | string; signal?: AbortSignal } = {},
 ): Promise<BackendResponse> {
   const key = nodeKey(node.dev);
   try {
-    const res = await request(`http://${node.dev.ip}:${node.dev.port}${path}`, {
-      method: method as Dispatcher.HttpMethod,
+    const res = await ctx.backend.request(originOf(node.dev), method, path, {
       headers,
-      dispatcher: ctx.agent,
       ...(opts.body !== undefined ? { body: opts.body } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });

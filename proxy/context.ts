@@ -1,5 +1,5 @@
 import type { Agent as HttpAgent } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { BackendClient } from '../common/http-client.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import type { Ring } from '../ring-builder/ring.js';
@@ -20,8 +20,8 @@ export interface Rings {
 export interface ProxyContext {
   config: ProxyConfig;
   rings: Rings;
-  /** Pooled keep-alive client for every backend request but object PUTs. */
-  agent: Dispatcher;
+  /** Pooled keep-alive client for every backend request but object PUTs; signs every request. */
+  backend: BackendClient;
   /** node:http agent for object PUTs, which need Expect: 100-continue (undici has none on HTTP/1.1). */
   putAgent: HttpAgent;
   /** The threads that hash large PUT bodies off the event loop. */

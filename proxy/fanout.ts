@@ -1,3 +1,4 @@
+import type { BackendPath } from '../common/backend-path.js';
 import { abortBody } from '../common/http-client.js';
 import { bestResponse } from '../common/quorum.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
@@ -20,7 +21,7 @@ export async function makeRequests(
   ring: Ring,
   part: number,
   method: string,
-  pathFor: (dev: RingDevice) => string,
+  pathFor: (dev: RingDevice) => BackendPath,
   baseHeaders: Record<string, string>,
   headersFor: (replicaIndex: number) => Record<string, string> = () => ({}),
 ): Promise<{ status: number; responses: BackendResponse[] }> {
@@ -68,7 +69,7 @@ export async function readFromNodes(
   ring: Ring,
   part: number,
   method: string,
-  pathFor: (dev: RingDevice) => string,
+  pathFor: (dev: RingDevice) => BackendPath,
   headers: Record<string, string>,
   opts: { keepBody?: boolean; maxNodes?: number } = {},
 ): Promise<{ response: BackendResponse | undefined; status: number; statuses: number[] }> {
@@ -100,7 +101,7 @@ export async function readNewest(
   ring: Ring,
   part: number,
   method: string,
-  pathFor: (dev: RingDevice) => string,
+  pathFor: (dev: RingDevice) => BackendPath,
   headers: Record<string, string>,
 ): Promise<{ response: BackendResponse | undefined; status: number }> {
   const nodes = [...nodeIter(ctx, ring, part, ring.replicaCount * 2)].slice(0, ring.replicaCount);

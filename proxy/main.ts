@@ -32,7 +32,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
       stopTrim();
       rings.stop();
       await app.close();
-      await ctx.agent.close();
+      await ctx.backend.close();
       ctx.putAgent.destroy();
       await ctx.hashing.close();
     },

@@ -1,3 +1,4 @@
+import type { BackendPath } from '../common/backend-path.js';
 import { createHash } from 'node:crypto';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -64,7 +65,7 @@ function rawPutHeaders(headers: Record<string, string>): Record<string, string> 
   return out;
 }
 
-function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Record<string, string>, raw: boolean): Promise<ConnectResult> {
+function connect(ctx: ProxyContext, node: NodeTarget, path: BackendPath, headers: Record<string, string>, raw: boolean): Promise<ConnectResult> {
   return new Promise((resolve) => {
     let settled = false;
     let resolveResponse!: (v: { status: number; etag?: string }) => void;
@@ -74,7 +75,7 @@ function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Rec
       port: node.dev.port,
       method: raw ? RAW_BODY_METHOD : 'PUT',
       path,
-      headers: raw ? rawPutHeaders(headers) : backendPutHeaders(headers),
+      headers: ctx.backend.sign(raw ? RAW_BODY_METHOD : 'PUT', path, raw ? rawPutHeaders(headers) : backendPutHeaders(headers)),
       // An upgraded connection is never reused: no pool for it.
       agent: raw ? false : ctx.putAgent,
     });
@@ -169,7 +170,7 @@ function connect(ctx: ProxyContext, node: NodeTarget, path: string, headers: Rec
 export interface PutPlacement {
   ring: Ring;
   part: number;
-  pathFor: (dev: RingDevice) => string;
+  pathFor: (dev: RingDevice) => BackendPath;
   headersFor: (i: number) => Record<string, string>;
 }
 
@@ -567,7 +568,7 @@ function readSmallBody(ctx: ProxyContext, body: Readable, contentLength: number)
 }
 
 /** One node PUT with the whole body; 503 when the node is unreachable or too slow. */
-function sendWhole(ctx: ProxyContext, node: NodeTarget, path: string, headers: Record<string, string>, data: Buffer): Promise<{ status: number; etag?: string }> {
+function sendWhole(ctx: ProxyContext, node: NodeTarget, path: BackendPath, headers: Record<string, string>, data: Buffer): Promise<{ status: number; etag?: string }> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (r: { status: number; etag?: string }): void => {
@@ -576,7 +577,7 @@ function sendWhole(ctx: ProxyContext, node: NodeTarget, path: string, headers: R
       clearTimeout(timer);
       resolve(r);
     };
-    const req = httpRequest({ host: node.dev.ip, port: node.dev.port, method: 'PUT', path, headers, agent: ctx.putAgent });
+    const req = httpRequest({ host: node.dev.ip, port: node.dev.port, method: 'PUT', path, headers: ctx.backend.sign('PUT', path, headers), agent: ctx.putAgent });
     const fail = (why: string): void => {
       if (settled) return;
       ctx.errorLimiter.recordError(nodeKey(node.dev));

@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import type { BackendClient } from '../common/http-client.js';
 import type { Clock } from '../common/clock.js';
 import type { HashSecret } from '../common/hash-path.js';
 import type { Logger } from '../common/log.js';
@@ -22,7 +22,8 @@ export interface DaemonContext {
   devicesRoot: string;
   secret: HashSecret;
   rings: DaemonRings;
-  agent: Dispatcher;
+  /** Signed requests to storage nodes (common/http-client.ts). */
+  backend: BackendClient;
   log: Logger;
   clock: Clock;
   fsync: boolean;

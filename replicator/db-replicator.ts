@@ -30,7 +30,7 @@ import { RateLimiter } from './rate-limiter.js';
  * reclaimed (databases removed), rowsReclaimed, failures.
  */
 export function createDbReplicator(ctx: DaemonContext, pool?: DevicePool): Daemon {
-  const remote = httpReplicaClient(ctx.agent, { timeoutMs: ctx.config.node_timeout_ms });
+  const remote = httpReplicaClient(ctx.backend, { timeoutMs: ctx.config.node_timeout_ms });
   const local = pool ? inProcessReplicaClient(pool, ctx.devicesRoot) : remote;
   return {
     name: 'db-replicator',

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { hostOf, objectUpdateTargets } from '../ring-builder/update-targets.js';
+import { objectUpdateTargets } from '../ring-builder/update-targets.js';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { hashPath } from '../common/hash-path.js';
 import { H } from '../common/headers.js';
-import { backendPath, discardBody } from '../common/http-client.js';
+import { backendPath, type BackendPath } from '../common/backend-path.js';
+import { discardBody, originOf } from '../common/http-client.js';
 import { quorumSize } from '../common/quorum.js';
 import { Timestamp } from '../common/timestamp.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
@@ -150,7 +150,7 @@ async function expire(ctx: DaemonContext, ring: Ring, hash: string, entry: Index
   const part = ring.partitionFor(account, container, obj);
   const nodes = ring.primaries(part);
   const txn = `tx-expirer-${randomUUID()}`;
-  const pathFor = (d: RingDevice) => `http://${hostOf(d)}${backendPath(d.device, part, account, container, obj)}`;
+  const pathFor = (d: RingDevice): BackendPath => backendPath(d.device, part, account, container, obj);
 
   if (await newerLiveVersion(ctx, nodes, pathFor, entry.timestamp, txn)) {
     ctx.log.info({ account, container, obj }, 'expirer: a primary holds a newer version; leaving this copy to the replicator');
@@ -169,7 +169,7 @@ async function expire(ctx: DaemonContext, ring: Ring, hash: string, entry: Index
         [H.transId]: txn,
         ...targets(i),
       };
-      return send(ctx, 'DELETE', pathFor(d), headers);
+      return send(ctx, 'DELETE', d, pathFor(d), headers);
     }),
   );
   const gone = statuses.filter((s) => (s >= 200 && s < 300) || s === 404).length;
@@ -192,11 +192,11 @@ async function expire(ctx: DaemonContext, ring: Ring, hash: string, entry: Index
  * True when some primary serves a live version newer than ours (its X-Backend-Timestamp). A
  * replica that has expired the object answers 404, as does one that deleted it: neither stops us.
  */
-async function newerLiveVersion(ctx: DaemonContext, nodes: RingDevice[], pathFor: (d: RingDevice) => string, ours: Timestamp, txn: string): Promise<boolean> {
+async function newerLiveVersion(ctx: DaemonContext, nodes: RingDevice[], pathFor: (d: RingDevice) => BackendPath, ours: Timestamp, txn: string): Promise<boolean> {
   const answers = await Promise.all(
     nodes.map(async (d) => {
       try {
-        const res = await request(pathFor(d), { method: 'HEAD', headers: { [H.transId]: txn }, dispatcher: ctx.agent, headersTimeout: ctx.config.node_timeout_ms });
+        const res = await ctx.backend.request(originOf(d), 'HEAD', pathFor(d), { headers: { [H.transId]: txn }, headersTimeout: ctx.config.node_timeout_ms });
         await discardBody(res.body);
         const ts = Timestamp.tryParse(firstHeader(res.headers[H.backendTimestamp]));
         return res.statusCode >= 200 && res.statusCode < 300 && ts !== undefined && ts.compare(ours) > 0;
@@ -213,9 +213,10 @@ function firstHeader(v: string | string[] | undefined): string | undefined {
 }
 
 /** One request's status; 0 when the node could not be reached. */
-async function send(ctx: DaemonContext, method: string, url: string, headers: Record<string, string>): Promise<number> {
+async function send(ctx: DaemonContext, method: string, d: RingDevice, path: BackendPath, headers: Record<string, string>): Promise<number> {
+  const url = `${originOf(d)}${path}`;
   try {
-    const res = await request(url, { method: method as 'DELETE', headers, dispatcher: ctx.agent, headersTimeout: ctx.config.node_timeout_ms });
+    const res = await ctx.backend.request(originOf(d), method, path, { headers, headersTimeout: ctx.config.node_timeout_ms });
     await discardBody(res.body);
     return res.statusCode;
   } catch (err) {

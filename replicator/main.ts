@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { systemClock } from '../common/clock.js';
 import { parseConfig, readJsonConfigFile, requireHashSecret } from '../common/config.js';
-import { createBackendAgent } from '../common/http-client.js';
+import { backendKeyFrom } from '../common/backend-auth.js';
+import { createBackendClient } from '../common/http-client.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { openRings } from '../ring-builder/rings.js';
 import { storageNodeSpec, type StorageNodeConfig } from '../storage-node/config.js';
@@ -37,13 +38,13 @@ function intervalFor(name: string, cfg: StorageNodeConfig): number {
 export function daemonContext(cfg: StorageNodeConfig, log: Logger): { ctx: DaemonContext; close(): Promise<void> } {
   const secret = requireHashSecret(cfg);
   const rings = openRings(cfg.ring_dir, secret, { log, checkIntervalMs: cfg.ring_check_interval_s * 1000 });
-  const agent = createBackendAgent({ connectTimeoutMs: cfg.conn_timeout_ms, nodeTimeoutMs: cfg.node_timeout_ms });
+  const backend = createBackendClient({ connectTimeoutMs: cfg.conn_timeout_ms, nodeTimeoutMs: cfg.node_timeout_ms, key: backendKeyFrom(cfg) });
   const ctx: DaemonContext = {
     config: cfg,
     devicesRoot: cfg.devices,
     secret,
     rings,
-    agent,
+    backend,
     log,
     clock: systemClock,
     fsync: cfg.fsync,
@@ -52,7 +53,7 @@ export function daemonContext(cfg: StorageNodeConfig, log: Logger): { ctx: Daemo
     ctx,
     close: async () => {
       rings.stop();
-      await agent.close();
+      await backend.close();
     },
   };
 }

@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { discardBody } from '../common/http-client.js';
+import { nodePath, type BackendPath } from '../common/backend-path.js';
+import { discardBody, originOf } from '../common/http-client.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { listHashes, listPartitions, listSuffixes, objectLocation, quarantineFile, verifyDataFile } from '../storage-node/object/diskfile.js';
 import { closeQuietly, fstatSize, openFd } from '../storage-node/object/fd.js';
@@ -296,17 +297,13 @@ function describe(d: RingDevice): string {
   return `${d.ip}:${d.port}/${d.device}`;
 }
 
-function originOf(d: RingDevice): string {
-  return `http://${d.ip.includes(':') ? `[${d.ip}]` : d.ip}:${d.port}`;
+function partPath(d: RingDevice, part: number, suffixes: readonly string[]): BackendPath {
+  return suffixes.length > 0 ? nodePath(d.device, part, suffixes.join('-')) : nodePath(d.device, part);
 }
 
-function partPath(d: RingDevice, part: number, suffixes: readonly string[]): string {
-  return `/${encodeURIComponent(d.device)}/${part}${suffixes.length > 0 ? `/${suffixes.join('-')}` : ''}`;
-}
-
-async function send(env: Env, d: RingDevice, method: 'POST' | 'GET' | 'DELETE', path: string): Promise<{ status: number; body: Buffer }> {
+async function send(env: Env, d: RingDevice, method: 'POST' | 'GET' | 'DELETE', path: BackendPath): Promise<{ status: number; body: Buffer }> {
   try {
-    const res = await env.ctx.agent.request({ origin: originOf(d), path, method, headers: { 'x-backend-replicate': 'object' } });
+    const res = await env.ctx.backend.request(originOf(d), method, path, { headers: { 'x-backend-replicate': 'object' } });
     return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
   } catch (err) {
     throw new PeerError(0, `${method} ${describe(d)}${path}: ${(err as Error).message}`);
@@ -378,10 +375,7 @@ async function pushFile(env: Env, job: Job, peer: RingDevice, hash: string, name
   const body = createReadStream(path, { fd, autoClose: true });
   let res;
   try {
-    res = await env.ctx.agent.request({
-      origin: originOf(peer),
-      path: `/${encodeURIComponent(peer.device)}/${job.part}/${hash}/${name}`,
-      method: 'PUT',
+    res = await env.ctx.backend.request(originOf(peer), 'PUT', nodePath(peer.device, job.part, hash, name), {
       headers: { 'x-backend-replicate': 'object', 'content-length': String(size) },
       body,
     });

@@ -1,6 +1,6 @@
 import { mkdir, rename } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { request } from 'undici';
+import { nodePath, withQuery } from '../common/backend-path.js';
 import { discardBody } from '../common/http-client.js';
 import { isSwiftletError } from '../common/errors.js';
 import { Timestamp } from '../common/timestamp.js';
@@ -91,7 +91,7 @@ async function sendOne(ctx: DaemonContext, devicePath: string, e: AsyncPendingEn
     pass.error(`load ${e.path}: ${String(err)}`);
     return;
   }
-  const r = await sendContainerUpdate(ctx.agent, update, ctx.config.node_timeout_ms);
+  const r = await sendContainerUpdate(ctx.backend, update, ctx.config.node_timeout_ms);
   const what = { path: e.path, host: update.host, device: update.device, obj: `/${update.account}/${update.container}/${update.obj}` };
   if (r.ok) {
     await removeAsyncPending(e.path);
@@ -129,12 +129,11 @@ async function quarantinePending(devicePath: string, path: string): Promise<void
 }
 
 async function retryAccountUpdates(ctx: DaemonContext, nodeUrl: string, device: string, pass: Pass): Promise<void> {
-  const url = `${nodeUrl}${RETRY_ACCOUNT_UPDATES_PATH}?device=${encodeURIComponent(device)}`;
+  const path = withQuery(nodePath(...RETRY_ACCOUNT_UPDATES_PATH.split('/').slice(1)), { device });
+  const url = `${nodeUrl}${path}`;
   let res;
   try {
-    res = await request(url, {
-      method: 'POST',
-      dispatcher: ctx.agent,
+    res = await ctx.backend.request(nodeUrl, 'POST', path, {
       // The node sends one update per pending marker before it answers.
       headersTimeout: ctx.config.node_timeout_ms * 10,
     });

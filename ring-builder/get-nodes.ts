@@ -1,15 +1,17 @@
 import { basename } from 'node:path';
 import { readJsonConfigFile } from '../common/config.js';
 import { hashPath, type HashSecret } from '../common/hash-path.js';
-import { backendPath } from '../common/http-client.js';
+import { BACKEND_SIGNATURE_MAX_SKEW_S, backendKeyFrom, signBackendRequest } from '../common/backend-auth.js';
+import { backendPath } from '../common/backend-path.js';
 import { Ring, type RingDevice } from './ring.js';
 import { EXIT_OK, UsageError, parseArgs, processIo, runCli, type CliIo } from './cli-io.js';
 
 const USAGE = `usage: swiftlet get-nodes <ring.gz> <account> [<container> [<object>]] [--config FILE] [--all]
 
 Prints the partition, hash, primary nodes and handoffs of a path, with curl commands to query them.
-The cluster hash secret comes from --config FILE (JSON with swift_hash_path_prefix/suffix) or the
-environment (SWIFTLET_HASH_PATH_PREFIX / SWIFTLET_HASH_PATH_SUFFIX).
+The cluster hash secret comes from --config FILE (JSON with swift_hash_path_prefix/suffix, and
+backend_key if set) or the environment (SWIFTLET_HASH_PATH_PREFIX / SWIFTLET_HASH_PATH_SUFFIX /
+SWIFTLET_BACKEND_KEY). The curl commands carry a backend signature good for a few minutes.
 --all lists every handoff instead of the first <replicas>.
 `;
 
@@ -20,7 +22,7 @@ export async function getNodesCli(argv: string[], io: CliIo = processIo): Promis
     const [ringPath, account, container, object, ...extra] = pos;
     if (!ringPath || !account || extra.length > 0) throw new UsageError('need <ring.gz> <account> [<container> [<object>]]');
     checkPathMatchesRing(ringPath, container, object);
-    const secret = hashSecret(opts.get('config'), io.env);
+    const { secret, backendKey } = hashSecret(opts.get('config'), io.env);
     const ring = Ring.loadSync(ringPath, secret);
     const part = ring.partitionFor(account, container, object);
     const hash = hashPath(secret, account, container, object);
@@ -38,9 +40,13 @@ export async function getNodesCli(argv: string[], io: CliIo = processIo): Promis
     for (const d of primaries) lines.push(`Server:Port Device\t${addr(d)} ${d.device}`);
     for (const d of handoffs) lines.push(`Server:Port Device\t${addr(d)} ${d.device}\t [Handoff]`);
     lines.push('');
-    const curl = (d: RingDevice): string => `curl -I -XHEAD "http://${addr(d)}${backendPath(d.device, part, account, container, object)}"`;
+    const curl = (d: RingDevice): string => {
+      const p = backendPath(d.device, part, account, container, object);
+      return `curl -I -XHEAD -H "X-Backend-Signature: ${signBackendRequest(backendKey, 'HEAD', p, Date.now())}" "http://${addr(d)}${p}"`;
+    };
     for (const d of primaries) lines.push(curl(d));
     for (const d of handoffs) lines.push(`${curl(d)} # [Handoff]`);
+    lines.push(`(the signatures are good for ${BACKEND_SIGNATURE_MAX_SKEW_S / 60} minutes)`);
     if (object !== undefined) {
       lines.push('', 'Use your own device location of servers: such as "export DEVICE=/srv/node"');
       const dir = (d: RingDevice): string => `ssh ${d.ip} "ls -lah \${DEVICE:-/srv/node*}/${d.device}/objects/${part}/${hash.slice(-3)}/${hash}"`;
@@ -62,16 +68,19 @@ function checkPathMatchesRing(ringPath: string, container?: string, object?: str
   if (need === 'account' && container !== undefined) throw new UsageError('an account ring needs just <account>');
 }
 
-function hashSecret(configFile: string | undefined, env: Record<string, string | undefined>): HashSecret {
+function hashSecret(configFile: string | undefined, env: Record<string, string | undefined>): { secret: HashSecret; backendKey: Buffer } {
   let prefix: unknown;
   let suffix: unknown;
+  let key: unknown;
   if (configFile !== undefined) {
     const cfg = readJsonConfigFile(configFile);
     prefix = cfg.swift_hash_path_prefix;
     suffix = cfg.swift_hash_path_suffix;
+    key = cfg.backend_key;
   } else {
     prefix = env.SWIFTLET_HASH_PATH_PREFIX;
     suffix = env.SWIFTLET_HASH_PATH_SUFFIX;
+    key = env.SWIFTLET_BACKEND_KEY;
   }
   const p = typeof prefix === 'string' ? prefix : '';
   const s = typeof suffix === 'string' ? suffix : '';
@@ -80,5 +89,6 @@ function hashSecret(configFile: string | undefined, env: Record<string, string |
       'no cluster hash secret: pass --config FILE (swift_hash_path_prefix / swift_hash_path_suffix) or set SWIFTLET_HASH_PATH_PREFIX / SWIFTLET_HASH_PATH_SUFFIX',
     );
   }
-  return { prefix: p, suffix: s };
+  const backendKey = backendKeyFrom({ swift_hash_path_prefix: p, swift_hash_path_suffix: s, ...(typeof key === 'string' ? { backend_key: key } : {}) });
+  return { secret: { prefix: p, suffix: s }, backendKey };
 }

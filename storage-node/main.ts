@@ -3,7 +3,8 @@ import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { requireHashSecret } from '../common/config.js';
 import { systemClock } from '../common/clock.js';
-import { createBackendAgent } from '../common/http-client.js';
+import { backendKeyFrom } from '../common/backend-auth.js';
+import { createBackendClient } from '../common/http-client.js';
 import type { Logger } from '../common/log.js';
 import { startMallocTrim } from '../common/malloc-trim.js';
 import type { StorageNodeConfig } from './config.js';
@@ -26,12 +27,14 @@ export interface RunningStorageNode {
 export async function startStorageNode(config: StorageNodeConfig, log: Logger): Promise<RunningStorageNode> {
   const secret = requireHashSecret(config);
   await mkdir(config.devices, { recursive: true });
-  const agent = createBackendAgent({ connectTimeoutMs: config.conn_timeout_ms, nodeTimeoutMs: config.node_timeout_ms });
+  const backendKey = backendKeyFrom(config);
+  const backend = createBackendClient({ connectTimeoutMs: config.conn_timeout_ms, nodeTimeoutMs: config.node_timeout_ms, key: backendKey });
   const ctx: StorageNodeContext = {
     devicesRoot: config.devices,
     secret,
     fsync: config.fsync,
-    agent,
+    backend,
+    backendKey,
     log,
     clock: systemClock,
     containerUpdateTimeoutMs: config.container_update_timeout_ms,
@@ -73,7 +76,7 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
       await closed;
       await object.close();
       await db.close();
-      await agent.close();
+      await backend.close();
     },
   };
 }

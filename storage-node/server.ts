@@ -6,6 +6,8 @@ import { H } from '../common/headers.js';
 import { loadReports, type PassReport } from '../common/pass-report.js';
 import type { Socket } from 'node:net';
 import { RAW_BODY_METHOD } from '../common/raw-body.js';
+import { BACKEND_SIGNATURE_HEADER, verifyBackendRequest } from '../common/backend-auth.js';
+import { splitCanonicalPath } from '../common/backend-path.js';
 import { isDeviceDir, validDeviceName } from './devices.js';
 import { memoryReport } from './memory-report.js';
 import { RawBodyConnection } from './object/raw-receiver.js';
@@ -59,32 +61,26 @@ export interface ParsedBackendPath {
   object?: string;
 }
 
-/** Splits a backend path; undefined when it is not one. Segments are percent-decoded. */
+/**
+ * Splits a backend path; undefined when it is not exactly one. The path must be in the canonical
+ * form the senders build (common/backend-path.ts): a name spelled any other way (a raw "..",
+ * "%2e", a "%2F", a partition with a leading zero) is refused rather than read as another name.
+ */
 export function parseBackendPath(rawPath: string): ParsedBackendPath | undefined {
-  const parts = rawPath.split('/');
-  // ['', dev, part, account, container?, ...object]
-  if (parts.length < 4 || parts[0] !== '') return undefined;
-  let decoded: string[];
-  try {
-    decoded = parts.map((p) => decodeURIComponent(p));
-  } catch {
-    return undefined;
-  }
-  const [, device, partStr, account] = decoded as [string, string, string, string];
+  const segs = splitCanonicalPath(rawPath);
+  // [dev, part, account, container?, ...object]
+  if (!segs || segs.length < 3) return undefined;
+  const [device, partStr, account] = segs as [string, string, string];
   if (!validDeviceName(device) || !account) return undefined;
-  if (!/^\d+$/.test(partStr ?? '')) return undefined;
+  if (!/^(0|[1-9]\d{0,9})$/.test(partStr)) return undefined;
   const out: ParsedBackendPath = { device, partition: Number(partStr), account };
-  if (parts.length >= 5) {
-    out.container = decoded[4];
+  if (segs.length >= 4) {
+    out.container = segs[3];
     if (!out.container) return undefined;
   }
-  if (parts.length >= 6) {
-    // The object name keeps its slashes: re-join the raw segments then decode once.
-    try {
-      out.object = decodeURIComponent(parts.slice(5).join('/'));
-    } catch {
-      return undefined;
-    }
+  if (segs.length >= 5) {
+    // The object name keeps its slashes (and empty pieces between them).
+    out.object = segs.slice(4).join('/');
     if (out.object === '') return undefined;
   }
   return out;
@@ -144,6 +140,11 @@ export function createStorageNodeHttpServer(ctx: StorageNodeContext, servers: St
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
   // The proxy's large object PUTs ask to send their body raw (common/raw-body.ts): nothing else upgrades.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (!signedBy(ctx, req)) {
+      socket.on('error', () => undefined);
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     const parsed = parseBackendPath((req.url ?? '/').split('?')[0] ?? '/');
     const plainObjectPut = req.method === RAW_BODY_METHOD && parsed?.object !== undefined && req.headers['x-backend-source'] === undefined && req.headers['x-backend-replicate'] === undefined;
     const raw = plainObjectPut ? RawBodyConnection.accept(req, socket, head) : undefined;
@@ -173,10 +174,16 @@ async function route(
   const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
   const method = (req.method ?? 'GET').toUpperCase();
 
+  // Open to anyone who can reach the node: the health check and read-only status (no tenant data).
   if (rawPath === '/healthcheck') return sendStatus(res, 200, 'OK');
   if (rawPath === '/recon/devices' && method === 'GET') return sendJson(res, await deviceReport(ctx.devicesRoot));
   if (rawPath === '/recon/status' && method === 'GET') return sendJson(res, await nodeStatus(ctx.devicesRoot));
   if (rawPath === '/recon/memory' && method === 'GET') return sendJson(res, await memoryReport(servers.levelDbMemory ?? (async () => ({}))));
+  // Everything else must be signed over this exact method, path and query (a raw body's upgrade was checked before it was accepted).
+  if (!raw && !signedBy(ctx, req)) {
+    req.resume();
+    return sendStatus(res, 401, 'Unauthorized', { Connection: 'close' });
+  }
   if (servers.extra && (await servers.extra(req, res))) return;
 
   const replicateKind = req.headers['x-backend-replicate'];
@@ -246,14 +253,9 @@ async function routeReplication(
   expectsContinue: boolean,
 ): Promise<void> {
   const handler = servers.replicate?.[kind as ReplicateKind];
-  let segs: string[];
-  try {
-    segs = rawPath.split('/').slice(1).map((p) => decodeURIComponent(p));
-  } catch {
-    segs = [];
-  }
+  const segs = splitCanonicalPath(rawPath) ?? [];
   const device = segs[0];
-  if (!handler || !device || device === '.' || device === '..') {
+  if (!handler || !device || !validDeviceName(device)) {
     req.resume();
     return sendStatus(res, handler ? 400 : 501, handler ? 'Invalid path' : `no ${kind} replication here`);
   }
@@ -264,6 +266,14 @@ async function routeReplication(
   }
   if (expectsContinue) res.writeContinue();
   await handler({ req, res, method, device, devicePath, rest: segs.slice(1), query });
+}
+
+/** Whether the request carries a good signature of the cluster's backend key; logs why not. */
+function signedBy(ctx: StorageNodeContext, req: IncomingMessage): boolean {
+  const check = verifyBackendRequest(ctx.backendKey, req.method ?? '', req.url ?? '', req.headers[BACKEND_SIGNATURE_HEADER], Date.now());
+  if (check === 'ok') return true;
+  ctx.log.warn({ method: req.method, url: req.url, from: req.socket.remoteAddress, why: check }, 'refused an unsigned or badly signed backend request');
+  return false;
 }
 
 function sendJson(res: ServerResponse, v: unknown): void {

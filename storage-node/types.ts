@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { BackendKey } from '../common/backend-auth.js';
+import type { BackendClient } from '../common/http-client.js';
 import type { Clock } from '../common/clock.js';
 import type { HashSecret } from '../common/hash-path.js';
 import type { Logger } from '../common/log.js';
@@ -13,8 +14,10 @@ export interface StorageNodeContext {
   secret: HashSecret;
   /** fsync files and directories before acknowledging a write. On by default; off only for throwaway tests. */
   fsync: boolean;
-  /** Client used for container/account updates to other nodes (keep-alive pool). */
-  agent: Dispatcher;
+  /** Client used for container/account updates to other nodes (keep-alive pool, signed requests). */
+  backend: BackendClient;
+  /** The cluster's backend key: every request but the health and status reads must be signed with it (common/backend-auth.ts). */
+  backendKey: BackendKey;
   log: Logger;
   clock: Clock;
   /** How long an object PUT/DELETE waits for its container update before saving it as an async pending. */

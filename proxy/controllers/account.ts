@@ -1,5 +1,6 @@
+import type { BackendPath } from '../../common/backend-path.js';
 import { abortBody } from '../../common/http-client.js';
-import { backendPath } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
 import { checkMetadata, LIMITS } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
 import { makeRequests } from '../fanout.js';
@@ -16,7 +17,7 @@ export async function handleAccount(ctx: ProxyContext, sreq: SwiftRequest): Prom
   }
   const ring = ctx.rings.account();
   const part = ring.partitionFor(account);
-  const pathFor = (dev: { device: string }): string => backendPath(dev.device, part, account);
+  const pathFor = (dev: { device: string }): BackendPath => backendPath(dev.device, part, account);
   switch (sreq.method) {
     case 'GET':
     case 'HEAD': {

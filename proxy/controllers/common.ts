@@ -1,4 +1,7 @@
-import { abortBody, backendPath } from '../../common/http-client.js';
+import { withQuery } from '../../common/backend-path.js';
+import type { BackendPath } from '../../common/backend-path.js';
+import { abortBody } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
 import type { Timestamp } from '../../common/timestamp.js';
 import type { Ring, RingDevice } from '../../ring-builder/ring.js';
 import type { BackendResponse } from '../backend.js';
@@ -63,7 +66,7 @@ export async function readListing(
   sreq: SwiftRequest,
   ring: Ring,
   part: number,
-  pathFor: (dev: RingDevice) => string,
+  pathFor: (dev: RingDevice) => BackendPath,
   maxLimit: number,
 ): Promise<{ response: BackendResponse | undefined; status: number } | undefined> {
   const bad = checkListingLimit(sreq.query.get('limit'), maxLimit);
@@ -72,7 +75,7 @@ export async function readListing(
     return undefined;
   }
   const qs = sreq.query.toString();
-  return readFromNodes(ctx, ring, part, sreq.method, (d) => pathFor(d) + (qs ? `?${qs}` : ''), baseBackendHeaders(sreq), { keepBody: true });
+  return readFromNodes(ctx, ring, part, sreq.method, (d) => withQuery(pathFor(d), qs), baseBackendHeaders(sreq), { keepBody: true });
 }
 
 /** Container info (existence, ACLs, stats), cached briefly. */

@@ -1,4 +1,5 @@
-import { backendPath } from '../../common/http-client.js';
+import type { BackendPath } from '../../common/backend-path.js';
+import { backendPath } from '../../common/backend-path.js';
 import { checkContainerName, checkMetadata, LIMITS } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
 import { makeRequests } from '../fanout.js';
@@ -14,7 +15,7 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
   const container = sreq.container as string;
   const ring = ctx.rings.container();
   const part = ring.partitionFor(account, container);
-  const pathFor = (dev: { device: string }): string => backendPath(dev.device, part, account, container);
+  const pathFor = (dev: { device: string }): BackendPath => backendPath(dev.device, part, account, container);
   switch (sreq.method) {
     case 'GET':
     case 'HEAD': {

@@ -1,6 +1,6 @@
 import { abortBody } from '../../common/http-client.js';
 import { PassThrough, type Readable } from 'node:stream';
-import { backendPath } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
 import { checkMetadata, checkObjectCreation, checkObjectName } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
 import { makeRequests, readFromNodes, readNewest } from '../fanout.js';

@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Clock } from '../../common/clock.js';
 import { H } from '../../common/headers.js';
-import { backendPath, discardBody } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
+import { discardBody, originOf, type BackendClient } from '../../common/http-client.js';
 import type { Logger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { ackAccountUpdate, containerLockKey, getContainer, listPendingAccountUpdates } from './container-db.js';
@@ -19,7 +20,7 @@ import type { AccountTarget, DeviceDb, StoredContainer } from './store.js';
  */
 
 export interface AccountUpdateOptions {
-  agent: Dispatcher;
+  backend: BackendClient;
   /** How long the account server may take to answer. */
   timeoutMs: number;
   clock: Clock;
@@ -57,10 +58,8 @@ export async function sendAccountUpdate(
   if (transId) headers[H.transId] = transId;
   let res: Dispatcher.ResponseData | undefined;
   try {
-    res = await request(`http://${target.host}${backendPath(target.device, target.partition, account, container)}`, {
-      method: 'PUT',
+    res = await opts.backend.request(originOf(target.host), 'PUT', backendPath(target.device, target.partition, account, container), {
       headers,
-      dispatcher: opts.agent,
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
     });

@@ -49,7 +49,7 @@ export interface DbServers {
 export function createDbServers(ctx: StorageNodeContext, opts: DbServerOptions = {}): DbServers {
   const pool = new DevicePool({ fsync: ctx.fsync, log: ctx.log });
   const updateOpts: AccountUpdateOptions = {
-    agent: ctx.agent,
+    backend: ctx.backend,
     timeoutMs: opts.accountUpdateTimeoutMs ?? ctx.containerUpdateTimeoutMs,
     clock: ctx.clock,
     log: ctx.log,

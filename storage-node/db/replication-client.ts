@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { SwiftletError, type ErrorCode } from '../../common/errors.js';
-import { backendPath, discardBody } from '../../common/http-client.js';
+import { backendPath, nodePath, withQuery, type BackendPath } from '../../common/backend-path.js';
+import { discardBody, originOf, type BackendClient } from '../../common/http-client.js';
 import { dbInfo, listDbs, mergePushed, reclaimDb, removeDb, rowsSince, syncDb } from './replica-ops.js';
 import { replicaSchemas } from './replica-schemas.js';
 import type {
@@ -59,18 +60,15 @@ export function inProcessReplicaClient(pool: DevicePool, devicesRoot: string): D
 const CODE_BY_STATUS: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 404: 'NOT_FOUND', 409: 'CONFLICT', 413: 'TOO_LARGE', 507: 'INSUFFICIENT_STORAGE' };
 
 /** Over HTTP with `X-Backend-Replicate: <kind>`; a non-2xx answer is a SwiftletError with its status in details. */
-export function httpReplicaClient(agent: Dispatcher, opts: { timeoutMs: number }): DbReplicaClient {
-  async function call<T>(kind: DbKind, node: ReplicaNode, path: string, query: Record<string, string>, body?: unknown): Promise<T | undefined> {
-    const url = `http://${node.host}${path}?${new URLSearchParams(query).toString()}`;
+export function httpReplicaClient(backend: BackendClient, opts: { timeoutMs: number }): DbReplicaClient {
+  async function call<T>(kind: DbKind, node: ReplicaNode, path: BackendPath, query: Record<string, string>, body?: unknown): Promise<T | undefined> {
     const headers: Record<string, string> = { 'x-backend-replicate': kind };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Dispatcher.ResponseData | undefined;
     try {
-      res = await request(url, {
-        method: body === undefined ? 'GET' : 'POST',
+      res = await backend.request(originOf(node.host), body === undefined ? 'GET' : 'POST', withQuery(path, query), {
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        dispatcher: agent,
         headersTimeout: opts.timeoutMs,
         bodyTimeout: opts.timeoutMs,
       });
@@ -91,7 +89,7 @@ export function httpReplicaClient(agent: Dispatcher, opts: { timeoutMs: number }
     list: async (kind, node, after, limit) => {
       const q: Record<string, string> = { op: 'list', limit: String(limit) };
       if (after) q.after = JSON.stringify(replicaSchemas[kind].names(after));
-      return (await call<DbSummary[]>(kind, node, `/${encodeURIComponent(node.device)}`, q)) ?? [];
+      return (await call<DbSummary[]>(kind, node, nodePath(node.device), q)) ?? [];
     },
     info: async (kind, node, p, ref) => need(await call<DbSummary>(kind, node, path(node, p, ref), { op: 'info' })),
     sync: async (kind, node, p, ref, req) => need(await call<SyncResponse>(kind, node, path(node, p, ref), { op: 'sync' }, req)),

@@ -21,8 +21,11 @@ export const RETRY_ACCOUNT_UPDATES_PATH = '/recon/retry-account-updates';
 
 export function createAccountUpdateRetryHandler(dbs: DbServers, devicesRoot: string): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   return async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://node');
-    if (url.pathname !== RETRY_ACCOUNT_UPDATES_PATH) return false;
+    // The raw path, not a parsed URL's (which would resolve dot segments).
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    if ((q === -1 ? raw : raw.slice(0, q)) !== RETRY_ACCOUNT_UPDATES_PATH) return false;
+    const url = { searchParams: new URLSearchParams(q === -1 ? '' : raw.slice(q + 1)) };
     req.resume(); // no body expected: drain whatever came so the connection stays usable
     if (req.method !== 'POST') {
       reply(res, 405, { error: 'use POST' }, { Allow: 'POST' });

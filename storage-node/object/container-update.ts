@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { H } from '../../common/headers.js';
-import { backendPath, discardBody } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
+import { discardBody, originOf, type BackendClient } from '../../common/http-client.js';
 import type { Logger } from '../../common/log.js';
 import type { Timestamp } from '../../common/timestamp.js';
 import { withTimeout } from '../../common/with-timeout.js';
@@ -51,14 +52,12 @@ export function containerUpdateFor(
 export type SendResult = { ok: true; status: number } | { ok: false; status?: number; error?: unknown };
 
 /** Sends one container update, giving up after `timeoutMs`. Success is any 2xx. Always consumes the body. */
-export async function sendContainerUpdate(agent: Dispatcher, u: ContainerUpdate, timeoutMs: number): Promise<SendResult> {
+export async function sendContainerUpdate(backend: BackendClient, u: ContainerUpdate, timeoutMs: number): Promise<SendResult> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(new Error(`container update timed out after ${timeoutMs} ms`)), timeoutMs);
   try {
-    const res = await request(`http://${u.host}${backendPath(u.device, u.partition, u.account, u.container, u.obj)}`, {
-      method: u.op,
+    const res = await backend.request(originOf(u.host), u.op, backendPath(u.device, u.partition, u.account, u.container, u.obj), {
       headers: u.headers,
-      dispatcher: agent,
       signal: ac.signal,
     });
     await discardBody(res.body);
@@ -83,7 +82,7 @@ export interface LocalContainerUpdate {
 }
 
 export interface UpdateContext {
-  agent: Dispatcher;
+  backend: BackendClient;
   containerUpdateTimeoutMs: number;
   fsync: boolean;
   log: Logger;
@@ -118,7 +117,7 @@ export async function updateContainerOrSave(
   // A local update is held to the same limit as one over HTTP (a slow disk: the row still lands,
   // and the updater's replay of the saved update is idempotent).
   const timedOut = (): SendResult => ({ ok: false, error: new Error(`container update timed out after ${c.containerUpdateTimeoutMs} ms`) });
-  const r = await (local ? withTimeout(local, c.containerUpdateTimeoutMs, timedOut) : sendContainerUpdate(c.agent, u, c.containerUpdateTimeoutMs));
+  const r = await (local ? withTimeout(local, c.containerUpdateTimeoutMs, timedOut) : sendContainerUpdate(c.backend, u, c.containerUpdateTimeoutMs));
   if (r.ok) return 'sent';
   c.log.warn(
     { host: u.host, device: u.device, partition: u.partition, status: r.status, err: r.error, obj: `/${u.account}/${u.container}/${u.obj}` },

@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
+import { backendPath } from '../../common/backend-path.js';
 import { hashPath } from '../../common/hash-path.js';
 import { SeededRandom } from '../../common/random.js';
 import { Ring, ringFile } from '../../ring-builder/ring.js';
@@ -235,7 +236,7 @@ async function checkFinalState(
   // Every container replica lists exactly the live keys.
   const cpart = containerRing.partitionFor(account, CONTAINER);
   for (const dev of containerRing.primaries(cpart)) {
-    const res = await request(`http://${dev.ip}:${dev.port}/${dev.device}/${cpart}/${account}/${CONTAINER}?format=json`);
+    const res = await request(`http://${dev.ip}:${dev.port}${backendPath(dev.device, cpart, account, CONTAINER)}?format=json`, { dispatcher: cluster.backendDispatcher });
     const names = res.statusCode === 200 ? ((await res.body.json()) as Array<{ name: string }>).map((o) => o.name).sort() : [];
     if (res.statusCode !== 200) await res.body.dump();
     const want = [...live].sort();

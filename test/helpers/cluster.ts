@@ -4,7 +4,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { backendKeyFrom } from '../../common/backend-auth.js';
+import { signingDispatcher } from './signing.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createClusterRings } from '../../ring-builder/bootstrap.js';
@@ -36,6 +38,8 @@ export interface Cluster {
   authUrl: string;
   nodes: NodeProc[];
   secret: { swift_hash_path_prefix: string; swift_hash_path_suffix: string };
+  /** Signs requests made straight to the storage nodes with the cluster's backend key. */
+  backendDispatcher: Dispatcher;
   ringDir: string;
   kill(node: NodeProc, signal?: NodeJS.Signals): Promise<void>;
   pause(node: NodeProc): void;
@@ -143,6 +147,7 @@ export async function startCluster(
     authUrl: `${proxyUrl}/auth/v1.0`,
     nodes,
     secret,
+    backendDispatcher: signingDispatcher(backendKeyFrom(secret)),
     ringDir,
     async kill(node, signal = 'SIGKILL') {
       const p = node.proc;
@@ -211,6 +216,7 @@ export async function startCluster(
         ),
       );
       for (const n of nodes) await n.link?.close();
+      await cluster.backendDispatcher.close();
       if (!process.env.SWIFTLET_KEEP_TEST_DIRS) await rm(dir, { recursive: true, force: true });
     },
   };

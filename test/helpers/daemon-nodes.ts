@@ -3,9 +3,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { signingDispatcher, TEST_BACKEND_KEY } from './signing.js';
+import { backendClientOver } from '../../common/http-client.js';
 import { parseConfig } from '../../common/config.js';
-import { backendPath } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { createClusterRings } from '../../ring-builder/bootstrap.js';
@@ -97,7 +99,7 @@ export async function startNode(t: Teardown, opts: { device: string; time: FakeT
     if (server.listening) await node.stop();
     await object.close();
     await dbs.close();
-    await ctx.agent.close();
+    await ctx.backend.close();
     await rm(root, { recursive: true, force: true });
   });
   if (opts.listen !== false) await node.start();
@@ -118,7 +120,7 @@ export async function makeRings(t: Teardown, nodes: Array<{ port: number; device
 
 /** The DaemonContext of the daemons running beside `node`. */
 export function daemonContext(t: Teardown, node: TestNode, rings: DaemonRings, time: FakeTime, config: Record<string, unknown> = {}): DaemonContext {
-  const agent = new Agent({ keepAliveTimeout: 10 });
+  const agent = signingDispatcher();
   t.teardown(() => agent.close());
   return {
     config: parseConfig(storageNodeSpec, {
@@ -134,14 +136,14 @@ export function daemonContext(t: Teardown, node: TestNode, rings: DaemonRings, t
     devicesRoot: node.root,
     secret: SECRET,
     rings,
-    agent,
+    backend: backendClientOver(agent, TEST_BACKEND_KEY),
     log: silentLogger,
     clock: () => time.ms,
     fsync: false,
   };
 }
 
-const client = new Agent({ keepAliveTimeout: 10 });
+const client = signingDispatcher();
 /** Call once per test file, from its top level. */
 export function closeClientAfter(t: Teardown): void {
   t.teardown(() => client.close());

@@ -1,17 +1,17 @@
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from 'undici';
 import { silentLogger } from '../../common/log.js';
 import type { StorageNodeContext } from '../../storage-node/types.js';
 
-/** The cluster secret of in-process test nodes. */
-export const SECRET = { prefix: 'pre', suffix: 'suf' };
+import { SECRET, TEST_BACKEND_KEY, testBackendClient } from './signing.js';
+
+export { SECRET };
 
 /**
  * A fresh temp devices root (named after `prefix`) holding an empty folder for `device`, and a
  * StorageNodeContext over it for in-process test nodes: fsync off, a quiet log, its own
- * keep-alive agent, short timeouts; `over` changes any of it. The caller closes `ctx.agent` and
+ * keep-alive agent, short timeouts; `over` changes any of it. The caller closes `ctx.backend` and
  * removes `ctx.devicesRoot` when its servers are down.
  */
 export async function testNodeContext(prefix: string, device: string, over: Partial<StorageNodeContext> = {}): Promise<StorageNodeContext> {
@@ -21,7 +21,8 @@ export async function testNodeContext(prefix: string, device: string, over: Part
     devicesRoot: root,
     secret: SECRET,
     fsync: false,
-    agent: new Agent({ keepAliveTimeout: 10 }),
+    backend: testBackendClient(),
+    backendKey: TEST_BACKEND_KEY,
     log: silentLogger,
     clock: Date.now,
     containerUpdateTimeoutMs: 1000,

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { hashPath } from '../../common/hash-path.js';
-import { backendPath } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
 import { objectLocation, type ObjectLocation } from '../../storage-node/object/layout.js';
 import { createObjectServer } from '../../storage-node/object/object-server.js';
 import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
@@ -54,7 +54,7 @@ export async function startNode(t: { teardown: (f: () => unknown) => void }, ove
   t.teardown(async () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
-    await ctx.agent.close();
+    await ctx.backend.close();
     await rm(root, { recursive: true, force: true });
   });
   return {

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { backendPath } from '../../common/backend-path.js';
 import { hashPath } from '../../common/hash-path.js';
 import { Ring, ringFile, type RingName } from '../../ring-builder/ring.js';
 import type { Cluster } from './cluster.js';
@@ -45,7 +46,7 @@ export async function directGet(cluster: Cluster, device: string, account: strin
   const part = ring.partitionFor(account, container, object);
   const dev = ring.allDevices().find((d) => d.device === device);
   if (!dev) throw new Error(`no device ${device}`);
-  const res = await request(`http://${dev.ip}:${dev.port}/${device}/${part}/${encodeURIComponent(account)}/${encodeURIComponent(container)}/${object.split('/').map(encodeURIComponent).join('/')}`);
+  const res = await request(`http://${dev.ip}:${dev.port}${backendPath(device, part, account, container, object)}`, { dispatcher: cluster.backendDispatcher });
   return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
 }
 
@@ -55,7 +56,7 @@ export async function containerReplicas(cluster: Cluster, account: string, conta
   const part = ring.partitionFor(account, container);
   const out = [];
   for (const dev of ring.primaries(part)) {
-    const res = await request(`http://${dev.ip}:${dev.port}/${dev.device}/${part}/${encodeURIComponent(account)}/${encodeURIComponent(container)}?format=json`);
+    const res = await request(`http://${dev.ip}:${dev.port}${backendPath(dev.device, part, account, container)}?format=json`, { dispatcher: cluster.backendDispatcher });
     const body = await res.body.text();
     const names = res.statusCode === 200 ? (JSON.parse(body) as Array<{ name: string }>).map((o) => o.name) : [];
     out.push({ device: dev.device, names, count: Number(res.headers['x-container-object-count'] ?? -1) });
@@ -69,7 +70,7 @@ export async function accountReplicas(cluster: Cluster, account: string): Promis
   const part = ring.partitionFor(account);
   const out = [];
   for (const dev of ring.primaries(part)) {
-    const res = await request(`http://${dev.ip}:${dev.port}/${dev.device}/${part}/${encodeURIComponent(account)}`, { method: 'HEAD' });
+    const res = await request(`http://${dev.ip}:${dev.port}${backendPath(dev.device, part, account)}`, { method: 'HEAD', dispatcher: cluster.backendDispatcher });
     await res.body.dump();
     out.push({
       device: dev.device,

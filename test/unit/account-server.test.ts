@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { signingDispatcher, TEST_BACKEND_KEY } from '../helpers/signing.js';
+import { backendClientOver } from '../../common/http-client.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { createDbServers } from '../../storage-node/db/index.js';
@@ -15,12 +17,13 @@ import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/serv
 async function startNode(t: { teardown(fn: () => Promise<void>): void }) {
   const root = await mkdtemp(join(tmpdir(), 'swiftlet-as-'));
   await mkdir(join(root, 'sda'));
-  const agent = new Agent();
+  const agent = signingDispatcher(TEST_BACKEND_KEY, {});
   const ctx = {
     devicesRoot: root,
     secret: { prefix: 'p', suffix: 's' },
     fsync: true,
-    agent,
+    backend: backendClientOver(agent, TEST_BACKEND_KEY),
+    backendKey: TEST_BACKEND_KEY,
     log: silentLogger,
     clock: () => 1_650_000_000_000, // older than every ts() below
     containerUpdateTimeoutMs: 2000,

@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { signingDispatcher, TEST_BACKEND_KEY } from '../helpers/signing.js';
+import { backendClientOver } from '../../common/http-client.js';
 import { systemClock } from '../../common/clock.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
@@ -27,12 +29,13 @@ interface Node {
 async function startNode(t: { teardown(fn: () => Promise<void>): void }): Promise<Node> {
   const root = await mkdtemp(join(tmpdir(), 'swiftlet-cs-'));
   await mkdir(join(root, 'sda'));
-  const agent = new Agent({ connections: 256 });
+  const agent = signingDispatcher(TEST_BACKEND_KEY, { connections: 256 });
   const ctx: StorageNodeContext = {
     devicesRoot: root,
     secret: { prefix: 'p', suffix: 's' },
     fsync: false,
-    agent,
+    backend: backendClientOver(agent, TEST_BACKEND_KEY),
+    backendKey: TEST_BACKEND_KEY,
     log: silentLogger,
     clock: systemClock,
     containerUpdateTimeoutMs: 2000,

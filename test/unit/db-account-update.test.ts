@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { MockAgent } from 'undici';
+import { TEST_BACKEND_KEY } from '../helpers/signing.js';
+import { backendClientOver } from '../../common/http-client.js';
 import { silentLogger } from '../../common/log.js';
 import { AccountUpdateQueue, accountTargetFromHeaders, retryPendingAccountUpdates } from '../../storage-node/db/account-update.js';
 import { listPendingAccountUpdates, mergeObjectRows, putContainer } from '../../storage-node/db/container-db.js';
@@ -28,7 +30,7 @@ async function setup(t: { teardown(fn: () => Promise<void>): void }, statusCode 
     });
   if (delayMs) scope.delay(delayMs);
   scope.persist();
-  const opts = { agent, timeoutMs: 1000, clock: () => 1_700_000_000_000, log: silentLogger };
+  const opts = { backend: backendClientOver(agent, TEST_BACKEND_KEY), timeoutMs: 1000, clock: () => 1_700_000_000_000, log: silentLogger };
   const queue = new AccountUpdateQueue({ ...opts, delayMs: 20 });
   t.teardown(async () => {
     await queue.close();

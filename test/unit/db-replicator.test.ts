@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { signingDispatcher, TEST_BACKEND_KEY } from '../helpers/signing.js';
+import { backendClientOver } from '../../common/http-client.js';
 import { parseConfig } from '../../common/config.js';
-import { backendPath } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { createClusterRings } from '../../ring-builder/bootstrap.js';
@@ -28,7 +30,7 @@ import { SECRET, testNodeContext } from '../helpers/node-context.js';
 
 const RECLAIM_AGE_S = 3600;
 const time = { ms: 1_700_000_000_000 };
-const client = new Agent({ keepAliveTimeout: 10 });
+const client = signingDispatcher();
 t.teardown(() => client.close());
 
 interface DbNode {
@@ -60,7 +62,7 @@ async function startDbNode(t: Teardown, device: string): Promise<DbNode> {
     server.closeAllConnections();
     await closed;
     await dbs.close();
-    await ctx.agent.close();
+    await ctx.backend.close();
     await rm(root, { recursive: true, force: true });
   });
   return { device, root, port, dbs, base: `http://127.0.0.1:${port}` };
@@ -86,7 +88,7 @@ async function startCluster(t: Teardown): Promise<Cluster> {
   const container = Ring.loadSync(files.container, SECRET);
   const object = Ring.loadSync(files.object, SECRET);
   const byDevice = (d: RingDevice) => nodes.find((n) => n.device === d.device) as DbNode;
-  const agent = new Agent({ keepAliveTimeout: 10 });
+  const agent = signingDispatcher();
   t.teardown(() => agent.close());
   return {
     nodes,
@@ -108,7 +110,7 @@ async function startCluster(t: Teardown): Promise<Cluster> {
         devicesRoot: n.root,
         secret: SECRET,
         rings: { account: () => account, container: () => container, object: () => object },
-        agent,
+        backend: backendClientOver(agent, TEST_BACKEND_KEY),
         log: silentLogger,
         clock: () => time.ms,
         fsync: false,

@@ -1,3 +1,4 @@
+import { keyForSecret, signingDispatcher } from '../helpers/signing.js';
 import t from 'tap';
 import { readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -6,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { parseConfig } from '../../common/config.js';
-import { backendPath } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
 import type { RingDevice } from '../../ring-builder/ring.js';
@@ -37,13 +38,15 @@ t.test('updates to the node itself: applied in process, the same row, nothing ov
     silentLogger,
   );
   t.teardown(() => node.close());
+  const client = signingDispatcher(keyForSecret('p', 's'));
+  t.teardown(() => client.close());
   const base = `http://127.0.0.1:${node.port}`;
   const rowRequests: string[] = [];
   node.server.on('request', (req: IncomingMessage) => {
     if (req.headers['x-backend-source'] === 'object-server') rowRequests.push(`${req.method} ${req.url}`);
   });
   const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
-    const res = await request(`${base}${path}`, { method: method as 'PUT', headers, body });
+    const res = await request(`${base}${path}`, { method: method as 'PUT', headers, body, dispatcher: client });
     return { status: res.statusCode, body: await res.body.text() };
   };
   const updateTo = (host: string, device: string) => ({ 'x-container-host': host, 'x-container-device': device, 'x-container-partition': '7' });

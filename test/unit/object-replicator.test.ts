@@ -2,10 +2,12 @@ import t from 'tap';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { signingDispatcher, TEST_BACKEND_KEY } from '../helpers/signing.js';
+import { backendClientOver } from '../../common/http-client.js';
 import { parseConfig } from '../../common/config.js';
 import { hashPath } from '../../common/hash-path.js';
-import { backendPath } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
 import type { PassReport } from '../../common/pass-report.js';
@@ -30,7 +32,7 @@ const PART = 0;
 const RECLAIM = 7 * 86400;
 const time = { ms: Date.now() };
 
-const client = new Agent({ keepAliveTimeout: 10 });
+const client = signingDispatcher();
 t.teardown(() => client.close());
 
 interface TNode {
@@ -80,7 +82,7 @@ async function startNode(t: Teardown, device: string): Promise<TNode> {
   };
   t.teardown(async () => {
     if (server.listening) await node.stop();
-    await ctx.agent.close();
+    await ctx.backend.close();
     await rm(root, { recursive: true, force: true });
   });
   await node.start();
@@ -105,7 +107,7 @@ function ringOf(nodes: TNode[], primaries: number[] = [0, 1, 2]): Ring {
 }
 
 function replicator(t: Teardown, node: TNode, ring: () => Ring, config: Record<string, unknown> = {}) {
-  const agent = new Agent({ keepAliveTimeout: 10, connect: { timeout: 1000 } });
+  const agent = signingDispatcher(TEST_BACKEND_KEY, { keepAliveTimeout: 10, connect: { timeout: 1000 } });
   t.teardown(() => agent.close());
   const ctx: DaemonContext = {
     config: parseConfig(storageNodeSpec, {
@@ -123,7 +125,7 @@ function replicator(t: Teardown, node: TNode, ring: () => Ring, config: Record<s
     devicesRoot: node.root,
     secret: SECRET,
     rings: { account: ring, container: ring, object: ring },
-    agent,
+    backend: backendClientOver(agent, TEST_BACKEND_KEY),
     log: silentLogger,
     clock: () => time.ms,
     fsync: false,

@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Agent, request } from 'undici';
-import { backendPath } from '../../common/http-client.js';
+import { request } from 'undici';
+import { signingDispatcher, TEST_BACKEND_KEY } from '../helpers/signing.js';
+import { backendClientOver } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
 import type { BackendServer, StorageNodeContext } from '../../storage-node/types.js';
@@ -36,12 +38,13 @@ const { createObjectServer } = await t.mockImport<typeof import('../../storage-n
 t.test('ENOSPC while writing a PUT answers 507 and leaves no temp file', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'swiftlet-full-'));
   await mkdir(join(root, 'sda1'));
-  const agent = new Agent();
+  const agent = signingDispatcher(TEST_BACKEND_KEY, {});
   const ctx: StorageNodeContext = {
     devicesRoot: root,
     secret: { prefix: 'p', suffix: 's' },
     fsync: false,
-    agent,
+    backend: backendClientOver(agent, TEST_BACKEND_KEY),
+    backendKey: TEST_BACKEND_KEY,
     log: pino({ level: 'silent' }),
     clock: () => Date.now(),
     containerUpdateTimeoutMs: 1000,

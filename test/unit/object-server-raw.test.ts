@@ -4,8 +4,10 @@ import { readdir } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
-import { Agent, request } from 'undici';
-import { backendPath } from '../../common/http-client.js';
+import { request } from 'undici';
+import { signingDispatcher, TEST_BACKEND_KEY } from '../helpers/signing.js';
+import { BACKEND_SIGNATURE_HEADER, signBackendRequest } from '../../common/backend-auth.js';
+import { backendPath } from '../../common/backend-path.js';
 import { decodeRawTrailer, encodeRawTrailer, RAW_BODY_METHOD, RAW_BODY_PROTOCOL, RAW_TRAILER_BYTES, ResponseHeadReader } from '../../common/raw-body.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { directIoStats } from '../../storage-node/object/direct-io.js';
@@ -16,7 +18,7 @@ import { DEV, PART, startNode, type Node } from '../helpers/object-node.js';
  * The raw body transfer of large object PUTs (common/raw-body.ts), from the object server's side:
  * a hand-written client speaks the protocol over a plain socket, so every byte's timing is ours.
  */
-const client = new Agent({ keepAliveTimeout: 10 });
+const client = signingDispatcher();
 t.teardown(() => client.close());
 
 t.test('trailer and response head codecs', async (t) => {
@@ -42,7 +44,7 @@ const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
 function openRaw(port: number, path: string, length: number, extra: Record<string, string> = {}, protocol = RAW_BODY_PROTOCOL, method = RAW_BODY_METHOD): Promise<{ sock: Socket; refused?: number; answer: Promise<string> }> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, '127.0.0.1');
-    const headers: Record<string, string> = { Host: 'x', Connection: 'Upgrade', Upgrade: protocol, 'X-Timestamp': stamp().internal, 'Content-Type': 'application/octet-stream', 'X-Backend-Obj-Content-Length': String(length), ...extra };
+    const headers: Record<string, string> = { Host: 'x', Connection: 'Upgrade', Upgrade: protocol, 'X-Timestamp': stamp().internal, 'Content-Type': 'application/octet-stream', 'X-Backend-Obj-Content-Length': String(length), [BACKEND_SIGNATURE_HEADER]: signBackendRequest(TEST_BACKEND_KEY, method, path, Date.now()), ...extra };
     sock.write(`${method} ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
     let text = '';
     let opened = false;

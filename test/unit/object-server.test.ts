@@ -6,8 +6,10 @@ import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
-import { Agent, request } from 'undici';
-import { backendPath } from '../../common/http-client.js';
+import { request } from 'undici';
+import { signatureLine, signingDispatcher, TEST_BACKEND_KEY } from '../helpers/signing.js';
+import { BACKEND_SIGNATURE_HEADER, signBackendRequest } from '../../common/backend-auth.js';
+import { backendPath } from '../../common/backend-path.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { listAsyncPendings, loadAsyncPending } from '../../storage-node/object/async-pending.js';
 import { DIRECT_IO_ABOVE_BYTES, directIoStats } from '../../storage-node/object/direct-io.js';
@@ -15,7 +17,7 @@ import { DIRECT_IO_ABOVE_BYTES, directIoStats } from '../../storage-node/object/
 import { crcHex } from '../../common/checksum.js';
 import { DEV, PART, startNode, type Node } from '../helpers/object-node.js';
 
-const client = new Agent({ keepAliveTimeout: 10 });
+const client = signingDispatcher();
 t.teardown(() => client.close());
 
 let clockTicks = 1_700_000_000_00000;
@@ -157,7 +159,7 @@ function portOf(n: Node): number {
 t.test('499: the client sends less than Content-Length and closes; nothing stored', async (t) => {
   const n = await startNode(t);
   const path = backendPath(DEV, PART, 'AUTH_a', 'c', 'short');
-  const head = `PUT ${path} HTTP/1.1\r\nHost: x\r\nX-Timestamp: ${stamp().internal}\r\nContent-Type: a/b\r\nContent-Length: 100\r\n`;
+  const head = `PUT ${path} HTTP/1.1\r\nHost: x\r\n${signatureLine('PUT', path)}X-Timestamp: ${stamp().internal}\r\nContent-Type: a/b\r\nContent-Length: 100\r\n`;
   const { socket } = await rawRequest(portOf(n), head, Buffer.alloc(50, 0x61));
   socket.end();
   const rec = await n.waitLog((r) => typeof r.msg === 'string' && r.msg.includes('client disconnected'));
@@ -170,7 +172,7 @@ t.test('499: the client sends less than Content-Length and closes; nothing store
 t.test('408: the client goes quiet mid-body; nothing stored', async (t) => {
   const n = await startNode(t, { clientTimeoutMs: 150 });
   const path = backendPath(DEV, PART, 'AUTH_a', 'c', 'slow');
-  const head = `PUT ${path} HTTP/1.1\r\nHost: x\r\nX-Timestamp: ${stamp().internal}\r\nContent-Type: a/b\r\nContent-Length: 100\r\n`;
+  const head = `PUT ${path} HTTP/1.1\r\nHost: x\r\n${signatureLine('PUT', path)}X-Timestamp: ${stamp().internal}\r\nContent-Type: a/b\r\nContent-Length: 100\r\n`;
   const { response } = await rawRequest(portOf(n), head, 'abc');
   const text = await response;
   t.match(text, /^HTTP\/1\.1 408 /);
@@ -566,6 +568,7 @@ function trailerPut(n: Node, obj: string, body: Buffer, trailers: Record<string,
       method: 'PUT',
       headers: {
         'X-Timestamp': stamp().internal,
+        [BACKEND_SIGNATURE_HEADER]: signBackendRequest(TEST_BACKEND_KEY, 'PUT', new URL(n.url('AUTH_a', 'c', obj)).pathname, Date.now()),
         'Content-Type': 'a/b',
         'Transfer-Encoding': 'chunked',
         'X-Backend-Checksum-Trailer': 'md5,crc32c',

@@ -108,7 +108,7 @@ t.test('quorum tables through the real proxy', async (t) => {
   const token = String(login.headers['x-auth-token']);
   t.teardown(async () => {
     await app.close();
-    await ctx.agent.close();
+    await ctx.backend.close();
     ctx.putAgent.destroy();
     await ctx.hashing.close();
     for (const n of nodes) n.server.close();

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { backendPath } from '../../common/http-client.js';
+import { backendPath } from '../../common/backend-path.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { native } from '../../common/native.js';
 import type { MemoryReport } from '../../storage-node/memory-report.js';

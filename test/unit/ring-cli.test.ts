@@ -144,7 +144,7 @@ t.test('get-nodes prints partition, hash, nodes, handoffs and curl lines', async
   t.match(out, `Hash     \t${hashPath(secret, 'AUTH_test', 'c', 'o 1')}`);
   for (const d of ring.primaries(part)) {
     t.match(out, `Server:Port Device\t${d.ip}:${d.port} ${d.device}\n`);
-    t.match(out, `curl -I -XHEAD "http://${d.ip}:${d.port}/${d.device}/${part}/AUTH_test/c/o%201"\n`);
+    t.match(out, new RegExp(`curl -I -XHEAD -H "X-Backend-Signature: \\d+:[0-9a-f]{64}" "http://${d.ip}:${d.port}/${d.device}/${part}/AUTH_test/c/o%201"\n`));
   }
   t.match(out, /\[Handoff\]/);
 
