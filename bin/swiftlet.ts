@@ -100,10 +100,20 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'storage-node': {
       const cfg = configFrom(storageNodeSpec, rest, 'storage-node');
-      const [{ createLogger }, { startStorageNode }] = await Promise.all([import('../common/log.js'), import('../storage-node/main.js')]);
+      const [{ createLogger }, { startStorageNode }, { resolveBindIp }] = await Promise.all([
+        import('../common/log.js'),
+        import('../storage-node/main.js'),
+        import('../ring-builder/node-address.js'),
+      ]);
+      const bind = await resolveBindIp({ ...cfg, secret: { prefix: cfg.swift_hash_path_prefix, suffix: cfg.swift_hash_path_suffix } });
+      if ('error' in bind) {
+        console.error(`storage-node: ${bind.error}`);
+        return 2;
+      }
+      const resolved = { ...cfg, bind_ip: bind.ip };
       touchYoungGeneration();
       const log = createLogger('storage-node', cfg.log_level);
-      const n = await startStorageNode(cfg, log);
+      const n = await startStorageNode(resolved, log);
       const stop = (): void => void n.close().then(() => process.exit(0));
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);

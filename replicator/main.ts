@@ -1,3 +1,5 @@
+import { resolveBindIp } from '../ring-builder/node-address.js';
+import { SwiftletError } from '../common/errors.js';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../common/clock.js';
 import { parseConfig, readJsonConfigFile, requireHashSecret } from '../common/config.js';
@@ -76,8 +78,12 @@ export function buildDaemons(name: DaemonCommand, ctx: DaemonContext): Daemon[] 
 export async function runDaemonCommand(name: DaemonCommand, argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, once: { type: 'boolean', default: false } } });
   if (!values.config) throw new Error(`${name} needs --config FILE (the storage node's config)`);
-  const cfg = parseConfig(storageNodeSpec, readJsonConfigFile(values.config), values.config);
-  const log = createLogger(name, cfg.log_level);
+  const parsed = parseConfig(storageNodeSpec, readJsonConfigFile(values.config), values.config);
+  const log = createLogger(name, parsed.log_level);
+  // The daemons know their node by the address it binds (the rings' address when bind_ip is empty).
+  const bind = await resolveBindIp({ ...parsed, secret: { prefix: parsed.swift_hash_path_prefix, suffix: parsed.swift_hash_path_suffix } });
+  if ('error' in bind) throw new SwiftletError('CONFIG', `${name}: ${bind.error}`);
+  const cfg = { ...parsed, bind_ip: bind.ip };
   const { ctx, close } = daemonContext(cfg, log);
   const daemons = buildDaemons(name, ctx);
   if (values.once) {

@@ -3,7 +3,7 @@ import { clusterSpec, type ConfigOf, type ConfigSpec } from '../common/config.js
 /** Every storage-node option and its default. `swiftlet sample-config storage-node` prints them. */
 export const storageNodeSpec = {
   ...clusterSpec,
-  bind_ip: { type: 'string', default: '0.0.0.0', doc: 'Address the storage node listens on.' },
+  bind_ip: { type: 'string', default: '', doc: 'Address the storage node (and its daemons) listen on and know it by. Empty: the address the rings list this host at (its devices at this port), so the backend API is not offered on every interface; 0.0.0.0 listens everywhere.' },
   bind_port: { type: 'number', default: 6200, min: 0, doc: 'Port for the object, container and account APIs (0 = any free port; logged).' },
   ring_ip: { type: 'string', default: '', doc: 'The address the rings list this node at, when it differs from bind_ip (NAT, a port forward). Empty: bind_ip.' },
   ring_port: { type: 'number', default: 0, min: 0, doc: 'The port the rings list this node at, when it differs from bind_port. 0: bind_port.' },

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { requireHashSecret } from '../common/config.js';
+import { SwiftletError } from '../common/errors.js';
 import { systemClock } from '../common/clock.js';
 import { backendKeyFrom } from '../common/backend-auth.js';
 import { createBackendClient } from '../common/http-client.js';
@@ -26,6 +27,7 @@ export interface RunningStorageNode {
 /** Starts one storage node: object, container and account servers on one port. */
 export async function startStorageNode(config: StorageNodeConfig, log: Logger): Promise<RunningStorageNode> {
   const secret = requireHashSecret(config);
+  if (!config.bind_ip) throw new SwiftletError('CONFIG', 'bind_ip is empty: resolve it from the rings first (ring-builder/node-address.ts), or set it');
   await mkdir(config.devices, { recursive: true });
   const backendKey = backendKeyFrom(config);
   const backend = createBackendClient({ connectTimeoutMs: config.conn_timeout_ms, nodeTimeoutMs: config.node_timeout_ms, key: backendKey });
