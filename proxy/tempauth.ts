@@ -100,11 +100,17 @@ export class TempAuth {
     return { user, account, groups, admin, resellerAdmin };
   }
 
-  /** The owner check, which needs no container ACLs: 'allow', or undefined when ACLs must decide. */
+  /**
+   * The owner check, which needs no container ACLs: 'allow', a refusal, or undefined when ACLs
+   * must decide. An account outside the reseller prefix is not tempauth's to grant (Swift's
+   * authorize denies it outright: 401 anonymous, 403 with a token), or a user would own "test"
+   * just by being in group "test".
+   */
   authorizeOwner(id: Identity | undefined, t: AuthTarget, allowAccountManagement: boolean): AuthDecision | undefined {
+    if (!t.account || !t.account.startsWith(this.resellerPrefix)) return id ? 403 : 401;
     if (!id) return undefined;
     const isAccountOp = t.container === undefined;
-    if (id.resellerAdmin && t.account.startsWith(this.resellerPrefix)) {
+    if (id.resellerAdmin && this.resellerAdminMay(t.account)) {
       if (isAccountOp && (t.method === 'PUT' || t.method === 'DELETE')) return allowAccountManagement ? 'allow' : 403;
       return 'allow';
     }
@@ -130,6 +136,11 @@ export class TempAuth {
       if (id && acl.groups.some((g) => id.groups.includes(g))) return 'allow';
     }
     return id ? 403 : 401;
+  }
+
+  /** Swift: a reseller admin owns every prefixed account but the bare prefix and "AUTH_.xxx" (reserved) ones. */
+  private resellerAdminMay(account: string): boolean {
+    return account !== this.resellerPrefix && account[this.resellerPrefix.length] !== '.';
   }
 
   private makeToken(user: string, expires: number): string {

@@ -77,6 +77,48 @@ t.test('tempauth: tokens, owners, ACLs', async (t) => {
   t.same(parseAcl('.r:*,.rlistings, test:tester3'), { referrers: ['*'], groups: ['test:tester3'], rlistings: true });
 });
 
+t.test("tempauth: accounts outside the reseller prefix are nobody's", async (t) => {
+  const auth = new TempAuth(
+    {
+      'test:tester': { key: 'testing', roles: ['.admin'] },
+      'test:tester3': { key: 'testing3', roles: [] },
+      'admin:admin': { key: 'admin', roles: ['.admin', '.reseller_admin'] },
+    },
+    'secret',
+    'AUTH_',
+    60,
+    () => 1_700_000_000_000,
+  );
+  const who = (user: string, key: string) => auth.authenticate(auth.login(user, key, 'http://x').headers['X-Auth-Token'] as string);
+  const plain = who('test:tester3', 'testing3');
+  const owner = who('test:tester', 'testing');
+  const reseller = who('admin:admin', 'admin');
+  t.ok(plain?.groups.includes('test'), 'the user is in group "test" (Swift: the account name is a group)');
+  // Swift's tempauth authorize: an account not starting with reseller_prefix is denied.
+  for (const target of [
+    { method: 'PUT', account: 'test', container: 'c3' },
+    { method: 'PUT', account: 'test', container: 'c3', object: 'o' },
+    { method: 'GET', account: 'test' },
+    { method: 'POST', account: 'test' },
+    { method: 'GET', account: 'test', container: 'c3', object: 'o', readAcl: '.r:*' },
+    { method: 'PUT', account: 'test', container: 'c3', object: 'o', writeAcl: 'test' },
+  ]) {
+    const what = `${target.method} /${[target.account, target.container, target.object].filter(Boolean).join('/')}`;
+    t.equal(auth.authorize(plain, target, false), 403, `plain user: ${what}`);
+    t.equal(auth.authorize(owner, target, false), 403, `account admin: ${what}`);
+    t.equal(auth.authorize(reseller, target, true), 403, `reseller admin: ${what}`);
+    t.equal(auth.authorize(undefined, target, false), 401, `anonymous: ${what}`);
+    t.equal(auth.authorizeOwner(plain, target, false), 403, `decided before any ACL lookup: ${what}`);
+    t.equal(auth.authorizeOwner(undefined, target, false), 401, `anonymous, before any ACL lookup: ${what}`);
+  }
+  t.equal(auth.authorize(undefined, { method: 'GET', account: '' }, false), 401, 'no account at all');
+  // A reseller admin owns every prefixed account but the bare prefix and reserved ".name" ones.
+  t.equal(auth.authorize(reseller, { method: 'GET', account: 'AUTH_other' }, false), 'allow');
+  t.equal(auth.authorize(reseller, { method: 'GET', account: 'AUTH_' }, false), 403, 'the bare prefix');
+  t.equal(auth.authorize(reseller, { method: 'GET', account: 'AUTH_.reserved', container: 'c' }, false), 403, 'a dot account');
+  t.equal(auth.authorize(owner, { method: 'PUT', account: 'AUTH_test', container: 'c3' }, false), 'allow', "the prefixed account is still the owner's");
+});
+
 t.test('error limiter', async (t) => {
   let now = 0;
   const l = new ErrorLimiter(3, 1000, () => now);

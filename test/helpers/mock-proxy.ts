@@ -1,0 +1,55 @@
+import { MockAgent } from 'undici';
+import { parseConfig } from '../../common/config.js';
+import { silentLogger } from '../../common/log.js';
+import { buildProxy } from '../../proxy/app.js';
+import { proxySpec } from '../../proxy/config.js';
+import type { ProxyContext } from '../../proxy/context.js';
+import { Ring, type RingDevice } from '../../ring-builder/ring.js';
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * A proxy whose storage nodes are undici MockAgent origins: five devices (three primaries, two
+ * handoffs) in one partition, no network (disableNetConnect). Object PUTs go over node:http, not
+ * undici: they reach nothing here (ports 1-5 refuse).
+ */
+export interface MockProxy {
+  app: FastifyInstance;
+  ctx: ProxyContext;
+  mock: MockAgent;
+  ring: Ring;
+  devices: RingDevice[];
+  origin(i: number): string;
+  close(): Promise<void>;
+}
+
+export function mockProxy(config: Record<string, unknown> = {}): MockProxy {
+  const devices: RingDevice[] = [0, 1, 2, 3, 4].map((i) => ({ id: i, region: 1, zone: i + 1, ip: '127.0.0.1', port: i + 1, device: `d${i}`, weight: 1, meta: '' }));
+  const ring = Ring.fromData({ partPower: 0, replicas: 3, devices, replica2part2dev: [Uint16Array.of(0), Uint16Array.of(1), Uint16Array.of(2)] }, { prefix: 'p', suffix: 's' });
+  const parsed = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', error_suppression_limit: 1000, ...config });
+  const { app, ctx } = buildProxy({ config: parsed, rings: { account: () => ring, container: () => ring, object: () => ring }, log: silentLogger, clock: Date.now });
+  const real = ctx.agent;
+  const mock = new MockAgent();
+  mock.disableNetConnect();
+  ctx.agent = mock;
+  return {
+    app,
+    ctx,
+    mock,
+    ring,
+    devices,
+    origin: (i) => `http://127.0.0.1:${i + 1}`,
+    async close() {
+      await app.close();
+      await mock.close();
+      await real.close();
+      ctx.putAgent.destroy();
+      await ctx.hashing.close();
+    },
+  };
+}
+
+/** A token for `user` from the proxy's own login. */
+export async function loginToken(app: FastifyInstance, user: string, key: string): Promise<string> {
+  const res = await app.inject({ method: 'GET', url: '/auth/v1.0', headers: { 'x-auth-user': user, 'x-auth-key': key } });
+  return String(res.headers['x-auth-token']);
+}

@@ -1,0 +1,42 @@
+import t from 'tap';
+import { loginToken, mockProxy } from '../helpers/mock-proxy.js';
+
+/**
+ * tempauth through the proxy: a user may not own an account outside the reseller prefix just
+ * because its name is one of the user's groups (the attack: test:tester3, no role, PUT /v1/test/c3).
+ * Every node answers yes here, so only authorization can say no.
+ */
+t.test('accounts outside the reseller prefix are refused before any node is asked', async (t) => {
+  const p = mockProxy();
+  t.teardown(() => p.close());
+  const asked: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    p.mock
+      .get(p.origin(i))
+      .intercept({ path: () => true, method: () => true })
+      .reply((opts) => {
+        asked.push(`${opts.method} ${opts.path}`);
+        return { statusCode: opts.method === 'PUT' ? 201 : 204, data: '' };
+      })
+      .persist();
+  }
+  const tester3 = await loginToken(p.app, 'test:tester3', 'testing3');
+  const tester = await loginToken(p.app, 'test:tester', 'testing');
+  const cases: Array<[string, string, Record<string, string>, number, string]> = [
+    ['PUT', '/v1/test/c3', { 'x-auth-token': tester3 }, 403, 'a plain user creating a container in account "test"'],
+    ['PUT', '/v1/test/c3/o', { 'x-auth-token': tester3, 'content-length': '1' }, 403, 'a plain user writing an object there'],
+    ['POST', '/v1/test', { 'x-auth-token': tester3, 'x-account-meta-x': 'y' }, 403, 'a plain user changing account "test"'],
+    ['DELETE', '/v1/test/c3', { 'x-auth-token': tester }, 403, 'even the admin of AUTH_test'],
+    ['GET', '/v1/test/c3/o', {}, 401, 'anonymous'],
+    ['PUT', '/v1/test/c3', {}, 401, 'anonymous write'],
+  ];
+  for (const [method, url, headers, want, why] of cases) {
+    const res = await p.app.inject({ method: method as 'PUT', url, headers, ...(method === 'PUT' && url.split('/').length > 4 ? { payload: 'x' } : {}) });
+    t.equal(res.statusCode, want, `${method} ${url}: ${why}`);
+  }
+  t.same(asked, [], 'no node was asked');
+  // The owner's own, prefixed account is untouched: the nodes are asked and say yes.
+  const own = await p.app.inject({ method: 'PUT', url: '/v1/AUTH_test/c3', headers: { 'x-auth-token': tester } });
+  t.equal(own.statusCode, 201, 'the account admin creates a container in AUTH_test');
+  t.ok(asked.some((a) => a.startsWith('PUT /d0/0/AUTH_test/c3')), 'through the nodes');
+});
