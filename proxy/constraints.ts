@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * Swift's request constraints (swift/common/constraints.py), with Swift's messages.
  * Each check returns undefined when the request is fine, or the status and body Swift answers.
@@ -22,13 +24,17 @@ export interface Rejection {
 
 /** Swift's check_utf8: valid UTF-8 and no NUL. `raw` is the percent-decoded bytes. */
 export function isValidUtf8Name(raw: Buffer): boolean {
-  if (raw.includes(0)) return false;
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(raw);
-    return true;
-  } catch {
-    return false;
-  }
+  return !raw.includes(0) && isUtf8(raw);
+}
+
+/**
+ * A request header's value as the bytes the client sent. Node's parser hands header values over
+ * latin1-decoded (one char per byte), so UTF-8 metadata arrives as a string of its bytes and is
+ * relayed to the nodes byte for byte. A char above U+00FF cannot come off the wire: such a string
+ * is already text, and its bytes are its UTF-8.
+ */
+export function headerBytes(value: string): Buffer {
+  return /[^\u0000-\u00ff]/.test(value) ? Buffer.from(value, 'utf8') : Buffer.from(value, 'latin1');
 }
 
 export function checkContainerName(name: string): Rejection | undefined {
@@ -48,7 +54,11 @@ export function checkObjectName(name: string): Rejection | undefined {
   return undefined;
 }
 
-/** check_metadata for target 'account' | 'container' | 'object'. */
+/**
+ * check_metadata for target 'account' | 'container' | 'object'. Lengths are in the bytes the
+ * client sent. Account and container metadata must be UTF-8 (Swift serializes it as JSON in its
+ * databases); an object's may be any bytes, as in Swift, and is kept byte for byte.
+ */
 export function checkMetadata(headers: Record<string, string | string[] | undefined>, target: 'account' | 'container' | 'object'): Rejection | undefined {
   const prefix = `x-${target}-meta-`;
   let count = 0;
@@ -59,11 +69,14 @@ export function checkMetadata(headers: Record<string, string | string[] | undefi
     const value = Array.isArray(rawValue) ? rawValue.join(',') : (rawValue ?? '');
     const name = key.slice(prefix.length);
     if (!name) return { status: 400, body: 'Metadata name cannot be empty' };
-    const bad = (s: string): boolean => s.includes('\u0000') || s.includes('\ufffd');
-    if (bad(name) || bad(value)) return { status: 400, body: 'Metadata must be valid UTF-8' };
+    const nameBytes = headerBytes(name);
+    const valueBytes = headerBytes(value);
+    if (target !== 'object' && (!isValidUtf8Name(nameBytes) || (value !== '' && !isValidUtf8Name(valueBytes)))) {
+      return { status: 400, body: 'Metadata must be valid UTF-8' };
+    }
     count++;
-    const nameLen = Buffer.byteLength(name);
-    const valueLen = Buffer.byteLength(value);
+    const nameLen = nameBytes.length;
+    const valueLen = valueBytes.length;
     size += nameLen + valueLen;
     if (nameLen > LIMITS.maxMetaNameLength) {
       return { status: 400, body: `Metadata name too long: ${prefix}${name}` };

@@ -29,6 +29,24 @@ t.test('constraints', async (t) => {
   const big: Record<string, string> = {};
   for (let i = 0; i < 20; i++) big[`x-account-meta-k${i}`] = 'v'.repeat(250);
   t.match(checkMetadata(big, 'account'), { status: 400, body: 'Total metadata too large; max 4096' });
+  // Header values arrive latin1-decoded: one char per byte the client sent.
+  const wire = (...bytes: Array<string | number[]>): string => Buffer.concat(bytes.map((b) => (typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.from(b)))).toString('latin1');
+  for (const target of ['account', 'container'] as const) {
+    const utf8 = { status: 400, body: 'Metadata must be valid UTF-8' };
+    t.match(checkMetadata({ [`x-${target}-meta-k`]: wire('a', [0xff], 'b') }, target), utf8, `${target}: a 0xff byte in a value`);
+    t.match(checkMetadata({ [`x-${target}-meta-${wire([0xff])}`]: 'v' }, target), utf8, `${target}: a 0xff byte in a name`);
+    t.match(checkMetadata({ [`x-${target}-meta-k`]: wire('caf', [0xc3]) }, target), utf8, `${target}: a cut-off sequence`);
+    t.match(checkMetadata({ [`x-${target}-meta-k`]: wire([0xc0, 0xaf]) }, target), utf8, `${target}: an overlong encoding`);
+    t.match(checkMetadata({ [`x-${target}-meta-k`]: wire([0xed, 0xa0, 0x80]) }, target), utf8, `${target}: an encoded surrogate`);
+    t.equal(checkMetadata({ [`x-${target}-meta-k`]: wire('café ☃ 𝄞') }, target), undefined, `${target}: UTF-8 is fine`);
+    t.equal(checkMetadata({ [`x-${target}-meta-k`]: '' }, target), undefined, `${target}: an empty value (a removal)`);
+  }
+  // Swift: "Object's OK; its metadata isn't serialized as JSON".
+  t.equal(checkMetadata({ 'x-object-meta-k': wire('a', [0xff], 'b') }, 'object'), undefined, 'object: any bytes');
+  // Limits count the bytes sent: 128 "é" are 256 bytes.
+  t.equal(checkMetadata({ 'x-container-meta-k': wire('é'.repeat(128)) }, 'container'), undefined, '256 bytes of UTF-8');
+  t.match(checkMetadata({ 'x-object-meta-k': wire('é'.repeat(128) + 'e') }, 'object'), { status: 400, body: /^Metadata value longer than 256/ }, '257 bytes');
+  t.equal(checkMetadata({ ['x-object-meta-' + wire('é'.repeat(64))]: 'v' }, 'object'), undefined, 'a 128-byte name');
   t.match(checkObjectCreation({}, 'o', 100), { status: 411 });
   t.match(checkObjectCreation({ 'content-length': '101' }, 'o', 100), { status: 413 });
   t.equal(checkObjectCreation({ 'transfer-encoding': 'chunked' }, 'o', 100), undefined);
