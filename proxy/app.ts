@@ -8,6 +8,7 @@ import type { Logger } from '../common/log.js';
 import { createStamper } from '../common/timestamp.js';
 import type { Clock } from '../common/clock.js';
 import { authorizeTarget } from './authz.js';
+import { onClientError } from './client-error.js';
 import { HashPool } from './body-sums.js';
 import type { ProxyConfig } from './config.js';
 import type { ProxyContext, Rings } from './context.js';
@@ -66,6 +67,8 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     keepAliveTimeout: 65_000,
     maxParamLength: 8192,
     return503OnClosing: true,
+    // A request's own answer before a 400 for the bytes after it (a PUT with no length: 411).
+    clientErrorHandler: onClientError,
     // The router refuses paths whose percent-escapes are not UTF-8; Swift answers those 412.
     frameworkErrors: (err, req, reply) => {
       req.raw.resume();

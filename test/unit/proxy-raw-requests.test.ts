@@ -60,3 +60,29 @@ t.test('metadata bytes: account and container metadata must be UTF-8, object met
   t.equal(sent.length, 3);
   for (const s of sent) t.same(Buffer.from(s.headers['x-object-meta-name']!, 'latin1'), ff, 'object metadata: the very bytes sent');
 });
+
+t.test('an object PUT without Content-Length gets 411, before anything about the bytes after it', async (t) => {
+  const { p, port, seen } = await listening(t);
+  const tester = await loginToken(p.app, 'test:tester', 'testing');
+  const cases: Array<[string, string[], string]> = [
+    ['HTTP/1.0, a body and no length', ['PUT /v1/AUTH_test/c/o HTTP/1.0', 'Host: x', `X-Auth-Token: ${tester}`], 'hello, this is the body'],
+    ['HTTP/1.0, no body', ['PUT /v1/AUTH_test/c/o HTTP/1.0', 'Host: x', `X-Auth-Token: ${tester}`], ''],
+    ['HTTP/1.0 keep-alive, a body', ['PUT /v1/AUTH_test/c/o HTTP/1.0', 'Host: x', 'Connection: keep-alive', `X-Auth-Token: ${tester}`], 'hello'],
+    ['HTTP/1.1, neither length nor chunked, a body', ['PUT /v1/AUTH_test/c/o HTTP/1.1', 'Host: x', `X-Auth-Token: ${tester}`], 'hello'],
+    ['HTTP/1.1, neither length nor chunked, a body like a request line', ['PUT /v1/AUTH_test/c/o HTTP/1.1', 'Host: x', `X-Auth-Token: ${tester}`], 'GET /x HTTP/1.1\r\nBad Header\r\n\r\n'],
+    ['HTTP/1.1, neither length nor chunked, no body', ['PUT /v1/AUTH_test/c/o HTTP/1.1', 'Host: x', 'Connection: close', `X-Auth-Token: ${tester}`], ''],
+  ];
+  for (const [why, head, body] of cases) {
+    const res = await rawRequest(port, head, body);
+    t.same(
+      res.all.map((r) => r.status),
+      [411],
+      `${why}: 411 and nothing else`,
+    );
+    t.equal(res.body.toString(), 'Missing Content-Length header.', `${why}: Swift's message`);
+  }
+  t.same(seen, [], 'no node was asked');
+  // Bytes that are no request at all, with nothing in flight: still a 400.
+  const junk = await rawRequest(port, ['NOT HTTP AT ALL'], '');
+  t.equal(junk.status, 400, 'garbage alone: 400');
+});

@@ -1,0 +1,37 @@
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { defaultBody } from './responses.js';
+
+/** Sockets whose in-flight answer goes out before they close (see onClientError). */
+const closingAfterAnswer = new WeakSet<Socket>();
+
+/**
+ * The HTTP server's 'clientError': bytes on a connection that do not parse as a request.
+ *
+ * A PUT with neither Content-Length nor chunked encoding has no body as far as HTTP goes, so
+ * whatever body it sends reads as a broken next request, often before the PUT itself has been
+ * answered. Swift answers that PUT 411; fastify's default handler would write a 400 at once in its
+ * place. So while a complete request is still being answered on the connection, its answer goes
+ * out first, and the connection closes after it (nothing after a parse error can be trusted).
+ * Otherwise: 400 (408 on a request timeout, 431 for oversized headers), then close.
+ */
+export function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (inFlight && !inFlight.writableFinished && inFlight.req?.complete) {
+    if (closingAfterAnswer.has(socket)) return;
+    closingAfterAnswer.add(socket);
+    // Before the head is written this makes it "Connection: close" and Node ends the socket after it.
+    if (!inFlight.headersSent) inFlight.shouldKeepAlive = false;
+    inFlight.once('finish', () => socket.destroySoon());
+    inFlight.once('close', () => socket.destroySoon());
+    return;
+  }
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  const body = defaultBody(status);
+  if (socket.writable && !inFlight?.headersSent) {
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
