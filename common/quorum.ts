@@ -34,3 +34,69 @@ export function bestResponse(statuses: number[], replicas: number): { status: nu
   }
   return { status: 503, quorum: false };
 }
+
+/** Swift's have_quorum: a quorum of the replicas answered in one class, 2xx, 3xx or 4xx (never 5xx). */
+export function hasQuorum(statuses: number[], replicas: number): boolean {
+  const need = quorumSize(replicas);
+  return ([2, 3, 4] as StatusClass[]).some((cls) => statuses.filter((s) => statusClass(s) === cls).length >= need);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
+
+export const timerSleep: Sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+/**
+ * Swift's make_requests wait (proxy/controllers/base.py): answers are collected until a quorum
+ * of them agree on a status class (hasQuorum), then the rest get at most `graceMs` more
+ * (post_quorum_timeout), then the caller decides from what is in. Without a quorum every answer
+ * is waited for. Returns the answers by slot, undefined for one still out. Nothing is cancelled:
+ * a straggler's request goes on and its late answer is ignored, as Swift leaves its greenthreads
+ * to finish. `answers` must not reject; one that does counts as no answer.
+ */
+export function gatherUntilQuorum<T>(
+  answers: Array<Promise<T>>,
+  statusOf: (answer: T) => number,
+  replicas: number,
+  graceMs: number,
+  sleep: Sleep = timerSleep,
+): Promise<Array<T | undefined>> {
+  return new Promise((resolve) => {
+    const got: Array<T | undefined> = answers.map(() => undefined);
+    const statuses: number[] = [];
+    let left = answers.length;
+    let graceStarted = false;
+    let done = false;
+    const stopGrace = new AbortController();
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      stopGrace.abort();
+      resolve([...got]);
+    };
+    const settled = (): void => {
+      if (done) return;
+      if (--left === 0) return finish();
+      if (!graceStarted && hasQuorum(statuses, replicas)) {
+        graceStarted = true;
+        void sleep(graceMs, stopGrace.signal).then(finish, finish);
+      }
+    };
+    if (left === 0) return finish();
+    answers.forEach((a, i) => {
+      a.then(
+        (r) => {
+          if (done) return;
+          got[i] = r;
+          statuses.push(statusOf(r));
+          settled();
+        },
+        () => settled(),
+      );
+    });
+  });
+}
