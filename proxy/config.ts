@@ -7,6 +7,12 @@ export const proxySpec = {
   bind_port: { type: 'number', default: 8080, min: 0, doc: 'Port the proxy listens on (0 = any free port; the chosen port is logged).' },
   node_timeout_ms: { type: 'number', default: 10_000, min: 1, doc: 'How long a storage node may take to answer, or go quiet in a body.' },
   conn_timeout_ms: { type: 'number', default: 500, min: 1, doc: 'How long connecting to a storage node may take before the next node is tried.' },
+  post_quorum_timeout_ms: {
+    type: 'number',
+    default: 500,
+    min: 0,
+    doc: 'Once a quorum of replicas agreed on an account, container or object write (POST, DELETE, PUT of an account or container), how long the others may still take before the client is answered (Swift: post_quorum_timeout). Their requests carry on; only the answer stops waiting.',
+  },
   client_timeout_ms: { type: 'number', default: 60_000, min: 1, doc: 'How long a client may go quiet while sending a body before the request fails with 408.' },
   error_suppression_limit: { type: 'number', default: 10, min: 1, doc: 'Errors from one node within error_suppression_interval_s after which it is skipped.' },
   error_suppression_interval_s: { type: 'number', default: 60, min: 1, doc: 'How long an error-limited node is skipped.' },

@@ -1,6 +1,6 @@
 import type { BackendPath } from '../common/backend-path.js';
 import { abortBody } from '../common/http-client.js';
-import { bestResponse } from '../common/quorum.js';
+import { bestResponse, gatherUntilQuorum } from '../common/quorum.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { backendRequest, nodeIter, type BackendResponse, type NodeTarget } from './backend.js';
 import type { ProxyContext } from './context.js';
@@ -13,8 +13,9 @@ export function nodeFailed(r: BackendResponse): boolean {
 /**
  * Writes to every replica (Swift's make_requests): each of the `replicas` slots starts on its
  * primary and moves down a shared iterator of handoffs while its node fails. The answer is the
- * status class that reached quorum, else 503. `headersFor(i)` adds per-replica headers (which
- * container or account node to update).
+ * status class that reached quorum, else 503, given once a quorum agrees and the others had
+ * post_quorum_timeout_ms more. `headersFor(i)` adds per-replica headers (which container or
+ * account node to update).
  */
 export async function makeRequests(
   ctx: ProxyContext,
@@ -39,7 +40,11 @@ export async function makeRequests(
     }
     return last ?? ({ node: { dev, index: i, handoff: false }, status: 503, headers: {} } as BackendResponse);
   });
-  const responses = await Promise.all(slots);
+  // Once a quorum agrees, the rest get post_quorum_timeout_ms (Swift's post_quorum_timeout), not
+  // node_timeout: one hung node must not hold every write for 10 s. A slot still out is counted
+  // as 503 like Swift does; its request goes on (to a handoff if it fails) and only adds a replica.
+  const answered = await gatherUntilQuorum(slots, (r) => r.status, ring.replicaCount, ctx.config.post_quorum_timeout_ms);
+  const responses = answered.map((r, i) => r ?? ({ node: { dev: primaries[i] as RingDevice, index: i, handoff: false }, status: 503, headers: {} } as BackendResponse));
   const { status } = bestResponse(
     responses.map((r) => r.status),
     ring.replicaCount,
