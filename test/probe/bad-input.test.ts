@@ -2,6 +2,7 @@ import t from 'tap';
 import { connect } from 'node:net';
 import { request } from 'undici';
 import { startCluster } from '../helpers/cluster.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { api, devicesHoldingObject } from '../helpers/swift-api.js';
 
 /** Bad input gets Swift's answer, nothing is stored, and the cluster stays up. */
@@ -53,6 +54,18 @@ t.test('bad input', async (t) => {
   const plainWrite = await request(`${a.storageUrl}/c/p`, { method: 'PUT', headers: { 'x-auth-token': plain.token }, body: 'x' });
   await plainWrite.body.dump();
   t.equal(plainWrite.statusCode, 403, 'plain user cannot write without an ACL');
+  // An account outside the reseller prefix is nobody's, though "test" is one of the user's groups.
+  const base = a.storageUrl.slice(0, a.storageUrl.indexOf('/v1/'));
+  for (const [path, token, want] of [
+    ['/v1/test/c3', plain.token, 403],
+    ['/v1/test/c3/o', plain.token, 403],
+    ['/v1/test/c3', a.token, 403],
+    ['/v1/test/c3', undefined, 401],
+  ] as const) {
+    const res = await request(`${base}${path}`, { method: 'PUT', headers: { 'content-length': '1', ...(token ? { 'x-auth-token': token } : {}) }, body: 'x' });
+    await res.body.dump();
+    t.equal(res.statusCode, want, `PUT ${path} (${token === plain.token ? 'no role' : token ? 'account admin' : 'anonymous'}): unprefixed account refused`);
+  }
   t.equal((await a.req('POST', '/c', { headers: { 'x-container-write': 'test:tester3', 'x-container-read': '.r:*' } })).status, 204);
   // The proxy caches container info briefly; this proxy invalidated it on the POST.
   const aclWrite = await request(`${a.storageUrl}/c/p`, { method: 'PUT', headers: { 'x-auth-token': plain.token }, body: 'x' });
@@ -103,4 +116,37 @@ t.test('bad input', async (t) => {
     sock.on('close', () => resolve(data));
   });
   t.match(noLength, /^HTTP\/1\.1 411/, 'PUT without Content-Length or chunked');
+  const port = Number(url.port);
+  const auth = ['Host: x', `X-Auth-Token: ${a.token}`];
+  const old = await rawRequest(port, [`PUT ${url.pathname}/c/nolen HTTP/1.0`, ...auth], 'a body the client did not announce');
+  t.same(old.all.map((r) => r.status), [411], 'HTTP/1.0 PUT with a body and no Content-Length: 411 only');
+  t.equal(old.body.toString(), 'Missing Content-Length header.');
+
+  // Metadata bytes: UTF-8 round-trips byte for byte; account and container metadata must be UTF-8;
+  // object metadata may be any bytes, as in Swift.
+  const utf8 = Buffer.from('café ☃', 'utf8');
+  const ff = Buffer.from([0x61, 0xff, 0x62]);
+  const meta = (name: string, value: Buffer): Buffer => Buffer.concat([Buffer.from(`${name}: `), value]);
+  const send = (method: string, path: string, extra: Buffer, body = ''): ReturnType<typeof rawRequest> =>
+    rawRequest(port, [`${method} ${url.pathname}${path} HTTP/1.1`, ...auth, `Content-Length: ${body.length}`, 'Connection: close', extra], body);
+  for (const [method, path, header] of [
+    ['POST', '', 'X-Account-Meta-Bad'],
+    ['PUT', '/cm', 'X-Container-Meta-Bad'],
+    ['POST', '/c', 'X-Container-Meta-Bad'],
+  ] as const) {
+    const res = await send(method, path, meta(header, ff));
+    t.equal(res.status, 400, `${method} ${path || '(account)'} with a 0xff byte in ${header}`);
+    t.equal(res.body.toString(), 'Metadata must be valid UTF-8');
+  }
+  t.equal((await a.req('HEAD', '/cm')).status, 404, 'the refused container PUT created nothing');
+  t.equal((await send('POST', '/c', meta('X-Container-Meta-Name', utf8))).status, 204);
+  t.same((await rawRequest(port, [`HEAD ${url.pathname}/c HTTP/1.1`, ...auth, 'Connection: close'])).header('x-container-meta-name'), utf8, 'container metadata: the bytes sent');
+  t.equal((await send('POST', '', meta('X-Account-Meta-Name', utf8))).status, 204);
+  t.same((await rawRequest(port, [`HEAD ${url.pathname} HTTP/1.1`, ...auth, 'Connection: close'])).header('x-account-meta-name'), utf8, 'account metadata: the bytes sent');
+  t.equal((await send('PUT', '/c/meta', meta('X-Object-Meta-Name', utf8), 'x')).status, 201);
+  t.same((await rawRequest(port, [`GET ${url.pathname}/c/meta HTTP/1.1`, ...auth, 'Connection: close'])).header('x-object-meta-name'), utf8, 'object metadata (PUT): the bytes sent');
+  t.equal((await send('POST', '/c/meta', meta('X-Object-Meta-Bin', ff))).status, 202, 'object POST with a 0xff byte');
+  t.same((await rawRequest(port, [`HEAD ${url.pathname}/c/meta HTTP/1.1`, ...auth, 'Connection: close'])).header('x-object-meta-bin'), ff, 'object metadata (POST): any bytes, kept');
+  t.equal((await send('PUT', '/c/meta2', meta('X-Object-Meta-Bin', ff), 'x')).status, 201, 'object PUT with a 0xff byte');
+  t.same((await rawRequest(port, [`HEAD ${url.pathname}/c/meta2 HTTP/1.1`, ...auth, 'Connection: close'])).header('x-object-meta-bin'), ff, 'object metadata (PUT): any bytes, kept');
 });
