@@ -1,4 +1,6 @@
 import { MockAgent } from 'undici';
+import { backendKeyFrom } from '../../common/backend-auth.js';
+import { backendClientOver } from '../../common/http-client.js';
 import { parseConfig } from '../../common/config.js';
 import { silentLogger } from '../../common/log.js';
 import { buildProxy } from '../../proxy/app.js';
@@ -27,10 +29,10 @@ export function mockProxy(config: Record<string, unknown> = {}): MockProxy {
   const ring = Ring.fromData({ partPower: 0, replicas: 3, devices, replica2part2dev: [Uint16Array.of(0), Uint16Array.of(1), Uint16Array.of(2)] }, { prefix: 'p', suffix: 's' });
   const parsed = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', error_suppression_limit: 1000, ...config });
   const { app, ctx } = buildProxy({ config: parsed, rings: { account: () => ring, container: () => ring, object: () => ring }, log: silentLogger, clock: Date.now });
-  const real = ctx.agent;
+  const real = ctx.backend;
   const mock = new MockAgent();
   mock.disableNetConnect();
-  ctx.agent = mock;
+  ctx.backend = backendClientOver(mock, backendKeyFrom(parsed));
   return {
     app,
     ctx,
