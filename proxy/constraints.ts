@@ -1,14 +1,12 @@
 import { isUtf8 } from 'node:buffer';
+import { META_LIMITS } from '../common/meta-limits.js';
 
 /**
  * Swift's request constraints (swift/common/constraints.py), with Swift's messages.
  * Each check returns undefined when the request is fine, or the status and body Swift answers.
  */
 export const LIMITS = {
-  maxMetaNameLength: 128,
-  maxMetaValueLength: 256,
-  maxMetaCount: 90,
-  maxMetaOverallSize: 4096,
+  ...META_LIMITS,
   maxHeaderSize: 8192,
   maxObjectNameLength: 1024,
   containerListingLimit: 10_000,

@@ -18,6 +18,7 @@ import {
   type DbRecord,
   type Metadata,
 } from './merge.js';
+import { requireMetadataFits } from './metadata-limits.js';
 import { GroupCommitter } from './mutex.js';
 import { containerRowSeq, decodeContainerRow, encodeContainerRow, type BatchOp, type DeviceDb, type StoredAccount } from './store.js';
 
@@ -44,12 +45,14 @@ function putRecord(account: string, rec: StoredAccount): BatchOp {
 /**
  * PUT /d/p/a: creates the account, re-creates a deleted one (Swift answers 403 until the reaper
  * is done; there is no reaper yet), or merges the put timestamp and metadata.
- * CONFLICT if it stays deleted.
+ * CONFLICT if it stays deleted; BAD_REQUEST (nothing written) when the merged metadata would
+ * break Swift's limits (metadata-limits.ts).
  */
 export async function putAccount(db: DeviceDb, account: string, timestamp: string, metadata: Metadata): Promise<{ result: 'created' | 'accepted'; info: StoredAccount }> {
   return db.mutex.run(accountLockKey(account), async () => {
     const old = await getAccount(db, account);
     if (!old) {
+      requireMetadataFits({}, metadata);
       const info: StoredAccount = { ...newRecord(timestamp), metadata, containerCount: 0, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST };
       await db.write([putRecord(account, info)]);
       return { result: 'created', info };
@@ -61,18 +64,20 @@ export async function putAccount(db: DeviceDb, account: string, timestamp: strin
       metadata: mergeMetadata(old.metadata, metadata),
     };
     if (isAccountDeleted(next)) throw new SwiftletError('CONFLICT', `account ${account} was deleted after ${timestamp}`);
+    requireMetadataFits(old.metadata, next.metadata);
     if (wasDeleted && next.statusChangedAt < timestamp) next.statusChangedAt = timestamp;
     await db.write([putRecord(account, next)]);
     return { result: wasDeleted ? 'created' : 'accepted', info: next };
   });
 }
 
-/** POST /d/p/a: merges metadata. NOT_FOUND when missing or deleted. */
+/** POST /d/p/a: merges metadata. NOT_FOUND when missing or deleted; BAD_REQUEST as putAccount. */
 export async function postAccount(db: DeviceDb, account: string, metadata: Metadata): Promise<StoredAccount> {
   return db.mutex.run(accountLockKey(account), async () => {
     const old = await getAccount(db, account);
     if (!old || isAccountDeleted(old)) throw new SwiftletError('NOT_FOUND', `no account ${account}`);
     const next = { ...old, metadata: mergeMetadata(old.metadata, metadata) };
+    requireMetadataFits(old.metadata, next.metadata);
     await db.write([putRecord(account, next)]);
     return next;
   });

@@ -18,6 +18,7 @@ import {
   type Metadata,
   type ObjectRow,
 } from './merge.js';
+import { requireMetadataFits } from './metadata-limits.js';
 import { GroupCommitter } from './mutex.js';
 import {
   decodeObjectRow,
@@ -72,7 +73,8 @@ export type PutResult = 'created' | 'accepted';
 /**
  * PUT /d/p/a/c: creates the container, re-creates a deleted one, or merges the newer put
  * timestamp and metadata into an existing one. CONFLICT when it stays deleted (the PUT is older
- * than the delete).
+ * than the delete); BAD_REQUEST (nothing written) when the merged metadata would break Swift's
+ * limits (metadata-limits.ts).
  */
 export async function putContainer(
   db: DeviceDb,
@@ -85,6 +87,7 @@ export async function putContainer(
   return db.mutex.run(containerLockKey(account, container), async () => {
     const old = await getContainer(db, account, container);
     if (!old) {
+      requireMetadataFits({}, metadata);
       const info: StoredContainer = { ...newRecord(timestamp), metadata, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST, seq: 1 };
       await db.write(recordOps(account, container, info, await pendingFor(db, account, container, 1, target)));
       return { result: 'created', info };
@@ -96,6 +99,7 @@ export async function putContainer(
       metadata: mergeMetadata(old.metadata, metadata),
     };
     if (isContainerDeleted(next)) throw new SwiftletError('CONFLICT', `container ${account}/${container} was deleted after ${timestamp}`);
+    requireMetadataFits(old.metadata, next.metadata);
     if (wasDeleted && next.statusChangedAt < timestamp) next.statusChangedAt = timestamp;
     const changed = reportedChanged(old, next);
     if (changed) next.seq = old.seq + 1;
@@ -104,12 +108,16 @@ export async function putContainer(
   });
 }
 
-/** POST /d/p/a/c: merges metadata by timestamp. NOT_FOUND when missing or deleted. */
+/**
+ * POST /d/p/a/c: merges metadata by timestamp. NOT_FOUND when missing or deleted; BAD_REQUEST
+ * (nothing written) when the merged metadata would break Swift's limits (metadata-limits.ts).
+ */
 export async function postContainer(db: DeviceDb, account: string, container: string, metadata: Metadata): Promise<StoredContainer> {
   return db.mutex.run(containerLockKey(account, container), async () => {
     const old = await getContainer(db, account, container);
     if (!old || isContainerDeleted(old)) throw new SwiftletError('NOT_FOUND', `no container ${account}/${container}`);
     const next = { ...old, metadata: mergeMetadata(old.metadata, metadata) };
+    requireMetadataFits(old.metadata, next.metadata);
     await db.write(recordOps(account, container, next, undefined));
     return next;
   });

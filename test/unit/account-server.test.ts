@@ -151,3 +151,33 @@ t.test('container rows: stats and listings', async (t) => {
   t.equal((await call('GET', a)).body, 'c1\nsub-x\nsub-y\n');
   t.equal((await call('DELETE', `${a}/c1`, { 'x-backend-source': 'container-server', 'x-timestamp': ts() })).status, 405);
 });
+
+t.test('account metadata limits hold for the stored total', async (t) => {
+  const call = await startNode(t);
+  const a = '/sda/3/AUTH_limits';
+  // 15 keys of 256 bytes: ~3.9 KB, fine alone.
+  const batch = (tag: string, count = 15, size = 256): Record<string, string> => {
+    const h: Record<string, string> = {};
+    for (let i = 0; i < count; i++) h[`x-account-meta-${tag}${i}`] = 'v'.repeat(size);
+    return h;
+  };
+  t.equal((await call('PUT', a, { 'x-timestamp': ts(), ...batch('a') })).status, 201);
+  const before = await call('HEAD', a);
+  const post = await call('POST', a, { 'x-timestamp': ts(), ...batch('b') });
+  t.same([post.status, post.body], [400, 'Total metadata too large; max 4096'], 'a POST that adds up past 4096');
+  const put = await call('PUT', a, { 'x-timestamp': ts(), ...batch('b') });
+  t.same([put.status, put.body], [400, 'Total metadata too large; max 4096'], 'a PUT of the existing account');
+  const many = await call('POST', a, { 'x-timestamp': ts(), ...batch('k', 76, 1) });
+  t.same([many.status, many.body], [400, 'Too many metadata items; max 90']);
+  const after = await call('HEAD', a);
+  t.same(after.headers, { ...before.headers, date: after.headers['date'] }, 'nothing changed');
+
+  t.equal((await call('POST', a, { 'x-timestamp': ts(), 'x-account-sysmeta-big': 's'.repeat(5000) })).status, 204, 'sysmeta is not counted');
+  const removeA: Record<string, string> = {};
+  for (const k of Object.keys(batch('a'))) removeA[k] = '';
+  t.equal((await call('POST', a, { 'x-timestamp': ts(), ...removeA })).status, 204, 'removing keys is always possible');
+  t.equal((await call('POST', a, { 'x-timestamp': ts(), ...batch('b') })).status, 204, 'and makes room');
+  const fresh = await call('PUT', '/sda/3/AUTH_fresh', { 'x-timestamp': ts(), ...batch('f', 20) });
+  t.same([fresh.status, fresh.body], [400, 'Total metadata too large; max 4096']);
+  t.equal((await call('HEAD', '/sda/3/AUTH_fresh')).status, 404, 'nothing created');
+});

@@ -9,7 +9,7 @@ import { backendClientOver } from '../../common/http-client.js';
 import { systemClock } from '../../common/clock.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
-import { listPendingAccountUpdates } from '../../storage-node/db/container-db.js';
+import { getContainer, listPendingAccountUpdates, mergeContainerRecord } from '../../storage-node/db/container-db.js';
 import { createDbServers, type DbServers } from '../../storage-node/db/index.js';
 import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
 import type { StorageNodeContext } from '../../storage-node/types.js';
@@ -284,4 +284,69 @@ t.test('data survives closing and reopening the databases', async (t) => {
   const h = await n.call('HEAD', '/sda/1/AUTH_a/c');
   t.same([h.status, h.headers['x-container-object-count'], h.headers['x-container-bytes-used'], h.headers['x-container-meta-k']], [204, '1', '42', 'v']);
   t.equal((await n.call('GET', '/sda/1/AUTH_a/c')).body, 'o\n');
+});
+
+/** `n` metadata headers `<prefix><tag><i>` of `size`-byte values: 15 of 256 bytes are ~3.9 KB, under every per-request limit. */
+function metaBatch(prefix: string, tag: string, n = 15, size = 256): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (let i = 0; i < n; i++) h[`${prefix}${tag}${i}`] = String.fromCharCode(97 + (i % 26)).repeat(size);
+  return h;
+}
+
+t.test('metadata limits hold for the stored total, not just each request', async (t) => {
+  const n = await startNode(t);
+  const c = '/sda/1/AUTH_a/c';
+  const batch = (tag: string, count?: number, size?: number) => metaBatch('x-container-meta-', tag, count, size);
+  t.equal((await n.call('PUT', c, { 'x-timestamp': ts(), ...batch('a') })).status, 201);
+  const before = await n.call('HEAD', c);
+
+  // A second ~3.9 KB batch would take the total past 4096: refused, nothing changes.
+  const post = await n.call('POST', c, { 'x-timestamp': ts(), ...batch('b') });
+  t.same([post.status, post.body], [400, 'Total metadata too large; max 4096'], "Swift's answer to a POST");
+  const put = await n.call('PUT', c, { 'x-timestamp': ts(), ...batch('b') });
+  t.same([put.status, put.body], [400, 'Total metadata too large; max 4096'], 'and to a PUT of the existing container');
+  const many = await n.call('POST', c, { 'x-timestamp': ts(), ...batch('k', 76, 1) });
+  t.same([many.status, many.body], [400, 'Too many metadata items; max 90'], '15 + 76 items');
+  let h = await n.call('HEAD', c);
+  t.same(h.headers, { ...before.headers, date: h.headers['date'] }, 'HEAD is as before: no key, no timestamp changed');
+  t.notOk('x-container-meta-b0' in h.headers);
+
+  // ACLs and sysmeta are not metadata items (Swift counts user metadata only).
+  const acl = `.r:*,${Array.from({ length: 500 }, (_, i) => `AUTH_u${i}`).join(',')}`;
+  t.equal((await n.call('POST', c, { 'x-timestamp': ts(), 'x-container-read': acl, 'x-container-sysmeta-big': 's'.repeat(3000) })).status, 204);
+  h = await n.call('HEAD', c);
+  t.equal(h.headers['x-container-read'], acl);
+
+  // Removing keys is always possible, and makes room.
+  const removeA: Record<string, string> = {};
+  for (const k of Object.keys(batch('a'))) removeA[k] = '';
+  t.equal((await n.call('POST', c, { 'x-timestamp': ts(), ...removeA })).status, 204, 'removal');
+  t.equal((await n.call('POST', c, { 'x-timestamp': ts(), ...batch('b') })).status, 204, 'now it fits');
+  h = await n.call('HEAD', c);
+  t.ok('x-container-meta-b14' in h.headers && !('x-container-meta-a0' in h.headers));
+
+  // A new container whose metadata alone is over (a request the proxy would have refused): not created.
+  const fresh = await n.call('PUT', '/sda/1/AUTH_a/fresh', { 'x-timestamp': ts(), ...batch('f', 20) });
+  t.same([fresh.status, fresh.body], [400, 'Total metadata too large; max 4096']);
+  t.equal((await n.call('HEAD', '/sda/1/AUTH_a/fresh')).status, 404, 'nothing created');
+});
+
+t.test('replication merges metadata past the limits; then only removals are taken', async (t) => {
+  const n = await startNode(t);
+  const c = '/sda/1/AUTH_a/c';
+  t.equal((await n.call('PUT', c, { 'x-timestamp': ts(), ...metaBatch('x-container-meta-', 'a') })).status, 201);
+  // Another replica took a different ~3.9 KB set (each was fine alone): the replicator merges it.
+  const db = await n.servers.pool.get(join(n.root, 'sda'));
+  const record = (await getContainer(db, 'AUTH_a', 'c'))!;
+  const stamp = Timestamp.parse(ts()).internal;
+  const other: Record<string, [string, string]> = {};
+  for (const [k, v] of Object.entries(metaBatch('X-Container-Meta-', 'R'))) other[k] = [v, stamp];
+  await mergeContainerRecord(db, 'AUTH_a', 'c', { ...record, metadata: other });
+  let h = await n.call('HEAD', c);
+  t.ok('x-container-meta-a0' in h.headers && 'x-container-meta-r0' in h.headers, 'the merge was not refused');
+
+  t.equal((await n.call('POST', c, { 'x-timestamp': ts(), 'x-container-meta-new': '1' })).status, 400, 'no new key while over');
+  t.equal((await n.call('POST', c, { 'x-timestamp': ts(), 'x-container-meta-a0': '' })).status, 204, 'a removal is taken');
+  h = await n.call('HEAD', c);
+  t.notOk('x-container-meta-a0' in h.headers);
 });
