@@ -69,10 +69,29 @@ export function backendClientOver(dispatcher: Dispatcher, key: BackendKey): Back
   };
 }
 
+/**
+ * The largest header block a service takes from another (undici's `maxHeaderSize` for answers,
+ * the storage node's http server's for requests). Node's default, 16 KiB, is less than a legal
+ * container or object HEAD can carry, and an answer the proxy cannot parse is a failed read on
+ * every replica. What the limits allow (each stored header line < 8 KiB, proxy/constraints.ts;
+ * bytes of names and values, as both parsers count them):
+ *   - container HEAD: user metadata 4,096 + 90 names of 17 = 5,626; X-Container-Read/-Write,
+ *     X-Versions-Location, X-History-Location ≤ 8,188 each = 32,752; the fixed headers
+ *     (timestamps, counts, Content-Type, Date...) ≈ 600: ≈ 38 KiB.
+ *   - object HEAD: user metadata 4,096 + 90 × 14 = 5,356; Content-Type and the 8 other persisted
+ *     headers (Content-Disposition, ..., X-Static-Large-Object) ≤ 8,188 each = 73,692; fixed
+ *     ≈ 600: ≈ 78 KiB (a server-side copy can combine its source's headers with its own).
+ *   - account HEAD: 4,096 + 90 × 15 + fixed ≈ 6 KiB.
+ *   - a request to a node: at most those plus ~1 KiB of internal headers and the path.
+ * 256 KiB leaves three times the largest, and room for the sysmeta middlewares will store.
+ */
+export const BACKEND_MAX_HEADER_BYTES = 256 * 1024;
+
 /** One keep-alive pool per process (a Pool per origin inside), signing with `key`. */
 export function createBackendClient(opts: BackendClientOptions): BackendClient {
   const agent = new Agent({
     connect: { timeout: opts.connectTimeoutMs },
+    maxHeaderSize: BACKEND_MAX_HEADER_BYTES,
     headersTimeout: opts.nodeTimeoutMs,
     bodyTimeout: opts.nodeTimeoutMs,
     keepAliveTimeout: 30_000,

@@ -9,6 +9,7 @@ import { createStamper } from '../common/timestamp.js';
 import type { Clock } from '../common/clock.js';
 import { authorizeTarget } from './authz.js';
 import { onClientError } from './client-error.js';
+import { checkHeaderLines, CLIENT_MAX_HEADER_BYTES } from './constraints.js';
 import { HashPool } from './body-sums.js';
 import type { ProxyConfig } from './config.js';
 import type { ProxyContext, Rings } from './context.js';
@@ -66,6 +67,7 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     requestTimeout: 0,
     keepAliveTimeout: 65_000,
     maxParamLength: 8192,
+    http: { maxHeaderSize: CLIENT_MAX_HEADER_BYTES },
     return503OnClosing: true,
     // A request's own answer before a 400 for the bytes after it (a PUT with no length: 411).
     clientErrorHandler: onClientError,
@@ -82,6 +84,8 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
 
   app.addHook('onRequest', async (req, reply) => {
+    const tooLong = checkHeaderLines(req.headers);
+    if (tooLong) return send(reply, tooLong.status, { Connection: 'close' }, tooLong.body);
     // Gatekeeper: clients can neither send nor see internal headers.
     for (const name of Object.keys(req.headers)) {
       if (isInternalHeader(name) || /^x-(account|container|object)-sysmeta-/.test(name)) delete req.headers[name];

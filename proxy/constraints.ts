@@ -53,6 +53,31 @@ export function checkObjectName(name: string): Rejection | undefined {
 }
 
 /**
+ * The whole header block a client may send, request line included (Node's server refuses more
+ * with 431). Swift runs under eventlet's wsgi server, whose MAX_TOTAL_HEADER_SIZE is 64 KiB:
+ * enough for 90 metadata items with room to spare, where Node's default 16 KiB is not for a
+ * request that also sets ACLs or the object's persisted headers.
+ */
+export const CLIENT_MAX_HEADER_BYTES = 64 * 1024;
+
+/**
+ * Swift's max_header_size (eventlet's MAX_HEADER_LINE): a header line, "name:value" and its CRLF,
+ * must be shorter than 8192 bytes. A header sent more than once is checked as the one value Node
+ * joins it into, so no header the nodes store (an ACL, Content-Disposition...) is longer, and a
+ * stored container's or object's HEAD stays bounded (common/http-client.ts counts it).
+ * Node hands header values over as Latin-1 strings: their length is their size in bytes.
+ */
+export function checkHeaderLines(headers: Record<string, string | string[] | undefined>): Rejection | undefined {
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (name.length + 1 + v.length + 2 >= LIMITS.maxHeaderSize) return { status: 400, body: 'Header Line Too Long' };
+    }
+  }
+  return undefined;
+}
+
+/**
  * check_metadata for target 'account' | 'container' | 'object'. Lengths are in the bytes the
  * client sent. Account and container metadata must be UTF-8 (Swift serializes it as JSON in its
  * databases); an object's may be any bytes, as in Swift, and is kept byte for byte.

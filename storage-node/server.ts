@@ -3,6 +3,7 @@ import { statfs, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSwiftletError, statusForCode } from '../common/errors.js';
 import { H } from '../common/headers.js';
+import { BACKEND_MAX_HEADER_BYTES } from '../common/http-client.js';
 import { loadReports, type PassReport } from '../common/pass-report.js';
 import type { Socket } from 'node:net';
 import { RAW_BODY_METHOD } from '../common/raw-body.js';
@@ -134,7 +135,8 @@ export function createStorageNodeHttpServer(ctx: StorageNodeContext, servers: St
       else sendStatus(res, 500, 'Internal Server Error');
     });
   };
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => handle(req, res, false));
+  // maxHeaderSize: a proxy request may carry every header a legal object or container holds (common/http-client.ts).
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, maxHeaderSize: BACKEND_MAX_HEADER_BYTES }, (req, res) => handle(req, res, false));
   // Expect: 100-continue (the proxy's object PUTs): say "continue" only once the device is known
   // good, so a 507 arrives before the body and the proxy can pick a handoff instead.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));

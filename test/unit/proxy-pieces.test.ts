@@ -1,5 +1,5 @@
 import t from 'tap';
-import { checkContainerName, checkListingLimit, checkMetadata, checkObjectCreation } from '../../proxy/constraints.js';
+import { checkContainerName, checkHeaderLines, checkListingLimit, checkMetadata, checkObjectCreation } from '../../proxy/constraints.js';
 import { ErrorLimiter } from '../../proxy/error-limiter.js';
 import { parseSwiftPath } from '../../proxy/swift-request.js';
 import { parseAcl, TempAuth } from '../../proxy/tempauth.js';
@@ -53,6 +53,14 @@ t.test('constraints', async (t) => {
   t.match(checkObjectCreation({ 'content-length': '1' }, 'o'.repeat(1025), 100), { status: 400 });
   t.match(checkListingLimit('10001', 10000), { status: 412 });
   t.equal(checkListingLimit('10000', 10000), undefined);
+});
+
+t.test('header lines: "name:value" CRLF shorter than 8192 bytes (eventlet MAX_HEADER_LINE)', async (t) => {
+  const line = (n: number): string => 'v'.repeat(n - 'x-container-read'.length - 3);
+  t.equal(checkHeaderLines({ host: 'x', 'x-container-read': line(8191) }), undefined, '8191 bytes');
+  t.same(checkHeaderLines({ host: 'x', 'x-container-read': line(8192) }), { status: 400, body: 'Header Line Too Long' }, '8192 bytes');
+  t.match(checkHeaderLines({ 'set-cookie': ['a', 'b'.repeat(9000)] }), { status: 400 }, 'each value of a list');
+  t.equal(checkHeaderLines({ a: undefined, b: 'c' }), undefined);
 });
 
 t.test('tempauth: tokens, owners, ACLs', async (t) => {
