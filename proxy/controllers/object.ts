@@ -107,6 +107,13 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
     Object.assign(merged, meta);
     if (!merged['content-type']) merged['content-type'] = source.metadata['content-type'] ?? 'application/octet-stream';
     for (const k of Object.keys(merged)) if (merged[k] === '' && k.startsWith('x-object-meta-')) delete merged[k];
+    // The copy is a new object: its merged metadata meets the limits of a PUT (Swift checks the
+    // copy's sub-request), or copies of copies could pile metadata up without bound.
+    const mergedBad = checkMetadata(merged, 'object');
+    if (mergedBad) {
+      source.cancel();
+      return void send(sreq.reply, mergedBad.status, {}, mergedBad.body);
+    }
     for (const k of Object.keys(meta)) delete meta[k];
     Object.assign(meta, merged);
     Object.assign(extraReply, source.replyHeaders);
@@ -150,6 +157,8 @@ interface CopySource {
   length: number;
   metadata: Record<string, string>;
   replyHeaders: Record<string, string>;
+  /** Drops the source's body unread (its backend connection is closed). */
+  cancel(): void;
 }
 
 /** Opens the source of a server-side copy: "container/object" (URL-quoted), checked for read access. */
@@ -203,6 +212,11 @@ async function openCopySource(ctx: ProxyContext, sreq: SwiftRequest, copyFrom: s
       'X-Copied-From': `${encodeURIComponent(srcContainer)}/${srcObject.split('/').map(encodeURIComponent).join('/')}`,
       'X-Copied-From-Account': encodeURIComponent(srcAccount),
       ...(response.headers['last-modified'] ? { 'X-Copied-From-Last-Modified': response.headers['last-modified'] } : {}),
+    },
+    cancel: () => {
+      response.body?.unpipe(passthrough);
+      abortBody(response.body);
+      passthrough.destroy();
     },
   };
 }

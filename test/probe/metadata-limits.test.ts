@@ -86,6 +86,11 @@ t.test('metadata limits and header sizes through the proxy', async (t) => {
   const objHead = await a.req('HEAD', `${big}/obj`);
   t.equal(objHead.status, 200, 'its HEAD reads');
   t.equal(objHead.headers['content-disposition'], objHeaders['content-disposition']);
+  // A copy may not pile its own metadata on top of the source's past the limits.
+  const copy = await a.req('PUT', `${big}/copy`, { headers: { 'x-copy-from': `${big.slice(1)}/obj`, ...metaBatch('x-object-meta-', 'n', 15, 256) } });
+  t.equal(copy.status, 400, 'a copy over the limits with its source metadata');
+  t.equal((await a.req('HEAD', `${big}/copy`)).status, 404, 'nothing copied');
+  t.equal((await a.req('PUT', `${big}/copy`, { headers: { 'x-copy-from': `${big.slice(1)}/obj`, 'x-object-meta-m0': 'y' } })).status, 201, 'a copy within them');
 
   // Header lines: 8192 bytes or more is Swift's 400; so is a header sent twice that adds up to it.
   const long = await a.req('POST', big, { headers: { 'x-container-meta-long': valueForLine('x-container-meta-long', LIMITS.maxHeaderSize) } });
