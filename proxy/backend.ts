@@ -4,6 +4,7 @@ import type { BackendPath } from '../common/backend-path.js';
 import { discardBody, originOf } from '../common/http-client.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import type { ProxyContext } from './context.js';
+import { countsAgainstNode } from './error-limiter.js';
 
 /** A node as the proxy addresses it. */
 export interface NodeTarget {
@@ -82,7 +83,7 @@ export async function backendRequest(
     else await discardBody(res.body);
     return out;
   } catch (err) {
-    ctx.errorLimiter.recordError(key);
+    if (countsAgainstNode(err, opts.signal)) ctx.errorLimiter.recordError(key);
     ctx.log.warn({ node: key, method, path, err: (err as Error).message }, 'backend request failed');
     return { node, status: 503, headers: {}, error: err as Error };
   }

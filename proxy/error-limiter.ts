@@ -43,3 +43,50 @@ export class ErrorLimiter {
     return [...this.state.keys()].filter((k) => this.isLimited(k));
   }
 }
+
+/**
+ * Failures that say something about the node's health: it could not be reached, reset or dropped
+ * the connection, or was too slow (undici's codes and the socket's errno).
+ */
+const NODE_HEALTH_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown }; errors?: Array<{ code?: unknown }> } | undefined;
+  const code = e?.code ?? e?.cause?.code ?? e?.errors?.[0]?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+const isTimeout = (e: unknown): boolean => (e as { name?: unknown } | undefined)?.name === 'TimeoutError';
+
+/**
+ * Whether a failed backend request counts against the node (pure). Error limiting is for node
+ * health: timeouts, refused or reset connections (5xx answers are counted where they arrive). An
+ * answer the proxy could not take (headers over undici's limit, a malformed response, a body
+ * longer than announced), an abort we asked for through `signal` (the client went away), or our
+ * own client being closed says nothing about the node, and may come from one tenant's data or
+ * one client's request: counting it would let one tenant make a node skip every tenant's
+ * requests. Anything not known to be the node's fault does not count.
+ */
+export function countsAgainstNode(err: unknown, signal?: AbortSignal): boolean {
+  // Our abort: the node's fault only if it was a deadline for the node (AbortSignal.timeout).
+  if (signal?.aborted) return isTimeout(signal.reason);
+  if (isTimeout(err)) return true;
+  const code = errorCode(err);
+  return code !== undefined && NODE_HEALTH_CODES.has(code);
+}
