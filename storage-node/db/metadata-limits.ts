@@ -29,7 +29,8 @@ export function userMetadataTotals(m: Metadata): { count: number; size: number }
     const prefix = USER_META_PREFIXES.find((p) => lower.startsWith(p));
     if (!prefix) continue;
     count++;
-    size += Buffer.byteLength(key.slice(prefix.length)) + Buffer.byteLength(value);
+    // Header values arrive as Latin-1 strings, a char per byte sent: their length is their size.
+    size += Buffer.byteLength(key.slice(prefix.length), 'latin1') + Buffer.byteLength(value, 'latin1');
   }
   return { count, size };
 }

@@ -130,7 +130,7 @@ t.test('unparseable answers and clients that leave never error-limit a node', as
   const token = String(login.headers['x-auth-token']);
   t.teardown(async () => {
     await app.close();
-    await ctx.agent.close();
+    await ctx.backend.close();
     ctx.putAgent.destroy();
     await ctx.hashing.close();
     for (const n of nodes) n.server.close();
