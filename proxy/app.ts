@@ -194,6 +194,12 @@ async function handleSwift(
     sreq.method = 'PUT';
   }
 
+  // Swift checks the controller's methods before authorizing: without account management an
+  // account PUT or DELETE is not a method the account controller has, for anyone (405).
+  if (sreq.container === undefined && (sreq.method === 'PUT' || sreq.method === 'DELETE') && !ctx.config.allow_account_management) {
+    req.raw.resume();
+    return send(reply, 405, { Allow: 'GET, HEAD, POST, OPTIONS' });
+  }
   const token = sreq.headers['x-auth-token'] ?? sreq.headers['x-storage-token'];
   if (token) {
     const id = ctx.auth.authenticate(token);

@@ -40,3 +40,27 @@ t.test('accounts outside the reseller prefix are refused before any node is aske
   t.equal(own.statusCode, 201, 'the account admin creates a container in AUTH_test');
   t.ok(asked.some((a) => a.startsWith('PUT /d0/0/AUTH_test/c3')), 'through the nodes');
 });
+
+t.test('account PUT and DELETE are 405 for everyone without allow_account_management (Swift)', async (t) => {
+  for (const management of [false, true]) {
+    const p = mockProxy({ allow_account_management: management });
+    t.teardown(() => p.close());
+    for (let i = 0; i < 5; i++) {
+      p.mock.get(p.origin(i)).intercept({ path: () => true, method: () => true }).reply((opts) => ({ statusCode: opts.method === 'PUT' ? 201 : 204, data: '' })).persist();
+    }
+    const admin = await loginToken(p.app, 'admin:admin', 'admin');
+    const tester = await loginToken(p.app, 'test:tester', 'testing');
+    for (const method of ['PUT', 'DELETE'] as const) {
+      const anon = await p.app.inject({ method, url: '/v1/AUTH_new' });
+      const owner = await p.app.inject({ method, url: '/v1/AUTH_test', headers: { 'x-auth-token': tester } });
+      const reseller = await p.app.inject({ method, url: '/v1/AUTH_new', headers: { 'x-auth-token': admin } });
+      if (!management) {
+        t.same([anon.statusCode, owner.statusCode, reseller.statusCode], [405, 405, 405], `${method} without management`);
+        t.equal(reseller.headers.allow, 'GET, HEAD, POST, OPTIONS');
+      } else {
+        t.same([anon.statusCode, owner.statusCode], [401, 403], `${method} with management: tempauth decides`);
+        t.ok(reseller.statusCode >= 200 && reseller.statusCode < 300, `${method} with management: the reseller admin may (${reseller.statusCode})`);
+      }
+    }
+  }
+});
