@@ -107,6 +107,22 @@ export function fsyncDirsSync(dirs: readonly string[]): void {
 const tmpPrefix = randomBytes(6).toString('hex');
 let tmpCounter = 0;
 
+/**
+ * The temp files this process has made and not yet renamed or removed: writes in progress,
+ * whatever their age (a slow upload fills a 1 MiB staging slot before its file's mtime moves).
+ * The tmp/ sweeper (tmp-sweep.ts) never removes one of these.
+ */
+const openTempPaths = new Set<string>();
+
+export function isOpenTempFile(path: string): boolean {
+  return openTempPaths.has(path);
+}
+
+/** How many temp files are open in this process (tests). */
+export function openTempFileCount(): number {
+  return openTempPaths.size;
+}
+
 export interface TempFile {
   path: string;
   fd: number;
@@ -116,23 +132,27 @@ export interface TempFile {
 export async function openTempFile(devicePath: string): Promise<TempFile> {
   const dir = tmpDirOf(devicePath);
   const path = join(dir, `${tmpPrefix}-${(tmpCounter++).toString(36)}`);
+  let fd: number;
   try {
-    return { path, fd: openSync(path, 'wx', 0o644) };
+    fd = openSync(path, 'wx', 0o644);
   } catch (e) {
     if (errnoOf(e) !== 'ENOENT') throw asDiskError(e, path);
+    try {
+      mkdirSync(dir, { recursive: true });
+      fd = openSync(path, 'wx', 0o644);
+    } catch (e2) {
+      throw asDiskError(e2, path);
+    }
   }
-  try {
-    mkdirSync(dir, { recursive: true });
-    return { path, fd: openSync(path, 'wx', 0o644) };
-  } catch (e) {
-    throw asDiskError(e, path);
-  }
+  openTempPaths.add(path);
+  return { path, fd };
 }
 
 /** Closes and removes a temp file after a failed write; never throws. */
 export async function discardTempFile(t: TempFile): Promise<void> {
   closeQuietlySync(t.fd);
   unlinkQuietly(t.path);
+  openTempPaths.delete(t.path);
 }
 
 /** unlink, ignoring errors: for cleanup paths. */
@@ -215,10 +235,12 @@ export async function renameIntoDir(tmpPath: string, dir: string, name: string, 
       madeDirs = true;
       renameSync(tmpPath, target);
     }
+    openTempPaths.delete(tmpPath);
     if (fsync && group && (syncDir || madeDirs)) await group.sync();
     else if (fsync && syncDir) await fsyncDir(dir);
   } catch (e) {
     unlinkQuietly(tmpPath);
+    openTempPaths.delete(tmpPath);
     throw asDiskError(e, target);
   }
 }

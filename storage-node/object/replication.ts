@@ -1,5 +1,4 @@
 import { createHash, type Hash } from 'node:crypto';
-import { unlink } from 'node:fs/promises';
 import { crc32c } from '../../common/native-sums.js';
 import { isSwiftletError, statusForCode, SwiftletError } from '../../common/errors.js';
 import { hashPath } from '../../common/hash-path.js';
@@ -8,8 +7,8 @@ import type { ReplicateHandler, ReplicateRequest } from '../server.js';
 import type { StorageNodeContext } from '../types.js';
 import { receiveBody, type ChunkSink } from './body-receiver.js';
 import { listHashes, verifyDataFile } from './diskfile.js';
-import { closeFd, closeQuietly, fdatasync } from './fd.js';
-import { asDiskError, invalidateSuffix, openTempFile, renameIntoDir, writeAllAt, writeFileDurable, type TempFile } from './fs-durable.js';
+import { closeFd, fdatasync } from './fd.js';
+import { asDiskError, discardTempFile, invalidateSuffix, openTempFile, renameIntoDir, writeAllAt, writeFileDurable, type TempFile } from './fs-durable.js';
 import { objectLocation, parseOnDiskName, type OnDiskFile } from './layout.js';
 import { crcHex } from '../../common/checksum.js';
 import { M, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
@@ -269,7 +268,6 @@ class VerifyingSink implements ChunkSink {
   async discard(): Promise<void> {
     if (this.committed || !this.tmp) return;
     this.committed = true;
-    await closeQuietly(this.tmp.fd);
-    await unlink(this.tmp.path).catch(() => undefined);
+    await discardTempFile(this.tmp);
   }
 }

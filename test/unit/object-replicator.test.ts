@@ -15,6 +15,7 @@ import { Ring } from '../../ring-builder/ring.js';
 import type { DaemonContext } from '../../replicator/context.js';
 import { createObjectReplicator } from '../../replicator/object-replicator.js';
 import { storageNodeSpec } from '../../storage-node/config.js';
+import { openTempFileCount } from '../../storage-node/object/fs-durable.js';
 import { objectLocation } from '../../storage-node/object/layout.js';
 import { createObjectServer } from '../../storage-node/object/object-server.js';
 import { createObjectReplicationHandler } from '../../storage-node/object/replication.js';
@@ -275,6 +276,7 @@ t.test('a primary whose disk is gone (507) is replaced by a handoff', async (t) 
 t.test('the receiver verifies pushed files; a corrupt local .data is refused and quarantined', async (t) => {
   const nodes = await cluster(t);
   const [n0, n1] = nodes as [TNode, TNode, TNode, TNode];
+  const openBefore = openTempFileCount();
   const ts = await put([n0], 'o', 'x'.repeat(1000));
   const l0 = loc(n0, 'o');
   const name = `${ts.internal}.data`;
@@ -291,6 +293,7 @@ t.test('the receiver verifies pushed files; a corrupt local .data is refused and
   t.equal((await push(n1, `${stamp().internal}.data`, good)).status, 422, 'timestamp does not match the file name');
   t.same(await files(n1, 'o'), [], 'nothing stored');
   t.same(await readdir(join(n1.devicePath, 'tmp')).catch(() => []), [], 'no temp file left');
+  t.equal(openTempFileCount(), openBefore, 'none still counted as open (the tmp sweep would spare it)');
 
   t.equal((await push(n1, name, good)).status, 201);
   t.equal((await push(n1, name, good)).status, 200, 'idempotent');
