@@ -20,6 +20,12 @@ export const storageNodeSpec = {
   replicator_objects_per_s: { type: 'number', default: 0, min: 0, doc: 'Replication push rate limit in objects/s (0 = unlimited).' },
   replicator_bytes_per_s: { type: 'number', default: 0, min: 0, doc: 'Replication push rate limit in bytes/s (0 = unlimited).' },
   reclaim_age_s: { type: 'number', default: 604_800, min: 0, doc: 'Tombstones and deleted rows older than this are removed (default 7 days).' },
+  tmp_reclaim_age_s: {
+    type: 'number',
+    default: 3600,
+    min: 0,
+    doc: "Files in a device's tmp/ untouched this long are removed (the node sweeps at start and every half this, at most hourly), unless the node is writing them right now. They are what a write left when its process died; a live write touches its file at least every client_timeout_ms, or is aborted. 0: never.",
+  },
   updater_interval_s: { type: 'number', default: 30, min: 0, doc: 'Seconds between updater passes (async pendings, account updates).' },
   auditor_interval_s: { type: 'number', default: 1800, min: 0, doc: 'Seconds between auditor passes.' },
   auditor_bytes_per_s: { type: 'number', default: 10_485_760, min: 0, doc: 'Auditor read rate limit in bytes/s (0 = unlimited).' },

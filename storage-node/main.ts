@@ -16,6 +16,7 @@ import { createObjectServer } from './object/object-server.js';
 import { createObjectReplicationHandler } from './object/replication.js';
 import { localContainerUpdater } from './local-update.js';
 import { createStorageNodeHttpServer } from './server.js';
+import { createTmpSweeper } from './tmp-sweeper.js';
 import type { StorageNodeContext } from './types.js';
 
 export interface RunningStorageNode {
@@ -58,6 +59,10 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
     },
     levelDbMemory: () => db.pool.memoryBytes(),
   });
+  // Dead temp files (a write's process killed mid-body) go before the node takes new writes.
+  const tmpSweeper = createTmpSweeper({ devicesRoot: config.devices, ageS: config.tmp_reclaim_age_s, clock: systemClock, log });
+  if (config.tmp_reclaim_age_s > 0) await tmpSweeper.sweep();
+  tmpSweeper.start();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.bind_port, config.bind_ip, () => resolve());
@@ -72,6 +77,7 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
     port,
     async close() {
       stopTrim();
+      tmpSweeper.stop();
       // close() waits for every connection to end: drop the proxies' idle keep-alives at once.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
