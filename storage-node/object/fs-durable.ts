@@ -46,17 +46,9 @@ export function closeQuietlySync(fd: number): void {
 }
 
 /**
- * mkdir -p that makes new entries durable: the parent of every directory it creates is fsynced.
- * Never climbs above `root` (the device folder), so a vanished device is an error, not recreated.
- */
-export async function ensureDir(dir: string, root: string, fsync: boolean): Promise<void> {
-  const parents = makeDirs(dir, root);
-  if (fsync) await fsyncDirs(parents);
-}
-
-/**
- * The mkdir half of ensureDir: creates `dir` and any missing parents up to `root`, and returns the
- * folders whose entries changed, for the caller to fsync (fsyncDirs) before it relies on them.
+ * mkdir -p: creates `dir` and any missing parents up to `root`, and returns the folders whose
+ * entries changed, for the caller to fsync (fsyncDirs) before it relies on them. Never climbs
+ * above `root` (the device folder), so a vanished device is an error, not recreated.
  * A folder someone else just created counts too: its creator may not have fsynced its parent yet.
  * The object write path makes its hash dir first and fsyncs these after the file's own data sync,
  * which on a journalling filesystem usually commits the mkdir already (the dir fsync is then cheap).
@@ -216,28 +208,37 @@ function sliceBuffers(bufs: Buffer[], skip: number): Buffer[] {
   return out;
 }
 
+/** Tries of mkdir + rename when the folder keeps vanishing (another process removing it empty). */
+const RENAME_TRIES = 3;
+
 /**
  * Moves a finished, fsynced temp file to `dir/name` and makes the rename durable. `dir` (and
  * its parents up to `root`) is created when missing. `syncDir: false` leaves `dir`'s fsync to the
  * caller, who must make it before anyone is told the file is there. With `group` (the device's
  * group commit, entered by the caller) a shared syncfs stands for the directory fsyncs.
+ *
+ * The folders are made and the file renamed into them with no await in between, and the new
+ * entries fsynced after the rename (still before anyone is told): an empty hash dir is removed by
+ * whoever cleans up the suffix meanwhile (a REPLICATE rehashing it, a replicator reverting the
+ * partition), so one made and then left empty during an fsync could vanish before the rename
+ * (ENOENT, seen with two replication passes pushing to one node at once).
  */
 export async function renameIntoDir(tmpPath: string, dir: string, name: string, root: string, fsync: boolean, syncDir = true, group?: GroupSync): Promise<void> {
   const target = join(dir, name);
   try {
-    let madeDirs = false;
-    try {
-      renameSync(tmpPath, target);
-    } catch (e) {
-      if (errnoOf(e) !== 'ENOENT') throw e;
-      if (group) makeDirs(dir, root);
-      else await ensureDir(dir, root, fsync);
-      madeDirs = true;
-      renameSync(tmpPath, target);
+    const made: string[] = [];
+    for (let tries = 1; ; tries++) {
+      try {
+        renameSync(tmpPath, target);
+        break;
+      } catch (e) {
+        if (errnoOf(e) !== 'ENOENT' || tries >= RENAME_TRIES) throw e;
+        made.push(...makeDirs(dir, root));
+      }
     }
     openTempPaths.delete(tmpPath);
-    if (fsync && group && (syncDir || madeDirs)) await group.sync();
-    else if (fsync && syncDir) await fsyncDir(dir);
+    if (fsync && group && (syncDir || made.length > 0)) await group.sync();
+    else if (fsync) await fsyncDirs(syncDir ? [...made, dir] : made);
   } catch (e) {
     unlinkQuietly(tmpPath);
     openTempPaths.delete(tmpPath);

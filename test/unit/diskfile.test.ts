@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSwiftletError } from '../../common/errors.js';
@@ -20,7 +20,7 @@ import {
   writeTombstone,
   type OpenObject,
 } from '../../storage-node/object/diskfile.js';
-import { asDiskError, fsyncDirsSync, makeDirs } from '../../storage-node/object/fs-durable.js';
+import { asDiskError, fsyncDirsSync, makeDirs, openTempFile, renameIntoDir } from '../../storage-node/object/fs-durable.js';
 import { objectLocation, type ObjectLocation } from '../../storage-node/object/layout.js';
 import { encodeTrailer, mergeMetaFile, parseTrailer, titleCase, type ObjectMetadata } from '../../storage-node/object/metadata.js';
 import { classifyHashDirFiles } from '../../storage-node/object/ondisk.js';
@@ -303,4 +303,34 @@ t.test('makeDirs reports the parents whose entries changed; fsyncDirsSync syncs 
   t.same(parents.sort(), [root, join(root, 'objects'), join(root, 'objects', '7'), join(root, 'objects', '7', 'abc')].sort(), 'every parent that gained an entry');
   t.doesNotThrow(() => fsyncDirsSync([...parents, ...parents]), 'existing folders (duplicates synced once)');
   t.throws(() => fsyncDirsSync([join(root, 'gone')]), { code: 'ENOENT' }, 'a folder that is not there is an error, not skipped');
+});
+
+t.test('a rename into a new hash dir survives someone removing the empty dir meanwhile (a concurrent REPLICATE cleanup)', async (t) => {
+  const root = await device(t);
+  const hashDir = join(root, 'objects', '7', 'def', HASH);
+  for (const fsync of [true, false]) {
+    const tmp = await openTempFile(root);
+    closeSync(tmp.fd);
+    const done = renameIntoDir(tmp.path, hashDir, `${fsync}.data`, root, fsync);
+    let settled = false;
+    void done.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // What hashing the suffix does to a hash dir it finds empty: remove it (and the suffix dir).
+    let removed = 0;
+    while (!settled) {
+      try {
+        rmdirSync(hashDir);
+        removed++;
+      } catch {
+        /* not there, or not empty: the file is in */
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await t.resolves(done, `fsync ${fsync}: stored`);
+    t.same(await readdir(hashDir), [`${fsync}.data`]);
+    t.equal(removed, 0, `fsync ${fsync}: the new dir was never left empty for the cleanup`);
+    await rm(hashDir, { recursive: true });
+  }
 });
