@@ -1,13 +1,14 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodePath, type BackendPath } from '../common/backend-path.js';
 import { discardBody, originOf } from '../common/http-client.js';
+import { tryLockFile } from '../common/lock-file.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { listHashes, listPartitions, listSuffixes, objectLocation, quarantineFile, verifyDataFile } from '../storage-node/object/diskfile.js';
 import { closeQuietly, fstatSize, openFd } from '../storage-node/object/fd.js';
 import { errnoOf, invalidateSuffix } from '../storage-node/object/fs-durable.js';
-import { parseOnDiskName } from '../storage-node/object/layout.js';
+import { parseOnDiskName, partitionLockPath } from '../storage-node/object/layout.js';
 import { classifyHashDirFiles, listHashDir } from '../storage-node/object/ondisk.js';
 import { currentFiles, partitionDirOf, suffixHashOf } from '../storage-node/object/suffix-hashes.js';
 import type { DaemonContext } from './context.js';
@@ -31,8 +32,11 @@ import { RateLimiter } from './rate-limiter.js';
  * Pushes are throttled by replicator_objects_per_s and replicator_bytes_per_s;
  * replicator_concurrency partitions run at once. The wire protocol is in storage-node/object/replication.ts.
  *
- * Counts: partitions, suffixesChecked (local suffixes compared, per peer), suffixesSynced,
- * objectsPushed (files stored by a peer), bytesPushed, handoffPartitionsReverted,
+ * One pass at a time per partition, across processes (the daemons' pass and a `--once`, say):
+ * a partition another pass holds is skipped and counted busy (that pass is replicating it).
+ *
+ * Counts: partitions, partitionsBusy, suffixesChecked (local suffixes compared, per peer),
+ * suffixesSynced, objectsPushed (files stored by a peer), bytesPushed, handoffPartitionsReverted,
  * handoffPartitionsPending, failures.
  */
 
@@ -41,7 +45,7 @@ export interface ObjectReplicatorOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const COUNTS = ['partitions', 'suffixesChecked', 'suffixesSynced', 'objectsPushed', 'bytesPushed', 'handoffPartitionsReverted', 'handoffPartitionsPending', 'failures'];
+const COUNTS = ['partitions', 'partitionsBusy', 'suffixesChecked', 'suffixesSynced', 'objectsPushed', 'bytesPushed', 'handoffPartitionsReverted', 'handoffPartitionsPending', 'failures'];
 /** Suffixes per REPLICATE/list request, to keep request lines short. */
 const SUFFIXES_PER_CALL = 256;
 
@@ -106,10 +110,26 @@ async function replicatePartition(env: Env, job: Job): Promise<void> {
     env.pass.error(`${job.dev.device}/${job.part}: partition not in the ring`);
     return;
   }
-  env.pass.count('partitions');
-  const primaries = env.ring.primaries(job.part);
-  if (primaries.some((d) => d.id === job.dev.id)) await update(env, job, primaries);
-  else await revert(env, job, primaries);
+  // Two passes on one partition at once push everything twice, and the one that reverts it
+  // second finds it deleted under its feet (ENOENT on hashes.invalid). What the node does for us
+  // (REPLICATE, the partition's removal) it serializes in its own process; what this process does
+  // on disk (reading files to push, deleting a reverted handoff's files) needs a lock between
+  // processes: Swift's lock_path, here a lock file (common/lock-file.ts), held for the job.
+  const lock = tryLockFile(partitionLockPath(job.devicePath, job.part));
+  // Busy, or reverted and removed by the pass that held it since we listed it: that pass did it.
+  if (!lock || !existsSync(partitionDirOf(job.devicePath, job.part))) {
+    lock?.release();
+    env.pass.count('partitionsBusy');
+    return;
+  }
+  try {
+    env.pass.count('partitions');
+    const primaries = env.ring.primaries(job.part);
+    if (primaries.some((d) => d.id === job.dev.id)) await update(env, job, primaries);
+    else await revert(env, job, primaries);
+  } finally {
+    lock.release();
+  }
 }
 
 // ---- what we hold ----

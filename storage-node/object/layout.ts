@@ -4,7 +4,7 @@ import { Timestamp } from '../../common/timestamp.js';
 /**
  * Where things live on a device (Swift's layout, docs/BACKEND.md):
  *   objects/<partition>/<suffix>/<hash>/<timestamp>.data|.ts|.meta
- *   objects/<partition>/hashes.invalid
+ *   objects/<partition>/hashes.invalid, objects/<partition>.lock
  *   tmp/, async_pending/<suffix>/<hash>-<timestamp>, quarantined/objects/<hash>/
  */
 export const OBJECTS_DIR = 'objects';
@@ -34,6 +34,14 @@ export function objectLocation(devicePath: string, partition: number, hash: stri
   const partitionDir = join(devicePath, OBJECTS_DIR, String(partition));
   const suffixDir = join(partitionDir, suffix);
   return { devicePath, partition, hash, suffix, partitionDir, suffixDir, hashDir: join(suffixDir, hash) };
+}
+
+/**
+ * The object replicator's lock on one partition (common/lock-file.ts): beside the partition dir,
+ * not in it, so the node can still remove a reverted partition while the lock is held.
+ */
+export function partitionLockPath(devicePath: string, partition: number): string {
+  return join(devicePath, OBJECTS_DIR, `${partition}.lock`);
 }
 
 export function tmpDirOf(devicePath: string): string {

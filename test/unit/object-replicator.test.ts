@@ -1,4 +1,7 @@
 import t from 'tap';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,7 +19,7 @@ import type { DaemonContext } from '../../replicator/context.js';
 import { createObjectReplicator } from '../../replicator/object-replicator.js';
 import { storageNodeSpec } from '../../storage-node/config.js';
 import { openTempFileCount } from '../../storage-node/object/fs-durable.js';
-import { objectLocation } from '../../storage-node/object/layout.js';
+import { objectLocation, partitionLockPath } from '../../storage-node/object/layout.js';
 import { createObjectServer } from '../../storage-node/object/object-server.js';
 import { createObjectReplicationHandler } from '../../storage-node/object/replication.js';
 import { HASHES_FILE } from '../../storage-node/object/suffix-hashes.js';
@@ -311,4 +314,57 @@ t.test('the receiver verifies pushed files; a corrupt local .data is refused and
   t.same(await files(nodes[2]!, 'o'), [], 'the bad copy did not spread');
   t.same(await files(n0, 'o'), [], 'quarantined locally');
   t.ok(await exists(join(n0.devicePath, 'quarantined', 'objects', l0.hash, name)));
+});
+
+t.test('two passes at once on one node (the daemons and a --once): each partition taken by one, no failures, nothing lost', async (t) => {
+  const nodes = await cluster(t);
+  const [n0, n1, n2, n3] = nodes as [TNode, TNode, TNode, TNode];
+  const ring = ringOf(nodes);
+  const written: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    await put([n3], `h${i}`, `on the handoff ${i}`);
+    await put([n0], `p${i}`, `on one primary ${i}`);
+    written.push(`h${i}`, `p${i}`);
+  }
+  const passes = Promise.all([n3, n3, n0, n0].map((n) => replicator(t, n, () => ring).runOnce()));
+  // Writes go on meanwhile, to the handoff too.
+  for (let i = 0; i < 10; i++) {
+    await put([n3], `late${i}`, `late ${i}`);
+    written.push(`late${i}`);
+  }
+  const [h1, h2, p1, p2] = (await passes) as [PassReport, PassReport, PassReport, PassReport];
+  for (const r of [h1, h2, p1, p2]) t.equal(r.counts.failures, 0, `no failures: ${r.errors.join('; ')}`);
+  for (const [label, a, b] of [['handoff', h1, h2], ['primary', p1, p2]] as const) {
+    t.same([a.counts.partitions! + b.counts.partitions!, a.counts.partitionsBusy! + b.counts.partitionsBusy!], [1, 1], `${label}: one pass replicated the partition, the other left it to it`);
+  }
+
+  for (const n of [n3, n0]) t.equal((await replicator(t, n, () => ring).runOnce()).counts.failures, 0, `${n.device}: a last pass`);
+  for (const n of [n0, n1, n2]) {
+    const missing = [];
+    for (const o of written) if ((await files(n, o)).length !== 1) missing.push(o);
+    t.same(missing, [], `${n.device} holds every object`);
+  }
+  t.notOk(await exists(join(n3.devicePath, 'objects', '0')), 'the handoff partition is gone');
+  t.same((await readdir(join(n3.devicePath, 'objects'))).filter((f) => f.endsWith('.lock')), [], 'no lock left behind');
+});
+
+t.test('a partition another live process holds is skipped and counted busy; a dead holder\'s lock is taken over', async (t) => {
+  const nodes = await cluster(t);
+  const [n0, n1] = nodes as [TNode, TNode, TNode, TNode];
+  const ring = ringOf(nodes);
+  await put([n0], 'o', 'one copy');
+  const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  t.teardown(() => other.kill('SIGKILL'));
+  const lockPath = partitionLockPath(n0.devicePath, PART);
+  writeFileSync(lockPath, JSON.stringify({ pid: other.pid, host: hostname(), token: 'another pass' }));
+  const rep = replicator(t, n0, () => ring);
+  t.match((await rep.runOnce()).counts, { partitions: 0, partitionsBusy: 1, objectsPushed: 0, failures: 0 }, 'left to the other pass');
+  t.same(await files(n1, 'o'), []);
+  await new Promise((r) => {
+    other.once('exit', r);
+    other.kill('SIGKILL');
+  });
+  t.match((await rep.runOnce()).counts, { partitions: 1, partitionsBusy: 0, objectsPushed: 2, failures: 0 }, 'its holder died: replicated');
+  t.equal((await files(n1, 'o')).length, 1);
+  t.notOk(await exists(lockPath), 'released after the job');
 });
