@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -19,12 +19,24 @@ export function statusDir(devicesRoot: string): string {
   return join(devicesRoot, '.swiftlet-status');
 }
 
+let saves = 0;
+
+/**
+ * Replaces the daemon's report atomically. The temp name is the writer's own: two processes
+ * running the same daemon (the daemons and a `--once`) save at the same moment, and with one
+ * shared name the second rename found the file already moved (ENOENT) and failed its pass.
+ */
 export async function saveReport(devicesRoot: string, report: PassReport): Promise<void> {
   const dir = statusDir(devicesRoot);
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${report.daemon}.json.tmp`);
-  await writeFile(tmp, JSON.stringify(report));
-  await rename(tmp, join(dir, `${report.daemon}.json`));
+  const tmp = join(dir, `.${report.daemon}.json.${process.pid}-${saves++}.tmp`);
+  try {
+    await writeFile(tmp, JSON.stringify(report));
+    await rename(tmp, join(dir, `${report.daemon}.json`));
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
 }
 
 export async function loadReports(devicesRoot: string): Promise<PassReport[]> {
