@@ -147,3 +147,42 @@ t.test('X-Delete-After: 404 at once when due, then the expirer removes the objec
   for (const rep of await containerReplicas(cluster, account, 'c')) t.same(rep.names, ['keep'], `listing row gone on ${rep.device}`);
   t.equal((await a.req('GET', '/c/keep')).status, 200, 'other objects untouched');
 });
+
+t.test('two replicator processes at once on every node, writes going on: both passes clean, every object on its primaries', async (t) => {
+  const { cluster, a, account } = await clusterWithContainer(t, { partPower: 6 });
+  const victim = cluster.nodes[1]!;
+  await cluster.kill(victim);
+  const names: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    t.equal((await a.req('PUT', `/c/o-${i}`, { body: body(`o-${i}`) })).status, 201);
+    names.push(`o-${i}`);
+  }
+  await cluster.restart(victim); // its partitions now sit on handoffs
+  const once = (configFile: string) => execFileP(process.execPath, [SWIFTLET_BIN, 'replicator', '--config', configFile, '--once'], { timeout: 120_000 });
+  for (const node of cluster.nodes) {
+    const passes = Promise.all([once(node.configFile), once(node.configFile)]);
+    for (let i = 0; i < 3; i++) {
+      const name = `during-${node.device}-${i}`;
+      t.equal((await a.req('PUT', `/c/${name}`, { body: body(name) })).status, 201);
+      names.push(name);
+    }
+    // execFile rejects on a non-zero exit: a pass with failures.
+    let outs: string[];
+    try {
+      outs = (await passes).map((x) => x.stdout);
+    } catch (err) {
+      t.fail(`${node.device}: a pass failed: ${String(err)} ${(err as { stdout?: string }).stdout ?? ""} ${(err as { stderr?: string }).stderr ?? ""}`);
+      continue;
+    }
+    const reports = outs.flatMap((o) => o.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { daemon: string; counts: Record<string, number> }));
+    const obj = reports.filter((r) => r.daemon === 'object-replicator');
+    t.equal(obj.length, 2);
+    t.ok(obj.every((r) => r.counts.failures === 0), `${node.device}: no object replication failures`);
+  }
+  await cluster.runDaemonsOnce(['replicator']);
+  for (const name of names) {
+    const p = await objectPlacement(cluster, account, 'c', name);
+    if (p.dataOn.slice().sort().join() !== p.primaries.slice().sort().join()) t.fail(`${name}: on ${p.dataOn.join(',')}, primaries ${p.primaries.join(',')}`);
+  }
+  t.pass(`${names.length} objects each on exactly their primaries`);
+});
