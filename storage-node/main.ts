@@ -61,7 +61,7 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
   });
   // Dead temp files (a write's process killed mid-body) go before the node takes new writes.
   const tmpSweeper = createTmpSweeper({ devicesRoot: config.devices, ageS: config.tmp_reclaim_age_s, clock: systemClock, log });
-  if (config.tmp_reclaim_age_s > 0) await tmpSweeper.sweep();
+  await tmpSweeper.sweep();
   tmpSweeper.start();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

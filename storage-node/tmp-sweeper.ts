@@ -22,7 +22,7 @@ export interface TmpSweeperOptions {
 }
 
 export interface TmpSweeper {
-  /** One sweep of every device now (what the timer runs); never throws. */
+  /** One sweep of every device now (what the timer runs); never throws. Does nothing when off. */
   sweep(): Promise<PassReport>;
   /** Sweeps every interval from now on (the first after one interval). */
   start(): void;
@@ -41,31 +41,32 @@ export function createTmpSweeper(opts: TmpSweeperOptions): TmpSweeper {
 
   async function sweep(): Promise<PassReport> {
     const startedAt = opts.clock();
-    const counts: Record<string, number> = { devices: 0, tmpFilesRemoved: 0, tmpBytesRemoved: 0, tmpFilesOpen: 0, tmpFilesYoung: 0, failures: 0 };
+    const counts = { devices: 0, tmpFilesRemoved: 0, tmpBytesRemoved: 0, tmpFilesOpen: 0, tmpFilesYoung: 0, failures: 0 };
     const errors: string[] = [];
+    if (!(opts.ageS > 0)) return { daemon: 'tmp-sweeper', startedAt, durationMs: 0, counts, errors }; // off
     let devices: string[] = [];
     try {
       devices = (await readdir(opts.devicesRoot)).filter((d) => !d.startsWith('.')).sort();
     } catch (err) {
       errors.push(`cannot list ${opts.devicesRoot}: ${String(err)}`);
-      counts.failures = 1;
+      counts.failures++;
     }
     const before = startedAt - opts.ageS * 1000;
     for (const device of devices) {
       const devicePath = join(opts.devicesRoot, device);
       if (!isDeviceDir(devicePath)) continue;
-      counts.devices = (counts.devices ?? 0) + 1;
+      counts.devices++;
       try {
         const r = await sweepTempDir(devicePath, { before });
-        counts.tmpFilesRemoved = (counts.tmpFilesRemoved ?? 0) + r.removed;
-        counts.tmpBytesRemoved = (counts.tmpBytesRemoved ?? 0) + r.bytesRemoved;
-        counts.tmpFilesOpen = (counts.tmpFilesOpen ?? 0) + r.open;
-        counts.tmpFilesYoung = (counts.tmpFilesYoung ?? 0) + r.young;
+        counts.tmpFilesRemoved += r.removed;
+        counts.tmpBytesRemoved += r.bytesRemoved;
+        counts.tmpFilesOpen += r.open;
+        counts.tmpFilesYoung += r.young;
         if (r.removed > 0) opts.log.info({ device, removed: r.removed, bytes: r.bytesRemoved }, 'removed dead temp files');
       } catch (err) {
         opts.log.error({ err, device }, 'tmp sweep failed');
         if (errors.length < 50) errors.push(`${device}: ${String(err)}`);
-        counts.failures = (counts.failures ?? 0) + 1;
+        counts.failures++;
       }
     }
     const report: PassReport = { daemon: 'tmp-sweeper', startedAt, durationMs: opts.clock() - startedAt, counts, errors };

@@ -118,6 +118,10 @@ t.test('the node sweeper: every device, a report beside the daemons', async (t) 
   await writeFile(join(root, 'sdc', 'tmp', 'x'), 'x');
   await age(join(root, 'sdc', 'tmp', 'x'), 1800);
   t.equal((await sweeper.sweep()).counts.tmpFilesRemoved, 0, 'half an hour old is young at a one-hour age');
+  await age(join(root, 'sdc', 'tmp', 'x'), 30 * DAY_S);
+  const off = createTmpSweeper({ devicesRoot: root, ageS: 0, clock: Date.now, log: silentLogger });
+  t.equal((await off.sweep()).counts.tmpFilesRemoved, 0, 'tmp_reclaim_age_s 0: never');
+  t.same(await ls(join(root, 'sdc', 'tmp')), ['x']);
 });
 
 t.test('sweeps every half age, at most hourly', async (t) => {
