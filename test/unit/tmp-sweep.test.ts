@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { signingDispatcher } from '../helpers/signing.js';
 import { silentLogger } from '../../common/log.js';
 import { loadReports } from '../../common/pass-report.js';
 import { Timestamp } from '../../common/timestamp.js';
@@ -17,7 +18,7 @@ import { DEV, startNode } from '../helpers/object-node.js';
  * old ones go, young ones and the ones this process is writing stay, whatever their age.
  */
 const DAY_S = 86400;
-const client = new Agent({ keepAliveTimeout: 10 });
+const client = signingDispatcher();
 t.teardown(() => client.close());
 
 /** Sets a file's mtime (and atime) to `ageS` seconds ago. */
