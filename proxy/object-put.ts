@@ -7,7 +7,7 @@ import { crc32c } from '../common/native-sums.js';
 import { crcHex } from '../common/checksum.js';
 import { H } from '../common/headers.js';
 import { encodeRawTrailer, RAW_BODY_METHOD, RAW_BODY_PROTOCOL, ResponseHeadReader } from '../common/raw-body.js';
-import { bestResponse, quorumSize } from '../common/quorum.js';
+import { bestResponse, hasQuorum, quorumSize, timerSleep, type Sleep } from '../common/quorum.js';
 import { withTimeout } from '../common/with-timeout.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { nodeIter, nodeKey, type NodeTarget } from './backend.js';
@@ -198,21 +198,40 @@ function walkSlots<R>(ctx: ProxyContext, p: PutPlacement, none: R, attempt: (nod
 }
 
 /**
- * The replicas' final answers, as soon as a quorum of them stored the object (2xx) or else once
- * all are in. The PUT is durable on a quorum then; the last replica's write goes on (a failure
- * there is logged by its node and repaired by the replicator), so the client does not wait for
- * the slowest disk of three.
+ * The nodes' final answers, collected until the PUT can be answered: at once when a quorum stored
+ * it (the others carry on and the replicator repairs a straggler); when a quorum agrees on
+ * another class (two 422s, two 409s), after at most `graceMs` more for the rest (Swift's
+ * post_quorum_timeout), not the node timeout of a hung one; else when all are in.
  */
-export function untilQuorum(answers: Array<Promise<{ status: number; etag?: string }>>, replicas: number): Promise<Array<{ status: number; etag?: string }>> {
+export function untilQuorum(
+  answers: Array<Promise<{ status: number; etag?: string }>>,
+  replicas: number,
+  graceMs: number,
+  sleep: Sleep = timerSleep,
+): Promise<Array<{ status: number; etag?: string }>> {
   const need = quorumSize(replicas);
   return new Promise((resolve) => {
     const got: Array<{ status: number; etag?: string }> = [];
     let stored = 0;
+    let done = false;
+    let grace = false;
+    const stopGrace = new AbortController();
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      stopGrace.abort();
+      resolve([...got]);
+    };
     for (const a of answers) {
       void a.then((r) => {
+        if (done) return;
         got.push(r);
         if (r.status >= 200 && r.status < 300) stored++;
-        if (stored === need || got.length === answers.length) resolve([...got]);
+        if (stored === need || got.length === answers.length) return finish();
+        if (!grace && hasQuorum(got.map((g) => g.status), replicas)) {
+          grace = true;
+          void sleep(graceMs, stopGrace.signal).then(finish, finish);
+        }
       });
     }
   });
@@ -314,6 +333,7 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
       return r;
     }),
     p.ring.replicaCount,
+    ctx.config.post_quorum_timeout_ms,
   );
   return putOutcome(ctx, p, [...finals, ...refused], [...statuses]);
 }
@@ -531,6 +551,7 @@ async function putSmall(ctx: ProxyContext, p: PutPlacement, body: Readable, cont
       return { result: r, settled: r.status < 500 };
     }),
     p.ring.replicaCount,
+    ctx.config.post_quorum_timeout_ms,
   );
   return putOutcome(ctx, p, finals, [...statuses]);
 }

@@ -162,6 +162,15 @@ t.test('quorum tables through the real proxy', async (t) => {
     // (waiting for all three would have meant the proxy's node timeout, then dropping the connection)
     t.ok(nodes[2]!.held.length === 1 && nodes[2]!.held[0]!.open(), `${path} PUT: the third primary got the whole body and is still being waited on`);
     for (const h of nodes[2]!.held.splice(0)) h.release();
+
+    // Two primaries refuse after the body, the third hangs: the refusal is the answer once the
+    // post-quorum wait is over, while the proxy still waits on the third (not its node timeout).
+    set('put', [422, 422, 'hold']);
+    const refusedFast = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': String(body.length) }, body });
+    await refusedFast.body.dump();
+    t.equal(refusedFast.statusCode, 422, `${path} PUT: a quorum of 422s`);
+    t.ok(nodes[2]!.held.length === 1 && nodes[2]!.held[0]!.open(), `${path} PUT: answered before the hung third primary timed out`);
+    for (const h of nodes[2]!.held.splice(0)) h.release();
   }
 
   // A node that stops taking the body mid-way (its socket full) is dropped after node_timeout;

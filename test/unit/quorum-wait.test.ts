@@ -97,3 +97,47 @@ t.test('a rejected answer counts as none', async (t) => {
   t.same(out, [204, undefined, 204]);
   t.same(await gatherUntilQuorum([], (s: number) => s, 3, 500, sleep), [], 'nothing to wait for');
 });
+
+t.test("object PUT's untilQuorum: at once on stored, after the grace on another class", async (t) => {
+  const { untilQuorum } = await import('../../proxy/object-put.js');
+  // Two stored: answered at once, no grace asked for.
+  {
+    const { sleep, calls } = manualSleep();
+    const [a, b, c] = [deferred<{ status: number }>(), deferred<{ status: number }>(), deferred<{ status: number }>()];
+    const w = watch(untilQuorum([a.promise, b.promise, c.promise], 3, 500, sleep));
+    a.resolve({ status: 201 });
+    b.resolve({ status: 201 });
+    await settle();
+    t.ok(w.done(), 'a quorum stored: answered');
+    t.equal(calls.length, 0, 'without waiting for the third');
+  }
+  // Two refusals and a hung third: the grace, then the answer without the third.
+  {
+    const { sleep, calls } = manualSleep();
+    const [a, b, c] = [deferred<{ status: number }>(), deferred<{ status: number }>(), deferred<{ status: number }>()];
+    const w = watch(untilQuorum([a.promise, b.promise, c.promise], 3, 500, sleep));
+    a.resolve({ status: 422 });
+    b.resolve({ status: 422 });
+    await settle();
+    t.notOk(w.done(), 'a quorum of 422s: not yet, the third gets the grace');
+    t.same(calls.map((x) => x.ms), [500]);
+    calls[0]!.wake();
+    await settle();
+    t.same(w.value()?.map((r) => r.status), [422, 422], 'then the answer, the third still out');
+    c.resolve({ status: 201 });
+  }
+  // No quorum of any class: every answer.
+  {
+    const { sleep, calls } = manualSleep();
+    const [a, b, c] = [deferred<{ status: number }>(), deferred<{ status: number }>(), deferred<{ status: number }>()];
+    const w = watch(untilQuorum([a.promise, b.promise, c.promise], 3, 500, sleep));
+    a.resolve({ status: 201 });
+    b.resolve({ status: 422 });
+    await settle();
+    t.notOk(w.done(), 'split: waits');
+    t.equal(calls.length, 0);
+    c.resolve({ status: 503 });
+    await settle();
+    t.same(w.value()?.map((r) => r.status), [201, 422, 503]);
+  }
+});
