@@ -47,6 +47,25 @@ export interface BackendResponse {
   body?: Dispatcher.ResponseData['body'];
   /** Set when the node could not be reached or did not answer in time (status is then 503). */
   error?: Error;
+  /** A refusal's (4xx) explanation, when the body was not kept: what Swift relays ("Total metadata too large; max 4096"). */
+  text?: string;
+}
+
+/** At most 1 KiB of a (small, error) body as text; the rest is dropped. */
+async function shortText(body: Dispatcher.ResponseData['body']): Promise<string> {
+  let text = '';
+  try {
+    for await (const chunk of body) {
+      text += (chunk as Buffer).toString('utf8');
+      if (text.length >= 1024) {
+        body.destroy();
+        break;
+      }
+    }
+  } catch {
+    /* cut short: what came is enough */
+  }
+  return text.slice(0, 1024);
 }
 
 function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
@@ -80,6 +99,7 @@ export async function backendRequest(
     }
     const out: BackendResponse = { node, status: res.statusCode, headers: flatHeaders(res.headers) };
     if (opts.keepBody && method !== 'HEAD') out.body = res.body;
+    else if (res.statusCode >= 400 && res.statusCode < 500 && method !== 'HEAD') out.text = await shortText(res.body);
     else await discardBody(res.body);
     return out;
   } catch (err) {

@@ -25,7 +25,7 @@ export async function makeRequests(
   pathFor: (dev: RingDevice) => BackendPath,
   baseHeaders: Record<string, string>,
   headersFor: (replicaIndex: number) => Record<string, string> = () => ({}),
-): Promise<{ status: number; responses: BackendResponse[] }> {
+): Promise<{ status: number; responses: BackendResponse[]; body?: string }> {
   const primaries = ring.primaries(part);
   const handoffs = handoffIterator(ctx, ring, part);
   const slots = primaries.map(async (dev, i) => {
@@ -52,7 +52,10 @@ export async function makeRequests(
   if (status === 503) {
     ctx.log.warn({ method, path: pathFor(primaries[0] as RingDevice), statuses: responses.map((r) => `${r.node.dev.ip}:${r.node.dev.port}/${r.node.dev.device}=${r.status}`) }, 'no quorum');
   }
-  return { status, responses };
+  // A quorum's 400 says why (the merged metadata is over a limit): relay one node's words, as
+  // Swift's best_response does. Other refusals keep Swift's default bodies.
+  const text = status === 400 ? responses.find((r) => r.status === status && r.text)?.text : undefined;
+  return text ? { status, responses, body: text } : { status, responses };
 }
 
 function* handoffIterator(ctx: ProxyContext, ring: Ring, part: number): Generator<NodeTarget> {

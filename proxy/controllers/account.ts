@@ -34,26 +34,26 @@ export async function handleAccount(ctx: ProxyContext, sreq: SwiftRequest): Prom
     case 'PUT': {
       const bad = checkMetadata(sreq.headers, 'account');
       if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
-      const { status } = await makeRequests(ctx, ring, part, 'PUT', pathFor, {
+      const { status, body } = await makeRequests(ctx, ring, part, 'PUT', pathFor, {
         ...baseBackendHeaders(sreq, sreq.stamp()),
         ...forwardedMetadata(sreq.headers, 'account'),
       });
       ctx.info.invalidateAccount(account);
-      return void send(sreq.reply, status);
+      return void send(sreq.reply, status, {}, body);
     }
     case 'POST': {
       const bad = checkMetadata(sreq.headers, 'account');
       if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
       const post = () =>
         makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, sreq.stamp()), ...forwardedMetadata(sreq.headers, 'account') });
-      let { status } = await post();
+      let { status, body } = await post();
       if (status === 404 && ctx.config.account_autocreate) {
         const created = await ensureAccount(ctx, sreq, account);
         if (created >= 300) return void send(sreq.reply, created);
-        ({ status } = await post());
+        ({ status, body } = await post());
       }
       ctx.info.invalidateAccount(account);
-      return void send(sreq.reply, status);
+      return void send(sreq.reply, status, {}, body);
     }
     case 'DELETE': {
       if (sreq.query.toString()) return void send(sreq.reply, 400, {}, 'Bad Request');

@@ -44,7 +44,7 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
         if (accountStatus >= 300) return void send(sreq.reply, accountStatus);
       }
       const accountTargets = containerUpdateTargets(ctx.rings, account);
-      const { status } = await makeRequests(
+      const { status, body } = await makeRequests(
         ctx,
         ring,
         part,
@@ -54,7 +54,7 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
         (i) => (sreq.method === 'PUT' ? accountTargets(i) : {}),
       );
       ctx.info.invalidateContainer(account, container);
-      return void send(sreq.reply, status);
+      return void send(sreq.reply, status, {}, body);
     }
     case 'DELETE': {
       const { status } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()), containerUpdateTargets(ctx.rings, account));
