@@ -56,7 +56,8 @@ export const timerSleep: Sleep = (ms, signal) =>
  * (post_quorum_timeout), then the caller decides from what is in. Without a quorum every answer
  * is waited for. Returns the answers by slot, undefined for one still out. Nothing is cancelled:
  * a straggler's request goes on and its late answer is ignored, as Swift leaves its greenthreads
- * to finish. `answers` must not reject; one that does counts as no answer.
+ * to finish. `answers` must not reject; one that does counts as no answer. `enough(statuses)`
+ * ends the wait at once, without the grace (an object PUT stored on a quorum).
  */
 export function gatherUntilQuorum<T>(
   answers: Array<Promise<T>>,
@@ -64,6 +65,7 @@ export function gatherUntilQuorum<T>(
   replicas: number,
   graceMs: number,
   sleep: Sleep = timerSleep,
+  enough: (statuses: number[]) => boolean = () => false,
 ): Promise<Array<T | undefined>> {
   return new Promise((resolve) => {
     const got: Array<T | undefined> = answers.map(() => undefined);
@@ -80,7 +82,7 @@ export function gatherUntilQuorum<T>(
     };
     const settled = (): void => {
       if (done) return;
-      if (--left === 0) return finish();
+      if (--left === 0 || enough(statuses)) return finish();
       if (!graceStarted && hasQuorum(statuses, replicas)) {
         graceStarted = true;
         void sleep(graceMs, stopGrace.signal).then(finish, finish);

@@ -7,7 +7,7 @@ import { crc32c } from '../common/native-sums.js';
 import { crcHex } from '../common/checksum.js';
 import { H } from '../common/headers.js';
 import { encodeRawTrailer, RAW_BODY_METHOD, RAW_BODY_PROTOCOL, ResponseHeadReader } from '../common/raw-body.js';
-import { bestResponse, hasQuorum, quorumSize, timerSleep, type Sleep } from '../common/quorum.js';
+import { bestResponse, gatherUntilQuorum, quorumSize, timerSleep, type Sleep } from '../common/quorum.js';
 import { withTimeout } from '../common/with-timeout.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { nodeIter, nodeKey, type NodeTarget } from './backend.js';
@@ -203,38 +203,16 @@ function walkSlots<R>(ctx: ProxyContext, p: PutPlacement, none: R, attempt: (nod
  * another class (two 422s, two 409s), after at most `graceMs` more for the rest (Swift's
  * post_quorum_timeout), not the node timeout of a hung one; else when all are in.
  */
-export function untilQuorum(
+export async function untilQuorum(
   answers: Array<Promise<{ status: number; etag?: string }>>,
   replicas: number,
   graceMs: number,
   sleep: Sleep = timerSleep,
 ): Promise<Array<{ status: number; etag?: string }>> {
   const need = quorumSize(replicas);
-  return new Promise((resolve) => {
-    const got: Array<{ status: number; etag?: string }> = [];
-    let stored = 0;
-    let done = false;
-    let grace = false;
-    const stopGrace = new AbortController();
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      stopGrace.abort();
-      resolve([...got]);
-    };
-    for (const a of answers) {
-      void a.then((r) => {
-        if (done) return;
-        got.push(r);
-        if (r.status >= 200 && r.status < 300) stored++;
-        if (stored === need || got.length === answers.length) return finish();
-        if (!grace && hasQuorum(got.map((g) => g.status), replicas)) {
-          grace = true;
-          void sleep(graceMs, stopGrace.signal).then(finish, finish);
-        }
-      });
-    }
-  });
+  const stored = (statuses: number[]): boolean => statuses.filter((s) => s >= 200 && s < 300).length >= need;
+  const got = await gatherUntilQuorum(answers, (r) => r.status, replicas, graceMs, sleep, stored);
+  return got.filter((r): r is { status: number; etag?: string } => r !== undefined);
 }
 
 /** Opens one connection per replica slot, moving down the handoffs while nodes refuse. */
