@@ -1,13 +1,22 @@
 import type { Timestamp } from './timestamp.js';
 
 /**
- * Conditional requests (RFC 7232 §6 precedence, Swift's etag and date handling), pure.
+ * Conditional requests on an object's GET/HEAD, as Swift's swob evaluates them
+ * (swift/common/swob.py Response._get_conditional_response_status), pure. Each header is checked
+ * on its own, in this order, and the first that fails decides:
  *
- * 1. If-Match (strong comparison) fails → 412; only when it is absent, If-Unmodified-Since.
- * 2. If-None-Match (weak comparison) matches → 304 for GET/HEAD, 412 otherwise; only when it is
- *    absent, If-Modified-Since, and only for GET/HEAD.
+ * 1. If-None-Match lists the ETag (or `*`) → 304.
+ * 2. If-Match does not list it (and is not `*`) → 412.
+ * 3. If-Modified-Since: Last-Modified at or before it → 304.
+ * 4. If-Unmodified-Since: Last-Modified after it → 412.
+ *
+ * Unlike RFC 7232, a header is not skipped because another is present: If-Match that matches
+ * still lets If-Unmodified-Since fail (Swift's functional tests check exactly that), and
+ * If-Modified-Since still applies when If-None-Match did not match. Tags compare after their
+ * quotes are removed, nothing more: `W/"x"` is a different tag from `x`, as in swob.
  * Dates compare at one-second resolution against Last-Modified, which is the object's timestamp
- * rounded up to the second (Timestamp.httpDate), as Swift's object server sends it.
+ * rounded up to the second (Timestamp.httpDate), as Swift's object server sends it; a date that
+ * does not parse is ignored.
  */
 export type ConditionalOutcome = 'ok' | 304 | 412;
 
@@ -42,8 +51,10 @@ export function parseEtagList(header: string): EtagList {
   for (const raw of header.split(',')) {
     const t = raw.trim();
     if (!t) continue;
-    if (t === '*') return '*';
-    tags.push(normalizeEtag(t));
+    const tag = normalizeEtag(t);
+    // swob unquotes first: `"*"` is a wildcard too.
+    if (tag === '*') return '*';
+    tags.push(tag);
   }
   return tags;
 }
@@ -60,18 +71,11 @@ export function normalizeEtag(tag: string): string {
   return weak + t;
 }
 
-/** If-Match: strong comparison, a weak tag never matches. */
-export function strongMatch(list: EtagList, etag: string): boolean {
+/** swob's Match: `*` matches anything; otherwise the tag, without its quotes, must be listed. */
+export function etagMatches(list: EtagList, etag: string): boolean {
   if (list === '*') return true;
   const e = normalizeEtag(etag);
-  return list.some((t) => !t.startsWith('W/') && t === e);
-}
-
-/** If-None-Match: weak comparison, `W/x` matches `x`. */
-export function weakMatch(list: EtagList, etag: string): boolean {
-  if (list === '*') return true;
-  const e = normalizeEtag(etag).replace(/^W\//, '');
-  return list.some((t) => t.replace(/^W\//, '') === e);
+  return list.includes(e);
 }
 
 /**
@@ -93,23 +97,20 @@ export function lastModifiedSeconds(ts: Timestamp): number {
 }
 
 /**
- * Evaluates the preconditions of a request against an existing object (etag without quotes,
- * timestamp whose httpDate is the Last-Modified).
+ * Evaluates the preconditions of a GET/HEAD against an existing object (etag without quotes,
+ * timestamp whose httpDate is the Last-Modified), in swob's order.
  */
-export function evaluateConditionals(method: string, c: ConditionalHeaders, etag: string, timestamp: Timestamp): ConditionalOutcome {
-  const getOrHead = method === 'GET' || method === 'HEAD';
+export function evaluateConditionals(c: ConditionalHeaders, etag: string, timestamp: Timestamp): ConditionalOutcome {
   const lastModified = lastModifiedSeconds(timestamp);
-  if (c.ifMatch !== undefined) {
-    if (!strongMatch(parseEtagList(c.ifMatch), etag)) return 412;
-  } else if (c.ifUnmodifiedSince !== undefined) {
-    const d = parseHttpDate(c.ifUnmodifiedSince);
-    if (d !== undefined && lastModified > d) return 412;
-  }
-  if (c.ifNoneMatch !== undefined) {
-    if (weakMatch(parseEtagList(c.ifNoneMatch), etag)) return getOrHead ? 304 : 412;
-  } else if (c.ifModifiedSince !== undefined && getOrHead) {
+  if (c.ifNoneMatch !== undefined && etagMatches(parseEtagList(c.ifNoneMatch), etag)) return 304;
+  if (c.ifMatch !== undefined && !etagMatches(parseEtagList(c.ifMatch), etag)) return 412;
+  if (c.ifModifiedSince !== undefined) {
     const d = parseHttpDate(c.ifModifiedSince);
     if (d !== undefined && lastModified <= d) return 304;
+  }
+  if (c.ifUnmodifiedSince !== undefined) {
+    const d = parseHttpDate(c.ifUnmodifiedSince);
+    if (d !== undefined && lastModified > d) return 412;
   }
   return 'ok';
 }

@@ -32,7 +32,7 @@ export async function handleGetOrHead(o: ObjectRequest): Promise<void> {
     }
     const headers = objectHeaders(obj);
     const etag = obj.metadata[M.etag] ?? '';
-    const verdict = evaluateConditionals(r.method, cond, etag, obj.timestamp);
+    const verdict = evaluateConditionals(cond, etag, obj.timestamp);
     if (verdict !== 'ok') {
       delete headers['Content-Type'];
       return respond(r.res, verdict, headers);

@@ -258,6 +258,10 @@ t.test('conditional GET/HEAD: 304 and 412', async (t) => {
     ['GET', { 'If-Unmodified-Since': earlier }, 412],
     ['GET', { 'If-Match': `"${etag}"`, Range: 'bytes=0-0' }, 206],
     ['GET', { 'If-Match': '"nope"', Range: 'bytes=0-0' }, 412], // conditionals before Range
+    // swob checks each header on its own (Swift's testIfMatchAndUnmodified)
+    ['GET', { 'If-Match': `"${etag}"`, 'If-Unmodified-Since': earlier }, 412],
+    ['HEAD', { 'If-Match': `"${etag}"`, 'If-Unmodified-Since': later }, 200],
+    ['GET', { 'If-None-Match': '"nope"', 'If-Modified-Since': later }, 304],
   ];
   for (const [method, headers, want] of cases) {
     const r = await call(method, u, headers);
