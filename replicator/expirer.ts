@@ -25,8 +25,9 @@ import { localDevices, ringAddress } from './local-devices.js';
  * Each DELETE carries container (and account) update headers, so the listing row goes too.
  *
  * Safety: a DELETE at X-Delete-At would also bury a newer version written before that moment that
- * this replica has not received yet (the object server ignores X-If-Delete-At; we send it anyway).
- * So before deleting, we HEAD the primaries: if one of them serves a newer live version, our copy
+ * this replica has not received yet. Each DELETE carries X-If-Delete-At, so a replica holding
+ * another version refuses (412, or 409 when it is newer than the DELETE), but a replica that has
+ * only our version would still take it. So before deleting, we HEAD the primaries: if one of them serves a newer live version, our copy
  * is stale and we leave it to the replicator (`stale`). Writes stamped after X-Delete-At win
  * on their own (the object server answers 409).
  *

@@ -4,6 +4,7 @@ import { backendPath } from '../../common/backend-path.js';
 import { checkMetadata, checkObjectCreation, checkObjectName } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
 import { makeRequests, readFromNodes, readNewest } from '../fanout.js';
+import { deleteAtHeader } from '../expiry.js';
 import { guessContentType } from '../mime.js';
 import { PutError, putToReplicas } from '../object-put.js';
 import { clientHeaders, send } from '../responses.js';
@@ -55,22 +56,6 @@ async function getObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   relay(sreq, response);
 }
 
-/** X-Delete-After becomes X-Delete-At; both must be integers in the future (Swift's messages). */
-function deleteAtHeader(sreq: SwiftRequest, nowS: number): { value?: string; error?: string } {
-  const after = sreq.headers['x-delete-after'];
-  const at = sreq.headers['x-delete-at'];
-  if (after !== undefined) {
-    if (!/^\d+$/.test(after)) return { error: 'Non-integer X-Delete-After' };
-    return { value: String(Math.floor(nowS) + Number(after)) };
-  }
-  if (at !== undefined) {
-    if (!/^\d+(\.\d+)?$/.test(at)) return { error: 'Non-integer X-Delete-At' };
-    if (Number(at) < nowS) return { error: 'X-Delete-At in past' };
-    return { value: String(Math.floor(Number(at))) };
-  }
-  return {};
-}
-
 async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   const account = sreq.account;
   const container = sreq.container as string;
@@ -88,7 +73,7 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   if (info.status >= 300) return void send(sreq.reply, info.status >= 500 ? 503 : info.status);
 
   const ts = sreq.stamp();
-  const deleteAt = deleteAtHeader(sreq, ts.seconds);
+  const deleteAt = deleteAtHeader(sreq.headers, ts.seconds);
   if (deleteAt.error) return void send(sreq.reply, 400, {}, deleteAt.error);
 
   let body: Readable = sreq.req.raw;
@@ -228,7 +213,7 @@ async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> 
   if (info.status === 404) return void send(sreq.reply, 404);
   if (info.status >= 300) return void send(sreq.reply, 503);
   const ts = sreq.stamp();
-  const deleteAt = deleteAtHeader(sreq, ts.seconds);
+  const deleteAt = deleteAtHeader(sreq.headers, ts.seconds);
   if (deleteAt.error) return void send(sreq.reply, 400, {}, deleteAt.error);
   const meta = forwardedMetadata(sreq.headers, 'object');
   if (deleteAt.value) meta['x-delete-at'] = deleteAt.value;
@@ -243,7 +228,11 @@ async function deleteObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void
   if (info.status >= 300) return void send(sreq.reply, 503);
   const { ring, part, pathFor } = objectTarget(ctx, sreq.account, sreq.container as string, sreq.object as string);
   const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part));
-  const { status } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()), targets);
-  send(sreq.reply, status);
+  const headers = baseBackendHeaders(sreq, sreq.stamp());
+  // Each object server checks it against the X-Delete-At it holds (Swift's expirer sends it too).
+  const ifDeleteAt = sreq.headers['x-if-delete-at'];
+  if (ifDeleteAt !== undefined) headers['x-if-delete-at'] = ifDeleteAt;
+  const { status, body } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, headers, targets);
+  send(sreq.reply, status, {}, body);
 }
 

@@ -346,6 +346,32 @@ t.test('DELETE: 204, tombstone, 404 with X-Backend-Timestamp, 409 when older', a
   t.equal((await call('POST', u, { 'X-Timestamp': stamp().internal })).status, 404, 'POST to a deleted object');
 });
 
+t.test("X-If-Delete-At: only the version with that X-Delete-At is deleted (Swift's obj server)", async (t) => {
+  const n = await startNode(t);
+  const u = n.url('AUTH_a', 'c', 'x');
+  const t0 = stamp();
+  const at = Math.ceil(t0.seconds) + 100;
+  n.now.ms = t0.seconds * 1000;
+  t.equal((await put(n, 'x', 'v', t0, { 'X-Delete-At': String(at) })).status, 201);
+  const del = (ifDeleteAt: string, ts = stamp()) => call('DELETE', u, { 'X-Timestamp': ts.internal, 'X-If-Delete-At': ifDeleteAt });
+  const bad = await del('bad');
+  t.same([bad.status, bad.body.toString()], [400, 'Bad X-If-Delete-At header value'], 'not a time');
+  t.equal((await del('1'.repeat(11))).status, 400, 'past Swift’s largest timestamp');
+  const other = await del(String(at + 1));
+  t.same([other.status, other.body.toString()], [412, 'X-If-Delete-At and X-Delete-At do not match']);
+  t.equal((await del(String(at), new Timestamp(t0.ticks - 1))).status, 409, 'the object is newer than the DELETE');
+  t.same(await ls(n.loc('AUTH_a', 'c', 'x').hashDir), [`${t0.internal}.data`], 'nothing deleted by the refusals');
+  t.equal((await call('DELETE', n.url('AUTH_a', 'c', 'nothing'), { 'X-Timestamp': stamp().internal, 'X-If-Delete-At': String(at) })).status, 404, 'no object at all');
+  t.same(await ls(n.loc('AUTH_a', 'c', 'nothing').hashDir), [], 'and no tombstone for it');
+  // Due: the object already reads as missing, but the delete meant for it succeeds.
+  n.now.ms = (at + 1) * 1000;
+  const t1 = stamp();
+  t.equal((await del(`${at}.00000`, t1)).status, 204, 'the matching X-Delete-At (as a timestamp)');
+  t.same(await ls(n.loc('AUTH_a', 'c', 'x').hashDir), [`${t1.internal}.ts`]);
+  t.equal((await del(String(at))).status, 412, 'a tombstone has no X-Delete-At');
+  t.equal((await del('0')).status, 204, 'which is 0');
+});
+
 t.test('expired objects (X-Delete-At reached) read as missing', async (t) => {
   const n = await startNode(t);
   const ts = stamp();
