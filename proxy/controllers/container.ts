@@ -51,7 +51,8 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
         sreq.method,
         pathFor,
         { ...baseBackendHeaders(sreq, sreq.stamp()), ...forwardedMetadata(sreq.headers, 'container') },
-        (i) => (sreq.method === 'PUT' ? accountTargets(i) : {}),
+        // A POST too: it moves the container's put timestamp, which the account lists.
+        accountTargets,
       );
       ctx.info.invalidateContainer(account, container);
       return void send(sreq.reply, status, {}, body);

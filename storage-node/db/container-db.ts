@@ -109,17 +109,35 @@ export async function putContainer(
 }
 
 /**
- * POST /d/p/a/c: merges metadata by timestamp. NOT_FOUND when missing or deleted; BAD_REQUEST
- * (nothing written) when the merged metadata would break Swift's limits (metadata-limits.ts).
+ * POST /d/p/a/c: merges metadata by timestamp and, as Swift's container server does
+ * (broker.update_put_timestamp), moves the put timestamp (Last-Modified, X-PUT-Timestamp) to the
+ * POST's when that is newer. The account lists that timestamp: a change leaves the pending
+ * marker (for `target`, the account replica the proxy names as for a PUT), and the caller sends
+ * the stats after answering, where Swift's container updater reports it later. NOT_FOUND when
+ * missing or deleted; BAD_REQUEST (nothing written) when the merged metadata would break Swift's
+ * limits (metadata-limits.ts).
  */
-export async function postContainer(db: DeviceDb, account: string, container: string, metadata: Metadata): Promise<StoredContainer> {
+export async function postContainer(
+  db: DeviceDb,
+  account: string,
+  container: string,
+  timestamp: string,
+  metadata: Metadata,
+  target?: AccountTarget,
+): Promise<{ info: StoredContainer; reported: boolean }> {
   return db.mutex.run(containerLockKey(account, container), async () => {
     const old = await getContainer(db, account, container);
     if (!old || isContainerDeleted(old)) throw new SwiftletError('NOT_FOUND', `no container ${account}/${container}`);
-    const next = { ...old, metadata: mergeMetadata(old.metadata, metadata) };
+    const next: StoredContainer = {
+      ...old,
+      putTimestamp: old.putTimestamp >= timestamp ? old.putTimestamp : timestamp,
+      metadata: mergeMetadata(old.metadata, metadata),
+    };
     requireMetadataFits(old.metadata, next.metadata);
-    await db.write(recordOps(account, container, next, undefined));
-    return next;
+    const changed = reportedChanged(old, next);
+    if (changed) next.seq = old.seq + 1;
+    await db.write(recordOps(account, container, next, changed ? await pendingFor(db, account, container, next.seq, target) : undefined));
+    return { info: next, reported: changed };
   });
 }
 

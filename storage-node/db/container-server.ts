@@ -64,8 +64,11 @@ export function createContainerServer(deps: DbServerDeps): BackendServer {
       }
       case 'POST': {
         const ts = requireTimestamp(headers);
+        const target = accountTargetFromHeaders(headers);
         const db = await deps.pool.get(r.devicePath);
-        await postContainer(db, account, container, metadataFromHeaders(headers, isContainerMetadata, ts));
+        const { reported } = await postContainer(db, account, container, ts, metadataFromHeaders(headers, isContainerMetadata, ts), target);
+        // A newer put timestamp goes to the account soon, not before the answer (Swift's updater).
+        if (target && reported) deps.updates.schedule(db, account, container, target);
         return respond(r.res, 204, {});
       }
       case 'DELETE': {

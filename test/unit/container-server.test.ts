@@ -125,8 +125,11 @@ t.test('container lifecycle', async (t) => {
   t.equal(h.headers['x-container-read'], '.r:*');
   t.equal(h.headers['content-type'], 'text/plain; charset=utf-8');
   t.ok(h.headers['x-backend-put-timestamp'] && h.headers['x-backend-delete-timestamp']);
-  t.equal((await n.call('POST', c, { 'x-timestamp': ts(), 'x-container-meta-color': '', 'x-container-meta-size': 'L' })).status, 204);
+  const posted = ts();
+  t.equal((await n.call('POST', c, { 'x-timestamp': posted, 'x-container-meta-color': '', 'x-container-meta-size': 'L' })).status, 204);
   h = await n.call('HEAD', c);
+  t.equal(h.headers['x-put-timestamp'], posted, "a POST moves the put timestamp, as Swift's container server");
+  t.equal(h.headers['last-modified'], Timestamp.parse(posted).httpDate);
   t.notOk('x-container-meta-color' in h.headers, 'an empty value removes the key');
   t.equal(h.headers['x-container-meta-size'], 'L');
   t.equal((await n.call('POST', '/sda/1/AUTH_a/none', { 'x-timestamp': ts() })).status, 404);
@@ -238,6 +241,14 @@ t.test('account updates: sent before answering, coalesced, pending when they fai
   await waitFor('acknowledged updates to clear their markers', async () => (await listPendingAccountUpdates(db)).length === 0);
   const list = JSON.parse((await n.call('GET', '/sda/1/AUTH_a?format=json')).body);
   t.match(list, [{ name: 'c', count: 4, bytes: 10 }]);
+  // A POST moves the put timestamp the account lists as last_modified: sent after the answer.
+  const posted = ts();
+  t.equal((await n.call('POST', '/sda/1/AUTH_a/c', { 'x-timestamp': posted, 'x-container-meta-m': '1', ...target(n.host) })).status, 204);
+  await waitFor("the POST's put timestamp to reach the account", async () => {
+    const rows = JSON.parse((await n.call('GET', '/sda/1/AUTH_a?format=json')).body) as Array<{ last_modified: string }>;
+    return rows[0]?.last_modified === Timestamp.parse(posted).isoListing;
+  });
+  await waitFor('its marker to clear', async () => (await listPendingAccountUpdates(db)).length === 0);
 
   // No account there yet: the container request still succeeds, the update is kept.
   t.equal((await n.call('PUT', '/sda/1/AUTH_b/c', { 'x-timestamp': ts(), ...target(n.host) })).status, 201);

@@ -51,9 +51,13 @@ t.test('container lifecycle', async (t) => {
   t.same(c?.metadata['X-Container-Meta-A'], ['1', T(1)], 'older metadata loses');
   t.equal(c?.putTimestamp, T(2));
   t.equal(c?.createdAt, T(1));
-  await postContainer(db, 'a', 'c', { 'X-Container-Meta-A': ['', T(3)] });
-  t.same((await getContainer(db, 'a', 'c'))?.metadata['X-Container-Meta-A'], ['', T(3)], 'removal kept with its timestamp');
-  t.equal(await codeOf(postContainer(db, 'a', 'nope', {})), 'NOT_FOUND');
+  await postContainer(db, 'a', 'c', T(3), { 'X-Container-Meta-A': ['', T(3)] });
+  c = await getContainer(db, 'a', 'c');
+  t.same(c?.metadata['X-Container-Meta-A'], ['', T(3)], 'removal kept with its timestamp');
+  t.equal(c?.putTimestamp, T(3), "a POST moves the put timestamp (Swift's update_put_timestamp)");
+  await postContainer(db, 'a', 'c', T(2), {});
+  t.equal((await getContainer(db, 'a', 'c'))?.putTimestamp, T(3), 'an older POST does not move it back');
+  t.equal(await codeOf(postContainer(db, 'a', 'nope', T(4), {})), 'NOT_FOUND');
   t.equal(await codeOf(deleteContainer(db, 'a', 'nope', T(4))), 'NOT_FOUND');
   t.equal(await codeOf(deleteContainer(db, 'a', 'c', T(1))), 'CONFLICT', 'delete older than the put');
   await mergeObjectRows(db, 'a', 'c', { rows: [put('o', 4, 1)], requireLive: true });
@@ -111,7 +115,7 @@ t.test('concurrent row merges lose no counts (group commit)', async (t) => {
     ...Array.from({ length: 100 }, (_, i) => mergeObjectRows(db, 'a', 'c', { rows: [put(`o${i}`, 2, i)], requireLive: true })),
     // The same names again, older: must not double count.
     ...Array.from({ length: 100 }, (_, i) => mergeObjectRows(db, 'a', 'c', { rows: [put(`o${i}`, 1, 1000)], requireLive: true })),
-    postContainer(db, 'a', 'c', { 'X-Container-Meta-X': ['y', T(3)] }),
+    postContainer(db, 'a', 'c', T(3), { 'X-Container-Meta-X': ['y', T(3)] }),
   ]);
   const c = await getContainer(db, 'a', 'c');
   t.equal(c?.objectCount, 100);
@@ -132,8 +136,15 @@ t.test('pending account updates: written with changes, acked by seq', async (t) 
   t.equal((await listPendingAccountUpdates(db)).length, 1, 'an ack of older stats keeps the marker');
   await ackAccountUpdate(db, 'a', 'c', 2);
   t.same(await listPendingAccountUpdates(db), []);
-  await postContainer(db, 'a', 'c', { 'X-Container-Meta-Z': ['1', T(3)] });
-  t.same(await listPendingAccountUpdates(db), [], 'metadata is not reported to the account');
+  await postContainer(db, 'a', 'c', T(1), { 'X-Container-Meta-Z': ['1', T(1)] });
+  t.same(await listPendingAccountUpdates(db), [], 'metadata alone is not reported to the account');
+  const posted = await postContainer(db, 'a', 'c', T(3), { 'X-Container-Meta-Z': ['2', T(3)] }, target);
+  t.equal(posted.reported, true);
+  t.same(
+    (await listPendingAccountUpdates(db)).map((p) => [p.seq, p.target]),
+    [[3, target]],
+    'a newer put timestamp is, as the container updater reports it in Swift',
+  );
 });
 
 t.test('account: container rows drive the stats', async (t) => {
