@@ -92,7 +92,7 @@ export function createContainerServer(deps: DbServerDeps): BackendServer {
 async function getOrHead(deps: DbServerDeps, r: BackendRequest, account: string, container: string): Promise<void> {
   const fmt = chooseListingFormat(r.query.get('format'), r.req.headers.accept);
   if (!fmt) return respond(r.res, 406, {});
-  const query = r.method === 'GET' ? listingQueryFrom(r.query) : undefined;
+  const query = r.method === 'GET' ? listingQueryFrom(r.query, { path: true }) : undefined;
   const db = await deps.pool.get(r.devicePath);
   const info = await getContainer(db, account, container);
   if (!info) return respond(r.res, 404, {});

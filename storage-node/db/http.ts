@@ -66,10 +66,10 @@ function trueValue(v: string | null): boolean {
 }
 
 /**
- * prefix, delimiter, marker, end_marker, limit, reverse. A limit above 10,000 is
- * PRECONDITION_FAILED (412, as Swift); a limit that is not all digits is ignored, as Swift does.
+ * prefix, delimiter, marker, end_marker, limit, reverse, and for containers `path`. A limit above
+ * 10,000 is PRECONDITION_FAILED (412, as Swift); a limit that is not all digits is ignored, as Swift does.
  */
-export function listingQueryFrom(q: URLSearchParams): ListingQuery {
+export function listingQueryFrom(q: URLSearchParams, opts: { path?: boolean } = {}): ListingQuery {
   const out: ListingQuery = { limit: LISTING_LIMIT, reverse: trueValue(q.get('reverse')) };
   const given = q.get('limit');
   if (given && /^\d+$/.test(given)) {
@@ -84,6 +84,8 @@ export function listingQueryFrom(q: URLSearchParams): ListingQuery {
   if (delimiter) out.delimiter = delimiter;
   if (marker) out.marker = marker;
   if (endMarker) out.endMarker = endMarker;
+  const path = q.get('path');
+  if (opts.path && path !== null) out.path = path;
   return out;
 }
 

@@ -12,6 +12,9 @@
  * - delimiter (with an optional prefix): a name with the delimiter after the prefix is rolled up
  *   into one `subdir` entry "prefix…delimiter"; the cursor then seeks past every name under it
  *   instead of reading them. A subdir equal to the (swapped) lower marker is not shown.
+ * - path (containers only, Swift's pseudo-hierarchy parameter): the names directly under
+ *   `path/` as rows (a name ending in its only further `/`, a directory marker, included), never
+ *   deeper names and never subdirs; it overrides prefix and delimiter. An empty path lists the top.
  * - deleted rows are skipped; at most `limit` entries (rows and subdirs) are returned.
  */
 
@@ -25,6 +28,7 @@ export interface ListingQuery {
   endMarker?: string;
   limit: number;
   reverse: boolean;
+  path?: string;
 }
 
 /** Bounds on names (UTF-8 bytes); at most one lower and one upper. */
@@ -82,8 +86,16 @@ export function listingBounds(q: ListingQuery): NameBounds {
   return out;
 }
 
-export async function listRows<R>(open: OpenCursor<R>, q: ListingQuery, isDeleted: (row: R) => boolean): Promise<Array<ListingItem<R>>> {
+/** A `path` query as Swift's list_objects_iter turns it into a prefix ("a" → "a/") and delimiter "/". */
+function withPath(q: ListingQuery): ListingQuery {
+  if (q.path === undefined) return q;
+  const prefix = q.path ? `${q.path.replace(/\/+$/, '')}/` : '';
+  return { ...q, prefix, delimiter: '/', path: prefix };
+}
+
+export async function listRows<R>(open: OpenCursor<R>, query: ListingQuery, isDeleted: (row: R) => boolean): Promise<Array<ListingItem<R>>> {
   const results: Array<ListingItem<R>> = [];
+  const q = withPath(query);
   if (q.limit <= 0) return results;
   const cursor = open(listingBounds(q), q.reverse);
   try {
@@ -125,15 +137,17 @@ async function listWithDelimiter<R>(
     if (batch.length === 0) return;
     let sought = false;
     for (const e of batch) {
-      if (isDeleted(e.row) || e.name === skipName) continue;
+      if (isDeleted(e.row) || e.name === skipName || e.name === q.path) continue;
       const end = e.name.indexOf(delimiter, prefix.length);
-      if (end < 0) {
+      // With path, a name whose only further delimiter ends it (a directory marker) is a row.
+      if (end < 0 || (q.path !== undefined && e.name.length === end + delimiter.length)) {
         results.push(e);
         if (results.length >= q.limit) return;
         continue;
       }
       const dir = e.name.slice(0, end + delimiter.length);
-      if (dir !== origMarker) results.push({ subdir: dir });
+      // With path, deeper names are skipped whole, without a subdir entry.
+      if (dir !== origMarker && q.path === undefined) results.push({ subdir: dir });
       const dirBytes = Buffer.from(dir);
       if (q.reverse) {
         cursor.seek(dirBytes);

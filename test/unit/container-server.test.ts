@@ -199,6 +199,9 @@ t.test('listings over HTTP', async (t) => {
   const q = async (qs: string, headers: Record<string, string> = {}) => (await n.call('GET', `${c}?${qs}`, headers)).body;
   t.equal(await q('delimiter=/'), 'a\na/\nb/\nc\npré&<x>\né/\n');
   t.equal(await q('delimiter=/&prefix=a/'), 'a/b\na/c\n');
+  t.equal(await q('path=a'), 'a/b\na/c\n', "path=: Swift's pseudo-hierarchy");
+  t.equal(await q(`path=${encodeURIComponent('é')}&format=json`), JSON.stringify([{ ...JSON.parse(await q(`prefix=${encodeURIComponent('é/')}&format=json`))[0] }]));
+  t.equal(await q('path='), 'a\nc\npré&<x>\n', 'an empty path lists the top level');
   t.equal(await q(`marker=a/b&end_marker=${encodeURIComponent('é/1')}`), 'a/c\nb/x\nc\npré&<x>\n');
   t.equal(await q('limit=2'), 'a\na/b\n');
   t.equal(await q('limit=2&reverse=true'), 'é/1\npré&<x>\n');

@@ -57,6 +57,7 @@ function arrayCursor(all: Entry[], stats = { read: 0 }): OpenCursor<Row> {
 
 /** The reference: filter, order, roll up, cut. No seeks, no bounds arithmetic. */
 function reference(all: Entry[], q: ListingQuery): string[] {
+  if (q.path !== undefined) return referencePath(all, q);
   const lo = q.reverse ? q.endMarker : q.marker;
   const hi = q.reverse ? q.marker : q.endMarker;
   const prefix = q.prefix ?? '';
@@ -83,6 +84,35 @@ function reference(all: Entry[], q: ListingQuery): string[] {
     if (dir !== (lo ?? '')) out.push(`${dir}(subdir)`);
   }
   return out;
+}
+
+/**
+ * path=: the names right under `path/` (Swift's list_objects_iter). A name ending in its only
+ * further "/" (a directory marker) is listed, except in a reverse listing when names lie under it:
+ * Swift moves its end marker to that directory there, which leaves the marker out.
+ */
+function referencePath(all: Entry[], q: ListingQuery): string[] {
+  const prefix = q.path ? `${(q.path as string).replace(/\/+$/, '')}/` : '';
+  const lo = q.reverse ? q.endMarker : q.marker;
+  const hi = q.reverse ? q.marker : q.endMarker;
+  const live = all.filter(
+    (e) =>
+      !e.row.deleted &&
+      e.name.startsWith(prefix) &&
+      e.name !== prefix &&
+      (!lo || Buffer.compare(e.bytes, Buffer.from(lo)) > 0) &&
+      (!hi || Buffer.compare(e.bytes, Buffer.from(hi)) < 0),
+  );
+  const rest = (e: Entry): string => e.name.slice(prefix.length);
+  const hasDeeper = (dir: string): boolean => live.some((e) => e.name.startsWith(dir) && e.name !== dir);
+  let cand = live.filter((e) => {
+    const i = rest(e).indexOf('/');
+    if (i < 0) return true;
+    if (i !== rest(e).length - 1) return false;
+    return !(q.reverse && hasDeeper(e.name));
+  });
+  if (q.reverse) cand = cand.reverse();
+  return cand.slice(0, q.limit).map((e) => e.name);
 }
 
 function show(items: Array<ListingItem<Row>>): string[] {
@@ -118,6 +148,19 @@ t.test('Swift examples', async (t) => {
     [{ reverse: true, delimiter: '/', endMarker: 'a/' }, ['c', 'b/(subdir)', 'b']],
     [{ reverse: true, delimiter: '/', prefix: 'a/' }, ['a/c', 'a/b/(subdir)', 'a/b', 'a/']],
     [{ delimiter: 'b/' }, ['a', 'a/', 'a/b', 'a/b/(subdir)', 'a/c', 'b', 'b/(subdir)', 'c']],
+    // path: what is right under it, no subdirs; it overrides prefix and delimiter.
+    [{ path: 'a' }, ['a/b', 'a/c']],
+    [{ path: 'a/' }, ['a/b', 'a/c']],
+    [{ path: 'a', prefix: 'zz', delimiter: '-' }, ['a/b', 'a/c']],
+    [{ path: 'b' }, ['b/x']],
+    [{ path: 'b/y' }, ['b/y/z']],
+    [{ path: '' }, ['a', 'a/', 'b', 'c']],
+    [{ path: 'nothing' }, []],
+    [{ path: 'a', limit: 1 }, ['a/b']],
+    [{ path: 'a', marker: 'a/b' }, ['a/c']],
+    [{ path: 'a', reverse: true }, ['a/c', 'a/b']],
+    // Reverse: Swift's end marker moves to a directory with names under it, past its marker.
+    [{ path: '', reverse: true }, ['c', 'b', 'a']],
   ];
   for (const [q, want] of table) {
     const got = await list(names, q);
@@ -174,6 +217,7 @@ t.test('seeded random listings match the reference', async (t) => {
       if (marker) q.marker = marker;
       if (endMarker) q.endMarker = endMarker;
       if (rnd.int(3)) q.delimiter = ['/', '-', 'é', '//', '😀', 'a/'][rnd.int(6)] as string;
+      if (rnd.int(6) === 0) q.path = rnd.int(4) === 0 ? '' : (pickish() ?? 'a');
       const got = await list(all, q);
       const want = reference(all, q);
       if (JSON.stringify(got) !== JSON.stringify(want) && mismatches++ < 5) t.same(got, want, `round ${round}.${i} ${JSON.stringify(q)}`);
