@@ -34,6 +34,9 @@ export const H = {
   size: 'x-size',
   contentType: 'x-content-type',
   etag: 'x-etag',
+  /** An object POST's container update: when the content type and the metadata were set (Swift's). */
+  contentTypeTimestamp: 'x-content-type-timestamp',
+  metaTimestamp: 'x-meta-timestamp',
   /** Account update fields sent by the container server to the account server. */
   putTimestamp: 'x-put-timestamp',
   deleteTimestamp: 'x-delete-timestamp',

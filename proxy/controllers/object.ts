@@ -218,7 +218,9 @@ async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> 
   const meta = forwardedMetadata(sreq.headers, 'object');
   if (deleteAt.value) meta['x-delete-at'] = deleteAt.value;
   const { ring, part, pathFor } = objectTarget(ctx, sreq.account, sreq.container as string, sreq.object as string);
-  const { status } = await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta });
+  // Each replica updates one container replica, as for a PUT: a POST changes the listing's row.
+  const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part));
+  const { status } = await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta }, targets);
   send(sreq.reply, status);
 }
 

@@ -10,13 +10,14 @@ import {
   listingQueryFrom,
   metadataFromHeaders,
   optionalCount,
+  optionalTimestamp,
   recordHeaders,
   requireTimestamp,
   respond,
 } from './http.js';
 import { validName } from './keys.js';
 import { chooseListingFormat, renderObjectListing } from './listing-format.js';
-import type { ObjectRow } from './merge.js';
+import { normalRow, type ObjectRow } from './merge.js';
 import type { DevicePool, StoredContainer } from './store.js';
 
 /** The container server (docs/BACKEND.md): containers, their listings, and object rows. */
@@ -136,14 +137,20 @@ export async function applyObjectRow(
     if (size < 0) throw new SwiftletError('BAD_REQUEST', `Missing ${H.size} header`);
     const contentType = headers[H.contentType];
     const etag = headers[H.etag];
-    row = {
+    const timestamp = requireTimestamp(headers);
+    // An object POST's update (Swift's): the data's timestamp, and when the content type and the
+    // metadata were set; the row keeps each part from its newest source (merge.ts).
+    const ctypeTimestamp = optionalTimestamp(headers, H.contentTypeTimestamp, timestamp);
+    row = normalRow({
       name,
-      timestamp: requireTimestamp(headers),
+      timestamp,
       size,
       contentType: typeof contentType === 'string' ? contentType : '',
       etag: typeof etag === 'string' ? etag : '',
       deleted: false,
-    };
+      ctypeTimestamp,
+      metaTimestamp: optionalTimestamp(headers, H.metaTimestamp, ctypeTimestamp),
+    });
   } else {
     // Swift's delete_object writes these placeholder fields into the tombstone.
     row = { name, timestamp: requireTimestamp(headers), size: 0, contentType: 'application/deleted', etag: 'noetag', deleted: true };

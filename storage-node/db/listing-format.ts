@@ -1,6 +1,6 @@
 import { Timestamp } from '../../common/timestamp.js';
 import { isSubdir, type ListingItem } from './listing.js';
-import type { ContainerRow, ObjectRow } from './merge.js';
+import { metaTimestampOf, type ContainerRow, type ObjectRow } from './merge.js';
 
 /**
  * Listing bodies in Swift's three formats (swift/common/middleware/listing_formats.py and the
@@ -130,7 +130,7 @@ export function renderObjectListing(items: Array<ListingItem<ObjectRow>>, format
       let contentType = r.contentType;
       let bytes = r.size;
       if (contentType.includes(';swift_bytes=')) ({ contentType, bytes } = splitSwiftBytes(contentType, bytes));
-      out += `{"hash":${jsonString(r.etag)},"last_modified":"${iso(r.timestamp)}","bytes":${bytes},"name":${jsonString(it.name)},"content_type":${jsonString(contentType)}}`;
+      out += `{"hash":${jsonString(r.etag)},"last_modified":"${iso(metaTimestampOf(r))}","bytes":${bytes},"name":${jsonString(it.name)},"content_type":${jsonString(contentType)}}`;
     }
     return `${out}]`;
   }
@@ -146,7 +146,7 @@ export function renderObjectListing(items: Array<ListingItem<ObjectRow>>, format
     const { contentType, bytes } = splitSwiftBytes(r.contentType, r.size);
     parts.push(
       `<object><name>${xmlText(it.name)}</name><hash>${xmlText(r.etag)}</hash><bytes>${bytes}</bytes>` +
-        `<content_type>${xmlText(contentType)}</content_type><last_modified>${iso(r.timestamp)}</last_modified></object>`,
+        `<content_type>${xmlText(contentType)}</content_type><last_modified>${iso(metaTimestampOf(r))}</last_modified></object>`,
     );
   }
   parts.push('</container>');

@@ -34,7 +34,14 @@ function minTs(a: string, b: string): string {
 // ---------------------------------------------------------------------------------------------
 // Object rows (the container's listing)
 
-/** One object in a container listing; `deleted` rows are tombstones kept so older rows lose. */
+/**
+ * One object in a container listing; `deleted` rows are tombstones kept so older rows lose.
+ *
+ * Three timestamps, as Swift's object rows (container/backend.py, the `created_at` column encodes
+ * them): the data's (the PUT or DELETE), the content type's (an object POST can change it) and
+ * the metadata's (the last POST, shown as the listing's last_modified). The latter two are left
+ * out when they equal the one before them (normalRow): a row only a PUT wrote has just `timestamp`.
+ */
 export interface ObjectRow {
   name: string;
   /** Timestamp.internal of the object PUT/DELETE. */
@@ -43,27 +50,92 @@ export interface ObjectRow {
   contentType: string;
   etag: string;
   deleted: boolean;
+  /** When `contentType` was set, if later than `timestamp` (an object POST). */
+  ctypeTimestamp?: string;
+  /** The object's last POST, if later than the content type's timestamp. */
+  metaTimestamp?: string;
 }
 
-/** Total order on rows of one name: timestamp, then tombstone over live, then the data fields. */
-export function compareObjectRows(a: ObjectRow, b: ObjectRow): number {
+/** The content type's timestamp: the data's unless a POST set it. */
+export function ctypeTimestampOf(r: ObjectRow): string {
+  return r.ctypeTimestamp ?? r.timestamp;
+}
+
+/** The metadata's timestamp (the listing's last_modified): the content type's unless a POST came later. */
+export function metaTimestampOf(r: ObjectRow): string {
+  return r.metaTimestamp ?? ctypeTimestampOf(r);
+}
+
+/** The one representation of a row: ctype/meta timestamps only where they differ from the one before. */
+export function normalRow(r: ObjectRow): ObjectRow {
+  const ctype = ctypeTimestampOf(r);
+  const meta = metaTimestampOf(r);
+  const out: ObjectRow = { name: r.name, timestamp: r.timestamp, size: r.size, contentType: r.contentType, etag: r.etag, deleted: r.deleted };
+  if (ctype !== r.timestamp) out.ctypeTimestamp = ctype;
+  if (meta !== ctype) out.metaTimestamp = meta;
+  return out;
+}
+
+/** Total order on the data of rows of one name: timestamp, then tombstone over live, then the data fields. */
+function compareData(a: ObjectRow, b: ObjectRow): number {
   return (
     cmpStr(a.timestamp, b.timestamp) ||
     Number(a.deleted) - Number(b.deleted) ||
     a.size - b.size ||
-    cmpStr(a.contentType, b.contentType) ||
-    cmpStr(a.etag, b.etag)
+    cmpStr(a.etag, b.etag) ||
+    cmpStr(swiftBytesOf(a.contentType), swiftBytesOf(b.contentType))
   );
 }
 
-/** Last writer wins. Both rows must have the same name. */
+/** Total order on the content types of rows of one name: their timestamps, then the values. */
+function compareCtype(a: ObjectRow, b: ObjectRow): number {
+  return cmpStr(ctypeTimestampOf(a), ctypeTimestampOf(b)) || cmpStr(bareContentType(a.contentType), bareContentType(b.contentType));
+}
+
+const SWIFT_BYTES = /;\s*swift_bytes=([^;]*)/;
+
+/** A content type's `swift_bytes=` parameter (the size large objects report), '' when none. */
+function swiftBytesOf(contentType: string): string {
+  return SWIFT_BYTES.exec(contentType)?.[1] ?? '';
+}
+
+function bareContentType(contentType: string): string {
+  return contentType.replace(SWIFT_BYTES, '');
+}
+
+/**
+ * Swift's update_new_item_from_existing, made commutative: the data fields (size, etag, deleted,
+ * swift_bytes) of the newer data timestamp, the content type of the newer content-type timestamp,
+ * the newer metadata timestamp. Each part is the maximum of a total order, so the merge is a
+ * semilattice join. Both rows must have the same name.
+ */
 export function mergeObjectRow(a: ObjectRow, b: ObjectRow): ObjectRow {
   if (a.name !== b.name) throw new RangeError(`cannot merge rows of different names ${a.name} / ${b.name}`);
-  return compareObjectRows(a, b) >= 0 ? a : b;
+  const data = compareData(a, b) >= 0 ? a : b;
+  const ctype = compareCtype(a, b) >= 0 ? a : b;
+  const metaA = metaTimestampOf(a);
+  const metaB = metaTimestampOf(b);
+  const bytes = swiftBytesOf(data.contentType);
+  return normalRow({
+    name: a.name,
+    timestamp: data.timestamp,
+    size: data.size,
+    etag: data.etag,
+    deleted: data.deleted,
+    contentType: bytes ? `${bareContentType(ctype.contentType)};swift_bytes=${bytes}` : bareContentType(ctype.contentType),
+    ctypeTimestamp: ctypeTimestampOf(ctype),
+    metaTimestamp: maxTs(metaA, metaB),
+  });
 }
 
 export function sameObjectRow(a: ObjectRow, b: ObjectRow): boolean {
-  return a.name === b.name && compareObjectRows(a, b) === 0;
+  return (
+    a.name === b.name &&
+    compareData(a, b) === 0 &&
+    a.contentType === b.contentType &&
+    ctypeTimestampOf(a) === ctypeTimestampOf(b) &&
+    metaTimestampOf(a) === metaTimestampOf(b)
+  );
 }
 
 /** What a row adds to the container's stats: tombstones count for nothing. */
@@ -206,8 +278,11 @@ export function chexor(digest: string, key: string): string {
 
 export const EMPTY_DIGEST = '00000000000000000000000000000000';
 
+/** Swift's chexor input, name and created_at: the data timestamp, and the others when a POST set them. */
 export function objectRowDigestKey(r: ObjectRow): string {
-  return `${r.name}-${r.timestamp}`;
+  const ctype = ctypeTimestampOf(r);
+  const meta = metaTimestampOf(r);
+  return ctype === r.timestamp && meta === ctype ? `${r.name}-${r.timestamp}` : `${r.name}-${r.timestamp}+${ctype}+${meta}`;
 }
 
 export function containerRowDigestKey(r: ContainerRow): string {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { SwiftletError } from '../../common/errors.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { validName } from './keys.js';
-import { containerRowDeleted, type ContainerRow, type DbRecord, type Metadata, type ObjectRow } from './merge.js';
+import { containerRowDeleted, normalRow, type ContainerRow, type DbRecord, type Metadata, type ObjectRow } from './merge.js';
 
 /**
  * What container/account db replication says on the wire (docs/BACKEND.md, "Database
@@ -164,7 +164,7 @@ export function parseDbState(x: unknown): DbState {
 export function parseObjectRow(x: unknown): ObjectRow {
   const o = obj(x, 'row');
   if (typeof o.deleted !== 'boolean') bad('deleted');
-  return {
+  const row: ObjectRow = {
     name: name(o.name, 'row name'),
     timestamp: ts(o.timestamp, 'timestamp'),
     size: count(o.size, 'size'),
@@ -172,6 +172,10 @@ export function parseObjectRow(x: unknown): ObjectRow {
     etag: str(o.etag, 'etag'),
     deleted: o.deleted,
   };
+  // A row an object POST touched (merge.ts); absent from rows of older nodes.
+  if (o.ctypeTimestamp !== undefined) row.ctypeTimestamp = ts(o.ctypeTimestamp, 'ctypeTimestamp');
+  if (o.metaTimestamp !== undefined) row.metaTimestamp = ts(o.metaTimestamp, 'metaTimestamp');
+  return normalRow(row);
 }
 
 export function parseContainerRow(x: unknown): ContainerRow {

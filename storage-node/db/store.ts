@@ -61,9 +61,15 @@ export type BatchOp = { type: 'put'; key: Buffer; value: string } | { type: 'del
 // ---------------------------------------------------------------------------------------------
 // Codecs. Object rows are the hot path (a listing decodes 10,000 of them): a bare JSON array.
 
-/** `seq`: the change-log sequence of the write (changes.ts), appended so decoders ignore it. */
+/**
+ * `seq`: the change-log sequence of the write (changes.ts), appended so decoders ignore it. A row
+ * an object POST touched carries its content-type and metadata timestamps after it (merge.ts).
+ */
 export function encodeObjectRow(r: ObjectRow, seq?: number): string {
-  return JSON.stringify(seq === undefined ? [r.timestamp, r.size, r.contentType, r.etag] : [r.timestamp, r.size, r.contentType, r.etag, seq]);
+  if (r.ctypeTimestamp === undefined && r.metaTimestamp === undefined) {
+    return JSON.stringify(seq === undefined ? [r.timestamp, r.size, r.contentType, r.etag] : [r.timestamp, r.size, r.contentType, r.etag, seq]);
+  }
+  return JSON.stringify([r.timestamp, r.size, r.contentType, r.etag, seq ?? 0, r.ctypeTimestamp ?? null, r.metaTimestamp ?? null]);
 }
 
 /** The change-log sequence an object row was written with; 0 when it has none. */
@@ -73,8 +79,11 @@ export function objectRowSeq(v: string): number {
 }
 
 export function decodeObjectRow(name: string, v: string, deleted: boolean): ObjectRow {
-  const a = JSON.parse(v) as [string, number, string, string];
-  return { name, timestamp: a[0], size: a[1], contentType: a[2], etag: a[3], deleted };
+  const a = JSON.parse(v) as [string, number, string, string, number?, (string | null)?, (string | null)?];
+  const row: ObjectRow = { name, timestamp: a[0], size: a[1], contentType: a[2], etag: a[3], deleted };
+  if (typeof a[5] === 'string') row.ctypeTimestamp = a[5];
+  if (typeof a[6] === 'string') row.metaTimestamp = a[6];
+  return row;
 }
 
 export function encodeContainerRow(r: ContainerRow, seq?: number): string {

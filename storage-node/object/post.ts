@@ -1,11 +1,13 @@
 import { H } from '../../common/headers.js';
+import { containerUpdateFor, updateContainerOrSave } from './container-update.js';
 import { finishWrite, loadObject, writeMetaFile } from './diskfile.js';
 import { M, persistedFromPost, type ObjectMetadata } from './metadata.js';
 import { deleteAtError, header, isExpired, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
 
 /**
  * Object POST (Swift obj/server.py POST): writes a `<timestamp>.meta` whose user metadata and
- * allowed headers replace the object's; 202, 404 when there is no live object, 409 when not newer.
+ * allowed headers replace the object's, then updates the container's row (or saves the update
+ * for the updater); 202, 404 when there is no live object, 409 when not newer.
  */
 export async function handlePost(o: ObjectRequest): Promise<void> {
   const { ctx, r } = o;
@@ -35,6 +37,20 @@ export async function handlePost(o: ObjectRequest): Promise<void> {
     meta[M.contentTypeTimestamp] = obj.metadata[M.contentTypeTimestamp];
   }
   await writeMetaFile(o.loc, ts, meta, ctx.fsync);
-  await finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object POST: cleanup/invalidation failed'));
+  // As Swift's object server: every POST tells the container (a PUT of the row) the object's
+  // content type with its timestamp and the POST's, so a new Content-Type reaches the listing and
+  // its last_modified moves; size and ETag go along, in case the PUT's own update was lost.
+  const update = containerUpdateFor('PUT', h, o.account, o.container, o.obj, {
+    [H.timestamp]: obj.dataTimestamp.internal,
+    [H.size]: String(obj.bodyLength),
+    [H.contentType]: meta[M.contentType] ?? obj.dataMetadata[M.contentType] ?? '',
+    [H.contentTypeTimestamp]: meta[M.contentTypeTimestamp] ?? obj.dataTimestamp.internal,
+    [H.metaTimestamp]: ts.internal,
+    [H.etag]: obj.metadata[M.etag] ?? '',
+  });
+  await Promise.all([
+    finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object POST: cleanup/invalidation failed')),
+    update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined,
+  ]);
   respond(r.res, 202);
 }

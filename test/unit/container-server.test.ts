@@ -279,6 +279,32 @@ t.test('account updates: sent before answering, coalesced, pending when they fai
   t.equal((await n.call('HEAD', '/sda/1/AUTH_b')).headers['x-account-container-count'], '1');
 });
 
+t.test("an object POST's row update: new content type and last_modified, data kept", async (t) => {
+  const n = await startNode(t);
+  const c = '/sda/1/AUTH_a/c';
+  await n.call('PUT', c, { 'x-timestamp': ts() });
+  const put = ts();
+  t.equal((await n.call('PUT', `${c}/o`, rowPut(3, put))).status, 201);
+  const posted = ts();
+  const post = { ...rowPut(3, put), 'x-content-type': 'image/png', 'x-content-type-timestamp': posted, 'x-meta-timestamp': posted };
+  t.equal((await n.call('PUT', `${c}/o`, post)).status, 201);
+  const listed = async () => (JSON.parse((await n.call('GET', `${c}?format=json`)).body) as Array<Record<string, unknown>>)[0];
+  t.match(await listed(), { name: 'o', bytes: 3, hash: 'etag3', content_type: 'image/png', last_modified: Timestamp.parse(posted).isoListing });
+  // An older POST's update arriving late changes nothing; a newer one moves last_modified.
+  const older = { ...post, 'x-content-type': 'text/old', 'x-content-type-timestamp': put, 'x-meta-timestamp': put };
+  t.equal((await n.call('PUT', `${c}/o`, older)).status, 201);
+  t.match(await listed(), { content_type: 'image/png', last_modified: Timestamp.parse(posted).isoListing });
+  const touched = ts();
+  t.equal((await n.call('PUT', `${c}/o`, { ...post, 'x-meta-timestamp': touched })).status, 201);
+  t.match(await listed(), { content_type: 'image/png', last_modified: Timestamp.parse(touched).isoListing });
+  const h = await n.call('HEAD', c);
+  t.same([h.headers['x-container-object-count'], h.headers['x-container-bytes-used']], ['1', '3'], 'still one object');
+  t.equal((await n.call('PUT', `${c}/o`, { ...post, 'x-meta-timestamp': 'soon' })).status, 400, 'a bad timestamp');
+  // The next PUT brings its own content type.
+  t.equal((await n.call('PUT', `${c}/o`, rowPut(4, ts()))).status, 201);
+  t.match(await listed(), { bytes: 4, content_type: 'text/plain' });
+});
+
 t.test('50 parallel row PUTs count exactly 50', async (t) => {
   const n = await startNode(t);
   await n.call('PUT', '/sda/1/AUTH_a/c', { 'x-timestamp': ts() });

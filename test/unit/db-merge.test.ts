@@ -9,6 +9,8 @@ import {
   mergeMetadata,
   mergeObjectRow,
   mergeRecord,
+  metaTimestampOf,
+  normalRow,
   objectRowDigestKey,
   recordDeleted,
   type ContainerRow,
@@ -30,7 +32,22 @@ function pick<T>(rnd: SeededRandom, xs: T[]): T {
 
 function objectRow(rnd: SeededRandom): ObjectRow {
   const deleted = rnd.int(3) === 0;
-  return { name: 'o', timestamp: ts(rnd), size: deleted ? 0 : rnd.int(3), contentType: pick(rnd, ['a/b', 'c/d']), etag: pick(rnd, ['e1', 'e2']), deleted };
+  const row: ObjectRow = {
+    name: 'o',
+    timestamp: ts(rnd),
+    size: deleted ? 0 : rnd.int(3),
+    contentType: pick(rnd, ['a/b', 'c/d', 'a/b;swift_bytes=7', 'c/d;swift_bytes=9']),
+    etag: pick(rnd, ['e1', 'e2']),
+    deleted,
+  };
+  // Rows from object POSTs: a content type and metadata set later than the data.
+  if (rnd.int(2)) row.ctypeTimestamp = maxOf(row.timestamp, ts(rnd));
+  if (rnd.int(2)) row.metaTimestamp = maxOf(row.ctypeTimestamp ?? row.timestamp, ts(rnd));
+  return normalRow(row);
+}
+
+function maxOf(a: string, b: string): string {
+  return a >= b ? a : b;
 }
 
 function containerRow(rnd: SeededRandom): ContainerRow {
@@ -93,6 +110,30 @@ t.test('object rows: last writer wins, tombstones kept', async (t) => {
   t.same(mergeObjectRow(del, newer), newer, 'an offset breaks the tie');
   t.same(mergeObjectRow({ ...put, deleted: true, size: 0 }, put).deleted, true, 'same timestamp: the tombstone wins either way');
   t.throws(() => mergeObjectRow(put, { ...put, name: 'other' }));
+});
+
+t.test("object rows from POSTs: each part from its newest source (Swift's update_new_item_from_existing)", async (t) => {
+  const T = (n: number): string => new Timestamp(1_700_000_000_00000 + n).internal;
+  const put: ObjectRow = { name: 'o', timestamp: T(1), size: 5, contentType: 'text/plain', etag: 'e1', deleted: false };
+  // An object POST's update: the same data, a new content type and metadata time.
+  const post: ObjectRow = { ...put, contentType: 'image/png', ctypeTimestamp: T(2) };
+  t.same(mergeObjectRow(put, post), post, 'the new content type wins');
+  t.same(mergeObjectRow(post, put), post, 'whatever the order');
+  // A POST that left the content type alone moves only the metadata time (last_modified).
+  const touch: ObjectRow = { ...post, metaTimestamp: T(3) };
+  t.same(mergeObjectRow(post, touch), touch);
+  t.equal(metaTimestampOf(mergeObjectRow(put, touch)), T(3));
+  // A later PUT brings new data and its own content type; an older one changes nothing.
+  const put2: ObjectRow = { name: 'o', timestamp: T(4), size: 7, contentType: 'text/html', etag: 'e2', deleted: false };
+  t.same(mergeObjectRow(touch, put2), put2);
+  // The POST's update arriving after a newer PUT: that PUT's data stays, the POST's newer content type applies.
+  const latePost: ObjectRow = { ...put, contentType: 'image/gif', ctypeTimestamp: T(5) };
+  t.same(mergeObjectRow(put2, latePost), { ...put2, contentType: 'image/gif', ctypeTimestamp: T(5) });
+  // swift_bytes belongs to the data, the rest of the content type to the newest content type.
+  const slo: ObjectRow = { ...put, contentType: 'text/plain;swift_bytes=99' };
+  t.same(mergeObjectRow(slo, post).contentType, 'image/png;swift_bytes=99');
+  t.equal(objectRowDigestKey(put), `o-${T(1)}`, "a PUT's row digests as before");
+  t.not(objectRowDigestKey(post), objectRowDigestKey(put), 'a changed content type changes the digest, so replicas sync it');
 });
 
 t.test('container rows: newest timestamps and newest stats', async (t) => {

@@ -8,7 +8,7 @@ import type { KeyType } from '../../storage-node/db/keys.js';
 import { newRecord, type ContainerRow, type ObjectRow } from '../../storage-node/db/merge.js';
 import { listDbs, mergePushed, reclaimDb, removeDb, rowsSince, syncDb } from '../../storage-node/db/replica-ops.js';
 import { accountSchema, containerSchema } from '../../storage-node/db/replica-schemas.js';
-import { recordHash } from '../../storage-node/db/replication-wire.js';
+import { parseMergeRequest, parseObjectRow, recordHash } from '../../storage-node/db/replication-wire.js';
 import { DeviceDb } from '../../storage-node/db/store.js';
 
 /** The replication verbs on one device database: change log, sync points, removal, reclaim. */
@@ -51,6 +51,22 @@ t.test('the change log holds one entry per current row, in change order', async 
   t.same(await rowsSince(containerSchema, db, ref, 0, 1), { rows: [del('x', 4)], last: 3, more: true }, 'paged');
   t.same(await rowsSince(containerSchema, db, ref, 4, 10), { rows: [], last: 4, more: false }, 'nothing after the end');
   t.same(await keysOf(db, ['Q'], ['a', 'c']), ['Q:a/c/0000000000000003', 'Q:a/c/0000000000000004']);
+});
+
+t.test("an object POST's content type is a change: logged, sent and merged with its timestamps", async (t) => {
+  const db = await tempDb(t);
+  const other = await tempDb(t);
+  for (const d of [db, other]) await putContainer(d, 'a', 'c', T(1), {});
+  await merge(db, [put('x', 2, 1)]);
+  await merge(other, [put('x', 2, 1)]);
+  const posted: ObjectRow = { ...put('x', 2, 1), contentType: 'image/png', ctypeTimestamp: T(3), metaTimestamp: T(4) };
+  await merge(db, [posted]);
+  const { rows } = await rowsSince(containerSchema, db, ref, 1, 10);
+  t.same(rows, [posted], 'the row as it is now, timestamps included');
+  // What the wire carries (JSON) merges into a replica that only had the PUT.
+  await mergePushed(containerSchema, other, ref, parseMergeRequest(JSON.parse(JSON.stringify({ rows, point: 2 })), parseObjectRow));
+  t.same((await rowsSince(containerSchema, other, ref, 0, 10)).rows, [posted]);
+  t.equal((await getContainer(other, 'a', 'c'))?.digest, (await getContainer(db, 'a', 'c'))?.digest, 'the replicas agree');
 });
 
 t.test('sync points: learned from pushes and from equal digests, never lowered', async (t) => {

@@ -508,7 +508,7 @@ const updateHeaders = (host: string): Record<string, string> => ({
   'X-Trans-Id': 'tx123',
 });
 
-t.test('container update is sent after PUT and DELETE', async (t) => {
+t.test('container update is sent after PUT, POST and DELETE', async (t) => {
   const n = await startNode(t);
   const cs = await fakeContainerServer(t);
   const name = 'photos/cat ☃.jpg';
@@ -527,6 +527,24 @@ t.test('container update is sent after PUT and DELETE', async (t) => {
   t.equal(u.headers['x-account-host'], '10.0.0.1:6002');
   t.equal(u.headers['x-account-device'], 'sda9');
   t.equal(u.headers['x-account-partition'], '5');
+  // A POST updates the row too (Swift's object server): a new content type, the POST's time.
+  const tp = stamp();
+  t.equal((await call('POST', n.url('AUTH_a', 'c', name), { 'X-Timestamp': tp.internal, 'Content-Type': 'image/cat', ...updateHeaders(cs.host) })).status, 202);
+  const p = cs.got[1] as Recorded;
+  t.equal(p.method, 'PUT', 'an object POST updates the container with a PUT of the row');
+  t.same(
+    [p.headers['x-timestamp'], p.headers['x-size'], p.headers['x-etag'], p.headers['x-content-type'], p.headers['x-content-type-timestamp'], p.headers['x-meta-timestamp']],
+    [ts.internal, '4', md5('meow'), 'image/cat', tp.internal, tp.internal],
+  );
+  const tp2 = stamp();
+  t.equal((await call('POST', n.url('AUTH_a', 'c', name), { 'X-Timestamp': tp2.internal, 'X-Object-Meta-A': '1', ...updateHeaders(cs.host) })).status, 202);
+  const p2 = cs.got[2] as Recorded;
+  t.same(
+    [p2.headers['x-content-type'], p2.headers['x-content-type-timestamp'], p2.headers['x-meta-timestamp']],
+    ['image/cat', tp.internal, tp2.internal],
+    'a POST without Content-Type keeps the last one, with its time',
+  );
+  cs.got.splice(1, 2);
   const td = stamp();
   t.equal((await call('DELETE', n.url('AUTH_a', 'c', name), { 'X-Timestamp': td.internal, ...updateHeaders(cs.host) })).status, 204);
   const d = cs.got[1] as Recorded;
