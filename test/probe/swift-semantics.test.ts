@@ -15,7 +15,18 @@ t.test('Swift semantics through the proxy', async (t) => {
   const ctx: Ctx = { a, account, port: Number(new URL(cluster.proxyUrl).port) };
 
   await t.test('expiry: X-Delete-At far in the future, X-If-Delete-At', (t) => expiry(t, ctx));
+  await t.test('containers: POST moves Last-Modified, object POST reaches the listing, path=', (t) => containers(t, ctx));
 });
+
+/** Reads until `done` holds (replicas answered after the quorum may still be writing), at most 20 times. */
+async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
+  let v = await read();
+  for (let i = 1; i < 20 && !done(v); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    v = await read();
+  }
+  return v;
+}
 
 interface Ctx {
   a: Api;
@@ -40,4 +51,39 @@ async function expiry(t: Test, { a }: Ctx): Promise<void> {
   t.equal((await a.req('DELETE', '/exp/far', { headers: { 'x-if-delete-at': '9999999999' } })).status, 204, 'its own X-Delete-At');
   t.equal((await a.req('HEAD', '/exp/far')).status, 404);
   t.equal((await a.req('DELETE', '/exp/never', { headers: { 'x-if-delete-at': '9999999999' } })).status, 404, 'no such object');
+}
+
+async function containers(t: Test, { a }: Ctx): Promise<void> {
+  t.equal((await a.req('PUT', '/ctr')).status, 201);
+  const before = (await a.req('HEAD', '/ctr')).headers;
+  t.equal((await a.req('POST', '/ctr', { headers: { 'x-container-meta-color': 'blue' } })).status, 204);
+  const after = (await eventually(
+    () => a.req('HEAD', '/ctr'),
+    (r) => r.headers['x-put-timestamp'] !== before['x-put-timestamp'],
+  )).headers;
+  t.ok((after['x-put-timestamp'] ?? '') > (before['x-put-timestamp'] ?? ''), `a POST moves X-PUT-Timestamp (${before['x-put-timestamp']} → ${after['x-put-timestamp']})`);
+  t.equal(after['last-modified'], new Date(Math.ceil(Number(after['x-put-timestamp'])) * 1000).toUTCString(), 'and Last-Modified with it');
+
+  // An object POST's new Content-Type reaches the listing (Swift's object server updates the row).
+  t.equal((await a.req('PUT', '/ctr/pic', { body: 'png bytes', headers: { 'content-type': 'application/octet-stream' } })).status, 201);
+  t.equal((await a.req('POST', '/ctr/pic', { headers: { 'content-type': 'image/png' } })).status, 202);
+  type Row = { name: string; content_type: string; bytes: number; hash: string; last_modified: string };
+  const listing = async (): Promise<Row[]> => JSON.parse((await a.req('GET', '/ctr?format=json')).body.toString()) as Row[];
+  const rows = await eventually(listing, (r) => r.every((e) => e.content_type === 'image/png'));
+  t.match(rows, [{ name: 'pic', content_type: 'image/png', bytes: 9 }]);
+  t.equal((await a.req('HEAD', '/ctr')).headers['x-container-object-count'], '1', 'still one object');
+
+  // path=: the names right under a pseudo-directory.
+  for (const name of ['d/', 'd/x', 'd/y', 'd/sub/z', 'e']) t.equal((await a.req('PUT', `/ctr/${name}`, { body: 'x' })).status, 201, name);
+  const listed = async (qs: string, want: string): Promise<string> =>
+    (await eventually(() => a.req('GET', `/ctr?${qs}`), (r) => r.body.toString() === want)).body.toString();
+  for (const [qs, want] of [
+    ['path=d', 'd/x\nd/y\n'],
+    ['path=d/', 'd/x\nd/y\n'],
+    ['path=d/sub', 'd/sub/z\n'],
+    ['path=', 'd/\ne\npic\n'],
+    ['path=d&prefix=e&delimiter=x', 'd/x\nd/y\n'],
+  ] as const) {
+    t.equal(await listed(qs, want), want, qs);
+  }
 }
