@@ -172,6 +172,11 @@ export interface PutPlacement {
   part: number;
   pathFor: (dev: RingDevice) => BackendPath;
   headersFor: (i: number) => Record<string, string>;
+  /**
+   * A conditional create (If-None-Match: *): every replica is asked before any body byte, and one
+   * that already holds the object (412) fails the PUT, as Swift's proxy does.
+   */
+  create?: boolean;
 }
 
 /**
@@ -255,11 +260,18 @@ export class PutError extends Error {
  * here; on a client failure a PutError says why and every node request is aborted (nothing stored).
  */
 export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Readable, contentLength: number | undefined): Promise<PutOutcome> {
-  if (contentLength !== undefined && contentLength <= SMALL_BODY_BYTES) return putSmall(ctx, p, body, contentLength);
+  // A create needs every node's verdict before the body: the small path sends body and headers at once.
+  if (contentLength !== undefined && contentLength <= SMALL_BODY_BYTES && !p.create) return putSmall(ctx, p, body, contentLength);
   const need = quorumSize(p.ring.replicaCount);
   const raw = contentLength !== undefined && contentLength > RAW_BODY_ABOVE_BYTES;
   const { conns, refused } = await connectAll(ctx, p, raw);
   const statuses = [...refused];
+  if (p.create && refused.some((r) => r.status === 412)) {
+    // Any copy of the object found means it exists (Swift's _check_failure_put_connections).
+    for (const c of conns) destroyConn(c);
+    body.resume();
+    return { status: 412, statuses };
+  }
   if (conns.length < need) {
     for (const c of conns) destroyConn(c);
     body.resume();

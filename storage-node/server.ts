@@ -208,8 +208,11 @@ async function route(
       return sendStatus(res, 507, `not enough space on ${parsed.device}`);
     }
   }
-  // (a raw body's 101 comes from the object PUT itself, once its own checks passed)
-  if (expectsContinue) res.writeContinue();
+  // An object PUT says "continue" itself, once its own checks passed (as a raw body's 101 comes
+  // from it); everything else here reads its body at once.
+  const source = req.headers['x-backend-source'];
+  const objectPut = method === 'PUT' && parsed.object !== undefined && source !== 'object-server';
+  if (expectsContinue && !objectPut) res.writeContinue();
   const transId = req.headers['x-trans-id'];
   const r: BackendRequest = {
     req,
@@ -225,7 +228,14 @@ async function route(
   if (parsed.container !== undefined) r.container = parsed.container;
   if (parsed.object !== undefined) r.object = parsed.object;
   if (raw) r.raw = raw;
-  const source = req.headers['x-backend-source'];
+  if (expectsContinue && objectPut) {
+    let said = false;
+    r.sendContinue = () => {
+      if (said || res.headersSent) return;
+      said = true;
+      res.writeContinue();
+    };
+  }
   let target: BackendServer;
   if (parsed.object !== undefined) target = source === 'object-server' ? servers.objectRow : servers.object;
   else if (parsed.container !== undefined) target = source === 'container-server' ? servers.containerRow : servers.container;

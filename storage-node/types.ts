@@ -46,6 +46,12 @@ export interface BackendRequest {
   log: Logger;
   /** An object PUT whose body comes raw on an upgraded connection (common/raw-body.ts); `res` answers on it. */
   raw?: RawBodyConnection;
+  /**
+   * An object PUT sent with `Expect: 100-continue`: says "continue" (once). The object server
+   * calls it after its own checks, so a refusal (409, 412: If-None-Match) reaches the proxy
+   * before any body byte, as from Swift's object server.
+   */
+  sendContinue?: () => void;
 }
 
 export type BackendHandler = (r: BackendRequest) => Promise<void>;

@@ -1,4 +1,5 @@
 import { abortBody } from '../../common/http-client.js';
+import { parseEtagList } from '../../common/conditional.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { backendPath } from '../../common/backend-path.js';
 import { checkMetadata, checkObjectCreation, checkObjectName } from '../constraints.js';
@@ -60,6 +61,10 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   const account = sreq.account;
   const container = sreq.container as string;
   const object = sreq.object as string;
+  // Swift's object PUT: If-None-Match may only ask "does it exist at all".
+  const ifNoneMatch = sreq.headers['if-none-match'];
+  const create = ifNoneMatch !== undefined && parseEtagList(ifNoneMatch) === '*';
+  if (ifNoneMatch !== undefined && !create) return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, 'If-None-Match only supports *');
   const copyFrom = sreq.headers['x-copy-from'];
   if (copyFrom === undefined) {
     const bad = checkObjectCreation(sreq.headers, object, ctx.config.max_file_size);
@@ -114,11 +119,12 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   if (contentLength === undefined) headers['transfer-encoding'] = 'chunked';
   else headers['content-length'] = String(contentLength);
   if (copyFrom === undefined && sreq.headers['etag'] !== undefined) headers['etag'] = sreq.headers['etag'].replace(/"/g, '');
+  if (create) headers['if-none-match'] = '*';
 
   const { ring, part, pathFor } = objectTarget(ctx, account, container, object);
   const targets = objectUpdateTargets(ctx.rings, account, container, ring.primaries(part));
   try {
-    const outcome = await putToReplicas(ctx, { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...targets(i) }) }, body, contentLength);
+    const outcome = await putToReplicas(ctx, { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...targets(i) }), create }, body, contentLength);
     if (outcome.status === 201) {
       return void send(
         sreq.reply,

@@ -386,8 +386,11 @@ export class DataFileWriter {
    * `<timestamp>.data`, fsyncing the dir. The object is durable when this resolves.
    * `dirMissing`: the caller saw no hash dir, so it is created before the rename is tried.
    * `syncDir: false` leaves the hash dir's fsync (after the rename) to the caller.
+   * `mayRename`, when given, is asked right before the rename, in the same synchronous step: no
+   * other request of this process can write into the hash dir between its answer and the rename
+   * (a conditional create). False: nothing is stored, PRECONDITION_FAILED.
    */
-  async commit(loc: ObjectLocation, timestamp: Timestamp, metadata: ObjectMetadata, dirMissing = false, syncDir = true): Promise<void> {
+  async commit(loc: ObjectLocation, timestamp: Timestamp, metadata: ObjectMetadata, dirMissing = false, syncDir = true, mayRename?: () => boolean): Promise<void> {
     // A new hash dir is made before the file's data sync and its parents fsynced after it: the
     // data sync's journal commit carries the mkdirs too, so those fsyncs cost no I/O and are
     // made in place (fsyncDirsSync).
@@ -414,9 +417,14 @@ export class DataFileWriter {
       if (newDirParents) rmdirQuietly(loc.hashDir);
       throw asDiskError(e, this.tmp?.path ?? loc.hashDir);
     }
+    if (mayRename && !mayRename()) {
+      await this.abort();
+      throw new SwiftletError('PRECONDITION_FAILED', `${loc.hashDir}: the object was created meanwhile`);
+    }
     this.done = true;
     const tmp = this.tmp as TempFile;
     try {
+      // renameIntoDir renames before its first await: still the step mayRename answered in.
       await renameIntoDir(tmp.path, loc.hashDir, onDiskName(timestamp, 'data'), loc.devicePath, this.fsync, syncDir, this.group);
     } finally {
       this.leaveGroup();

@@ -7,14 +7,27 @@ import { containerUpdateFor, rowSyncedOnDevice } from './container-update.js';
 import { DataFileWriter, readObjectInfo } from './diskfile.js';
 import { M, persistedFromPut, type ObjectMetadata } from './metadata.js';
 import { readHashDirSync } from './ondisk.js';
-import { deleteAtError, header, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
+import { deleteAtError, header, isExpired, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
 import { finishObjectWrite } from './write-tail.js';
+import { holdForCreate, isCreate, stillAbsent } from './create-guard.js';
 
 /**
  * Object PUT (Swift obj/server.py PUT): 201 + ETag once the .data is fsynced, renamed and its
  * directory fsynced, and the container told (or the update saved for the updater).
  */
 export async function handlePut(o: ObjectRequest): Promise<void> {
+  if (!isCreate(header(o.r.req.headers, 'if-none-match'))) return putObject(o);
+  const release = holdForCreate(o.loc.hashDir);
+  // Another create of this object is under way here: this one is refused before its body.
+  if (!release) return respond(o.r.res, 412, {}, 'Precondition Failed', { close: !o.r.req.readableEnded });
+  try {
+    await putObject(o);
+  } finally {
+    release();
+  }
+}
+
+async function putObject(o: ObjectRequest): Promise<void> {
   const { ctx, r } = o;
   const h = r.req.headers;
   // Early answers leave the body unread: close the connection rather than drain a big upload.
@@ -43,6 +56,8 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   const files = readHashDirSync(o.loc.hashDir);
   const ifNoneMatch = header(h, 'if-none-match');
   if (ifNoneMatch !== undefined && files.data && (await existingMatches(o, ifNoneMatch))) return reject(412, 'Precondition Failed');
+  // A create is checked again at its rename, atomically (create-guard.ts).
+  const mayRename = isCreate(ifNoneMatch) ? stillAbsent(o.loc.hashDir, files.data?.name) : undefined;
   const orig = files.data?.timestamp ?? files.tombstone?.timestamp;
   if (orig && orig.compare(ts) >= 0) return reject(409, 'Conflict', { 'X-Backend-Timestamp': orig.internal });
 
@@ -61,6 +76,8 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
       raw.sendContinue();
       rawTrailer = await raw.receive(writer, size, ctx.clientTimeoutMs);
     } else {
+      // Only now ask for the body: a refusal above went out before the proxy sent a byte.
+      r.sendContinue?.();
       size = await receiveBody(r.req, writer, { expectedLength, idleTimeoutMs: ctx.clientTimeoutMs });
     }
   } catch (e) {
@@ -114,9 +131,10 @@ export async function handlePut(o: ObjectRequest): Promise<void> {
   // The hash dir's fsync waits for the container row when that sync makes it cheap.
   const dirSyncAfterRow = rowSyncedOnDevice(ctx, update, r.devicePath);
   try {
-    await writer.commit(o.loc, ts, metadata, !files.exists, !dirSyncAfterRow);
+    await writer.commit(o.loc, ts, metadata, !files.exists, !dirSyncAfterRow, mayRename);
   } catch (e) {
     await writer.abort();
+    if (isSwiftletError(e, 'PRECONDITION_FAILED')) return respond(r.res, 412, {}, 'Precondition Failed');
     throw e; // DISK_FULL → 507 at the router
   }
 
@@ -132,10 +150,13 @@ function sentSums(t: NodeJS.Dict<string | string[]>): { etag: string; crc32c: st
   return { etag, crc32c: crc };
 }
 
-/** If-None-Match on PUT (Swift): `*` fails when the object exists, a tag list when its ETag is in it. */
+/**
+ * If-None-Match on PUT (Swift): `*` fails when the object exists, a tag list when its ETag is in
+ * it. An expired object does not exist (Swift reads its metadata as of now).
+ */
 async function existingMatches(o: ObjectRequest, ifNoneMatch: string): Promise<boolean> {
   const list = parseEtagList(ifNoneMatch);
-  if (list === '*') return true;
   const info = await readObjectInfo(o.loc, o.ctx.fsync);
-  return info.kind === 'live' && list.includes(info.metadata[M.etag] ?? '');
+  if (info.kind !== 'live' || isExpired(info.metadata, o.ctx.clock())) return false;
+  return list === '*' || list.includes(info.metadata[M.etag] ?? '');
 }

@@ -1,5 +1,8 @@
 import t, { type Test } from 'tap';
-import { startCluster } from '../helpers/cluster.js';
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hashPath } from '../../common/hash-path.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { api, type Api } from '../helpers/swift-api.js';
 
 /**
@@ -16,6 +19,7 @@ t.test('Swift semantics through the proxy', async (t) => {
 
   await t.test('expiry: X-Delete-At far in the future, X-If-Delete-At', (t) => expiry(t, ctx));
   await t.test('containers: POST moves Last-Modified, object POST reaches the listing, path=', (t) => containers(t, ctx));
+  await t.test('conditional creates: If-None-Match: * on PUT', (t) => creates(t, ctx, cluster));
 });
 
 /** Reads until `done` holds (replicas answered after the quorum may still be writing), at most 20 times. */
@@ -26,6 +30,20 @@ async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean): P
     v = await read();
   }
   return v;
+}
+
+/** The bodies of the object's .data files on every device (each starts with the object's body). */
+async function dataFiles(cluster: Cluster, account: string, container: string, object: string): Promise<Buffer[]> {
+  const hash = hashPath({ prefix: cluster.secret.swift_hash_path_prefix, suffix: cluster.secret.swift_hash_path_suffix }, account, container, object);
+  const out: Buffer[] = [];
+  for (const node of cluster.nodes) {
+    const objects = join(node.devicesRoot, node.device, 'objects');
+    for (const part of await readdir(objects).catch(() => [] as string[])) {
+      const dir = join(objects, part, hash.slice(-3), hash);
+      for (const f of await readdir(dir).catch(() => [] as string[])) if (f.endsWith('.data')) out.push(await readFile(join(dir, f)));
+    }
+  }
+  return out;
 }
 
 interface Ctx {
@@ -85,5 +103,51 @@ async function containers(t: Test, { a }: Ctx): Promise<void> {
     ['path=d&prefix=e&delimiter=x', 'd/x\nd/y\n'],
   ] as const) {
     t.equal(await listed(qs, want), want, qs);
+  }
+}
+
+async function creates(t: Test, { a, account }: Ctx, cluster: Cluster): Promise<void> {
+  t.equal((await a.req('PUT', '/cre')).status, 201);
+  t.equal((await a.req('PUT', '/cre/o', { body: 'first', headers: { 'if-none-match': '*' } })).status, 201, 'a new name');
+  t.equal((await a.req('PUT', '/cre/o', { body: 'second', headers: { 'if-none-match': '*' } })).status, 412, 'it exists');
+  t.equal((await a.req('GET', '/cre/o')).body.toString(), 'first', 'unchanged');
+  const tag = await a.req('PUT', '/cre/o', { body: 'third', headers: { 'if-none-match': '"abc"' } });
+  t.same([tag.status, tag.body.toString()], [400, 'If-None-Match only supports *'], "Swift's proxy takes only *");
+
+  // One replica holding the object is enough (Swift's proxy: any 412 before the body), and the
+  // replicas that lack it get nothing.
+  t.equal((await a.req('PUT', '/cre/lone', { body: 'original' })).status, 201);
+  const hash = hashPath({ prefix: cluster.secret.swift_hash_path_prefix, suffix: cluster.secret.swift_hash_path_suffix }, account, 'cre', 'lone');
+  let removed = 0;
+  for (const node of cluster.nodes) {
+    const objects = join(node.devicesRoot, node.device, 'objects');
+    for (const part of await readdir(objects).catch(() => [] as string[])) {
+      const dir = join(objects, part, hash.slice(-3), hash);
+      for (const f of await readdir(dir).catch(() => [] as string[])) {
+        if (f.endsWith('.data') && removed < 2) {
+          await unlink(join(dir, f));
+          removed++;
+        }
+      }
+    }
+  }
+  t.equal(removed, 2, 'two of three replicas lost it');
+  t.equal((await a.req('PUT', '/cre/lone', { body: 'replaced', headers: { 'if-none-match': '*' } })).status, 412, 'one copy found: 412');
+  t.same((await dataFiles(cluster, account, 'cre', 'lone')).map((b) => b.subarray(0, 8).toString()), ['original'], 'nothing written anywhere');
+
+  // Concurrent creates: whatever the interleaving, never two 201s, and what is stored is the
+  // winner's (or nothing at all).
+  for (let i = 0; i < 8; i++) {
+    const name = `race${i}`;
+    const bodies = ['AAAAAAAA', 'BBBBBBBB'];
+    const answers = await Promise.all(bodies.map((body) => a.req('PUT', `/cre/${name}`, { body, headers: { 'if-none-match': '*' } })));
+    const won = answers.flatMap((r, j) => (r.status === 201 ? [bodies[j] as string] : []));
+    t.ok(answers.every((r) => r.status === 201 || r.status === 412), `${name}: ${answers.map((r) => r.status).join(', ')}`);
+    t.ok(won.length <= 1, `${name}: at most one create succeeds`);
+    const stored = await eventually(
+      async () => (await dataFiles(cluster, account, 'cre', name)).map((b) => b.subarray(0, 8).toString()),
+      (files) => files.length === (won.length ? 3 : 0),
+    );
+    t.same(new Set(stored), new Set(won), `${name}: the stored copies are the winner's`);
   }
 }

@@ -181,6 +181,88 @@ t.test('408: the client goes quiet mid-body; nothing stored', async (t) => {
   t.same(await ls(join(n.root, DEV, 'tmp')), []);
 });
 
+/**
+ * A chunked PUT with Expect: 100-continue on a raw socket, as the proxy sends one: `head()` is the
+ * first status line the node sends (100 Continue, or a refusal before the body), `finish()` sends
+ * the rest and resolves with the final status.
+ */
+async function expectPut(n: Node, o: string, headers: Record<string, string>) {
+  const path = backendPath(DEV, PART, 'AUTH_a', 'c', o);
+  const lines = Object.entries({ 'X-Timestamp': stamp().internal, 'Content-Type': 'a/b', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const socket = connect(portOf(n), '127.0.0.1');
+  let got = '';
+  const waiters: Array<() => void> = [];
+  socket.on('data', (d: Buffer) => {
+    got += d.toString('latin1');
+    for (const w of waiters.splice(0)) w();
+  });
+  const closed = new Promise<void>((r) => socket.on('close', () => r()));
+  socket.on('error', () => undefined);
+  const until = async (pred: () => boolean): Promise<void> => {
+    while (!pred()) await Promise.race([new Promise<void>((r) => waiters.push(r)), closed]).then(() => undefined);
+  };
+  socket.write(`PUT ${path} HTTP/1.1\r\nHost: x\r\n${signatureLine('PUT', path)}${lines}Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n`);
+  const statusAt = (i: number): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(got.split('\r\n\r\n')[i] ?? '')?.[1] ?? 0);
+  return {
+    async head(): Promise<number> {
+      await until(() => got.includes('\r\n\r\n') || socket.destroyed);
+      return statusAt(0);
+    },
+    send(data: string): void {
+      socket.write(`${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`);
+    },
+    async finish(data: string): Promise<number> {
+      this.send(data);
+      socket.write('0\r\n\r\n');
+      await until(() => got.split('\r\n\r\n').length > 2 || socket.destroyed);
+      socket.destroy();
+      return statusAt(1);
+    },
+    close: () => socket.destroy(),
+  };
+}
+
+t.test('If-None-Match: * (a create): refused before the body; two creates never both stored', async (t) => {
+  const n = await startNode(t);
+  const read = async (o: string) => (await call('GET', n.url('AUTH_a', 'c', o))).body.toString();
+  t.equal((await put(n, 'there', 'old', stamp())).status, 201);
+  const refused = await expectPut(n, 'there', { 'If-None-Match': '*' });
+  t.equal(await refused.head(), 412, 'the object exists: 412 instead of 100 Continue');
+  refused.close();
+  const late = await expectPut(n, 'there', { 'X-Timestamp': new Timestamp(1).internal });
+  t.equal(await late.head(), 409, 'an older write: 409 before the body too');
+  late.close();
+
+  // Two creates of one new name: the second is refused while the first is under way.
+  const first = await expectPut(n, 'new', { 'If-None-Match': '*' });
+  t.equal(await first.head(), 100, 'no object yet: continue');
+  first.send('first ');
+  const second = await expectPut(n, 'new', { 'If-None-Match': '*' });
+  t.equal(await second.head(), 412, 'another create of it is under way');
+  second.close();
+  t.equal(await first.finish('create'), 201);
+  t.equal(await read('new'), 'first create');
+  t.equal((await put(n, 'new', 'x', stamp(), { 'If-None-Match': '*' })).status, 412, 'and afterwards it exists');
+
+  // A plain PUT landing while a create streams: the create is refused at its rename.
+  const create = await expectPut(n, 'raced', { 'If-None-Match': '*' });
+  t.equal(await create.head(), 100);
+  create.send('create ');
+  t.equal((await put(n, 'raced', 'plain', stamp())).status, 201, 'an unconditional PUT is not held');
+  t.equal(await create.finish('body'), 412, 'the object appeared meanwhile');
+  t.equal(await read('raced'), 'plain', 'the plain PUT stays');
+  t.same((await ls(n.loc('AUTH_a', 'c', 'raced').hashDir)).length, 1, 'the create left nothing');
+  t.same(await ls(join(n.root, DEV, 'tmp')), [], 'no temp file left');
+
+  // An expired object does not exist.
+  const ts = stamp();
+  const at = Math.ceil(ts.seconds) + 100;
+  n.now.ms = ts.seconds * 1000;
+  t.equal((await put(n, 'expiring', 'x', ts, { 'X-Delete-At': String(at) })).status, 201);
+  n.now.ms = (at + 1) * 1000;
+  t.equal((await put(n, 'expiring', 'again', stamp(), { 'If-None-Match': '*' })).status, 201, 'an expired object can be created again');
+});
+
 t.test('chunked PUT and a large streamed GET', async (t) => {
   const n = await startNode(t);
   const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(50_000, i));
