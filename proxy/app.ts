@@ -15,6 +15,7 @@ import type { ProxyConfig } from './config.js';
 import type { ProxyContext, Rings } from './context.js';
 import { handleAccount } from './controllers/account.js';
 import { handleContainer } from './controllers/container.js';
+import { handleCopy, isCopy } from './controllers/copy.js';
 import { handleObject } from './controllers/object.js';
 import { ErrorLimiter } from './error-limiter.js';
 import { swiftInfo } from './info.js';
@@ -175,24 +176,8 @@ async function handleSwift(
     req.raw.resume();
     return send(reply, 200, { Allow: 'HEAD, GET, PUT, POST, COPY, OPTIONS, DELETE' }, '');
   }
-  if (method === 'COPY') {
-    // COPY a/c/o with Destination: c2/o2 is a PUT of c2/o2 with X-Copy-From: c/o (Swift's copy middleware).
-    const dest = sreq.headers['destination'];
-    if (sreq.object === undefined) return send(reply, 405);
-    const m = dest ? /^\/?([^/]+)\/(.+)$/s.exec(safeDecode(dest) ?? '') : null;
-    if (!m) {
-      req.raw.resume();
-      return send(reply, 412, {}, 'Destination header must be of the form <container name>/<object name>');
-    }
-    sreq.headers['x-copy-from'] = `${encodeURIComponent(sreq.container as string)}/${(sreq.object as string).split('/').map(encodeURIComponent).join('/')}`;
-    if (sreq.headers['destination-account']) {
-      sreq.headers['x-copy-from-account'] = sreq.account;
-      sreq.account = sreq.headers['destination-account'];
-    }
-    sreq.container = m[1] as string;
-    sreq.object = m[2] as string;
-    sreq.method = 'PUT';
-  }
+  // COPY is Swift's copy middleware's, for objects only (controllers/copy.ts).
+  if (method === 'COPY' && sreq.object === undefined) return send(reply, 405);
 
   // Swift checks the controller's methods before authorizing: without account management an
   // account PUT or DELETE is not a method the account controller has, for anyone (405).
@@ -209,6 +194,11 @@ async function handleSwift(
     }
     sreq.identity = id;
   }
+  // A copy authorizes its source read and its write itself, in Swift's order.
+  if (isCopy(sreq)) {
+    await handleCopy(ctx, sreq);
+    return reply;
+  }
   const decision = await authorizeTarget(ctx, sreq, sreq.method, sreq.account, sreq.container, sreq.object);
   if (decision !== 'allow') {
     req.raw.resume();
@@ -218,12 +208,4 @@ async function handleSwift(
   else if (sreq.container !== undefined) await handleContainer(ctx, sreq);
   else await handleAccount(ctx, sreq);
   return reply;
-}
-
-function safeDecode(s: string): string | undefined {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return undefined;
-  }
 }

@@ -1,6 +1,7 @@
 import { abortBody } from '../../common/http-client.js';
 import { parseEtagList } from '../../common/conditional.js';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import type { Timestamp } from '../../common/timestamp.js';
 import { backendPath } from '../../common/backend-path.js';
 import { checkMetadata, checkObjectCreation, checkObjectName } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
@@ -8,15 +9,14 @@ import { makeRequests, readFromNodes, readNewest } from '../fanout.js';
 import { deleteAtHeader } from '../expiry.js';
 import { guessContentType } from '../mime.js';
 import { PutError, putToReplicas } from '../object-put.js';
-import { clientHeaders, send } from '../responses.js';
+import { send } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
 import { objectUpdateTargets } from '../../ring-builder/update-targets.js';
 import { baseBackendHeaders, containerInfo, forwardedMetadata, relay } from './common.js';
-import { authorizeSourceRead } from './copy-auth.js';
 
 const READ_HEADERS = ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
 
-/** Swift's object controller: GET/HEAD with failover, PUT fan-out, POST, DELETE, server-side copy. */
+/** Swift's object controller: GET/HEAD with failover, PUT fan-out, POST, DELETE (copies: copy.ts). */
 export async function handleObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   const nameBad = checkObjectName(sreq.object as string);
   if (nameBad) return void send(sreq.reply, nameBad.status, {}, nameBad.body);
@@ -35,7 +35,7 @@ export async function handleObject(ctx: ProxyContext, sreq: SwiftRequest): Promi
   }
 }
 
-function objectTarget(ctx: ProxyContext, account: string, container: string, object: string) {
+export function objectTarget(ctx: ProxyContext, account: string, container: string, object: string) {
   const ring = ctx.rings.object();
   const part = ring.partitionFor(account, container, object);
   return { ring, part, pathFor: (dev: { device: string }) => backendPath(dev.device, part, account, container, object) };
@@ -58,78 +58,78 @@ async function getObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
 }
 
 async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
-  const account = sreq.account;
-  const container = sreq.container as string;
   const object = sreq.object as string;
   // Swift's object PUT: If-None-Match may only ask "does it exist at all".
   const ifNoneMatch = sreq.headers['if-none-match'];
   const create = ifNoneMatch !== undefined && parseEtagList(ifNoneMatch) === '*';
   if (ifNoneMatch !== undefined && !create) return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, 'If-None-Match only supports *');
-  const copyFrom = sreq.headers['x-copy-from'];
-  if (copyFrom === undefined) {
-    const bad = checkObjectCreation(sreq.headers, object, ctx.config.max_file_size);
-    if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
-  } else {
-    const bad = checkMetadata(sreq.headers, 'object');
-    if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
-  }
-  const info = await containerInfo(ctx, sreq, account, container);
-  if (info.status === 404) return void send(sreq.reply, 404);
-  if (info.status >= 300) return void send(sreq.reply, info.status >= 500 ? 503 : info.status);
+  const bad = checkObjectCreation(sreq.headers, object, ctx.config.max_file_size);
+  if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
+  const notReady = await writeTargetReady(ctx, sreq);
+  if (notReady) return void send(sreq.reply, notReady.status, {}, notReady.body);
 
   const ts = sreq.stamp();
   const deleteAt = deleteAtHeader(sreq.headers, ts.seconds);
   if (deleteAt.error) return void send(sreq.reply, 400, {}, deleteAt.error);
-
-  let body: Readable = sreq.req.raw;
-  let contentLength: number | undefined;
   const meta = forwardedMetadata(sreq.headers, 'object');
-  const extraReply: Record<string, string> = {};
-  if (copyFrom !== undefined) {
-    const source = await openCopySource(ctx, sreq, copyFrom);
-    if ('status' in source) return void send(sreq.reply, source.status, {}, source.body);
-    sreq.req.raw.resume();
-    body = source.body;
-    contentLength = source.length;
-    // The copy keeps the source's metadata unless X-Fresh-Metadata; the request's own headers win.
-    const fresh = (sreq.headers['x-fresh-metadata'] ?? '').toLowerCase() === 'true';
-    const merged: Record<string, string> = fresh ? {} : { ...source.metadata };
-    Object.assign(merged, meta);
-    if (!merged['content-type']) merged['content-type'] = source.metadata['content-type'] ?? 'application/octet-stream';
-    for (const k of Object.keys(merged)) if (merged[k] === '' && k.startsWith('x-object-meta-')) delete merged[k];
-    // The copy is a new object: its merged metadata meets the limits of a PUT (Swift checks the
-    // copy's sub-request), or copies of copies could pile metadata up without bound.
-    const mergedBad = checkMetadata(merged, 'object');
-    if (mergedBad) {
-      source.cancel();
-      return void send(sreq.reply, mergedBad.status, {}, mergedBad.body);
-    }
-    for (const k of Object.keys(meta)) delete meta[k];
-    Object.assign(meta, merged);
-    Object.assign(extraReply, source.replyHeaders);
-  } else {
-    const te = (sreq.headers['transfer-encoding'] ?? '').toLowerCase();
-    contentLength = te === 'chunked' ? undefined : Number(sreq.headers['content-length']);
-    if (!meta['content-type'] || (sreq.headers['x-detect-content-type'] ?? '').toLowerCase() === 'true') {
-      meta['content-type'] = guessContentType(object);
-    }
+  if (!meta['content-type'] || (sreq.headers['x-detect-content-type'] ?? '').toLowerCase() === 'true') {
+    meta['content-type'] = guessContentType(object);
   }
   if (deleteAt.value) meta['x-delete-at'] = deleteAt.value;
-  const headers: Record<string, string> = { ...baseBackendHeaders(sreq, ts), ...meta };
-  if (contentLength === undefined) headers['transfer-encoding'] = 'chunked';
-  else headers['content-length'] = String(contentLength);
-  if (copyFrom === undefined && sreq.headers['etag'] !== undefined) headers['etag'] = sreq.headers['etag'].replace(/"/g, '');
-  if (create) headers['if-none-match'] = '*';
+  const te = (sreq.headers['transfer-encoding'] ?? '').toLowerCase();
+  const store: StoreRequest = {
+    ts,
+    meta,
+    body: sreq.req.raw,
+    contentLength: te === 'chunked' ? undefined : Number(sreq.headers['content-length']),
+    create,
+  };
+  if (sreq.headers['etag'] !== undefined) store.etag = sreq.headers['etag'].replace(/"/g, '');
+  await storeObject(ctx, sreq, store);
+}
 
-  const { ring, part, pathFor } = objectTarget(ctx, account, container, object);
+/** Whether the destination of a write can take it: undefined when its container exists, else the answer. */
+export async function writeTargetReady(ctx: ProxyContext, sreq: SwiftRequest): Promise<{ status: number; body?: string } | undefined> {
+  const info = await containerInfo(ctx, sreq, sreq.account, sreq.container as string);
+  if (info.status === 404) return { status: 404 };
+  if (info.status >= 300) return { status: info.status >= 500 ? 503 : info.status };
+  return undefined;
+}
+
+/** What storeObject writes: checked metadata (X-Delete-At already normalized) and a body of known or chunked length. */
+export interface StoreRequest {
+  ts: Timestamp;
+  meta: Record<string, string>;
+  body: Readable;
+  /** undefined: chunked. */
+  contentLength: number | undefined;
+  /** The ETag the body must have (the client's, or a copied object's). */
+  etag?: string;
+  /** If-None-Match: * (object-put.ts PutPlacement.create). */
+  create: boolean;
+  /** Headers for a 201 besides ETag and Last-Modified. */
+  extraReply?: Record<string, string>;
+}
+
+/** The object PUT's fan-out to the replicas and its answer (a plain PUT's or a copy's). */
+export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: StoreRequest): Promise<void> {
+  const account = sreq.account;
+  const container = sreq.container as string;
+  const headers: Record<string, string> = { ...baseBackendHeaders(sreq, s.ts), ...s.meta };
+  if (s.contentLength === undefined) headers['transfer-encoding'] = 'chunked';
+  else headers['content-length'] = String(s.contentLength);
+  if (s.etag !== undefined) headers['etag'] = s.etag;
+  if (s.create) headers['if-none-match'] = '*';
+
+  const { ring, part, pathFor } = objectTarget(ctx, account, container, sreq.object as string);
   const targets = objectUpdateTargets(ctx.rings, account, container, ring.primaries(part));
   try {
-    const outcome = await putToReplicas(ctx, { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...targets(i) }), create }, body, contentLength);
+    const outcome = await putToReplicas(ctx, { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...targets(i) }), create: s.create }, s.body, s.contentLength);
     if (outcome.status === 201) {
       return void send(
         sreq.reply,
         201,
-        { ETag: outcome.etag ?? '', 'Last-Modified': ts.httpDate, 'Content-Type': 'text/html; charset=UTF-8', ...extraReply },
+        { ETag: outcome.etag ?? '', 'Last-Modified': s.ts.httpDate, 'Content-Type': 'text/html; charset=UTF-8', ...s.extraReply },
         '',
       );
     }
@@ -141,75 +141,6 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
     sreq.log.info({ kind: err.kind }, 'object PUT aborted by the client');
     send(sreq.reply, err.kind === 'client-timeout' ? 408 : 499, { Connection: 'close' });
   }
-}
-
-interface CopySource {
-  body: Readable;
-  length: number;
-  metadata: Record<string, string>;
-  replyHeaders: Record<string, string>;
-  /** Drops the source's body unread (its backend connection is closed). */
-  cancel(): void;
-}
-
-/** Opens the source of a server-side copy: "container/object" (URL-quoted), checked for read access. */
-async function openCopySource(ctx: ProxyContext, sreq: SwiftRequest, copyFrom: string): Promise<CopySource | { status: number; body?: string }> {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(copyFrom);
-  } catch {
-    return { status: 412, body: 'X-Copy-From header must be of the form <container name>/<object name>' };
-  }
-  const m = /^\/?([^/]+)\/(.+)$/s.exec(decoded);
-  if (!m) return { status: 412, body: 'X-Copy-From header must be of the form <container name>/<object name>' };
-  const srcAccount = sreq.headers['x-copy-from-account'] ?? sreq.account;
-  const srcContainer = m[1] as string;
-  const srcObject = m[2] as string;
-  const denied = await authorizeSourceRead(ctx, sreq, srcAccount, srcContainer, srcObject);
-  if (denied) return { status: denied };
-  const { ring, part, pathFor } = objectTarget(ctx, srcAccount, srcContainer, srcObject);
-  const headers = baseBackendHeaders(sreq);
-  for (const h of ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) {
-    if (sreq.headers[h] !== undefined) headers[h] = sreq.headers[h] as string;
-  }
-  const { response, status } = await readFromNodes(ctx, ring, part, 'GET', pathFor, headers, { keepBody: true });
-  if (!response || status !== 200 || !response.body) {
-    abortBody(response?.body);
-    return { status: status === 200 ? 503 : status };
-  }
-  const length = Number(response.headers['content-length']);
-  if (length > ctx.config.max_file_size) {
-    abortBody(response.body);
-    return { status: 413 };
-  }
-  const metadata: Record<string, string> = {};
-  for (const [k, v] of Object.entries(clientHeaders(response.headers))) {
-    const lk = k.toLowerCase();
-    if (
-      lk.startsWith('x-object-meta-') ||
-      ['content-type', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires', 'x-object-manifest'].includes(lk)
-    ) {
-      metadata[lk] = v;
-    }
-  }
-  const passthrough = new PassThrough({ highWaterMark: 64 * 1024 });
-  response.body.on('error', (e) => passthrough.destroy(e));
-  response.body.pipe(passthrough);
-  return {
-    body: passthrough,
-    length,
-    metadata,
-    replyHeaders: {
-      'X-Copied-From': `${encodeURIComponent(srcContainer)}/${srcObject.split('/').map(encodeURIComponent).join('/')}`,
-      'X-Copied-From-Account': encodeURIComponent(srcAccount),
-      ...(response.headers['last-modified'] ? { 'X-Copied-From-Last-Modified': response.headers['last-modified'] } : {}),
-    },
-    cancel: () => {
-      response.body?.unpipe(passthrough);
-      abortBody(response.body);
-      passthrough.destroy();
-    },
-  };
 }
 
 async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {

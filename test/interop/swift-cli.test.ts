@@ -50,6 +50,30 @@ t.test('python-swiftclient against the cluster', { skip: !existsSync(SWIFT) ? 'p
   await swift('copy', 'docs', 'src/a.txt', '--destination', '/docs/copy-of-a.txt');
   await swift('download', 'docs', 'copy-of-a.txt', '-o', join(work, 'copy.out'));
   t.equal(await readFile(join(work, 'copy.out'), 'utf8'), 'alpha\n');
+  // A Range on a copy copies that range (Swift's copy middleware).
+  await swift('copy', '-H', 'Range: bytes=1-3', 'docs', 'src/a.txt', '--destination', '/docs/part-of-a');
+  await swift('download', 'docs', 'part-of-a', '-o', join(work, 'part.out'));
+  t.equal(await readFile(join(work, 'part.out'), 'utf8'), 'lph');
+  await swift('delete', 'docs', 'part-of-a');
+  // An object POST's new Content-Type reaches the listing.
+  await swift('post', '-H', 'Content-Type: text/x-alpha', 'docs', 'src/a.txt');
+  t.match(await swift('list', '--long', 'docs', '--prefix', 'src/a'), /text\/x-alpha\s+src\/a\.txt/);
+  // Across accounts: test2 lets test:tester write into one of its containers.
+  const swift2 = async (...args: string[]): Promise<string> =>
+    (await run(PYTHON, [SWIFT, '-A', cluster.authUrl, '-U', 'test2:tester2', '-K', 'testing2', ...args], { cwd: work })).stdout;
+  await swift2('post', 'inbox', '-w', 'test:tester', '-r', 'test:tester');
+  await swift('copy', '-H', 'Destination-Account: AUTH_test2', 'docs', 'src/a.txt', '--destination', '/inbox/from-test.txt');
+  t.equal(await swift2('list', 'inbox'), 'from-test.txt\n');
+  // A missing source is reported before the destination's permissions (Swift's order): 404.
+  const missing = await swift('copy', '-H', 'Destination-Account: AUTH_test2', 'docs', 'no-such-object', '--destination', '/nowhere/x').then(
+    () => 'ok',
+    (e: { stderr?: string }) => e.stderr ?? '',
+  );
+  t.match(missing, /404/);
+  await swift2('delete', 'inbox');
+  // (swift copy makes the destination containers in its own account first: empty, gone again)
+  await swift('delete', 'inbox');
+  await swift('delete', 'nowhere');
 
   t.match(await swift('stat'), /Objects: 4/);
   await swift('delete', 'docs', 'src/b.txt');

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { hashPath } from '../../common/hash-path.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { api, type Api } from '../helpers/swift-api.js';
+import { rawRequest } from '../helpers/raw-http.js';
+import { createHash } from 'node:crypto';
 
 /**
  * Swift's API semantics across real processes, each as OpenStack Swift answers (issue 22):
@@ -20,6 +22,7 @@ t.test('Swift semantics through the proxy', async (t) => {
   await t.test('expiry: X-Delete-At far in the future, X-If-Delete-At', (t) => expiry(t, ctx));
   await t.test('containers: POST moves Last-Modified, object POST reaches the listing, path=', (t) => containers(t, ctx));
   await t.test('conditional creates: If-None-Match: * on PUT', (t) => creates(t, ctx, cluster));
+  await t.test('copies: Range, raw UTF-8 names, cross-account statuses in Swift order', async (t) => copies(t, ctx, await api(cluster, 'test2:tester2', 'testing2')));
 });
 
 /** Reads until `done` holds (replicas answered after the quorum may still be writing), at most 20 times. */
@@ -150,4 +153,73 @@ async function creates(t: Test, { a, account }: Ctx, cluster: Cluster): Promise<
     );
     t.same(new Set(stored), new Set(won), `${name}: the stored copies are the winner's`);
   }
+}
+
+async function copies(t: Test, { a, account, port }: Ctx, b: Api): Promise<void> {
+  const account2 = b.storageUrl.split('/').pop() as string;
+  /** A request with header values sent as raw bytes (UTF-8 names unquoted, as Swift's own tests send them). */
+  const raw = async (method: string, path: string, headers: Record<string, string>) => {
+    const lines = Object.entries({ 'X-Auth-Token': a.token, 'Content-Length': '0', ...headers }).map(([k, v]) => Buffer.concat([Buffer.from(`${k}: `), Buffer.from(v, 'utf8')]));
+    return rawRequest(port, [`${method} ${path} HTTP/1.1`, 'Host: x', 'Connection: close', ...lines]);
+  };
+  const body = Buffer.from('0123456789abcdefghij');
+  t.equal((await a.req('PUT', '/cp')).status, 201);
+  t.equal((await a.req('PUT', '/cp/src', { body, headers: { 'content-type': 'text/x-src', 'x-object-meta-color': 'red' } })).status, 201);
+
+  // Range: Swift copies that range of the source (testCopyRange).
+  const ranged = await a.req('PUT', '/cp/ranged', { headers: { 'x-copy-from': 'cp/src', range: 'bytes=5-9' } });
+  t.equal(ranged.status, 201, 'X-Copy-From with Range');
+  t.equal(ranged.headers['etag'], createHash('md5').update(body.subarray(5, 10)).digest('hex'));
+  const got = await a.req('GET', '/cp/ranged');
+  t.same([got.body.toString(), got.headers['content-type'], got.headers['x-object-meta-color']], ['56789', 'text/x-src', 'red']);
+  t.equal((await a.req('COPY', '/cp/src', { headers: { destination: '/cp/ranged2', range: 'bytes=-3' } })).status, 201, 'COPY with Range');
+  t.equal((await a.req('GET', '/cp/ranged2')).body.toString(), 'hij');
+  t.equal((await a.req('PUT', '/cp/nope', { headers: { 'x-copy-from': 'cp/src', range: 'bytes=100-200' } })).status, 416, "an unsatisfiable range is the source read's answer");
+  t.equal((await a.req('HEAD', '/cp/nope')).status, 404, 'nothing copied');
+  const withBody = await a.req('PUT', '/cp/nope', { body: 'x', headers: { 'x-copy-from': 'cp/src' } });
+  t.same([withBody.status, withBody.body.toString()], [400, 'Copy requests require a zero byte body']);
+  t.equal((await a.req('COPY', '/cp/src')).status, 412, 'COPY without Destination');
+  t.equal((await a.req('COPY', '/cp/src', { headers: { destination: 'no-slash' } })).status, 412);
+
+  // Names as raw UTF-8 in X-Copy-From and Destination (Swift's tests send them unquoted).
+  const name = 'dé/☃ x';
+  t.equal((await a.req('PUT', `/cp/${encodeURIComponent(name)}`, { body: 'utf8 source' })).status, 201);
+  const fromRaw = await raw('PUT', `/v1/${account}/cp/from-raw`, { 'X-Copy-From': `cp/${name}` });
+  t.equal(fromRaw.status, 201, 'X-Copy-From with raw UTF-8');
+  t.equal(fromRaw.header('x-copied-from')?.toString(), `cp/${encodeURIComponent('dé')}/${encodeURIComponent('☃')}%20x`, 'X-Copied-From quoted as Swift');
+  t.equal((await a.req('GET', '/cp/from-raw')).body.toString(), 'utf8 source');
+  const toRaw = await raw('COPY', `/v1/${account}/cp/from-raw`, { Destination: `/cp/${name} copy` });
+  t.equal(toRaw.status, 201, 'Destination with raw UTF-8');
+  t.equal((await a.req('GET', `/cp/${encodeURIComponent(`${name} copy`)}`)).body.toString(), 'utf8 source', 'stored under that name');
+  t.equal((await a.req('PUT', '/cp/pct', { headers: { 'x-copy-from': `cp/${encodeURIComponent(name)}` } })).status, 201, 'and percent-encoded');
+  const badUtf8 = await rawRequest(port, [`PUT /v1/${account}/cp/bad HTTP/1.1`, 'Host: x', 'Connection: close', `X-Auth-Token: ${a.token}`, 'Content-Length: 0', Buffer.from([...Buffer.from('X-Copy-From: cp/'), 0xff])]);
+  t.same([badUtf8.status, badUtf8.body.toString()], [412, 'Invalid UTF8 or contains NULL']);
+
+  // Cross-account copies, Swift's order: the source read (its ACL, then its existence), then the
+  // destination write (its ACL, then its container). test2's "w" lets test:tester write and read.
+  t.equal((await b.req('PUT', '/w', { headers: { 'x-container-write': 'test:tester', 'x-container-read': 'test:tester' } })).status, 201);
+  t.equal((await b.req('PUT', '/w/theirs', { body: 'from test2' })).status, 201);
+  t.equal((await b.req('PUT', '/private')).status, 201);
+  const copyTo = (src: string, dest: string) => raw('COPY', `/v1/${account}/${src}`, { Destination: dest, 'Destination-Account': account2 });
+  const copyFrom = (dest: string, src: string) => raw('PUT', `/v1/${account}/${dest}`, { 'X-Copy-From': src, 'X-Copy-From-Account': account2 });
+  const table: Array<[string, () => Promise<{ status: number }>, number]> = [
+    ['COPY into their writable container', () => copyTo('cp/src', 'w/mine'), 201],
+    ['COPY of a missing source into their writable container', () => copyTo('cp/missing', 'w/x'), 404],
+    ['COPY into their missing container', () => copyTo('cp/src', 'nowhere/x'), 403],
+    // The source is read first: its 404 before the destination's 403 (testCopyAccount404s).
+    ['COPY of a missing source into their missing container', () => copyTo('missing-ctr/x', 'nowhere/x'), 404],
+    ['COPY into their private container', () => copyTo('cp/src', 'private/x'), 403],
+    ['PUT from their readable container', () => copyFrom('cp/theirs', 'w/theirs'), 201],
+    ['PUT from a missing object there', () => copyFrom('cp/x', 'w/missing'), 404],
+    ['PUT from their missing container', () => copyFrom('cp/x', 'nowhere/x'), 403],
+    // The source's 403 before the destination's 404 (testCopyFromAccountHeader404s order).
+    ['PUT into my missing container from their missing container', () => copyFrom('my-missing/x', 'nowhere/x'), 403],
+    ['PUT into my missing container from their object', () => copyFrom('my-missing/x', 'w/theirs'), 404],
+    ['PUT from their private container', () => copyFrom('cp/x', 'private/x'), 403],
+  ];
+  for (const [what, send, want] of table) t.equal((await send()).status, want, what);
+  t.equal((await b.req('GET', '/w/mine')).body.toString(), body.toString(), 'the copy landed in their account');
+  t.equal((await a.req('GET', '/cp/theirs')).body.toString(), 'from test2');
+  const badAccount = await raw('PUT', `/v1/${account}/cp/x`, { 'X-Copy-From': 'w/theirs', 'X-Copy-From-Account': 'a/b' });
+  t.same([badAccount.status, badAccount.body.toString()], [412, 'Account name cannot contain slashes']);
 }

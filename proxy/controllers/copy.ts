@@ -1,0 +1,223 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { abortBody } from '../../common/http-client.js';
+import { parseEtagList } from '../../common/conditional.js';
+import { authorizeTarget } from '../authz.js';
+import { checkMetadata, checkObjectName } from '../constraints.js';
+import type { ProxyContext } from '../context.js';
+import { accountName, containerAndObject, isRefusal, pyQuote } from '../copy-headers.js';
+import { readNewest } from '../fanout.js';
+import { deleteAtHeader } from '../expiry.js';
+import { clientHeaders, send } from '../responses.js';
+import type { SwiftRequest } from '../swift-request.js';
+import { baseBackendHeaders, relay } from './common.js';
+import { objectTarget, storeObject, writeTargetReady } from './object.js';
+
+/**
+ * Server-side copy, as Swift's copy middleware (swift/common/middleware/copy.py): COPY with
+ * Destination[-Account] becomes a PUT with X-Copy-From[-Account], and that PUT reads its source
+ * and stores it as the destination. Swift's order of checks, which decides 403 against 404:
+ *
+ * 1. the copy's own headers (412 for a malformed one, 400 for a PUT with a body);
+ * 2. the source, as a GET of its own: read access (401/403), then the read itself (404, 412,
+ *    416...), with the client's Range and conditional headers and X-Newest;
+ * 3. the destination, as any PUT: write access (401/403), its container (404), its name and
+ *    metadata (400), then the write.
+ */
+
+/** Whether this request is a copy (Swift's middleware only looks at object requests). */
+export function isCopy(sreq: SwiftRequest): boolean {
+  if (sreq.object === undefined) return false;
+  return sreq.method === 'COPY' || (sreq.method === 'PUT' && !!sreq.headers['x-copy-from']);
+}
+
+/** Headers of the source a copy keeps (unless X-Fresh-Metadata), besides X-Object-Meta-*. */
+const COPIED_HEADERS = ['content-type', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires', 'x-delete-at', 'x-object-manifest'];
+
+export async function handleCopy(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
+  // The request's own body is never read: a copy has none (or is refused for it).
+  sreq.req.raw.resume();
+  if (sreq.method === 'COPY') {
+    const refused = copyToPut(sreq);
+    if (refused) return void send(sreq.reply, refused.status, {}, refused.body);
+  } else if (Number(sreq.headers['content-length'] ?? 0) > 0) {
+    return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, 'Copy requests require a zero byte body');
+  }
+  let srcAccount = sreq.account;
+  const fromAccount = sreq.headers['x-copy-from-account'];
+  if (fromAccount) {
+    const a = accountName(fromAccount);
+    if (isRefusal(a)) return void send(sreq.reply, a.status, {}, a.body);
+    srcAccount = a;
+  }
+  const src = containerAndObject(sreq.headers['x-copy-from'] ?? '', 'X-Copy-From');
+  if (isRefusal(src)) return void send(sreq.reply, src.status, {}, src.body);
+
+  const readable = await authorizeTarget(ctx, sreq, 'GET', srcAccount, src.container, src.object);
+  if (readable !== 'allow') return void send(sreq.reply, readable);
+  const source = await openSource(ctx, sreq, srcAccount, src.container, src.object);
+  if (!('body' in source)) return;
+
+  const container = sreq.container as string;
+  const object = sreq.object as string;
+  const writable = await authorizeTarget(ctx, sreq, 'PUT', sreq.account, container, object);
+  if (writable !== 'allow') {
+    source.cancel();
+    return void send(sreq.reply, writable);
+  }
+  // The destination PUT as Swift's object controller takes it: If-None-Match (only *) first.
+  const ifNoneMatch = sreq.headers['if-none-match'];
+  const create = ifNoneMatch !== undefined && parseEtagList(ifNoneMatch) === '*';
+  if (ifNoneMatch !== undefined && !create) {
+    source.cancel();
+    return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, 'If-None-Match only supports *');
+  }
+  const ready = await writeTargetReady(ctx, sreq);
+  if (ready) {
+    source.cancel();
+    return void send(sreq.reply, ready.status, {}, ready.body);
+  }
+  const nameBad = checkObjectName(object);
+  const metaBad = nameBad ?? checkMetadata(sreq.headers, 'object');
+  if (metaBad) {
+    source.cancel();
+    return void send(sreq.reply, metaBad.status, {}, metaBad.body);
+  }
+
+  // The copy keeps the source's metadata unless X-Fresh-Metadata; the request's own headers win.
+  const fresh = (sreq.headers['x-fresh-metadata'] ?? '').toLowerCase() === 'true';
+  const merged: Record<string, string> = fresh ? {} : { ...source.metadata };
+  for (const [k, v] of Object.entries(sreq.headers)) {
+    if (k.startsWith('x-object-meta-') || COPIED_HEADERS.includes(k) || k === 'x-delete-after') merged[k] = v;
+    else if (k.startsWith('x-remove-object-meta-')) merged[`x-object-meta-${k.slice('x-remove-object-meta-'.length)}`] = '';
+  }
+  if (!sreq.headers['content-type']) merged['content-type'] = source.contentType;
+  for (const k of Object.keys(merged)) if (merged[k] === '' && k.startsWith('x-object-meta-')) delete merged[k];
+  // The copy is a new object: its merged metadata meets the limits of a PUT (Swift checks the
+  // copy's sub-request), or copies of copies could pile metadata up without bound.
+  const mergedBad = checkMetadata(merged, 'object');
+  if (mergedBad) {
+    source.cancel();
+    return void send(sreq.reply, mergedBad.status, {}, mergedBad.body);
+  }
+  const ts = sreq.stamp();
+  const deleteAt = deleteAtHeader(merged, ts.seconds);
+  if (deleteAt.error) {
+    source.cancel();
+    return void send(sreq.reply, 400, {}, deleteAt.error);
+  }
+  delete merged['x-delete-after'];
+  delete merged['x-delete-at'];
+  if (deleteAt.value) merged['x-delete-at'] = deleteAt.value;
+
+  const replyHeaders: Record<string, string> = {
+    'X-Copied-From': pyQuote(`${src.container}/${src.object}`),
+    'X-Copied-From-Account': pyQuote(srcAccount),
+    ...(source.lastModified ? { 'X-Copied-From-Last-Modified': source.lastModified } : {}),
+  };
+  // Swift answers with the copy's metadata too.
+  for (const [k, v] of Object.entries(merged)) if (k.startsWith('x-object-meta-') || k === 'x-delete-at') replyHeaders[k] = v;
+  await storeObject(ctx, sreq, {
+    ts,
+    meta: merged,
+    body: source.body,
+    contentLength: source.length,
+    // A whole source is checked against its ETag on the way; a range has none of its own.
+    ...(source.etag ? { etag: source.etag } : {}),
+    create,
+    extraReply: replyHeaders,
+  });
+}
+
+/**
+ * COPY a/c/o with Destination: c2/o2 [Destination-Account: a2] is a PUT of a2/c2/o2 with
+ * X-Copy-From: c/o [X-Copy-From-Account: a]. Returns Swift's refusal of malformed headers.
+ */
+function copyToPut(sreq: SwiftRequest): { status: number; body: string } | undefined {
+  const destination = sreq.headers['destination'];
+  if (!destination) return { status: 412, body: 'Destination header required' };
+  let account = sreq.account;
+  const destAccount = sreq.headers['destination-account'];
+  if (destAccount !== undefined) {
+    const a = accountName(destAccount);
+    if (isRefusal(a)) return a;
+    sreq.headers['x-copy-from-account'] = pyQuote(sreq.account);
+    account = a;
+  }
+  const dest = containerAndObject(destination, 'Destination');
+  if (isRefusal(dest)) return dest;
+  sreq.headers['x-copy-from'] = pyQuote(`/${sreq.container as string}/${sreq.object as string}`);
+  sreq.account = account;
+  sreq.container = dest.container;
+  sreq.object = dest.object;
+  sreq.method = 'PUT';
+  sreq.headers['content-length'] = '0';
+  return undefined;
+}
+
+interface Source {
+  body: Readable;
+  length: number;
+  metadata: Record<string, string>;
+  /** The read's Content-Type: the object's, or multipart/byteranges for several ranges. */
+  contentType: string;
+  /** The object's ETag when the read is the whole object (200), to check the copy against. */
+  etag?: string;
+  lastModified?: string;
+  /** Drops the source's body unread (its backend connection is closed). */
+  cancel(): void;
+}
+
+/**
+ * The source read (Swift's copy middleware GETs it with X-Newest and the client's headers, Range
+ * and conditionals included). A failed read has been answered: its status goes to the client.
+ */
+async function openSource(ctx: ProxyContext, sreq: SwiftRequest, account: string, container: string, object: string): Promise<Source | { answered: true }> {
+  const { ring, part, pathFor } = objectTarget(ctx, account, container, object);
+  const headers = baseBackendHeaders(sreq);
+  for (const h of ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) {
+    if (sreq.headers[h] !== undefined) headers[h] = sreq.headers[h] as string;
+  }
+  const { response, status } = await readNewest(ctx, ring, part, 'GET', pathFor, headers);
+  if (!response || status >= 500) {
+    abortBody(response?.body);
+    send(sreq.reply, 503);
+    return { answered: true };
+  }
+  if (status === 404) {
+    abortBody(response.body);
+    send(sreq.reply, 404);
+    return { answered: true };
+  }
+  if (status >= 300 || !response.body) {
+    relay(sreq, response);
+    return { answered: true };
+  }
+  const length = Number(response.headers['content-length']);
+  if (!Number.isSafeInteger(length) || length > ctx.config.max_file_size) {
+    abortBody(response.body);
+    send(sreq.reply, 413);
+    return { answered: true };
+  }
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(clientHeaders(response.headers))) {
+    const lk = k.toLowerCase();
+    if (lk.startsWith('x-object-meta-') || (COPIED_HEADERS.includes(lk) && lk !== 'content-type')) metadata[lk] = v;
+  }
+  const passthrough = new PassThrough({ highWaterMark: 64 * 1024 });
+  response.body.on('error', (e) => passthrough.destroy(e));
+  response.body.pipe(passthrough);
+  const out: Source = {
+    body: passthrough,
+    length,
+    metadata,
+    contentType: response.headers['content-type'] ?? 'application/octet-stream',
+    cancel: () => {
+      response.body?.unpipe(passthrough);
+      abortBody(response.body);
+      passthrough.destroy();
+    },
+  };
+  if (status === 200 && response.headers['etag']) out.etag = response.headers['etag'];
+  if (response.headers['last-modified']) out.lastModified = response.headers['last-modified'];
+  return out;
+}
