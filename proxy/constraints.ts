@@ -101,11 +101,12 @@ export function checkMetadata(headers: Record<string, string | string[] | undefi
     const nameLen = nameBytes.length;
     const valueLen = valueBytes.length;
     size += nameLen + valueLen;
+    // Swift names the header as its WSGI layer spells it: the prefix lower case, the rest title case.
     if (nameLen > LIMITS.maxMetaNameLength) {
-      return { status: 400, body: `Metadata name too long: ${prefix}${name}` };
+      return { status: 400, body: `Metadata name too long: ${prefix}${pythonTitle(name)}` };
     }
     if (valueLen > LIMITS.maxMetaValueLength) {
-      return { status: 400, body: `Metadata value longer than ${LIMITS.maxMetaValueLength}: ${prefix}${name}` };
+      return { status: 400, body: `Metadata value longer than ${LIMITS.maxMetaValueLength}: ${prefix}${pythonTitle(name)}` };
     }
     if (count > LIMITS.maxMetaCount) {
       return { status: 400, body: `Too many metadata items; max ${LIMITS.maxMetaCount}` };
@@ -115,6 +116,18 @@ export function checkMetadata(headers: Record<string, string | string[] | undefi
     }
   }
   return undefined;
+}
+
+/** Python's str.title(): a letter after a non-letter is upper case, any other letter lower case. */
+function pythonTitle(name: string): string {
+  let out = '';
+  let prevLetter = false;
+  for (const ch of name) {
+    const isLetter = ch.toLowerCase() !== ch.toUpperCase();
+    out += isLetter ? (prevLetter ? ch.toLowerCase() : ch.toUpperCase()) : ch;
+    prevLetter = isLetter;
+  }
+  return out;
 }
 
 /** check_object_creation: length rules, then name and metadata. */

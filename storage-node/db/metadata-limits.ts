@@ -16,9 +16,10 @@ const USER_META_PREFIXES = ['x-account-meta-', 'x-container-meta-'];
 
 /**
  * Swift's measure: user metadata only (sysmeta, ACLs and other saved headers are not counted),
- * keys whose value is not a deletion; size = name after the prefix + value. Bytes as the proxy's
- * check_metadata counts them (proxy/constraints.ts), so a set the proxy accepted in one request
- * is never refused here.
+ * keys whose value is not a deletion; size = name after the prefix + value, in characters: Swift
+ * decodes the stored UTF-8 before it counts (DatabaseBroker.validate_metadata), where the proxy's
+ * check_metadata counts the bytes of one request. A character is at most its bytes, so a set the
+ * proxy accepted in one request is never refused here.
  */
 export function userMetadataTotals(m: Metadata): { count: number; size: number } {
   let count = 0;
@@ -29,10 +30,21 @@ export function userMetadataTotals(m: Metadata): { count: number; size: number }
     const prefix = USER_META_PREFIXES.find((p) => lower.startsWith(p));
     if (!prefix) continue;
     count++;
-    // Header values arrive as Latin-1 strings, a char per byte sent: their length is their size.
-    size += Buffer.byteLength(key.slice(prefix.length), 'latin1') + Buffer.byteLength(value, 'latin1');
+    size += characters(key.slice(prefix.length)) + characters(value);
   }
   return { count, size };
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/** Characters (code points) of a header value, which arrives as a Latin-1 string of its UTF-8 bytes. */
+function characters(v: string): number {
+  // ASCII, the common case: a byte is a character.
+  if (!/[^\x00-\x7f]/.test(v)) return v.length;
+  const text = /[^\u0000-\u00ff]/.test(v) ? v : utf8.decode(Buffer.from(v, 'latin1'));
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
 }
 
 /**

@@ -3,6 +3,7 @@ import { Agent, request, setGlobalDispatcher } from 'undici';
 import { LIMITS } from '../../proxy/constraints.js';
 import { startCluster } from '../helpers/cluster.js';
 import { api } from '../helpers/swift-api.js';
+import { rawRequest } from '../helpers/raw-http.js';
 
 /**
  * Metadata and header limits across real processes. The attack this guards against: one tenant
@@ -107,4 +108,66 @@ t.test('metadata limits and header sizes through the proxy', async (t) => {
   const huge = await a.req('POST', big, { headers: block }).catch(() => ({ status: 0 }));
   t.ok(huge.status === 431 || huge.status === 0, `headers past 64 KiB refused (${huge.status})`);
   t.equal((await a.req('HEAD', big)).status, 204, 'the proxy is still up');
+});
+
+t.test('non-ASCII metadata through the proxy, as the bytes a client sends', async (t) => {
+  const cluster = await startCluster();
+  t.teardown(() => cluster.stop());
+  const a = await api(cluster);
+  const account = a.storageUrl.split('/').pop() as string;
+  const port = Number(new URL(cluster.proxyUrl).port);
+  /** One request with raw UTF-8 header values (Swift's own tests send them so). */
+  const raw = (method: string, path: string, headers: Record<string, string>, body = '') =>
+    rawRequest(
+      port,
+      [`${method} /v1/${account}${path} HTTP/1.1`, 'Host: x', 'Connection: close', `X-Auth-Token: ${a.token}`, `Content-Length: ${Buffer.byteLength(body)}`, ...Object.entries(headers).map(([k, v]) => Buffer.from(`${k}: ${v}`, 'utf8'))],
+      body,
+    );
+  t.equal((await a.req('PUT', '/utf8')).status, 201);
+  t.equal((await a.req('PUT', '/utf8/o', { body: 'x' })).status, 201);
+  // 100 "é" are 200 bytes: within the 256 of a value; 129 are 258.
+  const fits = 'é'.repeat(100);
+  const over = 'é'.repeat(129);
+  const cases: Array<[string, string, string, string, number]> = [
+    ['object PUT', 'PUT', '/utf8/o2', 'object', 201],
+    ['object POST', 'POST', '/utf8/o', 'object', 202],
+    ['container PUT', 'PUT', '/utf8b', 'container', 201],
+    ['container POST', 'POST', '/utf8', 'container', 204],
+    ['account POST', 'POST', '', 'account', 204],
+  ];
+  for (const [what, method, path, target, ok] of cases) {
+    const body = method === 'PUT' && target === 'object' ? 'x' : '';
+    const good = await raw(method, path, { [`X-${target}-Meta-E`]: fits }, body);
+    t.equal(good.status, ok, `${what}: 100 x "é" (200 bytes) is taken`);
+    const head = await raw('HEAD', path, {});
+    t.equal(head.header(`x-${target}-meta-e`)?.toString('utf8'), fits, `${what}: and comes back byte for byte`);
+    const bad = await raw(method, path, { [`X-${target}-Meta-E`]: over }, body);
+    t.same([bad.status, bad.body.toString()], [400, `Metadata value longer than 256: x-${target}-meta-E`], `${what}: 129 x "é" (258 bytes) is not`);
+  }
+
+  // The stored total, on account POSTs too: ASCII adds up in bytes...
+  const batch = (tag: string, value: string, n = 15): Record<string, string> => {
+    const h: Record<string, string> = {};
+    for (let i = 0; i < n; i++) h[`X-Account-Meta-${tag}${i}`] = value;
+    return h;
+  };
+  t.equal((await raw('POST', '', { 'X-Account-Meta-E': '' })).status, 204, 'clean slate');
+  t.equal((await raw('POST', '', batch('a', 'v'.repeat(250)))).status, 204, 'one batch of ~3.8 KB');
+  const second = await raw('POST', '', batch('b', 'v'.repeat(250)));
+  t.same([second.status, second.body.toString()], [400, 'Total metadata too large; max 4096'], 'the account refuses a second');
+  t.equal((await raw('POST', '', Object.fromEntries(Object.keys(batch('a', '')).map((k) => [k, ''])))).status, 204, 'removed again');
+  // ...while non-ASCII adds up in characters, as Swift's account and container servers count it:
+  // two batches of 10 x 128 "é" are 5,160 bytes but 2,600 characters; four are over.
+  for (const [path, prefix] of [['', 'Account'], ['/utf8', 'Container']] as const) {
+    const wide = (tag: string): Record<string, string> => {
+      const h: Record<string, string> = {};
+      for (let i = 0; i < 10; i++) h[`X-${prefix}-Meta-${tag}${i}`] = 'é'.repeat(128);
+      return h;
+    };
+    t.equal((await raw('POST', path, wide('a'))).status, 204, `${prefix}: the first batch`);
+    t.equal((await raw('POST', path, wide('b'))).status, 204, `${prefix}: the second, 2,600 characters in all`);
+    t.equal((await raw('POST', path, wide('c'))).status, 204, `${prefix}: the third, 3,900`);
+    const fourth = await raw('POST', path, wide('d'));
+    t.same([fourth.status, fourth.body.toString()], [400, 'Total metadata too large; max 4096'], `${prefix}: the fourth is over`);
+  }
 });

@@ -16,7 +16,7 @@ function keys(prefix: string, tag: string, n: number, size: number, ts = T1): Me
   return m;
 }
 
-t.test('what counts: live user metadata, name after the prefix plus value, in bytes', async (t) => {
+t.test('what counts: live user metadata, name after the prefix plus value, in characters', async (t) => {
   t.same(userMetadataTotals({}), { count: 0, size: 0 });
   const m: Metadata = {
     'X-Container-Meta-Color': ['blue', T1], // 5 + 4
@@ -25,10 +25,28 @@ t.test('what counts: live user metadata, name after the prefix plus value, in by
     'X-Container-Read': ['.r:*,' + 'a'.repeat(5000), T1], // ACLs are not metadata items
     'X-Container-Sysmeta-Versions': ['x'.repeat(5000), T1], // nor is sysmeta
     'X-Versions-Location': ['v', T1],
-    // "Café": "é" as a header arrives (its UTF-8 bytes, a Latin-1 char each): counted in bytes, as the proxy counts them: 5 + 2
+    // "Café": "é" as a header arrives (its UTF-8 bytes, a Latin-1 char each): counted in
+    // characters, as Swift's validate_metadata counts the decoded strings: 4 + 1
     [`X-Container-Meta-${Buffer.from('Café').toString('latin1')}`]: [Buffer.from('é').toString('latin1'), T1],
+    // A character outside the BMP is one too.
+    'X-Account-Meta-Clef': [Buffer.from('𝄞').toString('latin1'), T1], // 4 + 1
   };
-  t.same(userMetadataTotals(m), { count: 3, size: 9 + 7 + 7 });
+  t.same(userMetadataTotals(m), { count: 4, size: 9 + 7 + 5 + 5 });
+});
+
+t.test('non-ASCII adds up in characters: what Swift takes across requests', async (t) => {
+  // 10 keys of 128 "é" (256 bytes each) per request: two requests are 5,160 bytes but 2,600
+  // characters, which Swift's container server takes; four are over.
+  const batch = (tag: string, ts: string): Metadata => {
+    const m: Metadata = {};
+    for (let i = 0; i < 10; i++) m[`X-Container-Meta-${tag}${i}`] = [Buffer.from('é'.repeat(128)).toString('latin1'), ts];
+    return m;
+  };
+  const two = mergeMetadata(batch('a', T1), batch('b', T2));
+  t.equal(userMetadataTotals(two).size, 20 * (2 + 128));
+  t.equal(mergedMetadataError(batch('a', T1), two), undefined);
+  const four = mergeMetadata(two, mergeMetadata(batch('c', T2), batch('d', T2)));
+  t.equal(mergedMetadataError(two, four), `Total metadata too large; max ${META_LIMITS.maxMetaOverallSize}`);
 });
 
 t.test('limits on the merged set, with Swift messages', async (t) => {
