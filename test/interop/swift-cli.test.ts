@@ -30,6 +30,15 @@ t.test('python-swiftclient against the cluster', { skip: !existsSync(SWIFT) ? 'p
 
   await swift('post', 'docs', '-m', 'project:swiftlet');
   t.match(await swift('stat', 'docs'), /Meta Project: swiftlet/);
+  // The value limit counts the UTF-8 bytes sent: 100 "é" are 200 bytes, 129 are 258.
+  await swift('post', 'docs', '-m', `accent:${'é'.repeat(100)}`);
+  t.match(await swift('stat', 'docs'), new RegExp(`Meta Accent: ${'é'.repeat(100)}$`, 'm'));
+  const tooLong = await swift('post', 'docs', '-m', `accent:${'é'.repeat(129)}`).then(
+    () => 'accepted',
+    (e: { stderr?: string }) => e.stderr ?? '',
+  );
+  t.match(tooLong, /400/);
+  await swift('post', 'docs', '-m', 'accent:');
 
   await mkdir(join(work, 'src', 'sub'), { recursive: true });
   await writeFile(join(work, 'src', 'a.txt'), 'alpha\n');
