@@ -178,6 +178,12 @@ async function copies(t: Test, { a, account, port }: Ctx, b: Api): Promise<void>
   t.equal((await a.req('HEAD', '/cp/nope')).status, 404, 'nothing copied');
   const withBody = await a.req('PUT', '/cp/nope', { body: 'x', headers: { 'x-copy-from': 'cp/src' } });
   t.same([withBody.status, withBody.body.toString()], [400, 'Copy requests require a zero byte body']);
+  // The source's X-Delete-At goes with its metadata (Swift copies every source header but a few).
+  t.equal((await a.req('PUT', '/cp/expiring', { body: 'x', headers: { 'x-delete-at': '9999999990', 'x-object-meta-k': 'v' } })).status, 201);
+  t.equal((await a.req('PUT', '/cp/expiring2', { headers: { 'x-copy-from': 'cp/expiring' } })).status, 201);
+  t.same([(await a.req('HEAD', '/cp/expiring2')).headers['x-delete-at'], (await a.req('HEAD', '/cp/expiring2')).headers['x-object-meta-k']], ['9999999990', 'v']);
+  t.equal((await a.req('PUT', '/cp/expiring3', { headers: { 'x-copy-from': 'cp/expiring', 'x-fresh-metadata': 'true' } })).status, 201);
+  t.same([(await a.req('HEAD', '/cp/expiring3')).headers['x-delete-at'], (await a.req('HEAD', '/cp/expiring3')).headers['x-object-meta-k']], [undefined, undefined], 'X-Fresh-Metadata: none of it');
   t.equal((await a.req('COPY', '/cp/src')).status, 412, 'COPY without Destination');
   t.equal((await a.req('COPY', '/cp/src', { headers: { destination: 'no-slash' } })).status, 412);
 
