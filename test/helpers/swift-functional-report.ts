@@ -23,6 +23,12 @@ export interface Baseline {
   pass: string[];
 }
 
+/** "tests.TestFile.testCopy" → "test/functional/tests.py::TestFile::testCopy", pytest's name for it. */
+export function pytestNodeId(id: string): string {
+  const [module, ...rest] = id.split('.');
+  return `test/functional/${module}.py::${rest.join('::')}`;
+}
+
 /** "tests.TestFile.testCopy" → "tests" (the file under Swift's test/functional, without .py). */
 export function moduleOf(id: string): string {
   return id.split('.')[0] as string;

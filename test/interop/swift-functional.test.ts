@@ -1,13 +1,18 @@
 import t from 'tap';
 import { readFile, rm } from 'node:fs/promises';
 import { BASELINE_FILE, missingPrerequisite, runSwiftFunctional } from '../helpers/swift-functional.js';
-import { compareWithBaseline, countAll, formatReport, type Baseline } from '../helpers/swift-functional-report.js';
+import { compareWithBaseline, countAll, formatReport, pytestNodeId, type Baseline } from '../helpers/swift-functional-report.js';
 
 /**
  * OpenStack Swift's own functional tests (Swift 2.30.1, Debian bookworm's source package) against
  * a fresh `swiftlet aio`. Fails when a test the committed baseline lists as passing no longer
  * passes; tests that pass and are not in the baseline yet are reported as comments, so the
  * baseline can be raised (`npm run swift-functional -- --write-baseline`).
+ *
+ * A baseline test that fails is run once more on a fresh cluster before it counts: Swift's tests
+ * read a listing right after a write, and on a machine busy with the rest of `npm test` the
+ * third replica's write and its container update can land after the answer (the PUT answers at
+ * 2 of 3). A test that passes the second time is named as flaky, not hidden.
  */
 const missing = missingPrerequisite();
 
@@ -21,8 +26,15 @@ t.test("Swift's functional tests against Swiftlet", { skip: missing ?? false }, 
 
   const cmp = compareWithBaseline(baseline.pass, run.results);
   for (const id of cmp.newlyPassing) t.comment(`newly passing (raise the baseline): ${id}`);
-  for (const r of cmp.regressions) t.fail(`regression: ${r.id} ${r.outcome}: ${r.message.split('\n')[0]}`);
-  if (cmp.regressions.length) {
+  let regressions = cmp.regressions;
+  if (regressions.length > 0) {
+    const again = await runSwiftFunctional({ files: regressions.map((r) => pytestNodeId(r.id)) });
+    const flaky = regressions.filter((r) => again.results.get(r.id)?.outcome === 'passed');
+    for (const r of flaky) t.comment(`flaky: ${r.id} ${r.outcome} (${r.message.split('\n')[0]}), passed when run again`);
+    regressions = regressions.filter((r) => !flaky.includes(r));
+  }
+  for (const r of regressions) t.fail(`regression: ${r.id} ${r.outcome}: ${r.message.split('\n')[0]}`);
+  if (regressions.length) {
     t.comment(formatReport(run.results));
     t.comment(`logs kept in ${run.dir}`);
   } else {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { decodeXml, parseJunit } from '../helpers/junit.js';
-import { baselineFrom, compareWithBaseline, countAll, countByModule, formatReport } from '../helpers/swift-functional-report.js';
+import { baselineFrom, compareWithBaseline, countAll, countByModule, formatReport, pytestNodeId } from '../helpers/swift-functional-report.js';
 
 /** The pieces of the Swift functional-test harness that read pytest's report and judge a run. */
 
@@ -90,4 +90,9 @@ t.test('formatReport: summary table, then failing tests by module with their fir
   t.match(text, /failing in test_container:\n {2}TestContainer\.test_long_name_content_type\n {6}AssertionError: 'text\/plain' != 'text\/html'/);
   t.match(text, /failing in test_object:\n {2}TestObject\.test_copy \(error\)\n {6}failed on teardown with "boom"/);
   t.notMatch(text, /failing in test_slo/, 'skips are not failures');
+});
+
+t.test('pytestNodeId: the id pytest takes to run one test again', async (t) => {
+  t.equal(pytestNodeId('tests.TestFileUTF8.testZeroByteFile'), 'test/functional/tests.py::TestFileUTF8::testZeroByteFile');
+  t.equal(pytestNodeId('test_object.TestObject.test_copy'), 'test/functional/test_object.py::TestObject::test_copy');
 });
