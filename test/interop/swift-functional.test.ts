@@ -10,9 +10,9 @@ import { compareWithBaseline, countAll, formatReport, pytestNodeId, type Baselin
  * baseline can be raised (`npm run swift-functional -- --write-baseline`).
  *
  * A baseline test that fails is run once more on a fresh cluster before it counts: Swift's tests
- * read a listing right after a write, and on a machine busy with the rest of `npm test` the
- * third replica's write and its container update can land after the answer (the PUT answers at
- * 2 of 3). A test that passes the second time is named as flaky, not hidden.
+ * read a listing right after a write, and on a machine busy with the rest of `npm test` such a
+ * listing once lacked the object (README "Differences from Swift"). A test that passes the
+ * second time is named as flaky, not hidden.
  */
 const missing = missingPrerequisite();
 
