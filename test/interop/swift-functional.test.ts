@@ -27,7 +27,8 @@ t.test("Swift's functional tests against Swiftlet", { skip: missing ?? false }, 
   const cmp = compareWithBaseline(baseline.pass, run.results);
   for (const id of cmp.newlyPassing) t.comment(`newly passing (raise the baseline): ${id}`);
   let regressions = cmp.regressions;
-  if (regressions.length > 0) {
+  // Many at once is a real break, not flakiness: no second run (it would take as long as the first).
+  if (regressions.length > 0 && regressions.length <= 20) {
     const again = await runSwiftFunctional({ files: regressions.map((r) => pytestNodeId(r.id)) });
     const flaky = regressions.filter((r) => again.results.get(r.id)?.outcome === 'passed');
     for (const r of flaky) t.comment(`flaky: ${r.id} ${r.outcome} (${r.message.split('\n')[0]}), passed when run again`);
