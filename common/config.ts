@@ -12,7 +12,8 @@ export type OptionSpec =
   | { type: 'number'; default: number; doc: string; min?: number }
   | { type: 'boolean'; default: boolean; doc: string }
   | { type: 'string[]'; default: string[]; doc: string }
-  | { type: 'object'; default: Record<string, unknown>; doc: string };
+  | { type: 'object'; default: Record<string, unknown>; doc: string }
+  | { type: 'object[]'; default: Array<Record<string, unknown>>; doc: string };
 
 export type ConfigSpec = Record<string, OptionSpec>;
 
@@ -25,7 +26,9 @@ export type ConfigOf<S extends ConfigSpec> = {
         ? boolean
         : S[K] extends { type: 'string[]' }
           ? string[]
-          : Record<string, unknown>;
+          : S[K] extends { type: 'object[]' }
+            ? Array<Record<string, unknown>>
+            : Record<string, unknown>;
 };
 
 export function readJsonConfigFile(file: string): Record<string, unknown> {
@@ -79,6 +82,9 @@ export function parseConfig<S extends ConfigSpec>(spec: S, raw: Record<string, u
       case 'object':
         if (typeof v !== 'object' || v === null || Array.isArray(v)) bad();
         break;
+      case 'object[]':
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'object' && x !== null && !Array.isArray(x))) bad();
+        break;
     }
     out[key] = v;
   }
@@ -89,7 +95,12 @@ export function parseConfig<S extends ConfigSpec>(spec: S, raw: Record<string, u
 export const clusterSpec = {
   swift_hash_path_prefix: { type: 'string', default: '', doc: 'Cluster secret, prepended to every hashed path. Set it once, never change it.' },
   swift_hash_path_suffix: { type: 'string', default: '', doc: 'Cluster secret, appended to every hashed path. At least one of prefix/suffix is required.' },
-  ring_dir: { type: 'string', default: '/etc/swiftlet', doc: 'Folder holding account.ring.gz, container.ring.gz and object.ring.gz.' },
+  ring_dir: { type: 'string', default: '/etc/swiftlet', doc: 'Folder holding account.ring.gz, container.ring.gz, object.ring.gz and one object-<n>.ring.gz per storage policy n > 0.' },
+  storage_policies: {
+    type: 'object[]',
+    default: [],
+    doc: 'Storage policies, the same on every service of the cluster: [{"index": 0, "name": "gold", "aliases": ["yellow"], "default": true, "deprecated": false}, ...]. Policy n stores objects by ring_dir/object-<n>.ring.gz (object.ring.gz for 0), so with its replica count and devices. Index 0 must be among them; exactly one is the default. Empty: the single policy "Policy-0" (Swift\'s rules: common/storage-policy.ts).',
+  },
   ring_check_interval_s: { type: 'number', default: 15, min: 0.1, doc: 'How often services look for a changed ring file (it is loaded only if it validates).' },
   backend_key: { type: 'string', default: '', doc: 'Key that signs every request between proxies, daemons and storage nodes (nodes refuse unsigned ones with 401). Set the same on every host; empty: derived from the cluster secret.' },
   log_level: { type: 'string', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },

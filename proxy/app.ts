@@ -6,6 +6,7 @@ import { backendKeyFrom } from '../common/backend-auth.js';
 import { createBackendClient } from '../common/http-client.js';
 import type { Logger } from '../common/log.js';
 import { createStamper } from '../common/timestamp.js';
+import { parseStoragePolicies } from '../common/storage-policy.js';
 import type { Clock } from '../common/clock.js';
 import { authorizeTarget } from './authz.js';
 import { onClientError } from './client-error.js';
@@ -47,6 +48,7 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
   const ctx: ProxyContext = {
     config,
     rings: opts.rings,
+    policies: parseStoragePolicies(config.storage_policies),
     backend: createBackendClient({ connectTimeoutMs: config.conn_timeout_ms, nodeTimeoutMs: config.node_timeout_ms, key: backendKeyFrom(config) }),
     // Each node socket may hold a few client chunks beyond what the kernel took before the client is
     // paused (object-put.ts): fewer pause/resume rounds than the 16 KiB default, still bounded.

@@ -2,6 +2,7 @@ import type { Agent as HttpAgent } from 'node:http';
 import type { BackendClient } from '../common/http-client.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
+import type { StoragePolicies } from '../common/storage-policy.js';
 import type { Ring } from '../ring-builder/ring.js';
 import type { HashPool } from './body-sums.js';
 import type { ProxyConfig } from './config.js';
@@ -9,17 +10,20 @@ import type { ErrorLimiter } from './error-limiter.js';
 import type { InfoCache } from './info-cache.js';
 import type { TempAuth } from './tempauth.js';
 
-/** The three rings, read through holders so a reloaded ring is picked up by the next request. */
+/** The rings, read through holders so a reloaded ring is picked up by the next request. */
 export interface Rings {
   account(): Ring;
   container(): Ring;
-  object(): Ring;
+  /** Storage policy `policy`'s object ring (default 0). */
+  object(policy?: number): Ring;
 }
 
 /** Everything a proxy request needs; built once by buildProxy(). */
 export interface ProxyContext {
   config: ProxyConfig;
   rings: Rings;
+  /** The cluster's storage policies (from the storage_policies option). */
+  policies: StoragePolicies;
   /** Pooled keep-alive client for every backend request but object PUTs; signs every request. */
   backend: BackendClient;
   /** node:http agent for object PUTs, which need Expect: 100-continue (undici has none on HTTP/1.1). */

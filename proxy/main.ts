@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { requireHashSecret } from '../common/config.js';
 import { systemClock } from '../common/clock.js';
 import { startMallocTrim } from '../common/malloc-trim.js';
+import { parseStoragePolicies } from '../common/storage-policy.js';
 import type { Logger } from '../common/log.js';
 import { openRings } from '../ring-builder/rings.js';
 import { buildProxy } from './app.js';
@@ -15,7 +16,8 @@ export interface RunningProxy {
 /** Loads the three rings (reloaded when they change and validate) and starts the proxy. */
 export async function startProxy(config: ProxyConfig, log: Logger): Promise<RunningProxy> {
   const secret = requireHashSecret(config);
-  const rings = openRings(config.ring_dir, secret, { log, checkIntervalMs: config.ring_check_interval_s * 1000 });
+  // Every policy's object ring must load, or the proxy does not start (as Swift's).
+  const rings = openRings(config.ring_dir, secret, { log, checkIntervalMs: config.ring_check_interval_s * 1000 }, parseStoragePolicies(config.storage_policies));
   const { app, ctx } = buildProxy({
     config,
     rings,

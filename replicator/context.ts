@@ -2,6 +2,7 @@ import type { BackendClient } from '../common/http-client.js';
 import type { Clock } from '../common/clock.js';
 import type { HashSecret } from '../common/hash-path.js';
 import type { Logger } from '../common/log.js';
+import type { StoragePolicies } from '../common/storage-policy.js';
 import type { Ring } from '../ring-builder/ring.js';
 import type { StorageNodeConfig } from '../storage-node/config.js';
 
@@ -9,7 +10,8 @@ import type { StorageNodeConfig } from '../storage-node/config.js';
 export interface DaemonRings {
   account(): Ring;
   container(): Ring;
-  object(): Ring;
+  /** Storage policy `policy`'s object ring (default 0). */
+  object(policy?: number): Ring;
 }
 
 /**
@@ -22,6 +24,8 @@ export interface DaemonContext {
   devicesRoot: string;
   secret: HashSecret;
   rings: DaemonRings;
+  /** The cluster's storage policies: the object daemons walk each one's folders by its ring. Absent: the single Policy-0. */
+  policies?: StoragePolicies;
   /** Signed requests to storage nodes (common/http-client.ts). */
   backend: BackendClient;
   log: Logger;

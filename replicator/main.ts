@@ -7,6 +7,7 @@ import { backendKeyFrom } from '../common/backend-auth.js';
 import { createBackendClient } from '../common/http-client.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { openRings } from '../ring-builder/rings.js';
+import { parseStoragePolicies } from '../common/storage-policy.js';
 import { storageNodeSpec, type StorageNodeConfig } from '../storage-node/config.js';
 import { createAuditor } from './auditor.js';
 import type { DaemonContext } from './context.js';
@@ -39,13 +40,15 @@ function intervalFor(name: string, cfg: StorageNodeConfig): number {
 
 export function daemonContext(cfg: StorageNodeConfig, log: Logger): { ctx: DaemonContext; close(): Promise<void> } {
   const secret = requireHashSecret(cfg);
-  const rings = openRings(cfg.ring_dir, secret, { log, checkIntervalMs: cfg.ring_check_interval_s * 1000 });
+  const policies = parseStoragePolicies(cfg.storage_policies);
+  const rings = openRings(cfg.ring_dir, secret, { log, checkIntervalMs: cfg.ring_check_interval_s * 1000 }, policies);
   const backend = createBackendClient({ connectTimeoutMs: cfg.conn_timeout_ms, nodeTimeoutMs: cfg.node_timeout_ms, key: backendKeyFrom(cfg) });
   const ctx: DaemonContext = {
     config: cfg,
     devicesRoot: cfg.devices,
     secret,
     rings,
+    policies,
     backend,
     log,
     clock: systemClock,

@@ -6,7 +6,13 @@ export type { RingData, RingDevice } from './ring-format.js';
 export { writeRingFile, readRingFile, encodeRingData, decodeRingData, RING_MAGIC, RING_FORMAT_VERSION } from './ring-format.js';
 export { RingHolder, type RingHolderOptions } from './ring-holder.js';
 
-export type RingName = 'account' | 'container' | 'object';
+/** `object` is storage policy 0's object ring; `object-<n>` policy n's (Swift's names). */
+export type RingName = 'account' | 'container' | 'object' | `object-${number}`;
+
+/** The object ring of storage policy `index`: `object`, `object-1`, `object-2`… */
+export function objectRingName(index: number): RingName {
+  return index === 0 ? 'object' : `object-${index}`;
+}
 
 /** Where every service finds a ring: `<ringDir>/<name>.ring.gz`. */
 export function ringFile(ringDir: string, name: RingName): string {

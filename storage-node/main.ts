@@ -8,6 +8,7 @@ import { backendKeyFrom } from '../common/backend-auth.js';
 import { createBackendClient } from '../common/http-client.js';
 import type { Logger } from '../common/log.js';
 import { startMallocTrim } from '../common/malloc-trim.js';
+import { parseStoragePolicies } from '../common/storage-policy.js';
 import type { StorageNodeConfig } from './config.js';
 import { createDbServers } from './db/index.js';
 import { createAccountUpdateRetryHandler } from './db/updater-endpoint.js';
@@ -28,6 +29,7 @@ export interface RunningStorageNode {
 /** Starts one storage node: object, container and account servers on one port. */
 export async function startStorageNode(config: StorageNodeConfig, log: Logger): Promise<RunningStorageNode> {
   const secret = requireHashSecret(config);
+  const policies = parseStoragePolicies(config.storage_policies);
   if (!config.bind_ip) throw new SwiftletError('CONFIG', 'bind_ip is empty: resolve it from the rings first (ring-builder/node-address.ts), or set it');
   await mkdir(config.devices, { recursive: true });
   const backendKey = backendKeyFrom(config);
@@ -43,6 +45,7 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
     containerUpdateTimeoutMs: config.container_update_timeout_ms,
     clientTimeoutMs: config.client_timeout_ms,
     directIoAboveBytes: config.direct_io_above_bytes,
+    policies,
   };
   const object = createObjectServer(ctx);
   const db = createDbServers(ctx);

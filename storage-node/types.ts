@@ -4,6 +4,7 @@ import type { BackendClient } from '../common/http-client.js';
 import type { Clock } from '../common/clock.js';
 import type { HashSecret } from '../common/hash-path.js';
 import type { Logger } from '../common/log.js';
+import type { StoragePolicies } from '../common/storage-policy.js';
 import type { LocalContainerUpdate } from './object/container-update.js';
 import type { RawBodyConnection } from './object/raw-receiver.js';
 
@@ -26,6 +27,11 @@ export interface StorageNodeContext {
   clientTimeoutMs: number;
   /** Object bodies larger than this bypass the page cache (O_DIRECT); 0: never. Default DIRECT_IO_ABOVE_BYTES. */
   directIoAboveBytes?: number;
+  /**
+   * The cluster's storage policies (common/storage-policy.ts): which object folders exist, which
+   * policy index a container may be given. Absent: the single Policy-0.
+   */
+  policies?: StoragePolicies;
   /** Container updates to this node's own container replicas, without HTTP (set once the node listens: local-update.ts). */
   localContainerUpdate?: LocalContainerUpdate;
 }
