@@ -110,7 +110,7 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
       const method = req.method.toUpperCase();
       if (rawPath === '/healthcheck') return send(reply, 200, {}, 'OK');
       if (rawPath === '/info' && (method === 'GET' || method === 'HEAD')) {
-        return send(reply, 200, { 'Content-Type': 'application/json; charset=utf-8' }, JSON.stringify(swiftInfo(config)));
+        return send(reply, 200, { 'Content-Type': 'application/json; charset=utf-8' }, JSON.stringify(swiftInfo(config, ctx.policies)));
       }
       if (rawPath === '/auth/v1.0' || rawPath === '/auth/v1.0/' || rawPath === '/v1.0' || rawPath === '/auth/v1/') {
         return login(ctx, req, reply);

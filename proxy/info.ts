@@ -1,8 +1,9 @@
 import { LIMITS } from './constraints.js';
 import type { ProxyConfig } from './config.js';
+import type { StoragePolicies } from '../common/storage-policy.js';
 
 /** GET /info: the capabilities Swift clients read (swift capabilities, swiftclient upload limits). */
-export function swiftInfo(cfg: ProxyConfig): Record<string, unknown> {
+export function swiftInfo(cfg: ProxyConfig, policies: StoragePolicies): Record<string, unknown> {
   return {
     swift: {
       version: '2.30.0-swiftlet',
@@ -22,7 +23,7 @@ export function swiftInfo(cfg: ProxyConfig): Record<string, unknown> {
       strict_cors_mode: true,
       allow_account_management: cfg.allow_account_management,
       account_autocreate: cfg.account_autocreate,
-      policies: [{ name: 'Policy-0', aliases: 'Policy-0', default: true }],
+      policies: policies.info(),
     },
     tempauth: { account_acls: false },
   };

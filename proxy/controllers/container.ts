@@ -6,6 +6,7 @@ import { makeRequests } from '../fanout.js';
 import { send } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
 import { validateAcl } from '../tempauth.js';
+import { containerPutPolicyHeaders, policyNameHeader } from '../storage-policy.js';
 import { containerUpdateTargets } from '../../ring-builder/update-targets.js';
 import { baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay } from './common.js';
 
@@ -23,7 +24,7 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
       if (!read) return;
       const { response, status } = read;
       if (!response) return void send(sreq.reply, status);
-      return relay(sreq, response);
+      return relay(sreq, response, policyNameHeader(ctx.policies, response.status, response.headers, sreq.log));
     }
     case 'PUT':
     case 'POST': {
@@ -38,6 +39,13 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
         const err = v ? validateAcl(v) : undefined;
         if (err) return void send(sreq.reply, 400, {}, err);
       }
+      // A container is given its storage policy when created (POST cannot change it: Swift ignores X-Storage-Policy there).
+      let policyHeaders: Record<string, string> = {};
+      if (sreq.method === 'PUT') {
+        const policy = containerPutPolicyHeaders(ctx.policies, sreq.headers);
+        if ('status' in policy) return void send(sreq.reply, policy.status, policy.contentType ? { 'Content-Type': policy.contentType } : {}, policy.body);
+        policyHeaders = policy.headers;
+      }
       if (sreq.method === 'PUT') {
         const accountStatus = await ensureAccount(ctx, sreq, account);
         if (accountStatus === 404) return void send(sreq.reply, 404);
@@ -50,7 +58,7 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
         part,
         sreq.method,
         pathFor,
-        { ...baseBackendHeaders(sreq, sreq.stamp()), ...forwardedMetadata(sreq.headers, 'container') },
+        { ...baseBackendHeaders(sreq, sreq.stamp()), ...forwardedMetadata(sreq.headers, 'container'), ...policyHeaders },
         // A POST too: it moves the container's put timestamp, which the account lists.
         accountTargets,
       );

@@ -12,11 +12,13 @@ import {
   newRecord,
   objectRowDigestKey,
   objectRowStats,
+  policyOf,
   recordDeleted,
   sameObjectRow,
   type DbRecord,
   type Metadata,
   type ObjectRow,
+  ZERO_TS,
 } from './merge.js';
 import { requireMetadataFits } from './metadata-limits.js';
 import { GroupCommitter } from './mutex.js';
@@ -70,11 +72,21 @@ function reportedChanged(a: StoredContainer, b: StoredContainer): boolean {
 
 export type PutResult = 'created' | 'accepted';
 
+/** The storage policy a container PUT asks for: the client's choice, else the cluster default. */
+export interface PolicyRequest {
+  /** X-Backend-Storage-Policy-Index: an existing container with another policy is a CONFLICT. */
+  requested?: number;
+  /** X-Backend-Storage-Policy-Default: what a new container gets when nothing was requested. */
+  fallback: number;
+}
+
 /**
  * PUT /d/p/a/c: creates the container, re-creates a deleted one, or merges the newer put
- * timestamp and metadata into an existing one. CONFLICT when it stays deleted (the PUT is older
- * than the delete); BAD_REQUEST (nothing written) when the merged metadata would break Swift's
- * limits (metadata-limits.ts).
+ * timestamp and metadata into an existing one. A new or re-created container takes the requested
+ * policy (else the fallback); an existing one keeps its own, and asking it for another is a
+ * CONFLICT whose details carry `policyIndex` (Swift's 409 with X-Backend-Storage-Policy-Index).
+ * CONFLICT too when it stays deleted (the PUT is older than the delete); BAD_REQUEST (nothing
+ * written) when the merged metadata would break Swift's limits (metadata-limits.ts).
  */
 export async function putContainer(
   db: DeviceDb,
@@ -83,22 +95,38 @@ export async function putContainer(
   timestamp: string,
   metadata: Metadata,
   target?: AccountTarget,
+  policy: PolicyRequest = { fallback: 0 },
 ): Promise<{ result: PutResult; info: StoredContainer }> {
   return db.mutex.run(containerLockKey(account, container), async () => {
     const old = await getContainer(db, account, container);
+    const index = policy.requested ?? policy.fallback;
     if (!old) {
       requireMetadataFits({}, metadata);
-      const info: StoredContainer = { ...newRecord(timestamp), metadata, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST, seq: 1 };
+      const info: StoredContainer = {
+        ...newRecord(timestamp),
+        metadata,
+        policy: { index, after: ZERO_TS, since: timestamp },
+        objectCount: 0,
+        bytesUsed: 0,
+        digest: EMPTY_DIGEST,
+        seq: 1,
+      };
       await db.write(recordOps(account, container, info, await pendingFor(db, account, container, 1, target)));
       return { result: 'created', info };
     }
     const wasDeleted = isContainerDeleted(old);
+    const current = policyOf(old).index;
+    if (!wasDeleted && policy.requested !== undefined && policy.requested !== current) {
+      throw new SwiftletError('CONFLICT', `container ${account}/${container} has storage policy ${current}`, { details: { policyIndex: current } });
+    }
     const next: StoredContainer = {
       ...old,
       putTimestamp: old.putTimestamp >= timestamp ? old.putTimestamp : timestamp,
       metadata: mergeMetadata(old.metadata, metadata),
     };
     if (isContainerDeleted(next)) throw new SwiftletError('CONFLICT', `container ${account}/${container} was deleted after ${timestamp}`);
+    // A new life for a deleted container: it takes the policy asked for now.
+    if (wasDeleted) next.policy = { index, after: old.deleteTimestamp, since: timestamp };
     requireMetadataFits(old.metadata, next.metadata);
     if (wasDeleted && next.statusChangedAt < timestamp) next.statusChangedAt = timestamp;
     const changed = reportedChanged(old, next);

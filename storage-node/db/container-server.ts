@@ -1,9 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { SwiftletError } from '../../common/errors.js';
+import { isSwiftletError, SwiftletError } from '../../common/errors.js';
 import { H } from '../../common/headers.js';
+import { parsePolicyIndex, POLICY_DEFAULT_HEADER, POLICY_INDEX_HEADER, SINGLE_POLICY, type StoragePolicies } from '../../common/storage-policy.js';
 import type { BackendRequest, BackendServer } from '../types.js';
 import { accountTargetFromHeaders, type AccountUpdateQueue } from './account-update.js';
-import { deleteContainer, getContainer, isContainerDeleted, listObjects, mergeObjectRows, postContainer, putContainer } from './container-db.js';
+import { deleteContainer, getContainer, isContainerDeleted, listObjects, mergeObjectRows, postContainer, putContainer, type PolicyRequest } from './container-db.js';
 import {
   backendTimestampHeaders,
   isContainerMetadata,
@@ -14,10 +15,11 @@ import {
   recordHeaders,
   requireTimestamp,
   respond,
+  titleCase,
 } from './http.js';
 import { validName } from './keys.js';
 import { chooseListingFormat, renderObjectListing } from './listing-format.js';
-import { normalRow, type ObjectRow } from './merge.js';
+import { normalRow, policyOf, type ObjectRow } from './merge.js';
 import type { DevicePool, StoredContainer } from './store.js';
 
 /** The container server (docs/BACKEND.md): containers, their listings, and object rows. */
@@ -25,6 +27,8 @@ import type { DevicePool, StoredContainer } from './store.js';
 export interface DbServerDeps {
   pool: DevicePool;
   updates: AccountUpdateQueue;
+  /** The policies a container may be given (absent: the single Policy-0). */
+  policies?: StoragePolicies;
 }
 
 function names(r: BackendRequest): { account: string; container: string } {
@@ -45,7 +49,26 @@ function containerHeaders(info: StoredContainer): Record<string, string> {
     ...recordHeaders(info),
     'X-Container-Object-Count': String(info.objectCount),
     'X-Container-Bytes-Used': String(info.bytesUsed),
+    'X-Backend-Storage-Policy-Index': String(policyOf(info).index),
   };
+}
+
+/**
+ * The policy a container PUT asks for (Swift's get_and_validate_policy_index): the proxy sends
+ * the client's choice as X-Backend-Storage-Policy-Index and its default as
+ * X-Backend-Storage-Policy-Default. A policy this cluster does not have is BAD_REQUEST.
+ */
+function policyRequest(headers: IncomingHttpHeaders, policies: StoragePolicies): PolicyRequest {
+  const known = (name: string): number | undefined => {
+    const raw = headers[name];
+    if (raw === undefined) return undefined;
+    const index = parsePolicyIndex(raw);
+    if (index === undefined || !policies.byIndex(index)) throw new SwiftletError('BAD_REQUEST', `Invalid ${titleCase(name)} '${String(raw)}'`);
+    return index;
+  };
+  const requested = known(POLICY_INDEX_HEADER);
+  const fallback = known(POLICY_DEFAULT_HEADER) ?? policies.default.index;
+  return requested === undefined ? { fallback } : { requested, fallback };
 }
 
 export function createContainerServer(deps: DbServerDeps): BackendServer {
@@ -57,8 +80,17 @@ export function createContainerServer(deps: DbServerDeps): BackendServer {
       case 'PUT': {
         const ts = requireTimestamp(headers);
         const target = accountTargetFromHeaders(headers);
+        const policy = policyRequest(headers, deps.policies ?? SINGLE_POLICY);
         const db = await deps.pool.get(r.devicePath);
-        const { result } = await putContainer(db, account, container, ts, metadataFromHeaders(headers, isContainerMetadata, ts), target);
+        let result;
+        try {
+          ({ result } = await putContainer(db, account, container, ts, metadataFromHeaders(headers, isContainerMetadata, ts), target, policy));
+        } catch (err) {
+          // Another policy than the container's: 409 saying which it has (Swift's _update_or_create).
+          const has = isSwiftletError(err, 'CONFLICT') ? err.details.policyIndex : undefined;
+          if (typeof has === 'number') return respond(r.res, 409, { 'X-Backend-Storage-Policy-Index': String(has) });
+          throw err;
+        }
         // Like Swift, tell the account before answering; a failure leaves the pending marker.
         if (target) await deps.updates.sendNow(db, account, container, target, transId(r));
         return respond(r.res, result === 'created' ? 201 : 202, {});

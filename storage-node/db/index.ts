@@ -55,7 +55,7 @@ export function createDbServers(ctx: StorageNodeContext, opts: DbServerOptions =
     log: ctx.log,
   };
   const updates = new AccountUpdateQueue({ ...updateOpts, delayMs: opts.accountUpdateDelayMs ?? 75 });
-  const deps = { pool, updates };
+  const deps = { pool, updates, ...(ctx.policies ? { policies: ctx.policies } : {}) };
   const accountDeps = { pool, clock: ctx.clock };
   let closing: Promise<void> | undefined;
   return {

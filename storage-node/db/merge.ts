@@ -208,6 +208,29 @@ export function containerRowStats(r: ContainerRow | undefined): { containers: nu
 /** Header name (Title-Case) → [value, timestamp]. An empty value is a deletion kept with its timestamp. */
 export type Metadata = Record<string, [string, string]>;
 
+/**
+ * A container's storage policy, stamped with the life of the container it was given to: a life
+ * begins when a PUT creates the container (`since`, its timestamp), or re-creates it after the
+ * delete at `after` (ZERO_TS for the first life). Replicas that disagree (one missed the PUT that
+ * created the container, or the delete and re-creation) converge by policyOrder: the later life
+ * wins; within one life, the policy given first (Swift's cmp_policy_info keeps the oldest too).
+ */
+export interface PolicyStamp {
+  index: number;
+  after: string;
+  since: string;
+}
+
+/** Total order on policy stamps (greater wins): later life, then earlier creation, then lower index. */
+export function comparePolicyStamps(a: PolicyStamp, b: PolicyStamp): number {
+  return cmpStr(a.after, b.after) || cmpStr(b.since, a.since) || b.index - a.index;
+}
+
+/** The policy of a record; a record from before policies (none stored) is policy 0 since its creation. */
+export function policyOf(r: Pick<DbRecord, 'policy' | 'createdAt'>): PolicyStamp {
+  return r.policy ?? { index: 0, after: ZERO_TS, since: r.createdAt };
+}
+
 /** The mergeable part of a container or account: its timestamps and metadata. */
 export interface DbRecord {
   /** When this database was first created here (X-Timestamp); the oldest wins. */
@@ -217,6 +240,8 @@ export interface DbRecord {
   /** When it last went between existing and deleted. */
   statusChangedAt: string;
   metadata: Metadata;
+  /** Containers only: the storage policy (absent in databases written before policies: 0). */
+  policy?: PolicyStamp;
 }
 
 /** Per key, the newest timestamp wins; equal timestamps: the greater value wins. */
@@ -230,13 +255,20 @@ export function mergeMetadata(a: Metadata, b: Metadata): Metadata {
 }
 
 export function mergeRecord(a: DbRecord, b: DbRecord): DbRecord {
-  return {
+  const out: DbRecord = {
     createdAt: minTs(a.createdAt, b.createdAt),
     putTimestamp: maxTs(a.putTimestamp, b.putTimestamp),
     deleteTimestamp: maxTs(a.deleteTimestamp, b.deleteTimestamp),
     statusChangedAt: maxTs(a.statusChangedAt, b.statusChangedAt),
     metadata: mergeMetadata(a.metadata, b.metadata),
   };
+  // Accounts have no policy; a container record without one (an old database) is policy 0.
+  if (a.policy || b.policy) {
+    const pa = policyOf(a);
+    const pb = policyOf(b);
+    out.policy = comparePolicyStamps(pa, pb) >= 0 ? pa : pb;
+  }
+  return out;
 }
 
 /** A container/account is deleted when its delete is newer than its put. */

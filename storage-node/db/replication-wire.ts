@@ -89,19 +89,21 @@ export const DBS_PER_PAGE = 200;
 /** Largest request body a replication handler reads. */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
-/** Equal hashes, equal records (metadata in key order). */
+/** Equal hashes, equal records (metadata in key order; a container's policy when it has one stored). */
 export function recordHash(r: DbRecord): string {
   const meta = Object.keys(r.metadata)
     .sort()
     .map((k) => [k, r.metadata[k]]);
-  return createHash('md5')
-    .update(JSON.stringify([r.createdAt, r.putTimestamp, r.deleteTimestamp, r.statusChangedAt, meta]))
-    .digest('hex');
+  const fields: unknown[] = [r.createdAt, r.putTimestamp, r.deleteTimestamp, r.statusChangedAt, meta];
+  if (r.policy) fields.push([r.policy.index, r.policy.after, r.policy.since]);
+  return createHash('md5').update(JSON.stringify(fields)).digest('hex');
 }
 
 /** Only the mergeable fields: stats, digests and replica ids stay with their copy. */
 export function pickRecord(r: DbRecord): DbRecord {
-  return { createdAt: r.createdAt, putTimestamp: r.putTimestamp, deleteTimestamp: r.deleteTimestamp, statusChangedAt: r.statusChangedAt, metadata: r.metadata };
+  const out: DbRecord = { createdAt: r.createdAt, putTimestamp: r.putTimestamp, deleteTimestamp: r.deleteTimestamp, statusChangedAt: r.statusChangedAt, metadata: r.metadata };
+  if (r.policy) out.policy = r.policy;
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,13 +147,18 @@ export function parseRecord(x: unknown): DbRecord {
     if (!Array.isArray(v) || v.length !== 2) bad('metadata');
     metadata[k] = [str(v[0], 'metadata value'), ts(v[1], 'metadata timestamp')];
   }
-  return {
+  const out: DbRecord = {
     createdAt: ts(o.createdAt, 'createdAt'),
     putTimestamp: ts(o.putTimestamp, 'putTimestamp'),
     deleteTimestamp: ts(o.deleteTimestamp, 'deleteTimestamp'),
     statusChangedAt: ts(o.statusChangedAt, 'statusChangedAt'),
     metadata,
   };
+  if (o.policy !== undefined) {
+    const p = obj(o.policy, 'policy');
+    out.policy = { index: count(p.index, 'policy index'), after: ts(p.after, 'policy after'), since: ts(p.since, 'policy since') };
+  }
+  return out;
 }
 
 export function parseDbState(x: unknown): DbState {

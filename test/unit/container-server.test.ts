@@ -9,6 +9,7 @@ import { backendClientOver } from '../../common/http-client.js';
 import { systemClock } from '../../common/clock.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
+import { parseStoragePolicies } from '../../common/storage-policy.js';
 import { getContainer, listPendingAccountUpdates, mergeContainerRecord } from '../../storage-node/db/container-db.js';
 import { createDbServers, type DbServers } from '../../storage-node/db/index.js';
 import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
@@ -26,7 +27,7 @@ interface Node {
   restart(): Promise<void>;
 }
 
-async function startNode(t: { teardown(fn: () => Promise<void>): void }): Promise<Node> {
+async function startNode(t: { teardown(fn: () => Promise<void>): void }, over: Partial<StorageNodeContext> = {}): Promise<Node> {
   const root = await mkdtemp(join(tmpdir(), 'swiftlet-cs-'));
   await mkdir(join(root, 'sda'));
   const agent = signingDispatcher(TEST_BACKEND_KEY, { connections: 256 });
@@ -40,6 +41,7 @@ async function startNode(t: { teardown(fn: () => Promise<void>): void }): Promis
     clock: systemClock,
     containerUpdateTimeoutMs: 2000,
     clientTimeoutMs: 5000,
+    ...over,
   };
   const node = { root, ctx, servers: createDbServers(ctx, { accountUpdateDelayMs: 5 }) } as Node;
   // The router looks the servers up through this object, so restart() can swap them.
@@ -389,4 +391,53 @@ t.test('replication merges metadata past the limits; then only removals are take
   t.equal((await n.call('POST', c, { 'x-timestamp': ts(), 'x-container-meta-a0': '' })).status, 204, 'a removal is taken');
   h = await n.call('HEAD', c);
   t.notOk('x-container-meta-a0' in h.headers);
+});
+
+t.test("storage policies: a container keeps the one it was created with (Swift's 400 and 409)", async (t) => {
+  const policies = parseStoragePolicies([
+    { index: 0, name: 'gold', default: true },
+    { index: 1, name: 'scratch' },
+  ]);
+  const n = await startNode(t, { policies });
+  const c = '/sda/1/AUTH_a/c';
+  const policyOf = async (path: string) => (await n.call('HEAD', path)).headers['x-backend-storage-policy-index'];
+  const put = (path: string, extra: Record<string, string> = {}) => n.call('PUT', path, { 'x-timestamp': ts(), ...extra });
+
+  let r = await put(c, { 'x-backend-storage-policy-index': '7' });
+  t.same([r.status, r.body], [400, "Invalid X-Backend-Storage-Policy-Index '7'"], 'a policy the cluster does not have');
+  t.equal((await put(c, { 'x-backend-storage-policy-index': 'gold' })).status, 400, 'an index, not a name');
+  t.equal((await put(c, { 'x-backend-storage-policy-default': '9' })).status, 400, 'an unknown default too');
+  t.equal((await n.call('HEAD', c)).status, 404, 'nothing created by a refused PUT');
+
+  t.equal((await put(c, { 'x-backend-storage-policy-index': '1' })).status, 201);
+  t.equal(await policyOf(c), '1', 'HEAD tells the policy');
+  t.equal((await n.call('GET', c)).headers['x-backend-storage-policy-index'], '1', 'GET too');
+  const before = (await n.call('HEAD', c)).headers['x-put-timestamp'];
+  r = await put(c, { 'x-backend-storage-policy-index': '0', 'x-container-meta-x': 'y' });
+  t.equal(r.status, 409, 'another policy for an existing container');
+  t.equal(r.headers['x-backend-storage-policy-index'], '1', 'the 409 says which policy it has');
+  const after = await n.call('HEAD', c);
+  t.same([after.headers['x-put-timestamp'], after.headers['x-container-meta-x']], [before, undefined], 'the refused PUT changed nothing');
+  t.equal((await put(c, { 'x-backend-storage-policy-index': '1' })).status, 202, 'the same policy again is fine');
+  t.equal((await put(c, { 'x-backend-storage-policy-default': '0' })).status, 202, 'no policy asked: the existing one stays');
+  t.equal(await policyOf(c), '1');
+
+  t.equal((await put('/sda/1/AUTH_a/d')).status, 201);
+  t.equal(await policyOf('/sda/1/AUTH_a/d'), '0', "nothing asked, no default sent: the node's default policy");
+  t.equal((await put('/sda/1/AUTH_a/e', { 'x-backend-storage-policy-default': '1' })).status, 201);
+  t.equal(await policyOf('/sda/1/AUTH_a/e'), '1', "nothing asked: the proxy's default");
+
+  // Deleted, a container may come back with another policy.
+  t.equal((await n.call('DELETE', c, { 'x-timestamp': ts() })).status, 204);
+  t.equal((await put(c, { 'x-backend-storage-policy-index': '0' })).status, 201, 're-created');
+  t.equal(await policyOf(c), '0', 'with the policy asked for now');
+
+  // A database written before policies stored none: it is policy 0.
+  const db = await n.servers.pool.get(join(n.root, 'sda'));
+  const legacy = ts();
+  await mergeContainerRecord(db, 'AUTH_a', 'old', { createdAt: Timestamp.parse(legacy).internal, putTimestamp: Timestamp.parse(legacy).internal, deleteTimestamp: '0000000000.00000', statusChangedAt: Timestamp.parse(legacy).internal, metadata: {} });
+  t.equal((await getContainer(db, 'AUTH_a', 'old'))?.policy, undefined, 'no policy stored');
+  t.equal(await policyOf('/sda/1/AUTH_a/old'), '0', 'reads as policy 0');
+  t.equal((await put('/sda/1/AUTH_a/old', { 'x-backend-storage-policy-index': '1' })).status, 409, 'and keeps it');
+  t.equal((await put('/sda/1/AUTH_a/old', { 'x-backend-storage-policy-index': '0' })).status, 202);
 });

@@ -13,6 +13,7 @@ import {
   normalRow,
   objectRowDigestKey,
   recordDeleted,
+  ZERO_TS,
   type ContainerRow,
   type DbRecord,
   type Metadata,
@@ -66,7 +67,10 @@ function metadata(rnd: SeededRandom): Metadata {
 }
 
 function record(rnd: SeededRandom): DbRecord {
-  return { createdAt: ts(rnd), putTimestamp: ts(rnd), deleteTimestamp: ts(rnd), statusChangedAt: ts(rnd), metadata: metadata(rnd) };
+  const r: DbRecord = { createdAt: ts(rnd), putTimestamp: ts(rnd), deleteTimestamp: ts(rnd), statusChangedAt: ts(rnd), metadata: metadata(rnd) };
+  // A third without a stored policy: databases from before policies (policy 0) and accounts.
+  if (rnd.int(3)) r.policy = { index: rnd.int(3), after: rnd.int(2) ? ZERO_TS : ts(rnd), since: ts(rnd) };
+  return r;
 }
 
 /** Canonical form: key order of metadata must not matter. */
@@ -160,6 +164,33 @@ t.test('records: deleted when the delete is newer than the put', async (t) => {
     { createdAt: '0000000001.00000', putTimestamp: '0000000001.00000', deleteTimestamp: '0000000003.00000', statusChangedAt: '0000000003.00000', metadata: {} },
   );
   t.same([r.createdAt, r.putTimestamp, r.deleteTimestamp], ['0000000001.00000', '0000000002.00000', '0000000003.00000']);
+});
+
+t.test("records: a container's storage policy converges as Swift's replicator settles it", async (t) => {
+  const at = (s: number): string => new Timestamp(s * 100000).internal;
+  const rec = (created: number, put: number, deleted: number, policy?: DbRecord['policy']): DbRecord => ({
+    createdAt: at(created),
+    putTimestamp: at(put),
+    deleteTimestamp: deleted ? at(deleted) : ZERO_TS,
+    statusChangedAt: at(Math.max(put, deleted)),
+    metadata: {},
+    ...(policy ? { policy } : {}),
+  });
+  // A replica missed the PUT that created the container and took a later PUT asking for another policy.
+  const first = rec(10, 10, 0, { index: 0, after: ZERO_TS, since: at(10) });
+  const late = rec(20, 20, 0, { index: 1, after: ZERO_TS, since: at(20) });
+  t.equal(mergeRecord(first, late).policy?.index, 0, 'one life: the policy given first wins');
+  t.equal(mergeRecord(late, first).policy?.index, 0);
+  // Deleted at 30 and re-created at 40 with policy 1; a replica that missed both still says 0.
+  const stale = rec(10, 10, 0, { index: 0, after: ZERO_TS, since: at(10) });
+  const reborn = rec(10, 40, 30, { index: 1, after: at(30), since: at(40) });
+  t.equal(mergeRecord(stale, reborn).policy?.index, 1, 'the later life wins');
+  t.equal(mergeRecord(reborn, stale).policy?.index, 1);
+  // A database written before policies has none stored: policy 0 since its creation.
+  const old = rec(10, 10, 0);
+  t.equal(mergeRecord(old, late).policy?.index, 0, 'an old record counts as policy 0, given first');
+  t.equal(mergeRecord(old, reborn).policy?.index, 1, 'and loses to a later life');
+  t.equal(mergeRecord(old, old).policy, undefined, 'two old records (or accounts) stay without one');
 });
 
 t.test('chexor digest is order independent and reversible', async (t) => {

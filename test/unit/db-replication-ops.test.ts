@@ -124,3 +124,16 @@ t.test('reclaim: account rows of containers deleted before the cut-off', async (
   await mergeContainerRows(fresh, 'a', { rows: [row('new', 1, 8, 0), row('live', 1, 0, 3)], requireLive: false });
   t.equal(r.digest, (await listDbs(accountSchema, fresh, undefined, 1))[0]?.digest, 'digest as if the row never was');
 });
+
+t.test("sync merges a record that differs only in its storage policy; a hash tells them apart", async (t) => {
+  const db = await tempDb(t);
+  const cref = { account: 'a', container: 'p' };
+  const { info } = await putContainer(db, 'a', 'p', T(5), {}, undefined, { requested: 1, fallback: 0 });
+  t.same(info.policy, { index: 1, after: '0000000000.00000', since: T(5) });
+  // A peer whose copy is the same but for the policy, given earlier in the same life: it wins.
+  const theirs = { ...newRecord(T(5)), policy: { index: 0, after: '0000000000.00000', since: T(3) } };
+  t.not(recordHash(theirs), recordHash(info), 'the policy is part of the record hash');
+  t.equal(recordHash({ ...info }), recordHash(info));
+  await syncDb(containerSchema, db, cref, { record: theirs, digest: info.digest, rowSeq: 0, replicaId: 'peer' });
+  t.equal((await getContainer(db, 'a', 'p'))?.policy?.index, 0, 'merged: the policy given first');
+});

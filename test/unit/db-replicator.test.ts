@@ -11,6 +11,7 @@ import { parseConfig } from '../../common/config.js';
 import { backendPath } from '../../common/backend-path.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
+import { parseStoragePolicies } from '../../common/storage-policy.js';
 import { createClusterRings } from '../../ring-builder/bootstrap.js';
 import { Ring, type RingDevice } from '../../ring-builder/ring.js';
 import type { DaemonContext } from '../../replicator/context.js';
@@ -43,8 +44,14 @@ interface DbNode {
 
 type Teardown = { teardown(fn: () => unknown): void };
 
+// Two storage policies, so containers can disagree about theirs.
+const POLICIES = parseStoragePolicies([
+  { index: 0, name: 'gold', default: true },
+  { index: 1, name: 'scratch' },
+]);
+
 async function startDbNode(t: Teardown, device: string): Promise<DbNode> {
-  const ctx = await testNodeContext('swiftlet-dbrepl-', device, { clock: () => time.ms });
+  const ctx = await testNodeContext('swiftlet-dbrepl-', device, { clock: () => time.ms, policies: POLICIES });
   const root = ctx.devicesRoot;
   const dbs = createDbServers(ctx, { accountUpdateDelayMs: 5 });
   const server: Server = createStorageNodeHttpServer(ctx, {
@@ -373,3 +380,30 @@ async function tombstones(n: DbNode, a: string, c: string): Promise<string[]> {
   for await (const r of objectRows(db, a, c, 'deleted')) out.push(r.name);
   return out;
 }
+
+t.test("replicas that disagree on a container's storage policy converge on Swift's choice", async (t) => {
+  const cluster = await startCluster(t);
+  const [a, c] = ['AUTH_t', 'mixed'];
+  const { part, primaries } = cluster.placement(cluster.container, a, c);
+  const [p0, p1, p2] = primaries as [DbNode, DbNode, DbNode];
+  const policyAt = async (n: DbNode) => (await call('HEAD', url(n, part, a, c))).headers['x-backend-storage-policy-index'];
+  // p2 missed the PUT that made the container policy 0, then took a later one asking for policy 1.
+  const first = ts();
+  await putContainer(p0, part, a, c, first, { 'x-backend-storage-policy-index': '0' });
+  await putContainer(p1, part, a, c, first, { 'x-backend-storage-policy-index': '0' });
+  await putContainer(p2, part, a, c, ts(), { 'x-backend-storage-policy-index': '1' });
+  t.same(await Promise.all(primaries.map(policyAt)), ['0', '0', '1'], 'before: they disagree');
+  t.equal(sum(await runAll(cluster), 'failures'), 0);
+  t.same(await Promise.all(primaries.map(policyAt)), ['0', '0', '0'], 'the policy given first wins everywhere');
+  t.equal(sum(await runAll(cluster), 'dbsSynced'), 0, 'and they stay in sync');
+
+  // Deleted everywhere, then re-created with policy 1 while p0 was away: the new life wins.
+  const deleted = ts();
+  for (const p of primaries) t.equal((await call('DELETE', url(p, part, a, c), { 'x-timestamp': deleted })).status, 204);
+  const reborn = ts();
+  await putContainer(p1, part, a, c, reborn, { 'x-backend-storage-policy-index': '1' });
+  await putContainer(p2, part, a, c, reborn, { 'x-backend-storage-policy-index': '1' });
+  t.equal((await call('HEAD', url(p0, part, a, c))).status, 404, 'p0 still has it deleted');
+  t.equal(sum(await runAll(cluster), 'failures'), 0);
+  t.same(await Promise.all(primaries.map(policyAt)), ['1', '1', '1'], 'the re-created container keeps its new policy everywhere');
+});
