@@ -6,6 +6,8 @@ export interface ContainerInfo {
   status: number;
   objectCount: number;
   bytesUsed: number;
+  /** The container's storage policy index (X-Backend-Storage-Policy-Index; 0 when not said). */
+  storagePolicy: number;
   readAcl?: string;
   writeAcl?: string;
   /** Metadata headers as the container server gave them (Title-Case names). */

@@ -1,4 +1,5 @@
 import type { Logger } from '../common/log.js';
+import type { ContainerInfo } from './info-cache.js';
 import { parsePolicyIndex, POLICY_DEFAULT_HEADER, POLICY_INDEX_HEADER, type StoragePolicies } from '../common/storage-policy.js';
 
 /**
@@ -41,4 +42,21 @@ export function policyNameHeader(policies: StoragePolicies, status: number, back
     return {};
   }
   return { 'X-Storage-Policy': policy.name };
+}
+
+/**
+ * The policy whose ring holds a container's objects (Swift: the container info's
+ * storage_policy picks the object ring). A container that does not exist reads as policy 0, as
+ * in Swift (its objects answer 404 there). When no container replica could answer, only a
+ * single-policy cluster can still tell (503 otherwise, rather than a false 404 from the wrong
+ * ring); an index the proxy does not know is 503 too.
+ */
+export function objectPolicy(policies: StoragePolicies, info: ContainerInfo, log: Pick<Logger, 'error'>): { index: number } | { status: 503 } {
+  if (info.status >= 200 && info.status < 300) {
+    if (policies.byIndex(info.storagePolicy)) return { index: info.storagePolicy };
+    log.error({ index: info.storagePolicy }, 'container has a storage policy index this proxy does not know (is storage_policies the same everywhere?)');
+    return { status: 503 };
+  }
+  if (info.status < 500 || policies.size === 1) return { index: 0 };
+  return { status: 503 };
 }

@@ -3,6 +3,7 @@ import type { BackendPath } from '../../common/backend-path.js';
 import { abortBody } from '../../common/http-client.js';
 import { backendPath } from '../../common/backend-path.js';
 import type { Timestamp } from '../../common/timestamp.js';
+import { parsePolicyIndex, POLICY_INDEX_HEADER } from '../../common/storage-policy.js';
 import type { Ring, RingDevice } from '../../ring-builder/ring.js';
 import type { BackendResponse } from '../backend.js';
 import { checkListingLimit } from '../constraints.js';
@@ -84,12 +85,14 @@ export function containerInfo(ctx: ProxyContext, sreq: SwiftRequest, account: st
     const ring = ctx.rings.container();
     const part = ring.partitionFor(account, container);
     const { response, status } = await readFromNodes(ctx, ring, part, 'HEAD', (dev) => backendPath(dev.device, part, account, container), baseBackendHeaders(sreq));
-    if (!response || status >= 300) return { status, objectCount: 0, bytesUsed: 0, headers: {} };
+    if (!response || status >= 300) return { status, objectCount: 0, bytesUsed: 0, storagePolicy: 0, headers: {} };
     const h = response.headers;
     const info: ContainerInfo = {
       status,
       objectCount: Number(h['x-container-object-count'] ?? 0),
       bytesUsed: Number(h['x-container-bytes-used'] ?? 0),
+      // An index that is not a number is kept as one no policy has, so object requests answer 503.
+      storagePolicy: parsePolicyIndex(h[POLICY_INDEX_HEADER]) ?? -1,
       headers: clientHeaders(h),
     };
     if (h['x-container-read']) info.readAcl = h['x-container-read'];

@@ -172,8 +172,13 @@ interface Source {
  * and conditionals included). A failed read has been answered: its status goes to the client.
  */
 async function openSource(ctx: ProxyContext, sreq: SwiftRequest, account: string, container: string, object: string): Promise<Source | { answered: true }> {
-  const { ring, part, pathFor } = objectTarget(ctx, account, container, object);
-  const headers = baseBackendHeaders(sreq);
+  const target = await objectTarget(ctx, sreq, account, container, object);
+  if ('status' in target) {
+    send(sreq.reply, target.status);
+    return { answered: true };
+  }
+  const { ring, part, pathFor } = target;
+  const headers = { ...baseBackendHeaders(sreq), ...target.policyHeader };
   for (const h of ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) {
     if (sreq.headers[h] !== undefined) headers[h] = sreq.headers[h] as string;
   }

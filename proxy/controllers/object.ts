@@ -11,8 +11,11 @@ import { guessContentType } from '../mime.js';
 import { PutError, putToReplicas } from '../object-put.js';
 import { send } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
+import type { ContainerInfo } from '../info-cache.js';
 import { objectUpdateTargets } from '../../ring-builder/update-targets.js';
 import { baseBackendHeaders, containerInfo, forwardedMetadata, relay } from './common.js';
+import { objectPolicy } from '../storage-policy.js';
+import { POLICY_INDEX_HEADER } from '../../common/storage-policy.js';
 
 const READ_HEADERS = ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
 
@@ -35,15 +38,29 @@ export async function handleObject(ctx: ProxyContext, sreq: SwiftRequest): Promi
   }
 }
 
-export function objectTarget(ctx: ProxyContext, account: string, container: string, object: string) {
-  const ring = ctx.rings.object();
+/**
+ * Where an object lives: the ring of its container's storage policy, its partition, each node's
+ * path, and the header telling the nodes which policy's folders to use. A 503 when the policy
+ * cannot be told (proxy/storage-policy.ts objectPolicy).
+ */
+export async function objectTarget(ctx: ProxyContext, sreq: SwiftRequest, account: string, container: string, object: string, info?: ContainerInfo) {
+  const policy = objectPolicy(ctx.policies, info ?? (await containerInfo(ctx, sreq, account, container)), sreq.log);
+  if ('status' in policy) return policy;
+  const ring = ctx.rings.object(policy.index);
   const part = ring.partitionFor(account, container, object);
-  return { ring, part, pathFor: (dev: { device: string }) => backendPath(dev.device, part, account, container, object) };
+  return {
+    ring,
+    part,
+    pathFor: (dev: { device: string }) => backendPath(dev.device, part, account, container, object),
+    policyHeader: { [POLICY_INDEX_HEADER]: String(policy.index) } as Record<string, string>,
+  };
 }
 
 async function getObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
-  const { ring, part, pathFor } = objectTarget(ctx, sreq.account, sreq.container as string, sreq.object as string);
-  const headers = baseBackendHeaders(sreq);
+  const target = await objectTarget(ctx, sreq, sreq.account, sreq.container as string, sreq.object as string);
+  if ('status' in target) return void send(sreq.reply, target.status);
+  const { ring, part, pathFor } = target;
+  const headers = { ...baseBackendHeaders(sreq), ...target.policyHeader };
   for (const h of READ_HEADERS) if (sreq.headers[h] !== undefined) headers[h] = sreq.headers[h] as string;
   const newest = (sreq.headers['x-newest'] ?? '').toLowerCase() === 'true';
   const { response, status } = newest
@@ -121,10 +138,20 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
   if (s.etag !== undefined) headers['etag'] = s.etag;
   if (s.create) headers['if-none-match'] = '*';
 
-  const { ring, part, pathFor } = objectTarget(ctx, account, container, sreq.object as string);
+  const target = await objectTarget(ctx, sreq, account, container, sreq.object as string);
+  if ('status' in target) {
+    s.body.resume();
+    return void send(sreq.reply, target.status);
+  }
+  const { ring, part, pathFor } = target;
   const targets = objectUpdateTargets(ctx.rings, account, container, ring.primaries(part));
   try {
-    const outcome = await putToReplicas(ctx, { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...targets(i) }), create: s.create }, s.body, s.contentLength);
+    const outcome = await putToReplicas(
+      ctx,
+      { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...target.policyHeader, ...targets(i) }), create: s.create },
+      s.body,
+      s.contentLength,
+    );
     if (outcome.status === 201) {
       return void send(
         sreq.reply,
@@ -154,10 +181,12 @@ async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> 
   if (deleteAt.error) return void send(sreq.reply, 400, {}, deleteAt.error);
   const meta = forwardedMetadata(sreq.headers, 'object');
   if (deleteAt.value) meta['x-delete-at'] = deleteAt.value;
-  const { ring, part, pathFor } = objectTarget(ctx, sreq.account, sreq.container as string, sreq.object as string);
+  const target = await objectTarget(ctx, sreq, sreq.account, sreq.container as string, sreq.object as string, info);
+  if ('status' in target) return void send(sreq.reply, target.status);
+  const { ring, part, pathFor } = target;
   // Each replica updates one container replica, as for a PUT: a POST changes the listing's row.
   const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part));
-  const { status } = await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta }, targets);
+  const { status } = await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta, ...target.policyHeader }, targets);
   send(sreq.reply, status);
 }
 
@@ -165,9 +194,11 @@ async function deleteObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void
   const info = await containerInfo(ctx, sreq, sreq.account, sreq.container as string);
   if (info.status === 404) return void send(sreq.reply, 404);
   if (info.status >= 300) return void send(sreq.reply, 503);
-  const { ring, part, pathFor } = objectTarget(ctx, sreq.account, sreq.container as string, sreq.object as string);
+  const target = await objectTarget(ctx, sreq, sreq.account, sreq.container as string, sreq.object as string, info);
+  if ('status' in target) return void send(sreq.reply, target.status);
+  const { ring, part, pathFor } = target;
   const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part));
-  const headers = baseBackendHeaders(sreq, sreq.stamp());
+  const headers = { ...baseBackendHeaders(sreq, sreq.stamp()), ...target.policyHeader };
   // Each object server checks it against the X-Delete-At it holds (Swift's expirer sends it too).
   const ifDeleteAt = sreq.headers['x-if-delete-at'];
   if (ifDeleteAt !== undefined) headers['x-if-delete-at'] = ifDeleteAt;

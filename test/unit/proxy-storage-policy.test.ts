@@ -1,4 +1,6 @@
 import t from 'tap';
+import { parseStoragePolicies } from '../../common/storage-policy.js';
+import { objectPolicy } from '../../proxy/storage-policy.js';
 import { loginToken, mockProxy } from '../helpers/mock-proxy.js';
 
 /**
@@ -118,4 +120,16 @@ t.test('/info lists the policies as Swift does', async (t) => {
     { name: 'gold', aliases: 'gold', default: true },
     { name: 'scratch', aliases: 'scratch, tmp' },
   ]);
+});
+
+t.test("objectPolicy: which policy's ring holds a container's objects", async (t) => {
+  const two = parseStoragePolicies(POLICIES);
+  const log = { error: () => undefined };
+  const info = (status: number, storagePolicy = 0) => ({ status, storagePolicy, objectCount: 0, bytesUsed: 0, headers: {} });
+  t.same(objectPolicy(two, info(204, 1), log), { index: 1 }, 'the container says');
+  t.same(objectPolicy(two, info(204, 2), log), { index: 2 }, 'a deprecated policy still serves its objects');
+  t.same(objectPolicy(two, info(204, 5), log), { status: 503 }, 'an index this proxy does not have');
+  t.same(objectPolicy(two, info(404), log), { index: 0 }, "a missing container: policy 0, as Swift (its objects answer 404)");
+  t.same(objectPolicy(two, info(503), log), { status: 503 }, 'nobody could say, and it matters');
+  t.same(objectPolicy(parseStoragePolicies([]), info(503), log), { index: 0 }, 'nobody could say, but there is one policy: reads go on as before policies');
 });
