@@ -11,6 +11,8 @@ import { BACKEND_SIGNATURE_HEADER, verifyBackendRequest } from '../common/backen
 import { splitCanonicalPath } from '../common/backend-path.js';
 import { isDeviceDir, validDeviceName } from './devices.js';
 import { memoryReport } from './memory-report.js';
+import { quarantineDirOf } from './object/layout.js';
+import { SINGLE_POLICY, type StoragePolicies } from '../common/storage-policy.js';
 import { RawBodyConnection } from './object/raw-receiver.js';
 import type { BackendRequest, BackendServer, StorageNodeContext } from './types.js';
 
@@ -179,7 +181,7 @@ async function route(
   // Open to anyone who can reach the node: the health check and read-only status (no tenant data).
   if (rawPath === '/healthcheck') return sendStatus(res, 200, 'OK');
   if (rawPath === '/recon/devices' && method === 'GET') return sendJson(res, await deviceReport(ctx.devicesRoot));
-  if (rawPath === '/recon/status' && method === 'GET') return sendJson(res, await nodeStatus(ctx.devicesRoot));
+  if (rawPath === '/recon/status' && method === 'GET') return sendJson(res, await nodeStatus(ctx.devicesRoot, ctx.policies ?? SINGLE_POLICY));
   if (rawPath === '/recon/memory' && method === 'GET') return sendJson(res, await memoryReport(servers.levelDbMemory ?? (async () => ({}))));
   // Everything else must be signed over this exact method, path and query (a raw body's upgrade was checked before it was accepted).
   if (!raw && !signedBy(ctx, req)) {
@@ -295,14 +297,16 @@ function sendJson(res: ServerResponse, v: unknown): void {
 }
 
 /** What `swiftlet status` sums up: the daemons' last passes and what waits on this node's disks. */
-async function nodeStatus(root: string): Promise<{ reports: PassReport[]; devices: Array<{ device: string; asyncPendings: number; quarantined: number }> }> {
+async function nodeStatus(root: string, policies: StoragePolicies): Promise<{ reports: PassReport[]; devices: Array<{ device: string; asyncPendings: number; quarantined: number }> }> {
   const devices: Array<{ device: string; asyncPendings: number; quarantined: number }> = [];
   for (const d of await deviceReport(root)) {
     if (!d.mounted) continue;
+    let quarantined = 0;
+    for (const p of policies.all()) quarantined += await countFiles(quarantineDirOf(join(root, d.device), p.index), 1);
     devices.push({
       device: d.device,
       asyncPendings: await countFiles(join(root, d.device, 'async_pending'), 2),
-      quarantined: await countFiles(join(root, d.device, 'quarantined', 'objects'), 1),
+      quarantined,
     });
   }
   return { reports: await loadReports(root), devices };

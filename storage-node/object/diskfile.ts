@@ -9,7 +9,7 @@ import { closeQuietly, fdatasync, fstatSize, ftruncateFd, openFd, readAt } from 
 import { DIRECT_IO_ABOVE_BYTES, DirectWriter, wantsDirect } from './direct-io.js';
 import { groupSyncOf, type GroupSync } from '../group-sync.js';
 import { asDiskError, discardTempFile, errnoOf, fsyncDir, fsyncDirsSync, invalidateSuffix, makeDirs, openTempFile, renameIntoDir, SYNC_WRITE_BYTES, totalLength, writeAllAt, writeAllAtSync, writeFileDurable, type TempFile } from './fs-durable.js';
-import { OBJECTS_DIR, objectLocation, onDiskName, QUARANTINE_DIR, type ObjectLocation, type OnDiskFile } from './layout.js';
+import { objectLocation, objectsDirOf, onDiskName, quarantineDirOf, type ObjectLocation, type OnDiskFile } from './layout.js';
 import { crcHex } from '../../common/checksum.js';
 import { encodeTrailer, M, mergeMetaFile, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
 import { cleanupHashDirSync, readHashDir } from './ondisk.js';
@@ -176,11 +176,11 @@ function tagged<T>(f: () => T, file: string): T {
 }
 
 /**
- * Moves a corrupt file aside to `<device>/quarantined/objects/<hash>/` and invalidates its suffix
+ * Moves a corrupt file aside to `<device>/quarantined/objects[-<policy>]/<hash>/` and invalidates its suffix
  * so the replicator restores a good copy. Never throws (the request is answered 404 anyway).
  */
 export async function quarantineFile(loc: ObjectLocation, file: string, fsync: boolean): Promise<void> {
-  const dir = join(loc.devicePath, QUARANTINE_DIR, loc.hash);
+  const dir = join(quarantineDirOf(loc.devicePath, loc.policy), loc.hash);
   try {
     await mkdir(dir, { recursive: true });
     await rename(file, join(dir, basename(file)));
@@ -494,17 +494,17 @@ async function listMatching(dir: string, re: RegExp): Promise<string[]> {
   }
 }
 
-/** Partitions that have an objects/ folder on a device. */
-export async function listPartitions(devicePath: string): Promise<number[]> {
-  return (await listMatching(join(devicePath, OBJECTS_DIR), PARTITION_RE)).map(Number).sort((a, b) => a - b);
+/** Partitions that have a folder on a device, in storage policy `policy`'s objects folder. */
+export async function listPartitions(devicePath: string, policy = 0): Promise<number[]> {
+  return (await listMatching(objectsDirOf(devicePath, policy), PARTITION_RE)).map(Number).sort((a, b) => a - b);
 }
 
-export async function listSuffixes(devicePath: string, partition: number): Promise<string[]> {
-  return listMatching(join(devicePath, OBJECTS_DIR, String(partition)), SUFFIX_RE);
+export async function listSuffixes(devicePath: string, partition: number, policy = 0): Promise<string[]> {
+  return listMatching(join(objectsDirOf(devicePath, policy), String(partition)), SUFFIX_RE);
 }
 
-export async function listHashes(devicePath: string, partition: number, suffix: string): Promise<string[]> {
-  return listMatching(join(devicePath, OBJECTS_DIR, String(partition), suffix), HASH_RE);
+export async function listHashes(devicePath: string, partition: number, suffix: string, policy = 0): Promise<string[]> {
+  return listMatching(join(objectsDirOf(devicePath, policy), String(partition), suffix), HASH_RE);
 }
 
 export { objectLocation };

@@ -13,6 +13,7 @@ export function createObjectServer(ctx: StorageNodeContext): BackendServer {
   return {
     async handle(r: BackendRequest): Promise<void> {
       const o = objectRequest(ctx, r);
+      if ('noPolicy' in o) return respond(r.res, 503, {}, `No policy with index ${o.noPolicy}`, { close: !r.req.readableEnded });
       switch (r.method) {
         case 'PUT':
           return handlePut(o);

@@ -9,11 +9,12 @@ import { receiveBody, type ChunkSink } from './body-receiver.js';
 import { listHashes, verifyDataFile } from './diskfile.js';
 import { closeFd, fdatasync } from './fd.js';
 import { asDiskError, discardTempFile, invalidateSuffix, openTempFile, renameIntoDir, writeAllAt, writeFileDurable, type TempFile } from './fs-durable.js';
-import { objectLocation, parseOnDiskName, type OnDiskFile } from './layout.js';
+import { objectLocation, parseOnDiskName, type ObjectLocation, type OnDiskFile } from './layout.js';
+import { POLICY_INDEX_HEADER } from '../../common/storage-policy.js';
 import { crcHex } from '../../common/checksum.js';
 import { M, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
 import { classifyHashDirFiles, cleanupHashDir, listHashDir } from './ondisk.js';
-import { respond } from './request.js';
+import { requestPolicy, respond } from './request.js';
 import { currentFiles, getSuffixHashes, isSuffix, removePartitionIfEmpty } from './suffix-hashes.js';
 
 /**
@@ -29,6 +30,9 @@ import { currentFiles, getSuffixHashes, isSuffix, removePartitionIfEmpty } from 
  *                                        422 corrupt; 400 bad name; 411 no Content-Length
  *   DELETE /<dev>/<part>                 drop the partition if it holds no object files (after a
  *                                        handoff revert): 204, or 409 when something is left
+ *
+ * Each works on the objects folder of the storage policy in X-Backend-Storage-Policy-Index
+ * (absent: 0); a policy the node does not have is 503, as for object requests.
  */
 
 export interface ObjectReplicationOptions {
@@ -61,26 +65,32 @@ async function dispatch(ctx: StorageNodeContext, opts: ObjectReplicationOptions,
   };
   if (!partStr || !/^\d+$/.test(partStr) || extra.length > 0) return bad('Invalid path');
   const partition = Number(partStr);
+  const rawPolicy = r.req.headers[POLICY_INDEX_HEADER];
+  const policy = requestPolicy(ctx, rawPolicy);
+  if (policy === undefined) {
+    r.req.resume();
+    return respond(r.res, 503, {}, `No policy with index ${String(rawPolicy)}`, { close: !r.req.readableEnded });
+  }
   const suffixes = parseSuffixes(a);
   switch (r.method) {
     case 'REPLICATE':
     case 'POST':
       if (b !== undefined || suffixes === undefined) return bad('Invalid suffixes');
       r.req.resume();
-      return sendJson(r, (await getSuffixHashes(r.devicePath, partition, { reclaimAgeS: opts.reclaimAgeS, now: ctx.clock(), fsync: ctx.fsync, recalculate: suffixes })).hashes);
+      return sendJson(r, (await getSuffixHashes(r.devicePath, partition, { reclaimAgeS: opts.reclaimAgeS, now: ctx.clock(), fsync: ctx.fsync, recalculate: suffixes }, policy)).hashes);
     case 'GET':
       if (b !== undefined || suffixes === undefined || suffixes.length === 0) return bad('Invalid suffixes');
       r.req.resume();
-      return sendJson(r, await listSuffixFiles(r.devicePath, partition, suffixes));
+      return sendJson(r, await listSuffixFiles(r.devicePath, partition, suffixes, policy));
     case 'PUT': {
       const file = b === undefined ? undefined : parseOnDiskName(b);
       if (a === undefined || !HASH_RE.test(a) || !file) return bad('Invalid object file path');
-      return receivePush(ctx, opts, r, partition, a, file);
+      return receivePush(ctx, opts, r, objectLocation(r.devicePath, partition, a, policy), file);
     }
     case 'DELETE':
       if (a !== undefined) return bad('Invalid path');
       r.req.resume();
-      return (await removePartitionIfEmpty(r.devicePath, partition)) ? respond(r.res, 204) : respond(r.res, 409, {}, 'Partition not empty');
+      return (await removePartitionIfEmpty(r.devicePath, partition, policy)) ? respond(r.res, 204) : respond(r.res, 409, {}, 'Partition not empty');
     default:
       r.req.resume();
       return respond(r.res, 405, { Allow: 'POST, GET, PUT, DELETE' }, 'Method Not Allowed');
@@ -99,11 +109,11 @@ function sendJson(r: ReplicateRequest, v: unknown): void {
 }
 
 /** `{hash: [current file names]}` for the given suffixes of a partition; read only. */
-async function listSuffixFiles(devicePath: string, partition: number, suffixes: readonly string[]): Promise<Record<string, string[]>> {
+async function listSuffixFiles(devicePath: string, partition: number, suffixes: readonly string[], policy: number): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const suffix of suffixes) {
-    for (const hash of await listHashes(devicePath, partition, suffix)) {
-      const files = currentFiles((await listHashDir(objectLocation(devicePath, partition, hash).hashDir)) ?? []);
+    for (const hash of await listHashes(devicePath, partition, suffix, policy)) {
+      const files = currentFiles((await listHashDir(objectLocation(devicePath, partition, hash, policy).hashDir)) ?? []);
       if (files.length > 0) out[hash] = files;
     }
   }
@@ -112,13 +122,13 @@ async function listSuffixFiles(devicePath: string, partition: number, suffixes: 
 
 // ---- receiving a pushed file ----
 
-async function receivePush(ctx: StorageNodeContext, opts: ObjectReplicationOptions, r: ReplicateRequest, partition: number, hash: string, file: OnDiskFile): Promise<void> {
+async function receivePush(ctx: StorageNodeContext, opts: ObjectReplicationOptions, r: ReplicateRequest, loc: ObjectLocation, file: OnDiskFile): Promise<void> {
+  const { partition, hash } = loc;
   const lengthHeader = r.req.headers['content-length'];
   const expectedLength = lengthHeader === undefined ? NaN : Number(lengthHeader);
   if (!Number.isSafeInteger(expectedLength) || expectedLength < 0) {
     return respond(r.res, 411, {}, 'Content-Length required', { close: !r.req.readableEnded });
   }
-  const loc = objectLocation(r.devicePath, partition, hash);
   const receive = { expectedLength, idleTimeoutMs: ctx.clientTimeoutMs };
 
   // Newest wins: a file the dir already has, or one it would drop at once, is accepted and ignored.

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { hashPath } from '../../common/hash-path.js';
 import { H } from '../../common/headers.js';
+import { parsePolicyIndex, POLICY_INDEX_HEADER, SINGLE_POLICY } from '../../common/storage-policy.js';
 import { Timestamp } from '../../common/timestamp.js';
 import type { BackendRequest, StorageNodeContext } from '../types.js';
 import { objectLocation, type ObjectLocation } from './layout.js';
@@ -18,12 +19,26 @@ export interface ObjectRequest {
   loc: ObjectLocation;
 }
 
-export function objectRequest(ctx: StorageNodeContext, r: BackendRequest): ObjectRequest {
+/**
+ * The object request's place on the device: the folder of the storage policy it names
+ * (X-Backend-Storage-Policy-Index, absent = 0). A policy this node does not have is Swift's 503
+ * `No policy with index N` (returned as `{ noPolicy }`): the node's storage_policies lack it.
+ */
+export function objectRequest(ctx: StorageNodeContext, r: BackendRequest): ObjectRequest | { noPolicy: string } {
+  const raw = r.req.headers[POLICY_INDEX_HEADER];
+  const policy = requestPolicy(ctx, raw);
+  if (policy === undefined) return { noPolicy: String(raw) };
   const account = r.account;
   const container = r.container ?? '';
   const obj = r.object ?? '';
   const hash = hashPath(ctx.secret, account, container, obj);
-  return { ctx, r, account, container, obj, name: `/${account}/${container}/${obj}`, hash, loc: objectLocation(r.devicePath, r.partition, hash) };
+  return { ctx, r, account, container, obj, name: `/${account}/${container}/${obj}`, hash, loc: objectLocation(r.devicePath, r.partition, hash, policy) };
+}
+
+/** The storage policy a backend request names, if this node has it (absent: 0). */
+export function requestPolicy(ctx: Pick<StorageNodeContext, 'policies'>, raw: string | string[] | undefined): number | undefined {
+  const index = parsePolicyIndex(raw);
+  return index !== undefined && (ctx.policies ?? SINGLE_POLICY).byIndex(index) ? index : undefined;
 }
 
 /** Names are UTF-8 without NUL (the router already refused bad percent-encoding). */

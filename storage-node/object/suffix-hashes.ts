@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Timestamp } from '../../common/timestamp.js';
 import { closeFd, closeQuietly, fdatasync, openFd } from './fd.js';
 import { errnoOf, fsyncDir, writeAllAt } from './fs-durable.js';
-import { HASHES_INVALID, OBJECTS_DIR, parseOnDiskName } from './layout.js';
+import { HASHES_INVALID, objectsDirOf, parseOnDiskName } from './layout.js';
 import { classifyHashDirFiles, cleanupHashDir, listHashDir } from './ondisk.js';
 
 /**
@@ -64,8 +64,8 @@ export function isSuffix(s: string): boolean {
   return SUFFIX_RE.test(s);
 }
 
-export function partitionDirOf(devicePath: string, partition: number): string {
-  return join(devicePath, OBJECTS_DIR, String(partition));
+export function partitionDirOf(devicePath: string, partition: number, policy = 0): string {
+  return join(objectsDirOf(devicePath, policy), String(partition));
 }
 
 /** The files of a hash dir that count (no superseded or foreign ones), sorted: what is hashed, listed and pushed. */
@@ -253,8 +253,8 @@ async function hashSuffix(suffixDir: string, reclaimBefore: Timestamp, reclaimAg
  * The partition's suffix hashes, rehashing only what changed (invalidated, asked for, due for
  * reclaim, or unknown to the cache). A missing partition has no suffixes and is not created.
  */
-export async function getSuffixHashes(devicePath: string, partition: number, opts: SuffixHashOptions): Promise<SuffixHashResult> {
-  const partDir = partitionDirOf(devicePath, partition);
+export async function getSuffixHashes(devicePath: string, partition: number, opts: SuffixHashOptions, policy = 0): Promise<SuffixHashResult> {
+  const partDir = partitionDirOf(devicePath, partition, policy);
   return withPartitionLock(partDir, async () => {
     let entries: string[];
     try {
@@ -314,8 +314,8 @@ export async function getSuffixHashes(devicePath: string, partition: number, opt
  * something is still there (a write raced in; the next pass sees it, and rehashes it all since
  * the cache is gone).
  */
-export async function removePartitionIfEmpty(devicePath: string, partition: number): Promise<boolean> {
-  const partDir = partitionDirOf(devicePath, partition);
+export async function removePartitionIfEmpty(devicePath: string, partition: number, policy = 0): Promise<boolean> {
+  const partDir = partitionDirOf(devicePath, partition, policy);
   return withPartitionLock(partDir, async () => {
     let entries: string[];
     try {

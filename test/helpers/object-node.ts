@@ -6,6 +6,7 @@ import { hashPath } from '../../common/hash-path.js';
 import { backendPath } from '../../common/backend-path.js';
 import { objectLocation, type ObjectLocation } from '../../storage-node/object/layout.js';
 import { createObjectServer } from '../../storage-node/object/object-server.js';
+import { createObjectReplicationHandler } from '../../storage-node/object/replication.js';
 import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
 import type { BackendServer, StorageNodeContext } from '../../storage-node/types.js';
 import { SECRET, testNodeContext } from './node-context.js';
@@ -13,7 +14,7 @@ import { SECRET, testNodeContext } from './node-context.js';
 export { SECRET };
 
 /**
- * One in-process storage node with only its object server (the others answer 501), one device
+ * One in-process storage node with only its object server and object replication (the others answer 501), one device
  * in a temp root, on 127.0.0.1; its log lines can be awaited. For the object server's tests.
  */
 export const DEV = 'sda1';
@@ -48,7 +49,14 @@ export async function startNode(t: { teardown: (f: () => unknown) => void }, ove
   const ctx = await testNodeContext('swiftlet-objsrv-', DEV, { log, clock: () => now.ms, containerUpdateTimeoutMs: 2000, ...over });
   const root = ctx.devicesRoot;
   const stub: BackendServer = { handle: async (r) => sendStatus(r.res, 501), close: async () => {} };
-  const server = createStorageNodeHttpServer(ctx, { object: createObjectServer(ctx), container: stub, account: stub, objectRow: stub, containerRow: stub });
+  const server = createStorageNodeHttpServer(ctx, {
+    object: createObjectServer(ctx),
+    container: stub,
+    account: stub,
+    objectRow: stub,
+    containerRow: stub,
+    replicate: { object: createObjectReplicationHandler(ctx, { reclaimAgeS: 7 * 86400 }) },
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   t.teardown(async () => {
