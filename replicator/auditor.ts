@@ -8,6 +8,7 @@ import type { ObjectLocation, OnDiskFile } from '../storage-node/object/layout.j
 import { M, parseMetadataJson, type ObjectMetadata } from '../storage-node/object/metadata.js';
 import { readHashDir } from '../storage-node/object/ondisk.js';
 import type { DaemonContext } from './context.js';
+import { SINGLE_POLICY } from '../common/storage-policy.js';
 import { startReport, type Daemon, type PassReport } from './daemon.js';
 import { localDevices, ringAddress } from './local-devices.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -16,8 +17,8 @@ import { RateLimiter } from './rate-limiter.js';
  * The object auditor (Swift's obj/auditor.py): reads every current .data of each local device
  * whole and checks it against its own trailer — size, ETag, CRC32C — and that its metadata makes
  * sense where it lies (the name hashes to its directory, X-Timestamp is the file's). A newer .meta
- * must parse and carry its own timestamp. A bad file is moved to
- * `<device>/quarantined/objects/<hash>/` and its suffix invalidated, so the replicator sees the
+ * must parse and carry its own timestamp. Every storage policy's folder is audited. A bad file is
+ * moved to `<device>/quarantined/objects[-<n>]/<hash>/` and its suffix invalidated, so the replicator sees the
  * difference and copies a good replica back.
  *
  * Reads are throttled to auditor_bytes_per_s (file bytes, body and trailer). Handoff partitions
@@ -39,13 +40,16 @@ export function createAuditor(ctx: DaemonContext, opts: AuditorOptions = {}): Da
     async runOnce(): Promise<PassReport> {
       const pass = startReport('auditor', ctx.clock);
       const { ip, port } = ringAddress(ctx.config);
-      for (const dev of await localDevices(ctx.rings.object(), ctx.devicesRoot, ip, port)) {
-        const devicePath = join(ctx.devicesRoot, dev.device);
-        try {
-          await auditDevice(ctx, limiter, devicePath, pass);
-        } catch (err) {
-          ctx.log.error({ err, devicePath }, 'auditor: device walk failed');
-          pass.error(`${devicePath}: ${String(err)}`);
+      // Every storage policy's folder on the devices its ring puts on this node.
+      for (const { index: policy } of (ctx.policies ?? SINGLE_POLICY).all()) {
+        for (const dev of await localDevices(ctx.rings.object(policy), ctx.devicesRoot, ip, port)) {
+          const devicePath = join(ctx.devicesRoot, dev.device);
+          try {
+            await auditDevice(ctx, limiter, devicePath, policy, pass);
+          } catch (err) {
+            ctx.log.error({ err, devicePath, policy }, 'auditor: device walk failed');
+            pass.error(`${devicePath} (policy ${policy}): ${String(err)}`);
+          }
         }
       }
       return pass.finish();
@@ -55,11 +59,11 @@ export function createAuditor(ctx: DaemonContext, opts: AuditorOptions = {}): Da
 
 type Pass = ReturnType<typeof startReport>;
 
-async function auditDevice(ctx: DaemonContext, limiter: RateLimiter, devicePath: string, pass: Pass): Promise<void> {
-  for (const partition of await listPartitions(devicePath)) {
-    for (const suffix of await listSuffixes(devicePath, partition)) {
-      for (const hash of await listHashes(devicePath, partition, suffix)) {
-        const loc = objectLocation(devicePath, partition, hash);
+async function auditDevice(ctx: DaemonContext, limiter: RateLimiter, devicePath: string, policy: number, pass: Pass): Promise<void> {
+  for (const partition of await listPartitions(devicePath, policy)) {
+    for (const suffix of await listSuffixes(devicePath, partition, policy)) {
+      for (const hash of await listHashes(devicePath, partition, suffix, policy)) {
+        const loc = objectLocation(devicePath, partition, hash, policy);
         try {
           await auditHashDir(ctx, limiter, loc, pass);
         } catch (err) {

@@ -12,6 +12,7 @@ import { listHashes, listPartitions, listSuffixes, objectLocation, readObjectInf
 import { M } from '../storage-node/object/metadata.js';
 import { readHashDir } from '../storage-node/object/ondisk.js';
 import type { DaemonContext } from './context.js';
+import { POLICY_INDEX_HEADER, SINGLE_POLICY } from '../common/storage-policy.js';
 import { startReport, type Daemon, type PassReport } from './daemon.js';
 import { localDevices, ringAddress } from './local-devices.js';
 
@@ -57,15 +58,18 @@ export function createExpirer(ctx: DaemonContext): Daemon {
     name: 'expirer',
     async runOnce(): Promise<PassReport> {
       const pass = startReport('expirer', ctx.clock);
-      const ring = ctx.rings.object();
       const seen = new Set<string>();
       const { ip, port } = ringAddress(ctx.config);
-      for (const dev of await localDevices(ring, ctx.devicesRoot, ip, port)) {
-        try {
-          await scanDevice(ctx, ring, dev, index, seen, pass);
-        } catch (err) {
-          ctx.log.error({ err, device: dev.device }, 'expirer: device scan failed');
-          pass.error(`${dev.device}: ${String(err)}`);
+      // Every storage policy's folder, by that policy's ring.
+      for (const { index: policy } of (ctx.policies ?? SINGLE_POLICY).all()) {
+        const ring = ctx.rings.object(policy);
+        for (const dev of await localDevices(ring, ctx.devicesRoot, ip, port)) {
+          try {
+            await scanDevice(ctx, { ring, policy }, dev, index, seen, pass);
+          } catch (err) {
+            ctx.log.error({ err, device: dev.device, policy }, 'expirer: device scan failed');
+            pass.error(`${dev.device} (policy ${policy}): ${String(err)}`);
+          }
         }
       }
       // Forget objects gone since the last pass (deleted, moved away, partition handed off).
@@ -77,19 +81,26 @@ export function createExpirer(ctx: DaemonContext): Daemon {
 
 type Pass = ReturnType<typeof startReport>;
 
-async function scanDevice(ctx: DaemonContext, ring: Ring, dev: RingDevice, index: Map<string, IndexEntry>, seen: Set<string>, pass: Pass): Promise<void> {
+/** A storage policy and its ring. */
+interface PolicyRing {
+  ring: Ring;
+  policy: number;
+}
+
+async function scanDevice(ctx: DaemonContext, pr: PolicyRing, dev: RingDevice, index: Map<string, IndexEntry>, seen: Set<string>, pass: Pass): Promise<void> {
+  const { ring, policy } = pr;
   const devicePath = join(ctx.devicesRoot, dev.device);
-  for (const partition of await listPartitions(devicePath)) {
+  for (const partition of await listPartitions(devicePath, policy)) {
     if (partition >= ring.partCount || !ring.primaries(partition).some((d) => d.id === dev.id)) continue;
-    for (const suffix of await listSuffixes(devicePath, partition)) {
-      for (const hash of await listHashes(devicePath, partition, suffix)) {
-        const loc = objectLocation(devicePath, partition, hash);
+    for (const suffix of await listSuffixes(devicePath, partition, policy)) {
+      for (const hash of await listHashes(devicePath, partition, suffix, policy)) {
+        const loc = objectLocation(devicePath, partition, hash, policy);
         try {
           const entry = await indexEntry(ctx, loc, index, pass);
           if (!entry) continue;
           seen.add(loc.hashDir);
           if (entry.deleteAt !== undefined && entry.deleteAt * 1000 <= ctx.clock()) {
-            if (await expire(ctx, ring, hash, entry, pass)) index.delete(loc.hashDir);
+            if (await expire(ctx, pr, hash, entry, pass)) index.delete(loc.hashDir);
           }
         } catch (err) {
           ctx.log.error({ err, hashDir: loc.hashDir }, 'expirer: cannot check object');
@@ -141,7 +152,7 @@ export function expiryTimestamp(deleteAt: number, version: Timestamp): Timestamp
 }
 
 /** Deletes one due object on all its primaries. True once a quorum has it gone (or superseded). */
-async function expire(ctx: DaemonContext, ring: Ring, hash: string, entry: IndexEntry, pass: Pass): Promise<boolean> {
+async function expire(ctx: DaemonContext, { ring, policy }: PolicyRing, hash: string, entry: IndexEntry, pass: Pass): Promise<boolean> {
   const path = splitName(ctx, entry.name, hash);
   if (!path || entry.deleteAt === undefined || !entry.timestamp) {
     pass.error(`object ${hash}: bad name ${JSON.stringify(entry.name)}`);
@@ -153,7 +164,8 @@ async function expire(ctx: DaemonContext, ring: Ring, hash: string, entry: Index
   const txn = `tx-expirer-${randomUUID()}`;
   const pathFor = (d: RingDevice): BackendPath => backendPath(d.device, part, account, container, obj);
 
-  if (await newerLiveVersion(ctx, nodes, pathFor, entry.timestamp, txn)) {
+  const policyHeader = { [POLICY_INDEX_HEADER]: String(policy) };
+  if (await newerLiveVersion(ctx, nodes, pathFor, entry.timestamp, { [H.transId]: txn, ...policyHeader })) {
     ctx.log.info({ account, container, obj }, 'expirer: a primary holds a newer version; leaving this copy to the replicator');
     pass.count('stale');
     return false;
@@ -168,6 +180,7 @@ async function expire(ctx: DaemonContext, ring: Ring, hash: string, entry: Index
         'x-if-delete-at': String(entry.deleteAt),
         [H.backendSource]: 'object-expirer',
         [H.transId]: txn,
+        ...policyHeader,
         ...targets(i),
       };
       return send(ctx, 'DELETE', d, pathFor(d), headers);
@@ -193,11 +206,11 @@ async function expire(ctx: DaemonContext, ring: Ring, hash: string, entry: Index
  * True when some primary serves a live version newer than ours (its X-Backend-Timestamp). A
  * replica that has expired the object answers 404, as does one that deleted it: neither stops us.
  */
-async function newerLiveVersion(ctx: DaemonContext, nodes: RingDevice[], pathFor: (d: RingDevice) => BackendPath, ours: Timestamp, txn: string): Promise<boolean> {
+async function newerLiveVersion(ctx: DaemonContext, nodes: RingDevice[], pathFor: (d: RingDevice) => BackendPath, ours: Timestamp, headers: Record<string, string>): Promise<boolean> {
   const answers = await Promise.all(
     nodes.map(async (d) => {
       try {
-        const res = await ctx.backend.request(originOf(d), 'HEAD', pathFor(d), { headers: { [H.transId]: txn }, headersTimeout: ctx.config.node_timeout_ms });
+        const res = await ctx.backend.request(originOf(d), 'HEAD', pathFor(d), { headers, headersTimeout: ctx.config.node_timeout_ms });
         await discardBody(res.body);
         const ts = Timestamp.tryParse(firstHeader(res.headers[H.backendTimestamp]));
         return res.statusCode >= 200 && res.statusCode < 300 && ts !== undefined && ts.compare(ours) > 0;

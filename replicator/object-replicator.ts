@@ -12,12 +12,14 @@ import { parseOnDiskName, partitionLockPath } from '../storage-node/object/layou
 import { classifyHashDirFiles, listHashDir } from '../storage-node/object/ondisk.js';
 import { currentFiles, partitionDirOf, suffixHashOf } from '../storage-node/object/suffix-hashes.js';
 import type { DaemonContext } from './context.js';
+import { POLICY_INDEX_HEADER, SINGLE_POLICY } from '../common/storage-policy.js';
 import { startReport, type Daemon, type PassReport } from './daemon.js';
 import { localDevices, ringAddress } from './local-devices.js';
 import { RateLimiter } from './rate-limiter.js';
 
 /**
- * The object replicator (Swift's obj/replicator.py). For each partition dir on each local device:
+ * The object replicator (Swift's obj/replicator.py). For each storage policy, by that policy's
+ * ring, and each partition dir in its folder (`objects`, `objects-<n>`) on each local device:
  *
  * - **update** (this device is a primary): ask our own node for the suffix hashes (REPLICATE: the
  *   node owns its hash cache, so a quiet partition costs no rehash), ask each other primary for
@@ -58,18 +60,21 @@ export function createObjectReplicator(ctx: DaemonContext, opts: ObjectReplicato
     async runOnce(): Promise<PassReport> {
       const pass = startReport('object-replicator', ctx.clock);
       for (const k of COUNTS) pass.count(k, 0);
-      const ring = ctx.rings.object();
       const { ip, port } = ringAddress(ctx.config);
       const jobs: Job[] = [];
-      for (const dev of await localDevices(ring, ctx.devicesRoot, ip, port)) {
-        const devicePath = join(ctx.devicesRoot, dev.device);
-        try {
-          for (const part of await listPartitions(devicePath)) jobs.push({ dev, devicePath, part });
-        } catch (err) {
-          pass.error(`${dev.device}: cannot list partitions: ${String(err)}`);
+      // Each storage policy's folder, by that policy's ring (its replica count and devices).
+      for (const { index: policy } of (ctx.policies ?? SINGLE_POLICY).all()) {
+        const ring = ctx.rings.object(policy);
+        for (const dev of await localDevices(ring, ctx.devicesRoot, ip, port)) {
+          const devicePath = join(ctx.devicesRoot, dev.device);
+          try {
+            for (const part of await listPartitions(devicePath, policy)) jobs.push({ dev, devicePath, part, policy, ring });
+          } catch (err) {
+            pass.error(`${dev.device}: cannot list partitions of policy ${policy}: ${String(err)}`);
+          }
         }
       }
-      const env: Env = { ctx, ring, pass, objects, bytes };
+      const env: Env = { ctx, pass, objects, bytes };
       await runLimited(jobs, ctx.config.replicator_concurrency, async (job) => {
         try {
           await replicatePartition(env, job);
@@ -87,11 +92,13 @@ interface Job {
   dev: RingDevice;
   devicePath: string;
   part: number;
+  /** The storage policy whose folder holds the partition, and that policy's ring. */
+  policy: number;
+  ring: Ring;
 }
 
 interface Env {
   ctx: DaemonContext;
-  ring: Ring;
   pass: ReturnType<typeof startReport>;
   objects: RateLimiter;
   bytes: RateLimiter;
@@ -106,7 +113,7 @@ async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) =
 }
 
 async function replicatePartition(env: Env, job: Job): Promise<void> {
-  if (job.part >= env.ring.partCount) {
+  if (job.part >= job.ring.partCount) {
     env.pass.error(`${job.dev.device}/${job.part}: partition not in the ring`);
     return;
   }
@@ -115,16 +122,16 @@ async function replicatePartition(env: Env, job: Job): Promise<void> {
   // (REPLICATE, the partition's removal) it serializes in its own process; what this process does
   // on disk (reading files to push, deleting a reverted handoff's files) needs a lock between
   // processes: Swift's lock_path, here a lock file (common/lock-file.ts), held for the job.
-  const lock = tryLockFile(partitionLockPath(job.devicePath, job.part));
+  const lock = tryLockFile(partitionLockPath(job.devicePath, job.part, job.policy));
   // Busy, or reverted and removed by the pass that held it since we listed it: that pass did it.
-  if (!lock || !existsSync(partitionDirOf(job.devicePath, job.part))) {
+  if (!lock || !existsSync(partitionDirOf(job.devicePath, job.part, job.policy))) {
     lock?.release();
     env.pass.count('partitionsBusy');
     return;
   }
   try {
     env.pass.count('partitions');
-    const primaries = env.ring.primaries(job.part);
+    const primaries = job.ring.primaries(job.part);
     if (primaries.some((d) => d.id === job.dev.id)) await update(env, job, primaries);
     else await revert(env, job, primaries);
   } finally {
@@ -142,11 +149,11 @@ interface HashDirListing {
 }
 
 /** The hash dirs of some suffixes of a local partition, read from disk (names only, no file reads). */
-async function readLocal(devicePath: string, part: number, suffixes: readonly string[]): Promise<Map<string, HashDirListing>> {
+async function readLocal(job: Job, suffixes: readonly string[]): Promise<Map<string, HashDirListing>> {
   const out = new Map<string, HashDirListing>();
   for (const suffix of suffixes) {
-    for (const hash of await listHashes(devicePath, part, suffix)) {
-      const all = ((await listHashDir(objectLocation(devicePath, part, hash).hashDir)) ?? []).filter((n) => parseOnDiskName(n) !== undefined);
+    for (const hash of await listHashes(job.devicePath, job.part, suffix, job.policy)) {
+      const all = ((await listHashDir(objectLocation(job.devicePath, job.part, hash, job.policy).hashDir)) ?? []).filter((n) => parseOnDiskName(n) !== undefined);
       const current = currentFiles(all);
       if (all.length > 0) out.set(hash, { suffix, current, all });
     }
@@ -165,15 +172,15 @@ interface LocalView {
 async function update(env: Env, job: Job, primaries: RingDevice[]): Promise<void> {
   let hashes: Record<string, string>;
   try {
-    hashes = await replicateCall(env, job.dev, job.part, []);
+    hashes = await replicateCall(env, job, job.dev, []);
   } catch (err) {
     env.pass.error(`${job.dev.device}/${job.part}: own node's suffix hashes: ${String(err)}`);
     return;
   }
   if (Object.keys(hashes).length === 0) return; // nothing here to give
-  const local: LocalView = { hashes, files: (suffixes) => readLocal(job.devicePath, job.part, suffixes) };
+  const local: LocalView = { hashes, files: (suffixes) => readLocal(job, suffixes) };
   const targets = primaries.filter((d) => d.id !== job.dev.id);
-  const handoffs = env.ring.handoffs(job.part);
+  const handoffs = job.ring.handoffs(job.part);
   for (let i = 0; i < targets.length; i++) {
     const peer = targets[i] as RingDevice;
     try {
@@ -192,7 +199,7 @@ async function update(env: Env, job: Job, primaries: RingDevice[]): Promise<void
 // ---- revert: a partition that does not belong here goes to its primaries ----
 
 async function revert(env: Env, job: Job, primaries: RingDevice[]): Promise<void> {
-  const listing = await readLocal(job.devicePath, job.part, await listSuffixes(job.devicePath, job.part));
+  const listing = await readLocal(job, await listSuffixes(job.devicePath, job.part, job.policy));
   const bySuffix = new Map<string, Map<string, string[]>>();
   for (const [hash, l] of listing) {
     if (!bySuffix.has(l.suffix)) bySuffix.set(l.suffix, new Map());
@@ -230,12 +237,12 @@ async function revert(env: Env, job: Job, primaries: RingDevice[]): Promise<void
   const touched = new Set<string>();
   for (const [hash, l] of listing) {
     if (uncovered.has(hash)) continue;
-    const hashDir = objectLocation(job.devicePath, job.part, hash).hashDir;
+    const hashDir = objectLocation(job.devicePath, job.part, hash, job.policy).hashDir;
     for (const name of l.all) await unlink(join(hashDir, name)).catch((e: unknown) => (errnoOf(e) === 'ENOENT' ? undefined : Promise.reject(e)));
     await rmdir(hashDir).catch(() => undefined);
     touched.add(l.suffix);
   }
-  const partitionDir = partitionDirOf(job.devicePath, job.part);
+  const partitionDir = partitionDirOf(job.devicePath, job.part, job.policy);
   for (const s of touched) await invalidateSuffix(partitionDir, s);
   if (uncovered.size === 0 && (await dropPartition(env, job))) env.pass.count('handoffPartitionsReverted');
   else env.pass.count('handoffPartitionsPending');
@@ -244,7 +251,7 @@ async function revert(env: Env, job: Job, primaries: RingDevice[]): Promise<void
 /** Asks our own node to remove the (now empty) partition: it owns the hash cache inside. */
 async function dropPartition(env: Env, job: Job): Promise<boolean> {
   try {
-    const res = await send(env, job.dev, 'DELETE', partPath(job.dev, job.part, []));
+    const res = await send(env, job, job.dev, 'DELETE', partPath(job.dev, job.part, []));
     if (res.status === 204) return true;
     if (res.status !== 409) env.pass.error(`${job.dev.device}/${job.part}: own node answered ${res.status} to the partition removal`);
   } catch (err) {
@@ -267,14 +274,14 @@ interface PeerSync {
  */
 async function syncPeer(env: Env, job: Job, peer: RingDevice, local: LocalView): Promise<PeerSync> {
   const out: PeerSync = { uncovered: new Set() };
-  const remote = await replicateCall(env, peer, job.part, []);
+  const remote = await replicateCall(env, job, peer, []);
   const suffixes = Object.keys(local.hashes);
   env.pass.count('suffixesChecked', suffixes.length);
   const differing = suffixes.filter((s) => local.hashes[s] !== remote[s]).sort();
   if (differing.length === 0) return out;
 
   const mine = await local.files(differing);
-  const theirs = await listCall(env, peer, job.part, differing);
+  const theirs = await listCall(env, job, peer, differing);
   for (const [hash, l] of mine) {
     const have = theirs[hash] ?? [];
     for (const name of pushOrder(l.current)) {
@@ -284,7 +291,7 @@ async function syncPeer(env: Env, job: Job, peer: RingDevice, local: LocalView):
     }
   }
   // The peer invalidated those suffixes on every push; this makes it rehash them now.
-  await replicateCall(env, peer, job.part, differing);
+  await replicateCall(env, job, peer, differing);
   env.pass.count('suffixesSynced', differing.length);
   return out;
 }
@@ -321,9 +328,14 @@ function partPath(d: RingDevice, part: number, suffixes: readonly string[]): Bac
   return suffixes.length > 0 ? nodePath(d.device, part, suffixes.join('-')) : nodePath(d.device, part);
 }
 
-async function send(env: Env, d: RingDevice, method: 'POST' | 'GET' | 'DELETE', path: BackendPath): Promise<{ status: number; body: Buffer }> {
+/** The headers of every replication request about `job`'s partition: which storage policy's folder. */
+function replicationHeaders(job: Job): Record<string, string> {
+  return { 'x-backend-replicate': 'object', [POLICY_INDEX_HEADER]: String(job.policy) };
+}
+
+async function send(env: Env, job: Job, d: RingDevice, method: 'POST' | 'GET' | 'DELETE', path: BackendPath): Promise<{ status: number; body: Buffer }> {
   try {
-    const res = await env.ctx.backend.request(originOf(d), method, path, { headers: { 'x-backend-replicate': 'object' } });
+    const res = await env.ctx.backend.request(originOf(d), method, path, { headers: replicationHeaders(job) });
     return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
   } catch (err) {
     throw new PeerError(0, `${method} ${describe(d)}${path}: ${(err as Error).message}`);
@@ -337,22 +349,22 @@ function chunks<T>(xs: readonly T[], n: number): T[][] {
 }
 
 /** REPLICATE (sent as POST): the peer rehashes `suffixes` (and whatever it had invalidated) and answers its hashes. */
-async function replicateCall(env: Env, d: RingDevice, part: number, suffixes: readonly string[]): Promise<Record<string, string>> {
+async function replicateCall(env: Env, job: Job, d: RingDevice, suffixes: readonly string[]): Promise<Record<string, string>> {
   let hashes: Record<string, string> = {};
   for (const group of suffixes.length > 0 ? chunks(suffixes, SUFFIXES_PER_CALL) : [[]]) {
-    const res = await send(env, d, 'POST', partPath(d, part, group));
-    if (res.status !== 200) throw new PeerError(res.status, `REPLICATE ${describe(d)}/${part}: ${res.status}`);
+    const res = await send(env, job, d, 'POST', partPath(d, job.part, group));
+    if (res.status !== 200) throw new PeerError(res.status, `REPLICATE ${describe(d)}/${job.part}: ${res.status}`);
     hashes = parseJsonObject(res.body, d) as Record<string, string>;
   }
   return hashes;
 }
 
 /** The peer's current files of some suffixes: `{hash: [names]}`. */
-async function listCall(env: Env, d: RingDevice, part: number, suffixes: readonly string[]): Promise<Record<string, string[]>> {
+async function listCall(env: Env, job: Job, d: RingDevice, suffixes: readonly string[]): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const group of chunks(suffixes, SUFFIXES_PER_CALL)) {
-    const res = await send(env, d, 'GET', partPath(d, part, group));
-    if (res.status !== 200) throw new PeerError(res.status, `list ${describe(d)}/${part}: ${res.status}`);
+    const res = await send(env, job, d, 'GET', partPath(d, job.part, group));
+    if (res.status !== 200) throw new PeerError(res.status, `list ${describe(d)}/${job.part}: ${res.status}`);
     Object.assign(out, parseJsonObject(res.body, d));
   }
   return out;
@@ -374,7 +386,7 @@ function parseJsonObject(body: Buffer, d: RingDevice): Record<string, unknown> {
  * 'rejected' for a 4xx (a .data the peer found corrupt is checked here and quarantined if bad).
  */
 async function pushFile(env: Env, job: Job, peer: RingDevice, hash: string, name: string): Promise<'stored' | 'not-needed' | 'gone' | 'rejected'> {
-  const loc = objectLocation(job.devicePath, job.part, hash);
+  const loc = objectLocation(job.devicePath, job.part, hash, job.policy);
   const path = join(loc.hashDir, name);
   let fd: number;
   try {
@@ -396,7 +408,7 @@ async function pushFile(env: Env, job: Job, peer: RingDevice, hash: string, name
   let res;
   try {
     res = await env.ctx.backend.request(originOf(peer), 'PUT', nodePath(peer.device, job.part, hash, name), {
-      headers: { 'x-backend-replicate': 'object', 'content-length': String(size) },
+      headers: { ...replicationHeaders(job), 'content-length': String(size) },
       body,
     });
   } catch (err) {

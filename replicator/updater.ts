@@ -8,6 +8,7 @@ import type { RetryReport } from '../storage-node/db/account-update.js';
 import { RETRY_ACCOUNT_UPDATES_PATH } from '../storage-node/db/updater-endpoint.js';
 import { listAsyncPendings, loadAsyncPending, removeAsyncPending, sendContainerUpdate, type AsyncPendingEntry } from '../storage-node/object/container-update.js';
 import type { DaemonContext } from './context.js';
+import { SINGLE_POLICY } from '../common/storage-policy.js';
 import { startReport, type Daemon, type PassReport } from './daemon.js';
 import { localDevices, ringAddress } from './local-devices.js';
 
@@ -42,8 +43,13 @@ export function createUpdater(ctx: DaemonContext, opts: UpdaterOptions = {}): Da
     async runOnce(): Promise<PassReport> {
       const pass = startReport('updater', ctx.clock);
       const { ip, port } = ringAddress(ctx.config);
-      for (const dev of await localDevices(ctx.rings.object(), ctx.devicesRoot, ip, port)) {
-        await sendAsyncPendings(ctx, join(ctx.devicesRoot, dev.device), pass);
+      // A device holds async pendings of whichever policies' objects it stores (one folder per device).
+      const objectDevices = new Set<string>();
+      for (const { index } of (ctx.policies ?? SINGLE_POLICY).all()) {
+        for (const dev of await localDevices(ctx.rings.object(index), ctx.devicesRoot, ip, port)) objectDevices.add(dev.device);
+      }
+      for (const device of [...objectDevices].sort()) {
+        await sendAsyncPendings(ctx, join(ctx.devicesRoot, device), pass);
       }
       for (const dev of await localDevices(ctx.rings.container(), ctx.devicesRoot, ip, port)) {
         await retryAccountUpdates(ctx, nodeUrl, dev.device, pass);

@@ -10,6 +10,7 @@ import { parseConfig } from '../../common/config.js';
 import { backendPath } from '../../common/backend-path.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
+import type { StoragePolicies } from '../../common/storage-policy.js';
 import { createClusterRings } from '../../ring-builder/bootstrap.js';
 import { Ring } from '../../ring-builder/ring.js';
 import type { DaemonContext, DaemonRings } from '../../replicator/context.js';
@@ -57,8 +58,8 @@ export async function reservePort(): Promise<number> {
   return port;
 }
 
-export async function startNode(t: Teardown, opts: { device: string; time: FakeTime; port?: number; listen?: boolean }): Promise<TestNode> {
-  const ctx = await testNodeContext('swiftlet-daemon-', opts.device, { clock: () => opts.time.ms });
+export async function startNode(t: Teardown, opts: { device: string; time: FakeTime; port?: number; listen?: boolean; policies?: StoragePolicies }): Promise<TestNode> {
+  const ctx = await testNodeContext('swiftlet-daemon-', opts.device, { clock: () => opts.time.ms, ...(opts.policies ? { policies: opts.policies } : {}) });
   const root = ctx.devicesRoot;
   const devicePath = join(root, opts.device);
   const object = createObjectServer(ctx);
@@ -118,7 +119,7 @@ export async function makeRings(t: Teardown, nodes: Array<{ port: number; device
   return { account: () => account, container: () => container, object: () => object };
 }
 
-/** The DaemonContext of the daemons running beside `node`. */
+/** The DaemonContext of the daemons running beside `node` (with the node's storage policies). */
 export function daemonContext(t: Teardown, node: TestNode, rings: DaemonRings, time: FakeTime, config: Record<string, unknown> = {}): DaemonContext {
   const agent = signingDispatcher();
   t.teardown(() => agent.close());
@@ -136,6 +137,7 @@ export function daemonContext(t: Teardown, node: TestNode, rings: DaemonRings, t
     devicesRoot: node.root,
     secret: SECRET,
     rings,
+    ...(node.ctx.policies ? { policies: node.ctx.policies } : {}),
     backend: backendClientOver(agent, TEST_BACKEND_KEY),
     log: silentLogger,
     clock: () => time.ms,

@@ -11,6 +11,7 @@ import { objectLocation, type ObjectLocation } from '../../storage-node/object/l
 import { crcHex } from '../../common/checksum.js';
 import { encodeTrailer } from '../../storage-node/object/metadata.js';
 import { call, closeClientAfter, daemonContext, makeRings, SECRET, stamper, startNode, type FakeTime, type TestNode } from '../helpers/daemon-nodes.js';
+import { parseStoragePolicies } from '../../common/storage-policy.js';
 
 /** The auditor over a real object server's files: corruption, bad metadata, rate limit. */
 
@@ -180,4 +181,25 @@ t.test('reads stay under auditor_bytes_per_s (injected clock and sleep)', async 
   // The limiter allows one second of burst, and the last file is read right after its wait.
   t.ok(total <= rate * (elapsedS + 1) + Math.max(...sizes), `${total} bytes in ${elapsedS} s at ${rate} B/s`);
   t.ok(total > rate * elapsedS, 'and no slower than needed');
+});
+
+t.test("every storage policy's folder is audited; its bad files go to its own quarantine", async (t) => {
+  const time: FakeTime = { ms: 1_700_000_000_000 };
+  const stamp = stamper(time);
+  const policies = parseStoragePolicies([
+    { index: 0, name: 'gold', default: true },
+    { index: 1, name: 'scratch' },
+  ]);
+  const node = await startNode(t, { device: 'sda1', time, policies });
+  const rings = await makeRings(t, [node], 1);
+  const part = rings.object().partitionFor('AUTH_a', 'c', 'o');
+  const r = await call('PUT', node.url(part, 'AUTH_a', 'c', 'o'), { 'X-Timestamp': stamp().internal, 'Content-Type': 'text/plain', 'X-Backend-Storage-Policy-Index': '1' }, 'scratch data');
+  t.equal(r.status, 201);
+  const loc = objectLocation(node.devicePath, part, hashPath(SECRET, 'AUTH_a', 'c', 'o'), 1);
+  const [data] = await ls(loc.hashDir);
+  await flipByte(join(loc.hashDir, data as string), 0);
+  const report = await createAuditor(daemonContext(t, node, rings, time)).runOnce();
+  t.equal(report.counts.objectsChecked, 1, 'the policy 1 object was read');
+  t.equal(report.counts.quarantined, 1);
+  t.same(await ls(join(node.devicePath, 'quarantined', 'objects-1', loc.hash)), [data], 'into quarantined/objects-1');
 });

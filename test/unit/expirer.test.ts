@@ -6,6 +6,7 @@ import type { DaemonRings } from '../../replicator/context.js';
 import { createExpirer, expiryTimestamp } from '../../replicator/expirer.js';
 import { objectLocation } from '../../storage-node/object/layout.js';
 import { call, closeClientAfter, daemonContext, listing, makeRings, SECRET, stamper, startNode, type FakeTime, type TestNode } from '../helpers/daemon-nodes.js';
+import { parseStoragePolicies } from '../../common/storage-policy.js';
 
 /** The expirer on three in-process storage nodes (3 replicas), on a fake clock. */
 
@@ -125,4 +126,29 @@ t.test('the DELETE timestamp is X-Delete-At, tie-broken past the version', async
   const whole = Timestamp.parse('1700000010');
   t.equal(expiryTimestamp(1_700_000_010, whole).internal, '1700000010.00000_0000000000000001');
   t.ok(expiryTimestamp(1_700_000_010, whole).compare(whole) > 0);
+});
+
+t.test("objects of every storage policy expire, deleted in their own folder", async (t) => {
+  const time: FakeTime = { ms: 1_700_000_000_000 };
+  const stamp = stamper(time);
+  const policies = parseStoragePolicies([
+    { index: 0, name: 'gold', default: true },
+    { index: 1, name: 'scratch' },
+  ]);
+  const nodes = [await startNode(t, { device: 'sda1', time, policies }), await startNode(t, { device: 'sdb1', time, policies }), await startNode(t, { device: 'sdc1', time, policies })];
+  const rings = await makeRings(t, nodes, 3);
+  const proxy = miniProxy(nodes, rings, stamp);
+  await proxy.createContainer();
+  const deleteAt = Math.floor(time.ms / 1000) + 10;
+  const inScratch = { 'X-Backend-Storage-Policy-Index': '1' };
+  await proxy.put('doomed', 'bye', { 'X-Delete-At': String(deleteAt), ...inScratch });
+  time.ms = (deleteAt + 1) * 1000;
+  let expired = 0;
+  for (const n of nodes) expired += (await createExpirer(daemonContext(t, n, rings, time)).runOnce()).counts.objectsExpired ?? 0;
+  t.equal(expired, 1, 'found in objects-1 and deleted');
+  const part = rings.object().partitionFor(A, C, 'doomed');
+  const hash = hashPath(SECRET, A, C, 'doomed');
+  const tsName = `${Timestamp.fromSeconds(deleteAt).internal}.ts`;
+  for (const n of nodes) t.same(await ls(objectLocation(n.devicePath, part, hash, 1).hashDir), [tsName], `a tombstone in objects-1 on ${n.device}`);
+  for (const url of proxy.containerUrls()) t.same(await listing(url), [], 'and the listing row is gone');
 });

@@ -13,6 +13,7 @@ import { hashPath } from '../../common/hash-path.js';
 import { backendPath } from '../../common/backend-path.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
+import { parseStoragePolicies, type StoragePolicies } from '../../common/storage-policy.js';
 import type { PassReport } from '../../common/pass-report.js';
 import { Ring } from '../../ring-builder/ring.js';
 import type { DaemonContext } from '../../replicator/context.js';
@@ -50,8 +51,8 @@ interface TNode {
 
 type Teardown = { teardown(fn: () => unknown): void };
 
-async function startNode(t: Teardown, device: string): Promise<TNode> {
-  const ctx = await testNodeContext('swiftlet-objrepl-', device, { clock: () => time.ms });
+async function startNode(t: Teardown, device: string, policies?: StoragePolicies): Promise<TNode> {
+  const ctx = await testNodeContext('swiftlet-objrepl-', device, { clock: () => time.ms, ...(policies ? { policies } : {}) });
   const root = ctx.devicesRoot;
   const devicePath = join(root, device);
   const stub: BackendServer = { handle: async (r) => sendStatus(r.res, 501), close: async () => {} };
@@ -93,8 +94,8 @@ async function startNode(t: Teardown, device: string): Promise<TNode> {
   return node;
 }
 
-async function cluster(t: Teardown): Promise<TNode[]> {
-  return Promise.all([0, 1, 2, 3].map((i) => startNode(t, `d${i}`)));
+async function cluster(t: Teardown, policies?: StoragePolicies): Promise<TNode[]> {
+  return Promise.all([0, 1, 2, 3].map((i) => startNode(t, `d${i}`, policies)));
 }
 
 /** A one-partition ring over the nodes; `primaries` are device indexes. */
@@ -110,7 +111,7 @@ function ringOf(nodes: TNode[], primaries: number[] = [0, 1, 2]): Ring {
   );
 }
 
-function replicator(t: Teardown, node: TNode, ring: () => Ring, config: Record<string, unknown> = {}) {
+function replicator(t: Teardown, node: TNode, ring: () => Ring, config: Record<string, unknown> = {}, over: Partial<DaemonContext> = {}) {
   const agent = signingDispatcher(TEST_BACKEND_KEY, { keepAliveTimeout: 10, connect: { timeout: 1000 } });
   t.teardown(() => agent.close());
   const ctx: DaemonContext = {
@@ -133,6 +134,7 @@ function replicator(t: Teardown, node: TNode, ring: () => Ring, config: Record<s
     log: silentLogger,
     clock: () => time.ms,
     fsync: false,
+    ...over,
   };
   return createObjectReplicator(ctx);
 }
@@ -367,4 +369,40 @@ t.test('a partition another live process holds is skipped and counted busy; a de
   t.match((await rep.runOnce()).counts, { partitions: 1, partitionsBusy: 0, objectsPushed: 2, failures: 0 }, 'its holder died: replicated');
   t.equal((await files(n1, 'o')).length, 1);
   t.notOk(await exists(lockPath), 'released after the job');
+});
+
+t.test("each storage policy is replicated by its own ring, in its own folder", async (t) => {
+  const policies = parseStoragePolicies([
+    { index: 0, name: 'gold', default: true },
+    { index: 1, name: 'scratch' },
+  ]);
+  const nodes = await cluster(t, policies);
+  const gold = ringOf(nodes, [0, 1, 2]);
+  const scratch = ringOf(nodes, [2, 3]); // 2 replicas, on d2 and d3
+  const reps = nodes.map((n) => replicator(t, n, () => gold, {}, { policies, rings: { account: () => gold, container: () => gold, object: (p = 0) => (p === 1 ? scratch : gold) } }));
+  const putIn = async (n: TNode, policy: string, o: string) => {
+    const r = await call('PUT', objUrl(n, o), { 'X-Timestamp': stamp().internal, 'Content-Type': 'text/plain', 'X-Backend-Storage-Policy-Index': policy }, o);
+    t.equal(r.status, 201, `PUT ${o} (policy ${policy}) on ${n.device}`);
+  };
+  const holders = async (policy: number, o: string) => {
+    const out: string[] = [];
+    for (const n of nodes) {
+      const names = await readdir(objectLocation(n.devicePath, PART, hashPath(SECRET, 'AUTH_a', 'c', o), policy).hashDir).catch(() => []);
+      if (names.some((f) => f.endsWith('.data'))) out.push(n.device);
+    }
+    return out;
+  };
+  await putIn(nodes[3]!, '1', 'scratch-o'); // one replica of two
+  await putIn(nodes[0]!, '1', 'scratch-handoff'); // d0 is no primary of policy 1
+  await putIn(nodes[0]!, '0', 'gold-o');
+  await putIn(nodes[1]!, '0', 'gold-o');
+  for (const r of reps) t.equal(counts(await r.runOnce()).failures, 0);
+  t.same(await holders(1, 'scratch-o'), ['d2', 'd3'], "policy 1: exactly its ring's 2 replicas");
+  t.same(await holders(1, 'scratch-handoff'), ['d2', 'd3'], 'policy 1: a handoff copy went to its primaries');
+  t.same(await holders(0, 'gold-o'), ['d0', 'd1', 'd2'], "policy 0: its ring's 3 replicas");
+  t.same(await holders(0, 'scratch-o'), [], 'nothing of policy 1 in policy 0 folders');
+  t.notOk(await exists(join(nodes[0]!.devicePath, 'objects-1', String(PART))), 'the reverted policy 1 partition is gone from d0');
+  t.ok(await exists(join(nodes[3]!.devicePath, 'objects-1', String(PART))), 'policy 1 partitions sit in objects-1');
+  t.equal(partitionLockPath(nodes[3]!.devicePath, PART, 1), join(nodes[3]!.devicePath, 'objects-1', `${PART}.lock`), 'and so do their locks');
+  for (const r of reps) t.match(counts(await r.runOnce()), { objectsPushed: 0, failures: 0 }, 'converged: nothing more to push');
 });

@@ -5,6 +5,7 @@ import { createUpdater } from '../../replicator/updater.js';
 import { listPendingAccountUpdates } from '../../storage-node/db/container-db.js';
 import { listAsyncPendings } from '../../storage-node/object/async-pending.js';
 import { call, closeClientAfter, daemonContext, listing, makeRings, reservePort, stamper, startNode, type FakeTime } from '../helpers/daemon-nodes.js';
+import { parseStoragePolicies } from '../../common/storage-policy.js';
 
 /** The updater against real in-process storage nodes: async pendings and account updates. */
 
@@ -156,4 +157,35 @@ t.test('the retry endpoint checks its input', async (t) => {
   t.equal(ok.status, 200);
   t.same(JSON.parse(ok.body.toString()), { attempted: 0, succeeded: 0, failed: 0, noTarget: 0 });
   t.same(await ls(node.devicePath), [], 'no database created on a device without one');
+});
+
+t.test("a device only another storage policy's ring lists still gets its async pendings sent", async (t) => {
+  const time: FakeTime = { ms: 1_700_000_000_000 };
+  const stamp = stamper(time);
+  const policies = parseStoragePolicies([
+    { index: 0, name: 'gold', default: true },
+    { index: 1, name: 'scratch' },
+  ]);
+  const objNode = await startNode(t, { device: 'sda1', time, policies });
+  const contPort = await reservePort();
+  const contNode = await startNode(t, { device: 'sdb1', time, port: contPort, listen: false, policies });
+  // Policy 0 (and the container ring) live on sdb1 only; policy 1 on sda1 only.
+  const onCont = await makeRings(t, [{ port: contPort, device: 'sdb1' }], 1);
+  const onObj = await makeRings(t, [objNode], 1);
+  const rings = { account: onCont.account, container: onCont.container, object: (p = 0) => (p === 1 ? onObj.object() : onCont.object()) };
+  const opart = rings.object(1).partitionFor('AUTH_a', 'c', 'o1');
+  const cpart = rings.container().partitionFor('AUTH_a', 'c');
+  const put = await call(
+    'PUT',
+    objNode.url(opart, 'AUTH_a', 'c', 'o1'),
+    { 'X-Timestamp': stamp().internal, 'Content-Type': 'text/plain', 'X-Backend-Storage-Policy-Index': '1', 'X-Container-Host': `127.0.0.1:${contPort}`, 'X-Container-Device': 'sdb1', 'X-Container-Partition': String(cpart) },
+    'hello',
+  );
+  t.equal(put.status, 201);
+  t.equal((await listAsyncPendings(objNode.devicePath)).length, 1, 'the container server is down: saved');
+  await contNode.start();
+  t.equal((await call('PUT', contNode.url(cpart, 'AUTH_a', 'c'), { 'X-Timestamp': stamp().internal })).status, 201);
+  const r = await createUpdater(daemonContext(t, objNode, rings, time)).runOnce();
+  t.equal(r.counts.successes, 1, 'sent from the device of the policy 1 ring');
+  t.same(await listing(contNode.url(cpart, 'AUTH_a', 'c')), ['o1']);
 });
