@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createClusterRings } from '../ring-builder/bootstrap.js';
-import { ringFile } from '../ring-builder/ring.js';
+import { objectRingName, Ring, ringFile } from '../ring-builder/ring.js';
+import { parseStoragePolicies } from '../common/storage-policy.js';
 
 /**
  * The all-in-one cluster: one proxy and N storage nodes (one device each, one zone each) on this
@@ -32,6 +33,16 @@ export interface AioLayout {
   nodeConfigs: string[];
 }
 
+/**
+ * The all-in-one's storage policies (written into every config on the first run): `gold`, the
+ * default, keeps 3 replicas; `scratch` keeps 2 (`X-Storage-Policy: scratch` on a container PUT),
+ * for data that can be made again. Each has its own object ring (object.ring.gz, object-1.ring.gz).
+ */
+export const AIO_POLICIES = [
+  { index: 0, name: 'gold', default: true, replicas: 3 },
+  { index: 1, name: 'scratch', replicas: 2 },
+] as const;
+
 const here = fileURLToPath(new URL('.', import.meta.url));
 const SWIFTLET_BIN = join(here, 'swiftlet.js');
 
@@ -55,7 +66,12 @@ export async function prepareAio(opts: AioOptions): Promise<AioLayout> {
   const nodeConfigs = Array.from({ length: opts.nodes }, (_, i) => join(etc, `node${i + 1}.json`));
   const proxyConfig = join(etc, 'proxy.json');
   if (!existsSync(ringFile(etc, 'object'))) {
-    const secret = { swift_hash_path_prefix: randomBytes(8).toString('hex'), swift_hash_path_suffix: randomBytes(8).toString('hex') };
+    // What every service of the cluster shares: the secret and the storage policies.
+    const secret = {
+      swift_hash_path_prefix: randomBytes(8).toString('hex'),
+      swift_hash_path_suffix: randomBytes(8).toString('hex'),
+      storage_policies: AIO_POLICIES.map(({ replicas: _r, ...p }) => p),
+    };
     await writeFile(clusterFile, JSON.stringify(secret, null, 2) + '\n');
     const devices = [];
     for (let i = 0; i < opts.nodes; i++) {
@@ -73,7 +89,13 @@ export async function prepareAio(opts: AioOptions): Promise<AioLayout> {
       await writeFile(nodeConfigs[i] as string, JSON.stringify(cfg, null, 2) + '\n');
       devices.push({ region: 1, zone: i + 1, ip: opts.bind, port, device: `d${i + 1}`, weight: 100 });
     }
-    await createClusterRings(etc, devices, { partPower: opts.partPower, replicas: 3, minPartHours: 1, seed: 1 });
+    await createClusterRings(etc, devices, {
+      partPower: opts.partPower,
+      replicas: 3,
+      minPartHours: 1,
+      seed: 1,
+      policyRings: AIO_POLICIES.map((p) => ({ index: p.index, replicas: p.replicas })),
+    });
     await writeFile(
       proxyConfig,
       JSON.stringify({ ...secret, ring_dir: etc, bind_ip: opts.bind, bind_port: opts.port, log_level: 'info' }, null, 2) + '\n',
@@ -180,6 +202,16 @@ function startChild(name: string, args: string[], verbose: boolean, env: NodeJS.
   return { name, proc, port };
 }
 
+/** "gold (3 replicas, default), scratch (2 replicas)", from the proxy's config and the rings. */
+async function describePolicies(layout: AioLayout): Promise<string> {
+  const cfg = JSON.parse(await readFile(layout.proxyConfig, 'utf8')) as { swift_hash_path_prefix?: string; swift_hash_path_suffix?: string; storage_policies?: unknown };
+  const secret = { prefix: cfg.swift_hash_path_prefix ?? '', suffix: cfg.swift_hash_path_suffix ?? '' };
+  return parseStoragePolicies(cfg.storage_policies)
+    .all()
+    .map((p) => `${p.name} (${Ring.loadSync(ringFile(layout.etc, objectRingName(p.index)), secret).replicaCount} replicas${p.isDefault ? ', default' : ''})`)
+    .join(', ');
+}
+
 export async function runAio(opts: AioOptions): Promise<void> {
   const layout = await prepareAio(opts);
   const nodeEnv = serverEnv({ UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(STORAGE_NODE_IO_THREADS) });
@@ -220,7 +252,8 @@ export async function runAio(opts: AioOptions): Promise<void> {
       data: resolve(opts.data),
     }),
   );
-  console.log(`Swiftlet all-in-one is up: ${opts.nodes} storage nodes, 3 replicas, data in ${resolve(opts.data)}`);
+  console.log(`Swiftlet all-in-one is up: ${opts.nodes} storage nodes, data in ${resolve(opts.data)}`);
+  console.log(`  policies:  ${await describePolicies(layout)}`);
   console.log(`  auth URL:  http://${host}:${port}/auth/v1.0`);
   console.log(`  user/key:  test:tester / testing   (also test2:tester2 / testing2, admin:admin / admin)`);
   console.log(`  try:       swift -A http://${host}:${port}/auth/v1.0 -U test:tester -K testing stat`);

@@ -4,7 +4,8 @@ import { nodePath } from '../common/backend-path.js';
 import { createBackendClient, originOf } from '../common/http-client.js';
 import { parseConfig, readJsonConfigFile, clusterSpec } from '../common/config.js';
 import type { PassReport } from '../common/pass-report.js';
-import { Ring, ringFile } from '../ring-builder/ring.js';
+import { objectRingName, Ring, ringFile, type RingName } from '../ring-builder/ring.js';
+import { parseStoragePolicies } from '../common/storage-policy.js';
 
 /**
  * `swiftlet status --config F [--json]`: the cluster's replication state from every storage
@@ -29,7 +30,10 @@ export async function statusCli(argv: string[]): Promise<number> {
   const cfg = parseConfig(clusterSpec, Object.fromEntries(Object.entries(raw).filter(([k]) => k in clusterSpec)), values.config);
   const secret = { prefix: cfg.swift_hash_path_prefix, suffix: cfg.swift_hash_path_suffix };
   const nodes = new Set<string>();
-  for (const name of ['account', 'container', 'object'] as const) {
+  const objectRings = parseStoragePolicies(cfg.storage_policies)
+    .all()
+    .map((p) => objectRingName(p.index));
+  for (const name of ['account', 'container', ...objectRings] as RingName[]) {
     for (const d of Ring.loadSync(ringFile(cfg.ring_dir, name), secret).allDevices()) nodes.add(`${d.ip}:${d.port}`);
   }
   const statuses: NodeStatus[] = [];

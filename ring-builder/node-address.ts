@@ -4,7 +4,8 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { HashSecret } from '../common/hash-path.js';
-import { Ring, ringFile, type RingDevice, type RingName } from './ring.js';
+import { objectRingName, Ring, ringFile, type RingDevice, type RingName } from './ring.js';
+import { parseStoragePolicies } from '../common/storage-policy.js';
 
 /**
  * Where a storage node listens when its config leaves `bind_ip` empty (the default): the address
@@ -58,10 +59,15 @@ export async function resolveBindIp(cfg: {
   ring_dir: string;
   devices: string;
   secret: HashSecret;
+  /** The cluster's storage policies: each has an object ring to look in. */
+  storage_policies?: unknown;
 }): Promise<BindAddress> {
   if (cfg.bind_ip) return { ip: cfg.bind_ip };
   const devices: RingDevice[] = [];
-  for (const name of ['object', 'container', 'account'] as RingName[]) {
+  const objectRings = parseStoragePolicies(cfg.storage_policies)
+    .all()
+    .map((p) => objectRingName(p.index));
+  for (const name of [...objectRings, 'container', 'account'] as RingName[]) {
     try {
       // With ring_ip set, only that address is ours to find (and bindable only if it is local).
       devices.push(...Ring.loadSync(ringFile(cfg.ring_dir, name), cfg.secret).allDevices().filter((d) => !cfg.ring_ip || d.ip === cfg.ring_ip));

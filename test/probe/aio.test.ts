@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -87,6 +87,33 @@ t.test('all-in-one: start, use, stop, restart', async (t) => {
   res = await request(`${s.url}/c/o`, { method: 'PUT', headers: { 'x-auth-token': s.token }, body: 'kept across restarts' });
   await res.body.dump();
   t.equal(res.statusCode, 201);
+
+  // Two storage policies out of the box: gold (3 replicas, the default) and scratch (2).
+  res = await request(`${new URL(info.auth_url).origin}/info`);
+  t.same(((await res.body.json()) as { swift: { policies: unknown } }).swift.policies, [
+    { name: 'gold', aliases: 'gold', default: true },
+    { name: 'scratch', aliases: 'scratch' },
+  ]);
+  res = await request(`${s.url}/c`, { method: 'HEAD', headers: { 'x-auth-token': s.token } });
+  t.equal(res.headers['x-storage-policy'], 'gold', 'a container made without asking is gold');
+  res = await request(`${s.url}/tmp`, { method: 'PUT', headers: { 'x-auth-token': s.token, 'x-storage-policy': 'scratch' } });
+  await res.body.dump();
+  t.equal(res.statusCode, 201);
+  res = await request(`${s.url}/tmp/o`, { method: 'PUT', headers: { 'x-auth-token': s.token }, body: 'two copies' });
+  await res.body.dump();
+  t.equal(res.statusCode, 201);
+  const dataFiles = async (folder: string): Promise<number> => {
+    let n = 0;
+    for (let i = 1; i <= 4; i++) {
+      const names = await readdir(join(data, `node${i}`, `d${i}`, folder), { recursive: true }).catch(() => []);
+      n += names.filter((f) => String(f).endsWith('.data')).length;
+    }
+    return n;
+  };
+  // The answer comes at quorum; the last replica's file may land just after it.
+  for (let i = 0; i < 100 && (await dataFiles('objects')) < 3; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(await dataFiles('objects-1'), 2, 'a scratch object: 2 replicas, in objects-1');
+  t.equal(await dataFiles('objects'), 3, 'the gold object: 3 replicas, in objects');
   t.equal(await stopAio(aio.proc), 0, 'Ctrl-C stops it cleanly');
   for (const pid of Object.values(info.pids)) {
     // aio waits for its children; give the kernel a moment to reap them.

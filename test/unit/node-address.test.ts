@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -58,4 +58,21 @@ t.test('swiftlet storage-node without bind_ip listens on its ring address only',
     .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
   if (other) t.equal(await reach(other), false, `${other}, another address of this host, is not listened on`);
   else t.pass('this host has no other IPv4 address to try');
+});
+
+t.test("a node only a storage policy's object ring lists is found there", async (t) => {
+  const dir = t.testdir();
+  mkdirSync(join(dir, 'node', 'd1'), { recursive: true });
+  const etc = join(dir, 'etc');
+  // Every ring but policy 1's lists other hosts only.
+  createClusterRings(etc, [cdev('198.51.100.1', 6301, 'd2', 2), cdev('198.51.100.2', 6301, 'd3', 3)], { partPower: 2, replicas: 2, minPartHours: 0, seed: 1 });
+  createClusterRings(join(dir, 'p1'), [cdev('127.0.0.1', 6301, 'd1', 1)], { partPower: 2, replicas: 1, minPartHours: 0, seed: 1 });
+  copyFileSync(join(dir, 'p1', 'object.ring.gz'), join(etc, 'object-1.ring.gz'));
+  const cfg = { bind_ip: '', bind_port: 6301, ring_ip: '', ring_port: 0, ring_dir: etc, devices: join(dir, 'node'), secret: { prefix: 'p', suffix: 's' } };
+  t.match(await resolveBindIp(cfg), { error: /set bind_ip/ }, 'without policies, object-1.ring.gz is not looked at');
+  const storage_policies = [
+    { index: 0, name: 'gold', default: true },
+    { index: 1, name: 'scratch' },
+  ];
+  t.same(await resolveBindIp({ ...cfg, storage_policies }), { ip: '127.0.0.1' }, "found in policy 1's ring");
 });

@@ -160,3 +160,27 @@ t.test('get-nodes prints partition, hash, nodes, handoffs and curl lines', async
   t.equal(await getNodesCli([ringGz, 'AUTH_test'], io), 2, 'an object ring needs a/c/o');
   t.equal(await getNodesCli([join(dir, 'missing.ring.gz'), 'a'], io), 2);
 });
+
+t.test("a storage policy's object ring: object-1.builder → object-1.ring.gz, and get-nodes on it", async (t) => {
+  const dir = tmp(t);
+  const io = fakeIo({ SWIFTLET_HASH_PATH_PREFIX: 'p', SWIFTLET_HASH_PATH_SUFFIX: 's' });
+  const file = join(dir, 'object-1.builder');
+  t.equal(await ringCli([file, 'create', '6', '2', '1'], io), 0, 'a 2-replica ring for policy 1');
+  for (let z = 1; z <= 3; z++) await ringCli([file, 'add', `r1z${z}-127.0.0.1:620${z}/d${z}`, '100'], io);
+  t.equal(await ringCli([file, 'rebalance', '--seed', '1'], io), 0);
+  const ringGz = join(dir, 'object-1.ring.gz');
+  t.ok(existsSync(ringGz), "written under Swift's name for policy 1's ring");
+  const secret = { prefix: 'p', suffix: 's' };
+  const ring = Ring.loadSync(ringGz, secret);
+  t.equal(ring.replicaCount, 2);
+  io.reset();
+  t.equal(await getNodesCli([ringGz, 'AUTH_test', 'c'], io), 2, 'a policy ring is an object ring: it needs a/c/o');
+  io.reset();
+  t.equal(await getNodesCli([ringGz, 'AUTH_test', 'c', 'o'], io), 0);
+  const out = io.stdout();
+  const part = ring.partitionFor('AUTH_test', 'c', 'o');
+  const hash = hashPath(secret, 'AUTH_test', 'c', 'o');
+  t.equal(out.match(/^curl .*X-Backend-Storage-Policy-Index: 1" "http/gm)?.length, 3, 'every curl line names the policy (2 primaries, 1 handoff)');
+  t.match(out, `/objects-1/${part}/${hash.slice(-3)}/${hash}"`, "the files are in the policy's folder");
+  t.notMatch(out, /\/objects\//, 'not in policy 0 folder');
+});
