@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createClusterRings } from '../../ring-builder/bootstrap.js';
 import { RingBuilder } from '../../ring-builder/builder.js';
-import { builderFile, ringFile, writeRingFile, type RingName } from '../../ring-builder/ring.js';
+import { builderFile, objectRingName, ringFile, writeRingFile, type RingName } from '../../ring-builder/ring.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 /**
@@ -49,7 +49,7 @@ export interface Cluster {
   restart(node: NodeProc): Promise<void>;
   /** Starts one more storage node (not in the rings yet). */
   addNode(): Promise<NodeProc>;
-  /** Adds the nodes' devices to all three rings (zone = their number) and rebalances. */
+  /** Adds the nodes' devices to every ring (every policy's too; zone = their number) and rebalances. */
   addToRings(nodes: NodeProc[], seed?: number): Promise<void>;
   token(user?: string, key?: string): Promise<{ token: string; storageUrl: string }>;
   stop(): Promise<void>;
@@ -77,14 +77,26 @@ function spawnService(args: string[], extraEnv: Record<string, string> = {}): { 
 
 const execFileP = promisify(execFile);
 
+/** A storage policy of a test cluster: its storage_policies entry and its object ring's replica count. */
+export interface TestPolicy {
+  index: number;
+  name: string;
+  replicas: number;
+  default?: boolean;
+  deprecated?: boolean;
+  aliases?: string[];
+}
+
 export async function startCluster(
-  opts: { nodes?: number; partPower?: number; proxyConfig?: Record<string, unknown>; nodeConfig?: Record<string, unknown>; links?: boolean } = {},
+  opts: { nodes?: number; partPower?: number; proxyConfig?: Record<string, unknown>; nodeConfig?: Record<string, unknown>; links?: boolean; policies?: TestPolicy[] } = {},
 ): Promise<Cluster> {
   const n = opts.nodes ?? 4;
   const dir = await mkdtemp(join(tmpdir(), 'swiftlet-test-'));
   const ringDir = join(dir, 'etc');
   await mkdir(ringDir, { recursive: true });
   const secret = { swift_hash_path_prefix: randomBytes(4).toString('hex'), swift_hash_path_suffix: randomBytes(4).toString('hex') };
+  // Storage policies go into every service's config, as the cluster secret does.
+  const policyConfig = opts.policies ? { storage_policies: opts.policies.map(({ replicas: _r, ...p }) => p) } : {};
   const nodes: NodeProc[] = [];
   for (let i = 1; i <= n; i++) {
     const devicesRoot = join(dir, `node${i}`);
@@ -104,6 +116,7 @@ export async function startCluster(
         devices: node.devicesRoot,
         log_level: 'info',
         ring_check_interval_s: 0.5,
+        ...policyConfig,
         ...opts.nodeConfig,
       }),
     );
@@ -121,7 +134,13 @@ export async function startCluster(
   await createClusterRings(
     ringDir,
     nodes.map((node, i) => ({ region: 1, zone: i + 1, ip: '127.0.0.1', port: node.link?.port ?? node.port, device: node.device, weight: 100 })),
-    { partPower: opts.partPower ?? 8, replicas: 3, minPartHours: 0, seed: 7 },
+    {
+      partPower: opts.partPower ?? 8,
+      replicas: opts.policies?.find((p) => p.index === 0)?.replicas ?? 3,
+      minPartHours: 0,
+      seed: 7,
+      policyRings: (opts.policies ?? []).map((p) => ({ index: p.index, replicas: p.replicas })),
+    },
   );
   const proxyConfigFile = join(ringDir, 'proxy.json');
   await writeFile(
@@ -135,6 +154,7 @@ export async function startCluster(
       ring_check_interval_s: 0.5,
       node_timeout_ms: 3000,
       conn_timeout_ms: 500,
+      ...policyConfig,
       ...opts.proxyConfig,
     }),
   );
@@ -186,7 +206,7 @@ export async function startCluster(
       return node;
     },
     async addToRings(added, seed = 11) {
-      for (const name of ['account', 'container', 'object'] as RingName[]) {
+      for (const name of ['account', 'container', 'object', ...(opts.policies ?? []).filter((p) => p.index > 0).map((p) => objectRingName(p.index))] as RingName[]) {
         const b = RingBuilder.loadBuilder(builderFile(ringDir, name));
         for (const n of added) {
           b.addDevice({ region: 1, zone: Number(n.name.replace('node', '')), ip: '127.0.0.1', port: n.link?.port ?? n.port, device: n.device, weight: 100 });

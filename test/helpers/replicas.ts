@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { backendPath } from '../../common/backend-path.js';
 import { hashPath } from '../../common/hash-path.js';
-import { Ring, ringFile, type RingName } from '../../ring-builder/ring.js';
+import { objectRingName, Ring, ringFile, type RingName } from '../../ring-builder/ring.js';
+import { policyString } from '../../common/storage-policy.js';
 import type { Cluster } from './cluster.js';
 
 /** What the disks say about an object: where its newest file is a .data, and which bytes it holds. */
@@ -19,13 +20,14 @@ export interface ObjectPlacement {
   tombstoneOn: string[];
 }
 
-export async function objectPlacement(cluster: Cluster, account: string, container: string, object: string): Promise<ObjectPlacement> {
-  const ring = loadRing(cluster, 'object');
+/** `policy`: the storage policy whose ring and folder (objects, objects-<n>) to look at. */
+export async function objectPlacement(cluster: Cluster, account: string, container: string, object: string, policy = 0): Promise<ObjectPlacement> {
+  const ring = loadRing(cluster, objectRingName(policy));
   const secret = { prefix: cluster.secret.swift_hash_path_prefix, suffix: cluster.secret.swift_hash_path_suffix };
   const hash = hashPath(secret, account, container, object);
   const out: ObjectPlacement = { primaries: ring.primaries(ring.partitionFor(account, container, object)).map((d) => d.device).sort(), dataOn: [], tombstoneOn: [] };
   for (const node of cluster.nodes) {
-    const objectsDir = join(node.devicesRoot, node.device, 'objects');
+    const objectsDir = join(node.devicesRoot, node.device, policyString('objects', policy));
     const parts = await readdir(objectsDir).catch(() => [] as string[]);
     let newest: string | undefined;
     for (const part of parts) {
@@ -41,12 +43,15 @@ export async function objectPlacement(cluster: Cluster, account: string, contain
 }
 
 /** GET straight from one storage node (no proxy): the bytes that replica would serve. */
-export async function directGet(cluster: Cluster, device: string, account: string, container: string, object: string): Promise<{ status: number; body: Buffer }> {
-  const ring = loadRing(cluster, 'object');
+export async function directGet(cluster: Cluster, device: string, account: string, container: string, object: string, policy = 0): Promise<{ status: number; body: Buffer }> {
+  const ring = loadRing(cluster, objectRingName(policy));
   const part = ring.partitionFor(account, container, object);
   const dev = ring.allDevices().find((d) => d.device === device);
   if (!dev) throw new Error(`no device ${device}`);
-  const res = await request(`http://${dev.ip}:${dev.port}${backendPath(device, part, account, container, object)}`, { dispatcher: cluster.backendDispatcher });
+  const res = await request(`http://${dev.ip}:${dev.port}${backendPath(device, part, account, container, object)}`, {
+    dispatcher: cluster.backendDispatcher,
+    headers: { 'x-backend-storage-policy-index': String(policy) },
+  });
   return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
 }
 
