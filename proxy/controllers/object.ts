@@ -7,6 +7,7 @@ import { checkMetadata, checkObjectCreation, checkObjectName } from '../constrai
 import type { ProxyContext } from '../context.js';
 import { makeRequests, readFromNodes, readNewest } from '../fanout.js';
 import { deleteAtHeader } from '../expiry.js';
+import { bestResponse } from '../../common/quorum.js';
 import { guessContentType } from '../mime.js';
 import { PutError, putToReplicas } from '../object-put.js';
 import { send } from '../responses.js';
@@ -202,7 +203,20 @@ async function deleteObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void
   // Each object server checks it against the X-Delete-At it holds (Swift's expirer sends it too).
   const ifDeleteAt = sreq.headers['x-if-delete-at'];
   if (ifDeleteAt !== undefined) headers['x-if-delete-at'] = ifDeleteAt;
-  const { status, body } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, headers, targets);
+  const { status, body, responses } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, headers, targets);
+  if (status === 503) return void send(sreq.reply, deleteOverride(responses.map((r) => r.status), ring.replicaCount));
   send(sreq.reply, status, {}, body);
+}
+
+/**
+ * Swift's _delete_object: when no status reached a quorum, a 404 counts as a 204 (that node wrote
+ * its tombstone all the same). So a DELETE with a primary down, whose handoff never had the
+ * object, still answers 204: with a 2-replica policy that is [204, 404] and no quorum otherwise.
+ */
+function deleteOverride(statuses: number[], replicas: number): number {
+  return bestResponse(
+    statuses.map((s) => (s === 404 ? 204 : s)),
+    replicas,
+  ).status;
 }
 

@@ -224,6 +224,8 @@ t.test('quorum tables through the real proxy', async (t) => {
     [[404, 404, 204], 404, 'quorum of 404'],
     [['down', 204, 204, 204, 204], 204, 'handoff stands in'],
     [[503, 503, 204, 503, 503], 503, 'no quorum'],
+    [[204, 404, 503, 503, 503], 204, "no quorum of one status: a 404 counts as deleted (Swift's 404 → 204 override)"],
+    [[404, 503, 503, 503, 503], 503, 'one tombstone is no quorum, override or not'],
   ];
   for (const [bs, want, why] of deleteTable) {
     set('delete', bs);
