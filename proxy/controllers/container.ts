@@ -45,8 +45,6 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
         const policy = containerPutPolicyHeaders(ctx.policies, sreq.headers);
         if ('status' in policy) return void send(sreq.reply, policy.status, policy.contentType ? { 'Content-Type': policy.contentType } : {}, policy.body);
         policyHeaders = policy.headers;
-      }
-      if (sreq.method === 'PUT') {
         const accountStatus = await ensureAccount(ctx, sreq, account);
         if (accountStatus === 404) return void send(sreq.reply, 404);
         if (accountStatus >= 300) return void send(sreq.reply, accountStatus);
