@@ -13,26 +13,25 @@ export function statusClass(status: number): StatusClass {
 }
 
 /**
- * The outcome of a fan-out: the status class that reached quorum wins, and within it the most
- * common status (ties to the lowest). Without a quorum of any class the answer is 503.
- * Like Swift's best_response: statuses are the per-node answers (use 503 for a node that failed).
+ * The outcome of a fan-out (Swift's best_response): the first status class, of 2xx, 3xx and 4xx,
+ * that a quorum of the replicas answered wins, and within it the highest status (Swift's
+ * max(): 409 over 404, 204 over 202); `index` is the answer it came from. Without a quorum of
+ * any class the answer is 503. `statuses` are the per-node answers (503 for a node that failed).
+ * Answers in `avoid` (statuses a caller overrode) count towards the quorum but are never chosen.
  */
-export function bestResponse(statuses: number[], replicas: number): { status: number; quorum: boolean } {
+export function bestResponse(statuses: number[], replicas: number, avoid: ReadonlySet<number> = new Set()): { status: number; quorum: boolean; index: number } {
   const need = quorumSize(replicas);
   for (const cls of [2, 3, 4] as StatusClass[]) {
-    const inClass = statuses.filter((s) => statusClass(s) === cls);
-    if (inClass.length >= need) {
-      const counts = new Map<number, number>();
-      for (const s of inClass) counts.set(s, (counts.get(s) ?? 0) + 1);
-      let best = inClass[0] as number;
-      for (const [s, c] of counts) {
-        const bc = counts.get(best) as number;
-        if (c > bc || (c === bc && s < best)) best = s;
-      }
-      return { status: best, quorum: true };
-    }
+    let count = 0;
+    let index = -1;
+    statuses.forEach((s, i) => {
+      if (statusClass(s) !== cls) return;
+      count++;
+      if (!avoid.has(i) && (index === -1 || s > (statuses[index] as number))) index = i;
+    });
+    if (count >= need && index !== -1) return { status: statuses[index] as number, quorum: true, index };
   }
-  return { status: 503, quorum: false };
+  return { status: 503, quorum: false, index: -1 };
 }
 
 /** Swift's have_quorum: a quorum of the replicas answered in one class, 2xx, 3xx or 4xx (never 5xx). */
