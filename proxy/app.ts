@@ -21,7 +21,7 @@ import { handleObject } from './controllers/object.js';
 import { ErrorLimiter } from './error-limiter.js';
 import { swiftInfo } from './info.js';
 import { InfoCache } from './info-cache.js';
-import { newTransId, send } from './responses.js';
+import { isBackendStreamError, newTransId, resetHeaders, send } from './responses.js';
 import { parseSwiftPath, type SwiftRequest } from './swift-request.js';
 import { TempAuth } from './tempauth.js';
 import { createHash } from 'node:crypto';
@@ -120,8 +120,14 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
   });
 
   app.setErrorHandler((err, req, reply) => {
+    if (reply.sent || reply.raw.headersSent) return;
+    if (isBackendStreamError(err as { code?: string })) {
+      log.warn({ err: (err as Error).message, url: req.url }, 'a storage node failed before its answer was relayed');
+      resetHeaders(reply);
+      return void send(reply, 503);
+    }
     log.error({ err, url: req.url }, 'proxy error');
-    if (!reply.sent) send(reply, 500);
+    send(reply, 500);
   });
   return { app: app as unknown as FastifyInstance, ctx };
 }

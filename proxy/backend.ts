@@ -47,7 +47,7 @@ export interface BackendResponse {
   body?: Dispatcher.ResponseData['body'];
   /** Set when the node could not be reached or did not answer in time (status is then 503). */
   error?: Error;
-  /** A refusal's (4xx) explanation, when the body was not kept: what Swift relays ("Total metadata too large; max 4096"). */
+  /** A refusal's (4xx) body, read instead of kept: what Swift relays ("Total metadata too large; max 4096"). */
   text?: string;
 }
 
@@ -66,6 +66,18 @@ async function shortText(body: Dispatcher.ResponseData['body']): Promise<string>
     /* cut short: what came is enough */
   }
   return text.slice(0, 1024);
+}
+
+/**
+ * A kept body that will not be streamed (an error answer): read into `text` (at most 1 KiB, as
+ * Swift reads a refusal's body to relay it), so nothing is left to relay that was destroyed.
+ */
+export async function settleBody(r: BackendResponse): Promise<BackendResponse> {
+  if (!r.body) return r;
+  const body = r.body;
+  delete r.body;
+  r.text = await shortText(body);
+  return r;
 }
 
 function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {

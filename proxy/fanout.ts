@@ -2,7 +2,7 @@ import type { BackendPath } from '../common/backend-path.js';
 import { abortBody } from '../common/http-client.js';
 import { bestResponse, gatherUntilQuorum } from '../common/quorum.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
-import { backendRequest, nodeIter, type BackendResponse, type NodeTarget } from './backend.js';
+import { backendRequest, nodeIter, settleBody, type BackendResponse, type NodeTarget } from './backend.js';
 import type { ProxyContext } from './context.js';
 
 /** A request goes to a node again elsewhere only for these answers (the node, not the request, failed). */
@@ -15,7 +15,7 @@ export function nodeFailed(r: BackendResponse): boolean {
  * primary and moves down a shared iterator of handoffs while its node fails. The answer is the
  * status class that reached quorum, else 503, given once a quorum agrees and the others had
  * post_quorum_timeout_ms more. `headersFor(i)` adds per-replica headers (which container or
- * account node to update).
+ * account node to update). `chosen` is the answer the status came from.
  */
 export async function makeRequests(
   ctx: ProxyContext,
@@ -25,7 +25,8 @@ export async function makeRequests(
   pathFor: (dev: RingDevice) => BackendPath,
   baseHeaders: Record<string, string>,
   headersFor: (replicaIndex: number) => Record<string, string> = () => ({}),
-): Promise<{ status: number; responses: BackendResponse[]; body?: string }> {
+  opts: { overrides?: Record<number, number> } = {},
+): Promise<{ status: number; responses: BackendResponse[]; chosen?: BackendResponse }> {
   const primaries = ring.primaries(part);
   const handoffs = handoffIterator(ctx, ring, part);
   const slots = primaries.map(async (dev, i) => {
@@ -45,17 +46,22 @@ export async function makeRequests(
   // as 503 like Swift does; its request goes on (to a handoff if it fails) and only adds a replica.
   const answered = await gatherUntilQuorum(slots, (r) => r.status, ring.replicaCount, ctx.config.post_quorum_timeout_ms);
   const responses = answered.map((r, i) => r ?? ({ node: { dev: primaries[i] as RingDevice, index: i, handoff: false }, status: 503, headers: {} } as BackendResponse));
-  const { status } = bestResponse(
-    responses.map((r) => r.status),
-    ring.replicaCount,
-  );
-  if (status === 503) {
+  const statuses = responses.map((r) => r.status);
+  let best = bestResponse(statuses, ring.replicaCount);
+  // Swift's overrides: without a quorum, try again reading some statuses as others (a DELETE's
+  // 404 as 204); the answer still comes from a node that said it.
+  const overrides = opts.overrides;
+  if (!best.quorum && overrides) {
+    const avoid = new Set<number>();
+    const read = statuses.map((s, i) => (overrides[s] === undefined ? s : (avoid.add(i), overrides[s] as number)));
+    best = bestResponse(read, ring.replicaCount, avoid);
+  }
+  if (best.status === 503) {
     ctx.log.warn({ method, path: pathFor(primaries[0] as RingDevice), statuses: responses.map((r) => `${r.node.dev.ip}:${r.node.dev.port}/${r.node.dev.device}=${r.status}`) }, 'no quorum');
   }
-  // A quorum's 400 says why (the merged metadata is over a limit): relay one node's words, as
-  // Swift's best_response does. Other refusals keep Swift's default bodies.
-  const text = status === 400 ? responses.find((r) => r.status === status && r.text)?.text : undefined;
-  return text ? { status, responses, body: text } : { status, responses };
+  // The answer the status came from: a refusal's body and headers are relayed, as Swift does.
+  const chosen = responses[best.index];
+  return chosen ? { status: best.status, responses, chosen } : { status: best.status, responses };
 }
 
 function* handoffIterator(ctx: ProxyContext, ring: Ring, part: number): Generator<NodeTarget> {
@@ -68,9 +74,12 @@ function* handoffIterator(ctx: ProxyContext, ring: Ring, part: number): Generato
 }
 
 /**
- * Reads (Swift's GETorHEAD_base): try nodes in order until one answers with something final
- * (2xx, 304, 412, 416); 404s and failures move on. Without a final answer: 404 if any node said
- * so, else 503. `isFinal` lets a caller accept more (e.g. 409).
+ * Reads (Swift's GETorHEAD_base): try nodes in order until one has what was asked for (2xx,
+ * 3xx), or a conditional's verdict (412, 416: every replica would give the same). Otherwise the
+ * answers so far decide, as Swift's best_response does over them: the highest status of the
+ * class (2xx, 3xx, 4xx) a quorum of them reached, else 503. Failed connections are no answer,
+ * nor a handoff's 5xx or 404 without a timestamp (it just never had the thing). Error answers
+ * come back with their body read into `text`, never a body that was dropped.
  */
 export async function readFromNodes(
   ctx: ProxyContext,
@@ -82,25 +91,26 @@ export async function readFromNodes(
   opts: { keepBody?: boolean; maxNodes?: number } = {},
 ): Promise<{ response: BackendResponse | undefined; status: number; statuses: number[] }> {
   const statuses: number[] = [];
-  let notFound: BackendResponse | undefined;
+  const answers: BackendResponse[] = [];
   for (const node of nodeIter(ctx, ring, part, opts.maxNodes ?? ring.replicaCount * 2)) {
     const r = await backendRequest(ctx, node, method, pathFor(node.dev), headers, { keepBody: opts.keepBody === true });
     statuses.push(r.status);
-    if ((r.status >= 200 && r.status < 300) || r.status === 304 || r.status === 412 || r.status === 416) {
-      return { response: r, status: r.status, statuses };
-    }
-    abortBody(r.body);
-    if (r.status === 404) {
-      // Keep the newest tombstone answer: it tells X-Newest callers when the thing was deleted.
-      if (!notFound) notFound = r;
-      // Every primary saying 404 is enough: handoffs rarely hold what no primary has.
-      if (statuses.filter((s) => s === 404).length >= ring.replicaCount) break;
-    } else if (r.status < 500 && r.status !== 404) {
-      return { response: r, status: r.status, statuses };
-    }
+    if (r.status >= 200 && r.status < 400) return { response: r, status: r.status, statuses };
+    await settleBody(r);
+    if (r.status === 412 || r.status === 416) return { response: r, status: r.status, statuses };
+    if (r.error) continue;
+    if (node.handoff && (r.status >= 500 || (r.status === 404 && !r.headers['x-backend-timestamp']))) continue;
+    answers.push(r);
+    // Every primary saying 404 is enough: handoffs rarely hold what no primary has.
+    if (answers.filter((a) => a.status === 404).length >= ring.replicaCount) break;
   }
-  if (notFound) return { response: notFound, status: 404, statuses };
-  return { response: undefined, status: 503, statuses };
+  const best = bestResponse(
+    answers.map((a) => a.status),
+    answers.length,
+  );
+  const response = answers[best.index];
+  if (!response) return { response: undefined, status: 503, statuses };
+  return { response, status: response.status, statuses };
 }
 
 /** X-Newest: ask every primary (and handoffs for failures), answer with the newest X-Timestamp. */
@@ -122,5 +132,6 @@ export async function readNewest(
   }
   for (const r of all) if (r !== best) abortBody(r.body);
   if (!best) return { response: undefined, status: 503 };
+  if (best.status >= 400) await settleBody(best);
   return { response: best, status: best.status };
 }

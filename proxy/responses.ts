@@ -5,6 +5,7 @@ import { isInternalHeader } from '../common/headers.js';
 
 /** Swift's (webob's) default bodies, so clients that print them show what they show against Swift. */
 const STATUS_BODIES: Record<number, [string, string]> = {
+  202: ['Accepted', 'The request is accepted for processing.'],
   400: ['Bad Request', 'The server could not comply with the request since it is either malformed or otherwise incorrect.'],
   401: ['Unauthorized', 'This server could not verify that you are authorized to access the document you requested.'],
   403: ['Forbidden', 'Access was denied to this resource.'],
@@ -50,6 +51,7 @@ export function clientHeaders(backend: Record<string, string>): Record<string, s
 /**
  * Sends an answer. A string body gets Content-Length; an error status without a body gets
  * Swift's HTML; a stream is piped with backpressure (fastify destroys it if the client leaves).
+ * A stream already destroyed (a backend body dropped) can never be sent: that answer is a 503.
  */
 export function send(
   reply: FastifyReply,
@@ -57,6 +59,10 @@ export function send(
   headers: Record<string, string> = {},
   body?: string | Buffer | Readable,
 ): FastifyReply {
+  if (body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body) && body.destroyed) {
+    reply.log.error({ status }, 'a backend body was dropped before it was relayed');
+    return send(reply, 503);
+  }
   reply.code(status);
   for (const [k, v] of Object.entries(headers)) reply.header(k, v);
   const isHead = reply.request.method === 'HEAD';
@@ -73,6 +79,21 @@ export function send(
     return reply.send(isHead ? undefined : buf);
   }
   return reply.send(body);
+}
+
+/**
+ * A backend body that failed before any of it reached the client (the node went away after its
+ * headers): fastify hands that to the error handler, which answers 503 with none of the failed
+ * answer's headers, like any other node failure. (Once bytes went out, the connection is cut.)
+ */
+export function isBackendStreamError(err: { code?: string }): boolean {
+  return typeof err.code === 'string' && (err.code.startsWith('UND_ERR_') || err.code === 'ERR_STREAM_PREMATURE_CLOSE');
+}
+
+/** Drops every header set for an answer that failed, but the transaction ids. */
+export function resetHeaders(reply: FastifyReply): void {
+  for (const name of reply.raw.getHeaderNames()) if (!/^x-(trans-id|openstack-request-id)$/.test(name)) reply.raw.removeHeader(name);
+  for (const name of Object.keys(reply.getHeaders())) if (!/^x-(trans-id|openstack-request-id)$/i.test(name)) reply.removeHeader(name);
 }
 
 function hasHeader(h: Record<string, string>, name: string): boolean {

@@ -6,7 +6,7 @@ import type { ProxyContext } from '../context.js';
 import { makeRequests } from '../fanout.js';
 import { send } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
-import { baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay } from './common.js';
+import { answerWrite, baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay } from './common.js';
 
 /** Swift's account controller: listings and stats, metadata, and (reseller admins) PUT/DELETE. */
 export async function handleAccount(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
@@ -24,6 +24,10 @@ export async function handleAccount(ctx: ProxyContext, sreq: SwiftRequest): Prom
       const read = await readListing(ctx, sreq, ring, part, pathFor, LIMITS.accountListingLimit);
       if (!read) return;
       const { response, status } = read;
+      // Swift: a deleted account is gone (410); one never created lists as empty.
+      if (status === 404 && (response?.headers['x-account-status'] ?? '').toLowerCase() === 'deleted') {
+        return relay(sreq, { ...response!, status: 410 });
+      }
       if (status === 404 && ctx.config.account_autocreate && account.startsWith(ctx.config.reseller_prefix)) {
         abortBody(response?.body);
         return emptyAccount(sreq);
@@ -34,32 +38,32 @@ export async function handleAccount(ctx: ProxyContext, sreq: SwiftRequest): Prom
     case 'PUT': {
       const bad = checkMetadata(sreq.headers, 'account');
       if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
-      const { status, body } = await makeRequests(ctx, ring, part, 'PUT', pathFor, {
+      const result = await makeRequests(ctx, ring, part, 'PUT', pathFor, {
         ...baseBackendHeaders(sreq, sreq.stamp()),
         ...forwardedMetadata(sreq.headers, 'account'),
       });
       ctx.info.invalidateAccount(account);
-      return void send(sreq.reply, status, {}, body);
+      return answerWrite(sreq, result);
     }
     case 'POST': {
       const bad = checkMetadata(sreq.headers, 'account');
       if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
       const post = () =>
         makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, sreq.stamp()), ...forwardedMetadata(sreq.headers, 'account') });
-      let { status, body } = await post();
-      if (status === 404 && ctx.config.account_autocreate) {
-        const created = await ensureAccount(ctx, sreq, account);
-        if (created >= 300) return void send(sreq.reply, created);
-        ({ status, body } = await post());
+      let result = await post();
+      // Swift: create the account and POST again, whatever the creation's outcome.
+      if (result.status === 404 && ctx.config.account_autocreate) {
+        await ensureAccount(ctx, sreq, account);
+        result = await post();
       }
       ctx.info.invalidateAccount(account);
-      return void send(sreq.reply, status, {}, body);
+      return answerWrite(sreq, result);
     }
     case 'DELETE': {
       if (sreq.query.toString()) return void send(sreq.reply, 400, {}, 'Bad Request');
-      const { status } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()));
+      const result = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()));
       ctx.info.invalidateAccount(account);
-      return void send(sreq.reply, status);
+      return answerWrite(sreq, result);
     }
     default:
       return void send(sreq.reply, 405, { Allow: 'GET, HEAD, POST, PUT, DELETE' });
@@ -86,7 +90,8 @@ function emptyAccount(sreq: SwiftRequest): void {
       `<?xml version="1.0" encoding="UTF-8"?>\n<account name="${name}"></account>`,
     );
   }
-  send(sreq.reply, 204, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }, '');
+  // Swift's listing_formats: an empty plain listing is a 204, but a HEAD keeps the fake listing's 200.
+  send(sreq.reply, sreq.method === 'HEAD' ? 200 : 204, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }, '');
 }
 
 export function listingFormat(sreq: SwiftRequest): 'json' | 'xml' | 'plain' {

@@ -46,15 +46,25 @@ export function forwardedMetadata(headers: Record<string, string>, target: 'acco
   return out;
 }
 
-/** Answers the client with a backend response, streaming its body. */
+/**
+ * Answers the client with a backend response: a good one's body streams; an error answer is sent
+ * the way Swift's best_response builds it, with the node's headers and its words (`text`, or
+ * Swift's page for the status when it had none) in swob's content type, text/html.
+ */
 export function relay(sreq: SwiftRequest, r: BackendResponse, extra: Record<string, string> = {}): void {
   const headers = { ...clientHeaders(r.headers), ...extra };
-  if (r.body && sreq.method !== 'HEAD') {
-    send(sreq.reply, r.status, headers, r.body);
-  } else {
-    abortBody(r.body);
-    send(sreq.reply, r.status, headers, r.status >= 400 && sreq.method !== 'HEAD' ? undefined : '');
-  }
+  if (r.body && sreq.method !== 'HEAD') return void send(sreq.reply, r.status, headers, r.body);
+  abortBody(r.body);
+  if (r.status < 400) return void send(sreq.reply, r.status, headers, '');
+  for (const k of Object.keys(headers)) if (/^content-(type|length)$/i.test(k)) delete headers[k];
+  headers['Content-Type'] = 'text/html; charset=UTF-8';
+  send(sreq.reply, r.status, headers, r.text || undefined);
+}
+
+/** Answers a fan-out write: its status, and for a refusal the chosen node's answer (Swift's best_response). */
+export function answerWrite(sreq: SwiftRequest, result: { status: number; chosen?: BackendResponse }): void {
+  if (result.status >= 400 && result.chosen && result.chosen.status === result.status) return relay(sreq, result.chosen);
+  send(sreq.reply, result.status);
 }
 
 /**
@@ -111,16 +121,25 @@ export function accountInfo(ctx: ProxyContext, sreq: SwiftRequest, account: stri
   });
 }
 
-/** Creates the account on every replica if it does not exist yet (account_autocreate). */
+/**
+ * Swift's container PUT: the account must exist; under account_autocreate it is created if the
+ * lookup found nothing usable. Returns 2xx, 404 (no such account, no autocreate) or 503 (the
+ * creation failed).
+ */
 export async function ensureAccount(ctx: ProxyContext, sreq: SwiftRequest, account: string): Promise<number> {
   const info = await accountInfo(ctx, sreq, account);
   if (info.status >= 200 && info.status < 300) return info.status;
-  if (info.status !== 404 || !ctx.config.account_autocreate) return info.status;
+  if (!ctx.config.account_autocreate) return 404;
   const ring = ctx.rings.account();
   const part = ring.partitionFor(account);
   const ts = sreq.stamp();
   const { status } = await makeRequests(ctx, ring, part, 'PUT', (dev) => backendPath(dev.device, part, account), baseBackendHeaders(sreq, ts));
   ctx.info.invalidateAccount(account);
-  return status >= 200 && status < 300 ? 201 : status;
+  return status >= 200 && status < 300 ? 201 : 503;
 }
 
+/** Swift's container GET, HEAD, POST and DELETE need the account to exist first (else 404). */
+export async function accountExists(ctx: ProxyContext, sreq: SwiftRequest, account: string): Promise<boolean> {
+  const info = await accountInfo(ctx, sreq, account);
+  return info.status >= 200 && info.status < 300;
+}

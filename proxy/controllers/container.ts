@@ -8,7 +8,7 @@ import type { SwiftRequest } from '../swift-request.js';
 import { validateAcl } from '../tempauth.js';
 import { containerPutPolicyHeaders, policyNameHeader } from '../storage-policy.js';
 import { containerUpdateTargets } from '../../ring-builder/update-targets.js';
-import { baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay } from './common.js';
+import { accountExists, answerWrite, baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay } from './common.js';
 
 /** Swift's container controller: create/delete with account updates, listings, metadata and ACLs. */
 export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
@@ -17,6 +17,13 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
   const ring = ctx.rings.container();
   const part = ring.partitionFor(account, container);
   const pathFor = (dev: { device: string }): BackendPath => backendPath(dev.device, part, account, container);
+  /** Swift reads, updates and deletes a container only in an account that exists: else 404 (true once sent). */
+  const refusedWithoutAccount = async (): Promise<boolean> => {
+    if (await accountExists(ctx, sreq, account)) return false;
+    send(sreq.reply, 404);
+    return true;
+  };
+  if (['GET', 'HEAD', 'DELETE'].includes(sreq.method) && (await refusedWithoutAccount())) return;
   switch (sreq.method) {
     case 'GET':
     case 'HEAD': {
@@ -46,11 +53,10 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
         if ('status' in policy) return void send(sreq.reply, policy.status, policy.contentType ? { 'Content-Type': policy.contentType } : {}, policy.body);
         policyHeaders = policy.headers;
         const accountStatus = await ensureAccount(ctx, sreq, account);
-        if (accountStatus === 404) return void send(sreq.reply, 404);
         if (accountStatus >= 300) return void send(sreq.reply, accountStatus);
-      }
+      } else if (await refusedWithoutAccount()) return;
       const accountTargets = containerUpdateTargets(ctx.rings, account);
-      const { status, body } = await makeRequests(
+      const result = await makeRequests(
         ctx,
         ring,
         part,
@@ -61,12 +67,14 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
         accountTargets,
       );
       ctx.info.invalidateContainer(account, container);
-      return void send(sreq.reply, status, {}, body);
+      return answerWrite(sreq, result);
     }
     case 'DELETE': {
-      const { status } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()), containerUpdateTargets(ctx.rings, account));
+      const result = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()), containerUpdateTargets(ctx.rings, account));
       ctx.info.invalidateContainer(account, container);
-      return void send(sreq.reply, status);
+      // Swift: 202 from the nodes means none of them had the container.
+      if (result.status === 202) return void send(sreq.reply, 404);
+      return answerWrite(sreq, result);
     }
     default:
       return void send(sreq.reply, 405, { Allow: 'GET, HEAD, POST, PUT, DELETE' });

@@ -7,14 +7,13 @@ import { checkMetadata, checkObjectCreation, checkObjectName } from '../constrai
 import type { ProxyContext } from '../context.js';
 import { makeRequests, readFromNodes, readNewest } from '../fanout.js';
 import { deleteAtHeader } from '../expiry.js';
-import { bestResponse } from '../../common/quorum.js';
 import { guessContentType } from '../mime.js';
 import { PutError, putToReplicas } from '../object-put.js';
-import { send } from '../responses.js';
+import { defaultBody, send } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
 import type { ContainerInfo } from '../info-cache.js';
 import { objectUpdateTargets } from '../../ring-builder/update-targets.js';
-import { baseBackendHeaders, containerInfo, forwardedMetadata, relay } from './common.js';
+import { answerWrite, baseBackendHeaders, containerInfo, forwardedMetadata, relay } from './common.js';
 import { objectPolicy } from '../storage-policy.js';
 import { POLICY_INDEX_HEADER } from '../../common/storage-policy.js';
 
@@ -68,10 +67,6 @@ async function getObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
     ? await readNewest(ctx, ring, part, sreq.method, pathFor, headers)
     : await readFromNodes(ctx, ring, part, sreq.method, pathFor, headers, { keepBody: true });
   if (!response) return void send(sreq.reply, status);
-  if (response.status === 404) {
-    abortBody(response.body);
-    return void send(sreq.reply, 404);
-  }
   relay(sreq, response);
 }
 
@@ -108,10 +103,8 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
 
 /** Whether the destination of a write can take it: undefined when its container exists, else the answer. */
 export async function writeTargetReady(ctx: ProxyContext, sreq: SwiftRequest): Promise<{ status: number; body?: string } | undefined> {
-  const info = await containerInfo(ctx, sreq, sreq.account, sreq.container as string);
-  if (info.status === 404) return { status: 404 };
-  if (info.status >= 300) return { status: info.status >= 500 ? 503 : info.status };
-  return undefined;
+  // Swift writes only into a container its lookup found: any other answer is a 404.
+  return (await containerFound(ctx, sreq)) ? undefined : { status: 404 };
 }
 
 /** What storeObject writes: checked metadata (X-Delete-At already normalized) and a body of known or chunked length. */
@@ -153,6 +146,8 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
       s.body,
       s.contentLength,
     );
+    // Swift: a node holding newer data (409) means this write is already superseded: 202.
+    if (outcome.statuses.some((x) => x.status === 409)) return void send(sreq.reply, 202, { 'Content-Type': 'text/html; charset=UTF-8' }, defaultBody(202));
     if (outcome.status === 201) {
       return void send(
         sreq.reply,
@@ -174,28 +169,23 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
 async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   const bad = checkMetadata(sreq.headers, 'object');
   if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
-  const info = await containerInfo(ctx, sreq, sreq.account, sreq.container as string);
-  if (info.status === 404) return void send(sreq.reply, 404);
-  if (info.status >= 300) return void send(sreq.reply, 503);
+  if (!(await containerFound(ctx, sreq))) return void send(sreq.reply, 404);
   const ts = sreq.stamp();
   const deleteAt = deleteAtHeader(sreq.headers, ts.seconds);
   if (deleteAt.error) return void send(sreq.reply, 400, {}, deleteAt.error);
   const meta = forwardedMetadata(sreq.headers, 'object');
   if (deleteAt.value) meta['x-delete-at'] = deleteAt.value;
-  const target = await objectTarget(ctx, sreq, sreq.account, sreq.container as string, sreq.object as string, info);
+  const target = await objectTarget(ctx, sreq, sreq.account, sreq.container as string, sreq.object as string);
   if ('status' in target) return void send(sreq.reply, target.status);
   const { ring, part, pathFor } = target;
   // Each replica updates one container replica, as for a PUT: a POST changes the listing's row.
   const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part));
-  const { status } = await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta, ...target.policyHeader }, targets);
-  send(sreq.reply, status);
+  answerWrite(sreq, await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta, ...target.policyHeader }, targets));
 }
 
 async function deleteObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
-  const info = await containerInfo(ctx, sreq, sreq.account, sreq.container as string);
-  if (info.status === 404) return void send(sreq.reply, 404);
-  if (info.status >= 300) return void send(sreq.reply, 503);
-  const target = await objectTarget(ctx, sreq, sreq.account, sreq.container as string, sreq.object as string, info);
+  if (!(await containerFound(ctx, sreq))) return void send(sreq.reply, 404);
+  const target = await objectTarget(ctx, sreq, sreq.account, sreq.container as string, sreq.object as string);
   if ('status' in target) return void send(sreq.reply, target.status);
   const { ring, part, pathFor } = target;
   const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part));
@@ -203,20 +193,13 @@ async function deleteObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void
   // Each object server checks it against the X-Delete-At it holds (Swift's expirer sends it too).
   const ifDeleteAt = sreq.headers['x-if-delete-at'];
   if (ifDeleteAt !== undefined) headers['x-if-delete-at'] = ifDeleteAt;
-  const { status, body, responses } = await makeRequests(ctx, ring, part, 'DELETE', pathFor, headers, targets);
-  if (status === 503) return void send(sreq.reply, deleteOverride(responses.map((r) => r.status), ring.replicaCount));
-  send(sreq.reply, status, {}, body);
+  // Swift's _delete_object overrides: without a quorum, a replica's 404 counts as deleted (204).
+  answerWrite(sreq, await makeRequests(ctx, ring, part, 'DELETE', pathFor, headers, targets, { overrides: { 404: 204 } }));
 }
 
-/**
- * Swift's _delete_object: when no status reached a quorum, a 404 counts as a 204 (that node wrote
- * its tombstone all the same). So a DELETE with a primary down, whose handoff never had the
- * object, still answers 204: with a 2-replica policy that is [204, 404] and no quorum otherwise.
- */
-function deleteOverride(statuses: number[], replicas: number): number {
-  return bestResponse(
-    statuses.map((s) => (s === 404 ? 204 : s)),
-    replicas,
-  ).status;
+/** Swift writes an object only into a container its lookup found (any other answer: 404). */
+async function containerFound(ctx: ProxyContext, sreq: SwiftRequest): Promise<boolean> {
+  const info = await containerInfo(ctx, sreq, sreq.account, sreq.container as string);
+  return info.status >= 200 && info.status < 300;
 }
 
