@@ -81,10 +81,10 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
       send(reply, 400);
     },
   });
-  app.addHttpMethod('COPY', { hasBody: true });
-  // Bodies are streamed by the controllers: nothing is parsed or buffered here.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+  // Bodies are streamed by the controllers: fastify neither parses nor buffers one. Telling it no
+  // method has a body also keeps it from judging Content-Type, which Swift stores as given
+  // ("foo", "", "a b"): fastify's parser lookup refused those before any handler ran.
+  for (const method of METHODS) app.addHttpMethod(method, { hasBody: false, overrideExisting: true });
 
   app.addHook('onRequest', async (req, reply) => {
     const tooLong = checkHeaderLines(req.headers);
