@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { replayWithEncodedTarget } from './raw-request-line.js';
 import { defaultBody } from './responses.js';
 
 /** Sockets whose in-flight answer goes out before they close (see onClientError). */
@@ -17,6 +18,8 @@ const closingAfterAnswer = new WeakSet<Socket>();
  */
 export function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // Raw non-ASCII bytes in the request line: the request is replayed with them percent-encoded.
+  if (replayWithEncodedTarget(err, socket)) return;
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (inFlight && !inFlight.writableFinished && inFlight.req?.complete) {
     if (closingAfterAnswer.has(socket)) return;

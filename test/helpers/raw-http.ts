@@ -26,7 +26,8 @@ export interface RawResponse {
   body: Buffer;
 }
 
-function parseResponses(data: Buffer, head: boolean): RawResponse {
+/** Every response in `data` (bodies by Content-Length). */
+export function parseResponses(data: Buffer, head: boolean): RawResponse {
   const all: RawResponse['all'] = [];
   let rest = data;
   while (rest.length) {
