@@ -123,8 +123,8 @@ export function accountInfo(ctx: ProxyContext, sreq: SwiftRequest, account: stri
 
 /**
  * Swift's container PUT: the account must exist; under account_autocreate it is created if the
- * lookup found nothing usable. Returns 2xx, 404 (no such account, no autocreate) or 503 (the
- * creation failed).
+ * lookup found nothing usable, then looked up again. Returns 2xx, 404 (no such account) or 503
+ * (the creation failed).
  */
 export async function ensureAccount(ctx: ProxyContext, sreq: SwiftRequest, account: string): Promise<number> {
   const info = await accountInfo(ctx, sreq, account);
@@ -135,7 +135,10 @@ export async function ensureAccount(ctx: ProxyContext, sreq: SwiftRequest, accou
   const ts = sreq.stamp();
   const { status } = await makeRequests(ctx, ring, part, 'PUT', (dev) => backendPath(dev.device, part, account), baseBackendHeaders(sreq, ts));
   ctx.info.invalidateAccount(account);
-  return status >= 200 && status < 300 ? 201 : 503;
+  if (status < 200 || status >= 300) return 503;
+  // Swift looks again (and so caches that it exists): still nothing is a 404.
+  const created = await accountInfo(ctx, sreq, account);
+  return created.status >= 200 && created.status < 300 ? 201 : 404;
 }
 
 /** Swift's container GET, HEAD, POST and DELETE need the account to exist first (else 404). */
