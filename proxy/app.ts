@@ -161,10 +161,6 @@ async function handleSwift(
     req.raw.resume();
     return send(reply, parsed.status, {}, parsed.body);
   }
-  if (parsed.version !== 'v1' && parsed.version !== 'v1.0') {
-    req.raw.resume();
-    return send(reply, 404);
-  }
   const transId = (req as FastifyRequest & { transId: string }).transId;
   const sreq: SwiftRequest = {
     req,

@@ -23,7 +23,7 @@ export interface SwiftRequest {
 
 export type ParsedSwiftPath =
   | { ok: true; version: string; account: string; container?: string; object?: string }
-  | { ok: false; status: number; body: string };
+  | { ok: false; status: number; body?: string };
 
 /** Percent-decodes to bytes (decodeURIComponent would throw on bad UTF-8 before we can answer Swift's way). */
 function percentDecode(s: string): Buffer {
@@ -44,9 +44,28 @@ function percentDecode(s: string): Buffer {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Python's str.split(sep, max): at most max + 1 pieces, the last one keeping the rest. */
+function splitN(s: string, max: number): string[] {
+  const out: string[] = [];
+  let from = 0;
+  while (out.length < max) {
+    const i = s.indexOf('/', from);
+    if (i === -1) break;
+    out.push(s.slice(from, i));
+    from = i + 1;
+  }
+  out.push(s.slice(from));
+  return out;
+}
+
+const API_VERSIONS = new Set(['v1', 'v1.0']);
+
 /**
- * /v1/<account>[/<container>[/<object>]]: Swift's split_path with its answers for bad input
- * (412 for names that are not valid UTF-8 or contain NUL).
+ * /v1/<account>[/<container>[/<object>]] as Swift's proxy reads it (split_path(path, 1, 4, True),
+ * then get_controller), with its answers for the rest: 412 for a name that is not valid UTF-8 or
+ * holds a NUL, 404 for a path without a first segment ("/"), 400 for an account under an unknown
+ * API version, 412 "Bad URL" for a path that names no account, container or object ("/v1",
+ * "/v1/a//o").
  */
 export function parseSwiftPath(rawPath: string): ParsedSwiftPath {
   const bytes = percentDecode(rawPath);
@@ -57,11 +76,10 @@ export function parseSwiftPath(rawPath: string): ParsedSwiftPath {
     return { ok: false, status: 412, body: 'Invalid UTF8 or contains NULL' };
   }
   if (path.includes('\u0000')) return { ok: false, status: 412, body: 'Invalid UTF8 or contains NULL' };
-  const m = /^\/([^/]+)\/([^/]+)(?:\/([^/]*)(?:\/(.*))?)?$/s.exec(path);
-  if (!m) return { ok: false, status: 412, body: 'Invalid path' };
-  const out: ParsedSwiftPath = { ok: true, version: m[1] as string, account: m[2] as string };
-  if (m[3]) out.container = m[3];
-  else if (m[4]) return { ok: false, status: 412, body: 'Invalid path' };
-  if (m[4]) out.object = m[4];
-  return out;
+  const [first, version, account, container, object] = splitN(path, 4);
+  if (first !== '' || !version) return { ok: false, status: 404 };
+  if (account && !API_VERSIONS.has(version)) return { ok: false, status: 400 };
+  if (account && container) return { ok: true, version, account, container, ...(object ? { object } : {}) };
+  if (account && !object) return { ok: true, version, account };
+  return { ok: false, status: 412, body: 'Bad URL' };
 }

@@ -12,7 +12,17 @@ t.test('path parsing answers like Swift', async (t) => {
   t.same(parseSwiftPath('/v1/AUTH_test/c/%E2%98%83'), { ok: true, version: 'v1', account: 'AUTH_test', container: 'c', object: '☃' });
   t.match(parseSwiftPath('/v1/AUTH_test/c/%FF'), { ok: false, status: 412 });
   t.match(parseSwiftPath('/v1/AUTH_test/c/a%00b'), { ok: false, status: 412 });
-  t.match(parseSwiftPath('/v1'), { ok: false, status: 412 });
+  // Swift's split_path and get_controller.
+  t.same(parseSwiftPath('/v1'), { ok: false, status: 412, body: 'Bad URL' });
+  t.same(parseSwiftPath('/v1/'), { ok: false, status: 412, body: 'Bad URL' });
+  t.same(parseSwiftPath('/v1/AUTH_test//o'), { ok: false, status: 412, body: 'Bad URL' });
+  t.same(parseSwiftPath('/v1//c'), { ok: false, status: 412, body: 'Bad URL' });
+  t.same(parseSwiftPath('/foo'), { ok: false, status: 412, body: 'Bad URL' });
+  t.same(parseSwiftPath('/'), { ok: false, status: 404 });
+  t.same(parseSwiftPath('//v1/AUTH_test'), { ok: false, status: 404 });
+  t.same(parseSwiftPath('/v2/AUTH_test'), { ok: false, status: 400 });
+  t.same(parseSwiftPath('/v1/AUTH_test/'), { ok: true, version: 'v1', account: 'AUTH_test' });
+  t.same(parseSwiftPath('/v1.0/AUTH_test/c/o//p'), { ok: true, version: 'v1.0', account: 'AUTH_test', container: 'c', object: 'o//p' });
 });
 
 t.test('constraints', async (t) => {
