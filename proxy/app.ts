@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpAgent, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { isInternalHeader } from '../common/headers.js';
 import { backendKeyFrom } from '../common/backend-auth.js';
@@ -21,9 +21,10 @@ import { handleObject } from './controllers/object.js';
 import { ErrorLimiter } from './error-limiter.js';
 import { swiftInfo } from './info.js';
 import { InfoCache } from './info-cache.js';
-import { isBackendStreamError, newTransId, resetHeaders, send } from './responses.js';
+import { isBackendStreamError, newTransId, resetHeaders, send, sendRejection } from './responses.js';
 import { parseSwiftPath, type SwiftRequest } from './swift-request.js';
 import { TempAuth } from './tempauth.js';
+import { TitleCaseResponse } from './title-case.js';
 import { createHash } from 'node:crypto';
 
 export interface BuildProxyOptions {
@@ -70,7 +71,8 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     requestTimeout: 0,
     keepAliveTimeout: 65_000,
     maxParamLength: 8192,
-    http: { maxHeaderSize: CLIENT_MAX_HEADER_BYTES },
+    // Header names go out in Swift's title case (proxy/title-case.ts).
+    http: { maxHeaderSize: CLIENT_MAX_HEADER_BYTES, ServerResponse: TitleCaseResponse as typeof ServerResponse },
     return503OnClosing: true,
     // A request's own answer before a 400 for the bytes after it (a PUT with no length: 411).
     clientErrorHandler: onClientError,
@@ -88,7 +90,7 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
 
   app.addHook('onRequest', async (req, reply) => {
     const tooLong = checkHeaderLines(req.headers);
-    if (tooLong) return send(reply, tooLong.status, { Connection: 'close' }, tooLong.body);
+    if (tooLong) return sendRejection(reply, tooLong, { Connection: 'close' });
     // Gatekeeper: clients can neither send nor see internal headers.
     for (const name of Object.keys(req.headers)) {
       if (isInternalHeader(name) || /^x-(account|container|object)-sysmeta-/.test(name)) delete req.headers[name];
@@ -108,7 +110,7 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
       const rawPath = q === -1 ? url : url.slice(0, q);
       const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
       const method = req.method.toUpperCase();
-      if (rawPath === '/healthcheck') return send(reply, 200, {}, 'OK');
+      if (rawPath === '/healthcheck') return send(reply, 200, { 'Content-Type': 'text/plain' }, 'OK');
       if (rawPath === '/info' && (method === 'GET' || method === 'HEAD')) {
         return send(reply, 200, { 'Content-Type': 'application/json; charset=utf-8' }, JSON.stringify(swiftInfo(config, ctx.policies)));
       }

@@ -18,7 +18,12 @@ export const LIMITS = {
 export interface Rejection {
   status: number;
   body: string;
+  /** Swift's constraints answer "text/plain"; other refusals have swob's text/html (the default). */
+  contentType?: string;
 }
+
+/** A refusal from Swift's constraints.py, which sends its words as text/plain. */
+const plain = (status: number, body: string): Rejection => ({ status, body, contentType: 'text/plain' });
 
 /** Swift's check_utf8: valid UTF-8 and no NUL. `raw` is the percent-decoded bytes. */
 export function isValidUtf8Name(raw: Buffer): boolean {
@@ -47,7 +52,7 @@ export function checkContainerName(name: string): Rejection | undefined {
 export function checkObjectName(name: string): Rejection | undefined {
   const len = Buffer.byteLength(name);
   if (len > LIMITS.maxObjectNameLength) {
-    return { status: 400, body: `Object name length of ${len} longer than ${LIMITS.maxObjectNameLength}` };
+    return plain(400, `Object name length of ${len} longer than ${LIMITS.maxObjectNameLength}`);
   }
   return undefined;
 }
@@ -91,11 +96,11 @@ export function checkMetadata(headers: Record<string, string | string[] | undefi
     if (!key.startsWith(prefix)) continue;
     const value = Array.isArray(rawValue) ? rawValue.join(',') : (rawValue ?? '');
     const name = key.slice(prefix.length);
-    if (!name) return { status: 400, body: 'Metadata name cannot be empty' };
+    if (!name) return plain(400, 'Metadata name cannot be empty');
     const nameBytes = headerBytes(name);
     const valueBytes = headerBytes(value);
     if (target !== 'object' && (!isValidUtf8Name(nameBytes) || (value !== '' && !isValidUtf8Name(valueBytes)))) {
-      return { status: 400, body: 'Metadata must be valid UTF-8' };
+      return plain(400, 'Metadata must be valid UTF-8');
     }
     count++;
     const nameLen = nameBytes.length;
@@ -103,16 +108,16 @@ export function checkMetadata(headers: Record<string, string | string[] | undefi
     size += nameLen + valueLen;
     // Swift names the header as its WSGI layer spells it: the prefix lower case, the rest title case.
     if (nameLen > LIMITS.maxMetaNameLength) {
-      return { status: 400, body: `Metadata name too long: ${prefix}${pythonTitle(name)}` };
+      return plain(400, `Metadata name too long: ${prefix}${pythonTitle(name)}`);
     }
     if (valueLen > LIMITS.maxMetaValueLength) {
-      return { status: 400, body: `Metadata value longer than ${LIMITS.maxMetaValueLength}: ${prefix}${pythonTitle(name)}` };
+      return plain(400, `Metadata value longer than ${LIMITS.maxMetaValueLength}: ${prefix}${pythonTitle(name)}`);
     }
     if (count > LIMITS.maxMetaCount) {
-      return { status: 400, body: `Too many metadata items; max ${LIMITS.maxMetaCount}` };
+      return plain(400, `Too many metadata items; max ${LIMITS.maxMetaCount}`);
     }
     if (size > LIMITS.maxMetaOverallSize) {
-      return { status: 400, body: `Total metadata too large; max ${LIMITS.maxMetaOverallSize}` };
+      return plain(400, `Total metadata too large; max ${LIMITS.maxMetaOverallSize}`);
     }
   }
   return undefined;
@@ -138,25 +143,27 @@ export function checkObjectCreation(
 ): Rejection | undefined {
   const te = String(headers['transfer-encoding'] ?? '').toLowerCase();
   const cl = headers['content-length'];
-  if (te && te !== 'chunked') return { status: 501, body: 'Not Implemented' };
+  if (te && te !== 'chunked') return plain(501, 'Not Implemented');
   if (cl !== undefined && !te) {
     const n = Number(cl);
-    if (!/^\d+$/.test(String(cl))) return { status: 400, body: 'Invalid Content-Length' };
-    if (n > maxFileSize) return { status: 413, body: 'Your request is too large.' };
+    if (!/^\d+$/.test(String(cl))) return plain(400, 'Invalid Content-Length');
+    if (n > maxFileSize) return plain(413, 'Your request is too large.');
   } else if (!te) {
-    return { status: 411, body: 'Missing Content-Length header.' };
+    return plain(411, 'Missing Content-Length header.');
   }
   const nameBad = checkObjectName(objectName);
   if (nameBad) return nameBad;
   const ct = headers['content-type'];
-  if (typeof ct === 'string' && ct.includes('\u0000')) return { status: 400, body: 'Invalid Content-Type' };
+  if (typeof ct === 'string' && ct.includes('\u0000')) return plain(400, 'Invalid Content-Type');
   return checkMetadata(headers, 'object');
 }
 
-/** Listing limit: Swift answers 412 past the maximum. */
+/**
+ * Listing limit (Swift's constrain_req_limit): 412 past the maximum; a limit that is not all
+ * digits ("5000.0", "-1") is ignored, and the nodes list up to the maximum.
+ */
 export function checkListingLimit(limit: string | null, max: number): Rejection | undefined {
-  if (limit === null || limit === '') return undefined;
-  if (!/^\d+$/.test(limit)) return { status: 400, body: 'Value of limit must be a positive integer' };
+  if (limit === null || !/^\d+$/.test(limit)) return undefined;
   if (Number(limit) > max) return { status: 412, body: `Maximum limit is ${max}` };
   return undefined;
 }

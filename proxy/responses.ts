@@ -30,6 +30,33 @@ export function defaultBody(status: number): string {
   return b ? `<html><h1>${b[0]}</h1><p>${b[1]}</p></html>` : '';
 }
 
+/** Python's urllib quote(s, safe='/') of a UTF-8 string: what Swift puts in a realm. */
+function pyQuote(s: string): string {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) out += /[A-Za-z0-9_.~/-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
+/**
+ * swob's WWW-Authenticate for a 401: 'Swift realm="<account>"', the second segment of the path
+ * (quoted), or "unknown" when there is none or it is a login path's ("/auth/v1.0").
+ */
+export function wwwAuthenticate(url: string): string {
+  const q = url.indexOf('?');
+  const segs = (q === -1 ? url : url.slice(0, q)).split('/', 3);
+  let realm = segs.length === 3 && segs[0] === '' && segs[1] && segs[2] ? safeDecode(segs[2]) : 'unknown';
+  if (realm === 'v1.0' || realm === 'auth') realm = 'unknown';
+  return `Swift realm="${pyQuote(realm)}"`;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 /** Swift's transaction id: "tx" + 21 hex chars + "-" + hex epoch seconds. */
 export function newTransId(now: number): string {
   return `tx${randomBytes(11).toString('hex').slice(0, 21)}-${Math.floor(now / 1000).toString(16).padStart(10, '0')}`;
@@ -49,8 +76,9 @@ export function clientHeaders(backend: Record<string, string>): Record<string, s
 }
 
 /**
- * Sends an answer. A string body gets Content-Length; an error status without a body gets
- * Swift's HTML; a stream is piped with backpressure (fastify destroys it if the client leaves).
+ * Sends an answer. A string body gets Content-Length and, without a type of its own, swob's
+ * text/html; an error status without a body gets Swift's HTML page, a 401 swob's
+ * WWW-Authenticate; a stream is piped with backpressure (fastify destroys it if the client leaves).
  * A stream already destroyed (a backend body dropped) can never be sent: that answer is a 503.
  */
 export function send(
@@ -65,18 +93,16 @@ export function send(
   }
   reply.code(status);
   for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  if (status === 401 && !hasHeader(headers, 'www-authenticate')) reply.header('WWW-Authenticate', wwwAuthenticate(reply.request.url));
   const isHead = reply.request.method === 'HEAD';
-  if (body === undefined && status >= 400 && !isHead) {
-    body = defaultBody(status);
-    reply.header('content-type', 'text/html; charset=UTF-8');
-  }
+  if (body === undefined && status >= 400 && !isHead) body = defaultBody(status);
   if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) {
     const buf = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body) : body;
     if (!isHead || !hasHeader(headers, 'content-length')) reply.header('content-length', String(buf.length));
-    if (buf.length > 0 && !hasHeader(headers, 'content-type') && !reply.hasHeader('content-type')) {
-      reply.header('content-type', 'text/plain; charset=utf-8');
-    }
-    return reply.send(isHead ? undefined : buf);
+    // swob's default type: every answer of Swift's has it unless it says otherwise (a 204 too).
+    if (!hasHeader(headers, 'content-type') && !reply.hasHeader('content-type')) reply.header('content-type', 'text/html; charset=UTF-8');
+    // No payload at all for an empty answer: fastify would strip a 204's headers for an empty one.
+    return reply.send(isHead || buf.length === 0 ? undefined : buf);
   }
   return reply.send(body);
 }
@@ -94,6 +120,11 @@ export function isBackendStreamError(err: { code?: string }): boolean {
 export function resetHeaders(reply: FastifyReply): void {
   for (const name of reply.raw.getHeaderNames()) if (!/^x-(trans-id|openstack-request-id)$/.test(name)) reply.raw.removeHeader(name);
   for (const name of Object.keys(reply.getHeaders())) if (!/^x-(trans-id|openstack-request-id)$/i.test(name)) reply.removeHeader(name);
+}
+
+/** A refusal (proxy/constraints.ts) in Swift's content type for it. */
+export function sendRejection(reply: FastifyReply, r: { status: number; body: string; contentType?: string }, headers: Record<string, string> = {}): FastifyReply {
+  return send(reply, r.status, r.contentType ? { ...headers, 'Content-Type': r.contentType } : headers, r.body);
 }
 
 function hasHeader(h: Record<string, string>, name: string): boolean {

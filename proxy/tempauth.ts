@@ -58,8 +58,12 @@ export class TempAuth {
   /** GET /auth/v1.0 with X-Auth-User/X-Auth-Key (or X-Storage-User/X-Storage-Pass). */
   login(user: string | undefined, key: string | undefined, baseUrl: string): { status: number; headers: Record<string, string>; body: string } {
     const u = user ? this.users.get(user) : undefined;
-    if (!user || key === undefined || !u || !safeEqual(u.key, key)) {
-      return { status: 401, headers: {}, body: '<html><h1>Unauthorized</h1><p>This server could not verify that you are authorized to access the document you requested.</p></html>' };
+    if (!user || !key || !u || !safeEqual(u.key, key)) {
+      return {
+        status: 401,
+        headers: { 'WWW-Authenticate': `Swift realm="${loginRealm(user, key, u !== undefined)}"` },
+        body: '<html><h1>Unauthorized</h1><p>This server could not verify that you are authorized to access the document you requested.</p></html>',
+      };
     }
     const expires = Math.floor(this.clock() / 1000) + this.tokenLifeS;
     const token = this.makeToken(user, expires);
@@ -183,4 +187,16 @@ export function validateAcl(value: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The realm Swift's tempauth names when it refuses a login: the account, when the user is
+ * unknown or the key missing; "unknown" without an account:user, or for a wrong key.
+ */
+function loginRealm(user: string | undefined, key: string | undefined, known: boolean): string {
+  const colon = user?.indexOf(':') ?? -1;
+  if (!user || colon === -1) return 'unknown';
+  const account = user.slice(0, colon);
+  if (!account || colon === user.length - 1 || !key) return account || 'unknown';
+  return known ? 'unknown' : account;
 }

@@ -4,7 +4,7 @@ import { backendPath } from '../../common/backend-path.js';
 import { checkMetadata, LIMITS } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
 import { makeRequests } from '../fanout.js';
-import { send } from '../responses.js';
+import { send, sendRejection } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
 import { answerWrite, baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay } from './common.js';
 
@@ -37,7 +37,7 @@ export async function handleAccount(ctx: ProxyContext, sreq: SwiftRequest): Prom
     }
     case 'PUT': {
       const bad = checkMetadata(sreq.headers, 'account');
-      if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
+      if (bad) return void sendRejection(sreq.reply, bad);
       const result = await makeRequests(ctx, ring, part, 'PUT', pathFor, {
         ...baseBackendHeaders(sreq, sreq.stamp()),
         ...forwardedMetadata(sreq.headers, 'account'),
@@ -47,7 +47,7 @@ export async function handleAccount(ctx: ProxyContext, sreq: SwiftRequest): Prom
     }
     case 'POST': {
       const bad = checkMetadata(sreq.headers, 'account');
-      if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
+      if (bad) return void sendRejection(sreq.reply, bad);
       const post = () =>
         makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, sreq.stamp()), ...forwardedMetadata(sreq.headers, 'account') });
       let result = await post();

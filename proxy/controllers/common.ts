@@ -10,7 +10,7 @@ import { checkListingLimit } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
 import { makeRequests, readFromNodes } from '../fanout.js';
 import type { AccountInfo, ContainerInfo } from '../info-cache.js';
-import { clientHeaders, send } from '../responses.js';
+import { clientHeaders, send, sendRejection } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
 
 /** Headers every backend request carries. */
@@ -82,7 +82,7 @@ export async function readListing(
 ): Promise<{ response: BackendResponse | undefined; status: number } | undefined> {
   const bad = checkListingLimit(sreq.query.get('limit'), maxLimit);
   if (bad) {
-    send(sreq.reply, bad.status, {}, bad.body);
+    sendRejection(sreq.reply, bad);
     return undefined;
   }
   const qs = sreq.query.toString();

@@ -3,7 +3,7 @@ import { backendPath } from '../../common/backend-path.js';
 import { checkContainerName, checkMetadata, LIMITS } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
 import { makeRequests } from '../fanout.js';
-import { send } from '../responses.js';
+import { send, sendRejection } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
 import { validateAcl } from '../tempauth.js';
 import { containerPutPolicyHeaders, policyNameHeader } from '../storage-policy.js';
@@ -37,10 +37,10 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
     case 'POST': {
       if (sreq.method === 'PUT') {
         const badName = checkContainerName(container);
-        if (badName) return void send(sreq.reply, badName.status, {}, badName.body);
+        if (badName) return void sendRejection(sreq.reply, badName);
       }
       const bad = checkMetadata(sreq.headers, 'container');
-      if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
+      if (bad) return void sendRejection(sreq.reply, bad);
       for (const h of ['x-container-read', 'x-container-write']) {
         const v = sreq.headers[h];
         const err = v ? validateAcl(v) : undefined;

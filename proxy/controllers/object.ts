@@ -9,7 +9,7 @@ import { makeRequests, readFromNodes, readNewest } from '../fanout.js';
 import { deleteAtHeader } from '../expiry.js';
 import { guessContentType } from '../mime.js';
 import { PutError, putToReplicas } from '../object-put.js';
-import { defaultBody, send } from '../responses.js';
+import { defaultBody, send, sendRejection } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
 import type { ContainerInfo } from '../info-cache.js';
 import { objectUpdateTargets } from '../../ring-builder/update-targets.js';
@@ -22,7 +22,7 @@ const READ_HEADERS = ['range', 'if-match', 'if-none-match', 'if-modified-since',
 /** Swift's object controller: GET/HEAD with failover, PUT fan-out, POST, DELETE (copies: copy.ts). */
 export async function handleObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   const nameBad = checkObjectName(sreq.object as string);
-  if (nameBad) return void send(sreq.reply, nameBad.status, {}, nameBad.body);
+  if (nameBad) return void sendRejection(sreq.reply, nameBad);
   switch (sreq.method) {
     case 'GET':
     case 'HEAD':
@@ -77,13 +77,13 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   const create = ifNoneMatch !== undefined && parseEtagList(ifNoneMatch) === '*';
   if (ifNoneMatch !== undefined && !create) return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, 'If-None-Match only supports *');
   const bad = checkObjectCreation(sreq.headers, object, ctx.config.max_file_size);
-  if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
+  if (bad) return void sendRejection(sreq.reply, bad);
   const notReady = await writeTargetReady(ctx, sreq);
   if (notReady) return void send(sreq.reply, notReady.status, {}, notReady.body);
 
   const ts = sreq.stamp();
   const deleteAt = deleteAtHeader(sreq.headers, ts.seconds);
-  if (deleteAt.error) return void send(sreq.reply, 400, {}, deleteAt.error);
+  if (deleteAt.error) return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, deleteAt.error);
   const meta = forwardedMetadata(sreq.headers, 'object');
   if (!meta['content-type'] || (sreq.headers['x-detect-content-type'] ?? '').toLowerCase() === 'true') {
     meta['content-type'] = guessContentType(object);
@@ -168,11 +168,11 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
 
 async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   const bad = checkMetadata(sreq.headers, 'object');
-  if (bad) return void send(sreq.reply, bad.status, {}, bad.body);
+  if (bad) return void sendRejection(sreq.reply, bad);
   if (!(await containerFound(ctx, sreq))) return void send(sreq.reply, 404);
   const ts = sreq.stamp();
   const deleteAt = deleteAtHeader(sreq.headers, ts.seconds);
-  if (deleteAt.error) return void send(sreq.reply, 400, {}, deleteAt.error);
+  if (deleteAt.error) return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, deleteAt.error);
   const meta = forwardedMetadata(sreq.headers, 'object');
   if (deleteAt.value) meta['x-delete-at'] = deleteAt.value;
   const target = await objectTarget(ctx, sreq, sreq.account, sreq.container as string, sreq.object as string);

@@ -21,6 +21,8 @@ export interface RawResponse {
   /** Every response on the connection, in order (a parse error may add one after the first). */
   all: Array<{ status: number; headers: Array<[string, Buffer]>; body: Buffer }>;
   status: number;
+  /** The first response's header names, as the server wrote them (case and all). */
+  names: string[];
   /** A header of the first response as the bytes on the wire. */
   header(name: string): Buffer | undefined;
   body: Buffer;
@@ -29,12 +31,14 @@ export interface RawResponse {
 /** Every response in `data` (bodies by Content-Length). */
 export function parseResponses(data: Buffer, head: boolean): RawResponse {
   const all: RawResponse['all'] = [];
+  const names: string[][] = [];
   let rest = data;
   while (rest.length) {
     const end = rest.indexOf('\r\n\r\n');
     if (end === -1) break;
     const lines = rest.subarray(0, end).toString('latin1').split('\r\n');
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0);
+    names.push(lines.slice(1).map((l) => l.slice(0, l.indexOf(':'))));
     const headers: Array<[string, Buffer]> = lines.slice(1).map((l) => {
       const i = l.indexOf(':');
       return [l.slice(0, i).toLowerCase(), Buffer.from(l.slice(i + 1).trim(), 'latin1')];
@@ -44,5 +48,5 @@ export function parseResponses(data: Buffer, head: boolean): RawResponse {
     rest = rest.subarray(end + 4 + len);
   }
   const first = all[0] ?? { status: 0, headers: [], body: Buffer.alloc(0) };
-  return { all, status: first.status, header: (n) => first.headers.find(([k]) => k === n.toLowerCase())?.[1], body: first.body };
+  return { all, status: first.status, names: names[0] ?? [], header: (n) => first.headers.find(([k]) => k === n.toLowerCase())?.[1], body: first.body };
 }
