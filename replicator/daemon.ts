@@ -50,13 +50,22 @@ export async function runForever(
     } catch (err) {
       opts.log.error({ err, daemon: daemon.name }, 'pass failed');
     }
-    const wait = Math.max(0, opts.intervalMs - (Date.now() - started));
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, wait);
-      opts.signal?.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    await pause(Math.max(0, opts.intervalMs - (Date.now() - started)), opts.signal);
   }
+}
+
+/**
+ * Waits `ms`, or less if `signal` aborts. Its abort listener goes once the wait is over: one left
+ * behind per pass piled up on the daemon's signal (MaxListenersExceededWarning after 11 passes).
+ */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
