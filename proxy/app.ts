@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Agent as HttpAgent, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { isInternalHeader } from '../common/headers.js';
@@ -66,11 +66,11 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
 
   const app = Fastify({
     loggerInstance: log,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     requestTimeout: 0,
     keepAliveTimeout: 65_000,
-    maxParamLength: 8192,
+    routerOptions: { maxParamLength: 8192 },
     // Header names go out in Swift's title case (proxy/title-case.ts).
     http: { maxHeaderSize: CLIENT_MAX_HEADER_BYTES, ServerResponse: TitleCaseResponse as typeof ServerResponse },
     return503OnClosing: true,
