@@ -93,9 +93,7 @@ async function main(argv: string[]): Promise<number> {
       touchYoungGeneration();
       const log = createLogger('proxy', cfg.log_level);
       const p = await startProxy(cfg, log);
-      const stop = (): void => void p.close().then(() => process.exit(0));
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
+      stopOnSignals(() => p.close());
       return -1;
     }
     case 'storage-node': {
@@ -114,9 +112,7 @@ async function main(argv: string[]): Promise<number> {
       touchYoungGeneration();
       const log = createLogger('storage-node', cfg.log_level);
       const n = await startStorageNode(resolved, log);
-      const stop = (): void => void n.close().then(() => process.exit(0));
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
+      stopOnSignals(() => n.close());
       return -1;
     }
     case 'ring':
@@ -171,3 +167,25 @@ main(process.argv.slice(2)).then(
     process.exit(1);
   },
 );
+
+/**
+ * A server stops on SIGTERM or SIGINT, once: Ctrl-C sends SIGINT to every process of the
+ * terminal's group, and `aio` then SIGTERMs its children too. Exit 0 once closed; a failure to
+ * close is printed and exits 1, never an unhandled rejection.
+ */
+function stopOnSignals(close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(`stopping failed: ${(err as Error).stack ?? String(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

@@ -28,15 +28,21 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
   const stopTrim = startMallocTrim({ intervalMs: config.malloc_trim_interval_s * 1000, log });
   const port = (app.server.address() as AddressInfo).port;
   log.info({ port }, 'listening');
+  // Once: a second close (Ctrl-C signals every process of the group, then aio SIGTERMs its
+  // children) would close the backend client again, and undici rejects that once it is destroyed.
+  let closing: Promise<void> | undefined;
   return {
     port,
-    async close() {
-      stopTrim();
-      rings.stop();
-      await app.close();
-      await ctx.backend.close();
-      ctx.putAgent.destroy();
-      await ctx.hashing.close();
+    close() {
+      closing ??= (async () => {
+        stopTrim();
+        rings.stop();
+        await app.close();
+        await ctx.backend.close();
+        ctx.putAgent.destroy();
+        await ctx.hashing.close();
+      })();
+      return closing;
     },
   };
 }

@@ -75,19 +75,24 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
   ctx.localContainerUpdate = localContainerUpdater({ devicesRoot: config.devices, ip: config.ring_ip || config.bind_ip, port: config.ring_port || port, apply: db.applyObjectRow });
   const stopTrim = startMallocTrim({ intervalMs: config.malloc_trim_interval_s * 1000, log });
   log.info({ port, devices: config.devices }, 'listening');
+  let closing: Promise<void> | undefined;
   return {
     server,
     port,
-    async close() {
-      stopTrim();
-      tmpSweeper.stop();
-      // close() waits for every connection to end: drop the proxies' idle keep-alives at once.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-      await object.close();
-      await db.close();
-      await backend.close();
+    // Once, as the proxy's: a second close would close the backend client again (undici rejects).
+    close() {
+      closing ??= (async () => {
+        stopTrim();
+        tmpSweeper.stop();
+        // close() waits for every connection to end: drop the proxies' idle keep-alives at once.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await closed;
+        await object.close();
+        await db.close();
+        await backend.close();
+      })();
+      return closing;
     },
   };
 }
