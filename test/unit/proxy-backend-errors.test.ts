@@ -15,12 +15,12 @@ import { fakeNodeProxy, type NodeAnswer } from '../helpers/fake-nodes.js';
  *   - container GET/HEAD/POST/DELETE first need the account (else 404); a container PUT creates
  *     the account, and answers 503 if it cannot.
  *   - object PUT/POST/DELETE first need the container (else 404); a 409 to an object PUT
- *     (newer data there) answers 202; COPY reads its source first.
+ *     (newer data there) answers 202; COPY reads its source first (and is only for objects).
  */
 const STATUSES: Array<number | 'drop'> = [400, 401, 404, 409, 412, 416, 422, 499, 500, 503, 507, 'drop'];
 const VERBS = {
-  account: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
-  container: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
+  account: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY'],
+  container: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY'],
   object: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY'],
 } as const;
 type Tier = keyof typeof VERBS;
@@ -31,6 +31,7 @@ const PATH: Record<Tier, string> = { account: '/v1/AUTH_test', container: '/v1/A
 const relayed = (x: number | 'drop'): number => (x !== 'drop' && x >= 400 && x < 500 ? x : 503);
 
 function swiftStatus(mode: 'target' | 'all', tier: Tier, verb: string, x: number | 'drop'): number {
+  if (verb === 'COPY' && tier !== 'object') return 405; // only objects are copied: no node is asked
   if (tier === 'account' && x === 404 && (verb === 'GET' || verb === 'HEAD')) return verb === 'GET' ? 204 : 200;
   if (mode === 'all' && tier === 'container') return verb === 'PUT' ? 503 : 404;
   if (mode === 'all' && tier === 'object' && (verb === 'PUT' || verb === 'POST' || verb === 'DELETE')) return 404;
