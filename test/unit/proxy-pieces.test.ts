@@ -58,8 +58,8 @@ t.test('constraints', async (t) => {
   t.match(checkMetadata({ 'x-object-meta-k': wire('é'.repeat(128) + 'e') }, 'object'), { status: 400, body: /^Metadata value longer than 256/ }, '257 bytes');
   t.equal(checkMetadata({ ['x-object-meta-' + wire('é'.repeat(64))]: 'v' }, 'object'), undefined, 'a 128-byte name');
   // Swift names the header as its WSGI layer spells it: prefix lower case, the rest title case.
-  t.same(checkMetadata({ 'x-object-meta-color-x': 'v'.repeat(257) }, 'object'), { status: 400, body: 'Metadata value longer than 256: x-object-meta-Color-X' });
-  t.same(checkMetadata({ ['x-container-meta-a1b' + 'c'.repeat(126)]: 'v' }, 'container'), { status: 400, body: `Metadata name too long: x-container-meta-A1B${'c'.repeat(126)}` });
+  t.same(checkMetadata({ 'x-object-meta-color-x': 'v'.repeat(257) }, 'object'), { status: 400, body: 'Metadata value longer than 256: x-object-meta-Color-X', contentType: 'text/plain' });
+  t.same(checkMetadata({ ['x-container-meta-a1b' + 'c'.repeat(126)]: 'v' }, 'container'), { status: 400, body: `Metadata name too long: x-container-meta-A1B${'c'.repeat(126)}`, contentType: 'text/plain' });
   t.match(checkObjectCreation({}, 'o', 100), { status: 411 });
   t.match(checkObjectCreation({ 'content-length': '101' }, 'o', 100), { status: 413 });
   t.equal(checkObjectCreation({ 'transfer-encoding': 'chunked' }, 'o', 100), undefined);
