@@ -9,7 +9,7 @@ import { createStamper } from '../common/timestamp.js';
 import { parseStoragePolicies } from '../common/storage-policy.js';
 import type { Clock } from '../common/clock.js';
 import { authorizeTarget } from './authz.js';
-import { onClientError } from './client-error.js';
+import { onClientError, SWIFT_METHODS_ALLOW } from './client-error.js';
 import { checkHeaderLines, CLIENT_MAX_HEADER_BYTES } from './constraints.js';
 import { HashPool } from './body-sums.js';
 import type { ProxyConfig } from './config.js';
@@ -99,6 +99,14 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     (req as FastifyRequest & { transId: string }).transId = transId;
     reply.header('X-Trans-Id', transId);
     reply.header('X-Openstack-Request-Id', transId);
+    // Swift sends Connection only when the client did (Swift's functional testGetResponseHeaders);
+    // Node would add "keep-alive" to every HTTP/1.1 answer. The connection stays persistent.
+    if (req.raw.httpVersion === '1.1' && req.headers.connection === undefined) reply.raw.removeHeader('connection');
+  });
+  // Methods Node parses but no controller has (PATCH, PROPFIND...): Swift's 405.
+  app.setNotFoundHandler((req, reply) => {
+    req.raw.resume();
+    return send(reply, 405, { Allow: SWIFT_METHODS_ALLOW });
   });
 
   app.route({

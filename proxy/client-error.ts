@@ -3,6 +3,9 @@ import type { Socket } from 'node:net';
 import { replayWithEncodedTarget } from './raw-request-line.js';
 import { defaultBody } from './responses.js';
 
+/** What the proxy's Allow says for a method it has no controller for. */
+export const SWIFT_METHODS_ALLOW = 'HEAD, GET, PUT, POST, COPY, OPTIONS, DELETE';
+
 /** Sockets whose in-flight answer goes out before they close (see onClientError). */
 const closingAfterAnswer = new WeakSet<Socket>();
 
@@ -30,11 +33,13 @@ export function onClientError(err: NodeJS.ErrnoException, socket: Socket): void 
     inFlight.once('close', () => socket.destroySoon());
     return;
   }
-  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  // A method Node's parser does not know ("LICK"): Swift answers any unknown method 405.
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_INVALID_METHOD' ? 405 : 400;
+  const reason = { 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 405: 'Method Not Allowed' }[status as 408] ?? 'Bad Request';
+  const allow = status === 405 ? `Allow: ${SWIFT_METHODS_ALLOW}\r\n` : '';
   const body = defaultBody(status);
   if (socket.writable && !inFlight?.headersSent) {
-    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\n${allow}Content-Type: text/html; charset=UTF-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroy(err);
 }

@@ -108,3 +108,25 @@ t.test('a limit that is not all digits is ignored, as Swift does', async (t) => 
     t.ok(seen.some((s) => s.startsWith('GET ') && s.includes('/c?')), `limit=${limit}: a node was asked (it ignores the limit too)`);
   }
 });
+
+t.test('unknown methods: 405 with Allow, whether Node parses them or not', async (t) => {
+  const { port, token } = await listening(t);
+  for (const method of ['LICK', 'GETorHEAD_base', 'PATCH', 'PROPFIND']) {
+    const r = await rawRequest(port, [`${method} /v1/AUTH_test HTTP/1.1`, 'Host: x', `X-Auth-Token: ${token}`, 'Connection: close']);
+    t.equal(r.status, 405, `${method}: 405`);
+    t.equal(r.header('allow')?.toString(), 'HEAD, GET, PUT, POST, COPY, OPTIONS, DELETE', `${method}: Allow`);
+    t.match(r.body.toString(), /<h1>Method Not Allowed<\/h1>/);
+  }
+});
+
+t.test('Connection is answered only when the client sent it; the connection stays persistent', async (t) => {
+  const { port, token } = await listening(t);
+  const get = ['GET /v1/AUTH_test/c/o HTTP/1.1', 'Host: x', `X-Auth-Token: ${token}`];
+  // Three requests on one connection: none, keep-alive, close.
+  const r = await rawRequest(port, [...get, '', ...get, 'Connection: keep-alive', '', ...get, 'Connection: close']);
+  t.equal(r.all.length, 3, 'all three answered on one connection');
+  const conn = (i: number): string | undefined => r.all[i]!.headers.find(([k]) => k.toLowerCase() === 'connection')?.[1].toString();
+  t.equal(conn(0), undefined, 'no Connection header unasked (Swift)');
+  t.equal(conn(1), 'keep-alive', 'keep-alive when asked');
+  t.equal(conn(2), 'close', 'close when asked');
+});
