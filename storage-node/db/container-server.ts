@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isSwiftletError, SwiftletError } from '../../common/errors.js';
 import { H } from '../../common/headers.js';
@@ -177,7 +178,7 @@ export async function applyObjectRow(
       name,
       timestamp,
       size,
-      contentType: typeof contentType === 'string' ? contentType : '',
+      contentType: typeof contentType === 'string' ? headerText(contentType) : '',
       etag: typeof etag === 'string' ? etag : '',
       deleted: false,
       ctypeTimestamp,
@@ -192,4 +193,15 @@ export async function applyObjectRow(
   const { changed } = await mergeObjectRows(db, account, container, { rows: [row], requireLive: true, ...(target ? { target } : {}) });
   if (target && changed) deps.updates.schedule(db, account, container, target);
   return method === 'PUT' ? 201 : 204;
+}
+
+/**
+ * A header value as text: Node hands header bytes over one Latin-1 char each, so a UTF-8 content
+ * type ("text/ü") arrives as its bytes' chars. The row stores the text, as Swift's container
+ * server does (WSGI strings decoded as UTF-8), or a listing would encode it twice. Bytes that are
+ * not UTF-8 stay as they came.
+ */
+function headerText(v: string): string {
+  const bytes = Buffer.from(v, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : v;
 }

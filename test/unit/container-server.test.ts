@@ -441,3 +441,22 @@ t.test("storage policies: a container keeps the one it was created with (Swift's
   t.equal((await put('/sda/1/AUTH_a/old', { 'x-backend-storage-policy-index': '1' })).status, 409, 'and keeps it');
   t.equal((await put('/sda/1/AUTH_a/old', { 'x-backend-storage-policy-index': '0' })).status, 202);
 });
+
+t.test('a UTF-8 content type is listed as its text, not its bytes twice over', async (t) => {
+  const n = await startNode(t);
+  const c = '/sda/1/AUTH_a/c';
+  await n.call('PUT', c, { 'x-timestamp': ts() });
+  // As the object server sends it: the header's UTF-8 bytes, a Latin-1 char each.
+  const wire = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+  t.equal((await n.call('PUT', `${c}/o`, rowPut(1, undefined, { 'x-content-type': wire('text/㜅ü') }))).status, 201);
+  t.equal((await n.call('PUT', `${c}/raw`, rowPut(1, undefined, { 'x-content-type': 'text/\xff' }))).status, 201);
+  const list = JSON.parse((await n.call('GET', `${c}?format=json`)).body) as Array<{ name: string; content_type: string }>;
+  t.same(
+    list.map((r) => [r.name, r.content_type]),
+    [
+      ['o', 'text/㜅ü'],
+      ['raw', 'text/\xff'],
+    ],
+    'UTF-8 decoded; bytes that are not UTF-8 kept as they came',
+  );
+});
