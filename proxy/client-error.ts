@@ -33,9 +33,16 @@ export function onClientError(err: NodeJS.ErrnoException, socket: Socket): void 
     inFlight.once('close', () => socket.destroySoon());
     return;
   }
-  // A method Node's parser does not know ("LICK"): Swift answers any unknown method 405.
-  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_INVALID_METHOD' ? 405 : 400;
-  const reason = { 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 405: 'Method Not Allowed' }[status as 408] ?? 'Bad Request';
+  // A body coded some way other than plain chunked ("gzip,chunked") that Node could not parse:
+  // Swift answers the coding itself, 501, before reading any of it.
+  const te = String(inFlight?.req?.headers['transfer-encoding'] ?? '').toLowerCase();
+  const unknownCoding = te !== '' && te !== 'chunked';
+  // A well-formed request line with a method Node's parser does not know ("LICK"): Swift answers
+  // any unknown method 405. A line that is no request line at all stays a 400.
+  const line = ((err as { rawPacket?: Buffer }).rawPacket ?? Buffer.alloc(0)).toString('latin1').split('\n', 1)[0] ?? '';
+  const unknownMethod = err.code === 'HPE_INVALID_METHOD' && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ \S+ HTTP\/1\.[01]\r?$/.test(line);
+  const status = unknownCoding ? 501 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : unknownMethod ? 405 : 400;
+  const reason = { 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 405: 'Method Not Allowed', 501: 'Not Implemented' }[status as 408] ?? 'Bad Request';
   const allow = status === 405 ? `Allow: ${SWIFT_METHODS_ALLOW}\r\n` : '';
   const body = defaultBody(status);
   if (socket.writable && !inFlight?.headersSent) {

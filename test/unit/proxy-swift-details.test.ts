@@ -130,3 +130,11 @@ t.test('Connection is answered only when the client sent it; the connection stay
   t.equal(conn(1), 'keep-alive', 'keep-alive when asked');
   t.equal(conn(2), 'close', 'close when asked');
 });
+
+t.test('a body coded other than plain chunked is 501, even when Node cannot parse it', async (t) => {
+  const { port, token } = await listening(t);
+  // As python's http.client sends it with that header: the bytes raw, not chunk-coded.
+  const r = await rawRequest(port, ['PUT /v1/AUTH_test/c/o HTTP/1.1', 'Host: x', `X-Auth-Token: ${token}`, 'Transfer-Encoding: gzip,chunked'], 'x'.repeat(100));
+  t.equal(r.status, 501);
+  t.equal(r.all.length, 1, 'one answer');
+});
