@@ -57,3 +57,18 @@ export function isInternalHeader(name: string): boolean {
     n.startsWith('x-account-partition')
   );
 }
+
+/**
+ * Python's str.title(), which Swift applies to header names (HeaderKeyDict, swob): a letter after a
+ * non-letter is upper case, any other letter lower case ("x-object-meta-a1b" → "X-Object-Meta-A1B").
+ */
+export function titleCase(name: string): string {
+  let out = '';
+  let prevLetter = false;
+  for (const ch of name) {
+    const isLetter = ch.toLowerCase() !== ch.toUpperCase();
+    out += isLetter ? (prevLetter ? ch.toLowerCase() : ch.toUpperCase()) : ch;
+    prevLetter = isLetter;
+  }
+  return out;
+}

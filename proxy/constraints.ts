@@ -1,3 +1,4 @@
+import { titleCase } from '../common/headers.js';
 import { isUtf8 } from 'node:buffer';
 import { META_LIMITS } from '../common/meta-limits.js';
 
@@ -108,10 +109,10 @@ export function checkMetadata(headers: Record<string, string | string[] | undefi
     size += nameLen + valueLen;
     // Swift names the header as its WSGI layer spells it: the prefix lower case, the rest title case.
     if (nameLen > LIMITS.maxMetaNameLength) {
-      return plain(400, `Metadata name too long: ${prefix}${pythonTitle(name)}`);
+      return plain(400, `Metadata name too long: ${prefix}${titleCase(name)}`);
     }
     if (valueLen > LIMITS.maxMetaValueLength) {
-      return plain(400, `Metadata value longer than ${LIMITS.maxMetaValueLength}: ${prefix}${pythonTitle(name)}`);
+      return plain(400, `Metadata value longer than ${LIMITS.maxMetaValueLength}: ${prefix}${titleCase(name)}`);
     }
     if (count > LIMITS.maxMetaCount) {
       return plain(400, `Too many metadata items; max ${LIMITS.maxMetaCount}`);
@@ -121,18 +122,6 @@ export function checkMetadata(headers: Record<string, string | string[] | undefi
     }
   }
   return undefined;
-}
-
-/** Python's str.title(): a letter after a non-letter is upper case, any other letter lower case. */
-function pythonTitle(name: string): string {
-  let out = '';
-  let prevLetter = false;
-  for (const ch of name) {
-    const isLetter = ch.toLowerCase() !== ch.toUpperCase();
-    out += isLetter ? (prevLetter ? ch.toLowerCase() : ch.toUpperCase()) : ch;
-    prevLetter = isLetter;
-  }
-  return out;
 }
 
 /** check_object_creation: length rules, then name and metadata. */

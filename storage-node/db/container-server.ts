@@ -16,8 +16,8 @@ import {
   recordHeaders,
   requireTimestamp,
   respond,
-  titleCase,
 } from './http.js';
+import { titleCase } from '../../common/headers.js';
 import { validName } from './keys.js';
 import { chooseListingFormat, renderObjectListing } from './listing-format.js';
 import { normalRow, policyOf, type ObjectRow } from './merge.js';

@@ -1,3 +1,4 @@
+import { titleCase } from '../../common/headers.js';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { SwiftletError } from '../../common/errors.js';
 import { H } from '../../common/headers.js';
@@ -32,13 +33,6 @@ export function optionalCount(headers: IncomingHttpHeaders, name: string, fallba
   return Number(raw);
 }
 
-/** "x-container-meta-color" → "X-Container-Meta-Color" (how Swift's HeaderKeyDict stores them). */
-export function titleCase(name: string): string {
-  return name
-    .split('-')
-    .map((p) => (p ? p[0]!.toUpperCase() + p.slice(1).toLowerCase() : p))
-    .join('-');
-}
 
 /** Metadata headers of a request, as [value, timestamp] under their Title-Case names. */
 export function metadataFromHeaders(headers: IncomingHttpHeaders, isSaved: (lowerName: string) => boolean, timestamp: string): Metadata {

@@ -1,3 +1,4 @@
+import { titleCase } from '../../common/headers.js';
 import { SwiftletError } from '../../common/errors.js';
 import { Timestamp } from '../../common/timestamp.js';
 
@@ -39,17 +40,6 @@ const SYSMETA = 'x-object-sysmeta-';
 /** Kept from the .data when a .meta applies: what a POST may not change (Swift's RESERVED_DATAFILE_META, DATAFILE_SYSTEM_META, sysmeta). */
 const DATAFILE_ONLY = new Set(['name', 'Content-Length', 'ETag', 'X-Crc32c', 'X-Static-Large-Object']);
 
-/** Python's str.title(), which Swift applies to header names: a letter after a non-letter is upper case. */
-export function titleCase(name: string): string {
-  let out = '';
-  let prevLetter = false;
-  for (const ch of name) {
-    const isLetter = ch.toLowerCase() !== ch.toUpperCase();
-    out += isLetter ? (prevLetter ? ch.toLowerCase() : ch.toUpperCase()) : ch;
-    prevLetter = isLetter;
-  }
-  return out;
-}
 
 type Headers = Record<string, string | string[] | undefined>;
 

@@ -22,7 +22,8 @@ import {
 } from '../../storage-node/object/diskfile.js';
 import { asDiskError, fsyncDirsSync, makeDirs, openTempFile, renameIntoDir } from '../../storage-node/object/fs-durable.js';
 import { objectLocation, type ObjectLocation } from '../../storage-node/object/layout.js';
-import { encodeTrailer, mergeMetaFile, parseTrailer, titleCase, type ObjectMetadata } from '../../storage-node/object/metadata.js';
+import { encodeTrailer, mergeMetaFile, parseTrailer, type ObjectMetadata } from '../../storage-node/object/metadata.js';
+import { titleCase } from '../../common/headers.js';
 import { classifyHashDirFiles } from '../../storage-node/object/ondisk.js';
 import { commitWritten } from '../helpers/data-file.js';
 
