@@ -1,28 +1,24 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Agent as HttpAgent, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
-import { isInternalHeader } from '../common/headers.js';
 import { backendKeyFrom } from '../common/backend-auth.js';
 import { createBackendClient } from '../common/http-client.js';
 import type { Logger } from '../common/log.js';
 import { createStamper } from '../common/timestamp.js';
 import { parseStoragePolicies } from '../common/storage-policy.js';
 import type { Clock } from '../common/clock.js';
-import { authorizeTarget } from './authz.js';
 import { onClientError, SWIFT_METHODS_ALLOW } from './client-error.js';
 import { checkHeaderLines, CLIENT_MAX_HEADER_BYTES } from './constraints.js';
 import { HashPool } from './body-sums.js';
 import type { ProxyConfig } from './config.js';
 import type { ProxyContext, Rings } from './context.js';
-import { handleAccount } from './controllers/account.js';
-import { handleContainer } from './controllers/container.js';
-import { handleCopy, isCopy } from './controllers/copy.js';
-import { handleObject } from './controllers/object.js';
+import { controllers } from './controllers/index.js';
 import { ErrorLimiter } from './error-limiter.js';
-import { swiftInfo } from './info.js';
+import { InfoRegistry } from './info.js';
 import { InfoCache } from './info-cache.js';
-import { isBackendStreamError, newTransId, resetHeaders, send, sendRejection } from './responses.js';
-import { parseSwiftPath, type SwiftRequest } from './swift-request.js';
+import { proxyStages } from './middleware/index.js';
+import { Pipeline, type ProxyRequest, type Stage } from './pipeline.js';
+import { isBackendStreamError, newTransId, resetHeaders, send, sendRejection, writeResponse } from './responses.js';
 import { TempAuth } from './tempauth.js';
 import { TitleCaseResponse } from './title-case.js';
 import { createHash } from 'node:crypto';
@@ -32,16 +28,20 @@ export interface BuildProxyOptions {
   rings: Rings;
   log: Logger;
   clock: Clock;
+  /** Changes the pipeline's stages (tests insert a middleware); the order is proxyStages'. */
+  stages?: (stages: Stage[]) => Stage[];
 }
 
 const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS'];
 
 /**
- * The proxy application, in Swift's pipeline order: gatekeeper (transaction id, internal headers
- * stripped both ways), healthcheck, info, tempauth (login; token check before routing; authorize
- * after), then the account/container/object controllers.
+ * The proxy: its pipeline (middleware/index.ts, in Swift's order, ending in the controllers) behind
+ * fastify, which is only the HTTP adapter at the edge: it parses HTTP, makes the transaction id
+ * (Swift's catch_errors), turns the request into a ProxyRequest, and writes the pipeline's
+ * ProxyResponse back (responses.ts send), streams with backpressure; an error before any of the
+ * body went out is a 503 or 500, one after it cuts the connection.
  */
-export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx: ProxyContext } {
+export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx: ProxyContext; pipeline: Pipeline } {
   const { config, log, clock } = opts;
   const authSecret =
     config.auth_secret ||
@@ -58,11 +58,14 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     hashing: new HashPool(Math.min(4, Math.floor(availableParallelism() / 2))),
     errorLimiter: new ErrorLimiter(config.error_suppression_limit, config.error_suppression_interval_s * 1000, clock),
     info: new InfoCache(config.recheck_container_existence_s * 1000, config.recheck_account_existence_s * 1000, clock),
+    capabilities: new InfoRegistry(),
     auth: new TempAuth(config.tempauth_users, authSecret, config.reseller_prefix, config.token_life_s, clock),
     log,
     clock,
   };
   const stamp = createStamper(clock);
+  const stages = proxyStages(ctx);
+  const pipeline = Pipeline.compose(opts.stages ? opts.stages(stages) : stages, controllers(ctx));
 
   const app = Fastify({
     loggerInstance: log,
@@ -91,10 +94,6 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
   app.addHook('onRequest', async (req, reply) => {
     const tooLong = checkHeaderLines(req.headers);
     if (tooLong) return sendRejection(reply, tooLong, { Connection: 'close' });
-    // Gatekeeper: clients can neither send nor see internal headers.
-    for (const name of Object.keys(req.headers)) {
-      if (isInternalHeader(name) || /^x-(account|container|object)-sysmeta-/.test(name)) delete req.headers[name];
-    }
     const transId = newTransId(clock());
     (req as FastifyRequest & { transId: string }).transId = transId;
     reply.header('X-Trans-Id', transId);
@@ -115,17 +114,19 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     handler: async (req, reply) => {
       const url = req.raw.url ?? '/';
       const q = url.indexOf('?');
-      const rawPath = q === -1 ? url : url.slice(0, q);
-      const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-      const method = req.method.toUpperCase();
-      if (rawPath === '/healthcheck') return send(reply, 200, { 'Content-Type': 'text/plain' }, 'OK');
-      if (rawPath === '/info' && (method === 'GET' || method === 'HEAD')) {
-        return send(reply, 200, { 'Content-Type': 'application/json; charset=utf-8' }, JSON.stringify(swiftInfo(config, ctx.policies)));
-      }
-      if (rawPath === '/auth/v1.0' || rawPath === '/auth/v1.0/' || rawPath === '/v1.0' || rawPath === '/auth/v1/') {
-        return login(ctx, req, reply);
-      }
-      return handleSwift(ctx, stamp, req, reply, rawPath, query, method);
+      const transId = (req as unknown as { transId: string }).transId;
+      const preq: ProxyRequest = {
+        method: req.method.toUpperCase(),
+        path: q === -1 ? url : url.slice(0, q),
+        query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)),
+        headers: flatRequestHeaders(req),
+        body: req.raw,
+        transId,
+        log: log.child({ txn: transId }),
+        scheme: req.protocol,
+        stamp,
+      };
+      return writeResponse(reply, await pipeline.handle(preq));
     },
   });
 
@@ -139,87 +140,11 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     log.error({ err, url: req.url }, 'proxy error');
     send(reply, 500);
   });
-  return { app: app as unknown as FastifyInstance, ctx };
-}
-
-function login(ctx: ProxyContext, req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const h = req.headers;
-  const user = (h['x-auth-user'] ?? h['x-storage-user']) as string | undefined;
-  const key = (h['x-auth-key'] ?? h['x-storage-pass']) as string | undefined;
-  const host = (h.host as string | undefined) ?? `${ctx.config.bind_ip}:${ctx.config.bind_port}`;
-  const r = ctx.auth.login(user, key, `${req.protocol}://${host}`);
-  return send(reply, r.status, r.headers, r.body);
+  return { app: app as unknown as FastifyInstance, ctx, pipeline };
 }
 
 function flatRequestHeaders(req: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
   return out;
-}
-
-async function handleSwift(
-  ctx: ProxyContext,
-  stamp: () => ReturnType<ReturnType<typeof createStamper>>,
-  req: FastifyRequest,
-  reply: FastifyReply,
-  rawPath: string,
-  query: URLSearchParams,
-  method: string,
-): Promise<FastifyReply | void> {
-  const parsed = parseSwiftPath(rawPath);
-  if (!parsed.ok) {
-    req.raw.resume();
-    return send(reply, parsed.status, {}, parsed.body);
-  }
-  const transId = (req as FastifyRequest & { transId: string }).transId;
-  const sreq: SwiftRequest = {
-    req,
-    reply,
-    method,
-    account: parsed.account,
-    query,
-    headers: flatRequestHeaders(req),
-    transId,
-    log: ctx.log.child({ txn: transId }),
-    stamp,
-  };
-  if (parsed.container !== undefined) sreq.container = parsed.container;
-  if (parsed.object !== undefined) sreq.object = parsed.object;
-
-  if (method === 'OPTIONS') {
-    req.raw.resume();
-    return send(reply, 200, { Allow: 'HEAD, GET, PUT, POST, COPY, OPTIONS, DELETE' }, '');
-  }
-  // COPY is Swift's copy middleware's, for objects only (controllers/copy.ts).
-  if (method === 'COPY' && sreq.object === undefined) return send(reply, 405);
-
-  // Swift checks the controller's methods before authorizing: without account management an
-  // account PUT or DELETE is not a method the account controller has, for anyone (405).
-  if (sreq.container === undefined && (sreq.method === 'PUT' || sreq.method === 'DELETE') && !ctx.config.allow_account_management) {
-    req.raw.resume();
-    return send(reply, 405, { Allow: 'GET, HEAD, POST, OPTIONS' });
-  }
-  const token = sreq.headers['x-auth-token'] ?? sreq.headers['x-storage-token'];
-  if (token) {
-    const id = ctx.auth.authenticate(token);
-    if (!id) {
-      req.raw.resume();
-      return send(reply, 401);
-    }
-    sreq.identity = id;
-  }
-  // A copy authorizes its source read and its write itself, in Swift's order.
-  if (isCopy(sreq)) {
-    await handleCopy(ctx, sreq);
-    return reply;
-  }
-  const decision = await authorizeTarget(ctx, sreq, sreq.method, sreq.account, sreq.container, sreq.object);
-  if (decision !== 'allow') {
-    req.raw.resume();
-    return send(reply, decision);
-  }
-  if (sreq.object !== undefined) await handleObject(ctx, sreq);
-  else if (sreq.container !== undefined) await handleContainer(ctx, sreq);
-  else await handleAccount(ctx, sreq);
-  return reply;
 }

@@ -1,30 +1,15 @@
-import type { ProxyContext } from './context.js';
-import { containerInfo } from './controllers/common.js';
-import type { SwiftRequest } from './swift-request.js';
-import type { AuthDecision } from './tempauth.js';
+import type { AuthDecision } from './auth.js';
+import type { ProxyRequest } from './pipeline.js';
 
 /**
- * tempauth's authorize step, run after routing: the owner check first (no backend request), then
- * the container's ACLs for object access and container reads.
+ * The authorize step, run after routing for each target a request touches (a copy: its source,
+ * then its destination): the auth stage's hook decides (Swift's env['swift.authorize']). A
+ * system sub-request is allowed everything (Swift's swift.authorize_override). Without an auth
+ * stage nothing is allowed: unlike Swift, the proxy fails closed.
  */
-export async function authorizeTarget(
-  ctx: ProxyContext,
-  sreq: SwiftRequest,
-  method: string,
-  account: string,
-  container?: string,
-  object?: string,
-): Promise<AuthDecision> {
+export function authorizeTarget(req: ProxyRequest, method: string, account: string, container?: string, object?: string): Promise<AuthDecision> | AuthDecision {
+  if (req.system) return 'allow';
+  if (!req.auth) return req.identity ? 403 : 401;
   const target = { method, account, ...(container !== undefined ? { container } : {}), ...(object !== undefined ? { object } : {}) };
-  const owner = ctx.auth.authorizeOwner(sreq.identity, target, ctx.config.allow_account_management);
-  if (owner !== undefined) return owner;
-  const reading = method === 'GET' || method === 'HEAD';
-  // Only an owner may create, change or delete a container, or touch the account.
-  if (container === undefined || (object === undefined && !reading)) return sreq.identity ? 403 : 401;
-  const info = await containerInfo(ctx, sreq, account, container);
-  return ctx.auth.authorize(
-    sreq.identity,
-    { ...target, ...(info.readAcl ? { readAcl: info.readAcl } : {}), ...(info.writeAcl ? { writeAcl: info.writeAcl } : {}) },
-    ctx.config.allow_account_management,
-  );
+  return req.auth.authorize(req, target);
 }

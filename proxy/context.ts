@@ -8,6 +8,7 @@ import type { HashPool } from './body-sums.js';
 import type { ProxyConfig } from './config.js';
 import type { ErrorLimiter } from './error-limiter.js';
 import type { InfoCache } from './info-cache.js';
+import type { InfoRegistry } from './info.js';
 import type { TempAuth } from './tempauth.js';
 
 /** The rings, read through holders so a reloaded ring is picked up by the next request. */
@@ -32,6 +33,9 @@ export interface ProxyContext {
   hashing: HashPool;
   errorLimiter: ErrorLimiter;
   info: InfoCache;
+  /** What GET /info advertises: each stage registers its section (proxy/info.ts). */
+  capabilities: InfoRegistry;
+  /** tempauth's users, tokens and ACL rules (the auth stage, middleware/tempauth.ts, uses it). */
   auth: TempAuth;
   log: Logger;
   clock: Clock;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { isInternalHeader } from '../common/headers.js';
+import type { Body, ProxyResponse } from './pipeline.js';
 
 /** Swift's (webob's) default bodies, so clients that print them show what they show against Swift. */
 const STATUS_BODIES: Record<number, [string, string]> = {
@@ -73,6 +74,17 @@ export function clientHeaders(backend: Record<string, string>): Record<string, s
     out[k] = v;
   }
   return out;
+}
+
+/** The edge's last step: a pipeline's response written to the client (see send). */
+export function writeResponse(reply: FastifyReply, res: ProxyResponse): FastifyReply {
+  return send(reply, res.status, res.headers, nodeBody(res.body));
+}
+
+/** An async iterable body as a Readable (fastify pipes streams); the rest as they are. */
+function nodeBody(b: Body | undefined): string | Buffer | Readable | undefined {
+  if (b === undefined || typeof b === 'string' || Buffer.isBuffer(b) || typeof (b as Readable).pipe === 'function') return b as string | Buffer | Readable | undefined;
+  return Readable.from(b as AsyncIterable<Buffer>, { objectMode: false });
 }
 
 /**

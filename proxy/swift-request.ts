@@ -1,25 +1,7 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from '../common/log.js';
-import type { Timestamp } from '../common/timestamp.js';
-import type { Identity } from './tempauth.js';
+import type { ProxyRequest } from './pipeline.js';
 
-/** One client request to /v1/..., parsed and authenticated; controllers answer it. */
-export interface SwiftRequest {
-  req: FastifyRequest;
-  reply: FastifyReply;
-  method: string;
-  account: string;
-  container?: string;
-  object?: string;
-  query: URLSearchParams;
-  /** Request headers, lower-cased, internal ones already removed by the gatekeeper. */
-  headers: Record<string, string>;
-  transId: string;
-  identity?: Identity;
-  log: Logger;
-  /** The proxy's stamper: one timestamp per write, strictly increasing in this process. */
-  stamp: () => Timestamp;
-}
+/** A request to /v1/..., routed (its account known) and authenticated; controllers answer it. */
+export type SwiftRequest = ProxyRequest & { account: string };
 
 export type ParsedSwiftPath =
   | { ok: true; version: string; account: string; container?: string; object?: string }

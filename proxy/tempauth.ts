@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
+import type { AuthDecision, AuthTarget, Identity } from './auth.js';
 
 /**
  * tempauth: users and roles from config, tokens the proxy can verify on its own.
@@ -12,28 +13,7 @@ export interface TempAuthUser {
   storage_url?: string;
 }
 
-export interface Identity {
-  /** "account:user" */
-  user: string;
-  /** The account the user belongs to, with the reseller prefix: "AUTH_test". */
-  account: string;
-  /** Swift's groups: ["test:tester", "test", "AUTH_test" (admins only), ".reseller_admin"?]. */
-  groups: string[];
-  admin: boolean;
-  resellerAdmin: boolean;
-}
-
-export interface AuthTarget {
-  method: string;
-  account: string;
-  container?: string;
-  object?: string;
-  /** Container ACLs, looked up only when the owner check did not decide. */
-  readAcl?: string;
-  writeAcl?: string;
-}
-
-export type AuthDecision = 'allow' | 401 | 403;
+export type { AuthDecision, AuthTarget, Identity } from './auth.js';
 
 export class TempAuth {
   private readonly users: Map<string, TempAuthUser>;

@@ -10,11 +10,12 @@ import { checkListingLimit } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
 import { makeRequests, readFromNodes } from '../fanout.js';
 import type { AccountInfo, ContainerInfo } from '../info-cache.js';
-import { clientHeaders, send, sendRejection } from '../responses.js';
+import { rejection, respond, type ProxyRequest, type ProxyResponse } from '../pipeline.js';
+import { clientHeaders } from '../responses.js';
 import type { SwiftRequest } from '../swift-request.js';
 
 /** Headers every backend request carries. */
-export function baseBackendHeaders(sreq: SwiftRequest, ts?: Timestamp): Record<string, string> {
+export function baseBackendHeaders(sreq: ProxyRequest, ts?: Timestamp): Record<string, string> {
   const h: Record<string, string> = { 'x-trans-id': sreq.transId, 'user-agent': 'proxy-server' };
   if (ts) h['x-timestamp'] = ts.internal;
   return h;
@@ -51,26 +52,26 @@ export function forwardedMetadata(headers: Record<string, string>, target: 'acco
  * the way Swift's best_response builds it, with the node's headers and its words (`text`, or
  * Swift's page for the status when it had none) in swob's content type, text/html.
  */
-export function relay(sreq: SwiftRequest, r: BackendResponse, extra: Record<string, string> = {}): void {
+export function relay(sreq: SwiftRequest, r: BackendResponse, extra: Record<string, string> = {}): ProxyResponse {
   const headers = { ...clientHeaders(r.headers), ...extra };
-  if (r.body && sreq.method !== 'HEAD') return void send(sreq.reply, r.status, headers, r.body);
+  if (r.body && sreq.method !== 'HEAD') return respond(r.status, headers, r.body);
   abortBody(r.body);
-  if (r.status < 400) return void send(sreq.reply, r.status, headers, '');
+  if (r.status < 400) return respond(r.status, headers, '');
   for (const k of Object.keys(headers)) if (/^content-(type|length)$/i.test(k)) delete headers[k];
   headers['Content-Type'] = 'text/html; charset=UTF-8';
-  send(sreq.reply, r.status, headers, r.text || undefined);
+  return respond(r.status, headers, r.text || undefined);
 }
 
 /** Answers a fan-out write: its status, and for a refusal the chosen node's answer (Swift's best_response). */
-export function answerWrite(sreq: SwiftRequest, result: { status: number; chosen?: BackendResponse }): void {
+export function answerWrite(sreq: SwiftRequest, result: { status: number; chosen?: BackendResponse }): ProxyResponse {
   if (result.status >= 400 && result.chosen && result.chosen.status === result.status) return relay(sreq, result.chosen);
-  send(sreq.reply, result.status);
+  return respond(result.status);
 }
 
 /**
  * GET/HEAD of an account or container: the listing limit check, then the first good replica's
  * answer with the client's query (prefix, delimiter, marker, format...). Returns the response for
- * the caller to relay, or undefined once it has answered itself.
+ * the caller to relay, or the refusal of a bad limit.
  */
 export async function readListing(
   ctx: ProxyContext,
@@ -79,18 +80,15 @@ export async function readListing(
   part: number,
   pathFor: (dev: RingDevice) => BackendPath,
   maxLimit: number,
-): Promise<{ response: BackendResponse | undefined; status: number } | undefined> {
+): Promise<{ response: BackendResponse | undefined; status: number } | ProxyResponse> {
   const bad = checkListingLimit(sreq.query.get('limit'), maxLimit);
-  if (bad) {
-    sendRejection(sreq.reply, bad);
-    return undefined;
-  }
+  if (bad) return rejection(bad);
   const qs = sreq.query.toString();
   return readFromNodes(ctx, ring, part, sreq.method, (d) => withQuery(pathFor(d), qs), baseBackendHeaders(sreq), { keepBody: true });
 }
 
 /** Container info (existence, ACLs, stats), cached briefly. */
-export function containerInfo(ctx: ProxyContext, sreq: SwiftRequest, account: string, container: string): Promise<ContainerInfo> {
+export function containerInfo(ctx: ProxyContext, sreq: ProxyRequest, account: string, container: string): Promise<ContainerInfo> {
   return ctx.info.container(account, container, async () => {
     const ring = ctx.rings.container();
     const part = ring.partitionFor(account, container);
@@ -112,7 +110,7 @@ export function containerInfo(ctx: ProxyContext, sreq: SwiftRequest, account: st
 }
 
 /** Account existence, cached briefly. */
-export function accountInfo(ctx: ProxyContext, sreq: SwiftRequest, account: string): Promise<AccountInfo> {
+export function accountInfo(ctx: ProxyContext, sreq: ProxyRequest, account: string): Promise<AccountInfo> {
   return ctx.info.account(account, async () => {
     const ring = ctx.rings.account();
     const part = ring.partitionFor(account);

@@ -3,7 +3,7 @@ import { backendPath } from '../../common/backend-path.js';
 import { checkContainerName, checkMetadata, LIMITS } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
 import { makeRequests } from '../fanout.js';
-import { send, sendRejection } from '../responses.js';
+import { rejection, respond, type ProxyResponse } from '../pipeline.js';
 import type { SwiftRequest } from '../swift-request.js';
 import { validateAcl } from '../tempauth.js';
 import { containerPutPolicyHeaders, policyNameHeader } from '../storage-policy.js';
@@ -11,50 +11,45 @@ import { containerUpdateTargets } from '../../ring-builder/update-targets.js';
 import { accountExists, answerWrite, baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay } from './common.js';
 
 /** Swift's container controller: create/delete with account updates, listings, metadata and ACLs. */
-export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
+export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {
   const account = sreq.account;
   const container = sreq.container as string;
   const ring = ctx.rings.container();
   const part = ring.partitionFor(account, container);
   const pathFor = (dev: { device: string }): BackendPath => backendPath(dev.device, part, account, container);
-  /** Swift reads, updates and deletes a container only in an account that exists: else 404 (true once sent). */
-  const refusedWithoutAccount = async (): Promise<boolean> => {
-    if (await accountExists(ctx, sreq, account)) return false;
-    send(sreq.reply, 404);
-    return true;
-  };
-  if (['GET', 'HEAD', 'DELETE'].includes(sreq.method) && (await refusedWithoutAccount())) return;
+  // Swift reads, updates and deletes a container only in an account that exists: else 404.
+  if ((sreq.method === 'GET' || sreq.method === 'HEAD' || sreq.method === 'DELETE') && !(await accountExists(ctx, sreq, account))) return respond(404);
   switch (sreq.method) {
     case 'GET':
     case 'HEAD': {
       const read = await readListing(ctx, sreq, ring, part, pathFor, LIMITS.containerListingLimit);
-      if (!read) return;
+      if ('headers' in read) return read;
       const { response, status } = read;
-      if (!response) return void send(sreq.reply, status);
+      if (!response) return respond(status);
       return relay(sreq, response, policyNameHeader(ctx.policies, response.status, response.headers, sreq.log));
     }
     case 'PUT':
     case 'POST': {
       if (sreq.method === 'PUT') {
         const badName = checkContainerName(container);
-        if (badName) return void sendRejection(sreq.reply, badName);
+        if (badName) return rejection(badName);
       }
       const bad = checkMetadata(sreq.headers, 'container');
-      if (bad) return void sendRejection(sreq.reply, bad);
+      if (bad) return rejection(bad);
       for (const h of ['x-container-read', 'x-container-write']) {
         const v = sreq.headers[h];
         const err = v ? validateAcl(v) : undefined;
-        if (err) return void send(sreq.reply, 400, {}, err);
+        if (err) return respond(400, {}, err);
       }
       // A container is given its storage policy when created (POST cannot change it: Swift ignores X-Storage-Policy there).
       let policyHeaders: Record<string, string> = {};
       if (sreq.method === 'PUT') {
         const policy = containerPutPolicyHeaders(ctx.policies, sreq.headers);
-        if ('status' in policy) return void send(sreq.reply, policy.status, policy.contentType ? { 'Content-Type': policy.contentType } : {}, policy.body);
+        if ('status' in policy) return respond(policy.status, policy.contentType ? { 'Content-Type': policy.contentType } : {}, policy.body);
         policyHeaders = policy.headers;
         const accountStatus = await ensureAccount(ctx, sreq, account);
-        if (accountStatus >= 300) return void send(sreq.reply, accountStatus);
-      } else if (await refusedWithoutAccount()) return;
+        if (accountStatus >= 300) return respond(accountStatus);
+      } else if (!(await accountExists(ctx, sreq, account))) return respond(404);
       const accountTargets = containerUpdateTargets(ctx.rings, account);
       const result = await makeRequests(
         ctx,
@@ -73,10 +68,10 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
       const result = await makeRequests(ctx, ring, part, 'DELETE', pathFor, baseBackendHeaders(sreq, sreq.stamp()), containerUpdateTargets(ctx.rings, account));
       ctx.info.invalidateContainer(account, container);
       // Swift: 202 from the nodes means none of them had the container.
-      if (result.status === 202) return void send(sreq.reply, 404);
+      if (result.status === 202) return respond(404);
       return answerWrite(sreq, result);
     }
     default:
-      return void send(sreq.reply, 405, { Allow: 'GET, HEAD, POST, PUT, DELETE' });
+      return respond(405, { Allow: 'GET, HEAD, POST, PUT, DELETE' });
   }
 }

@@ -9,7 +9,8 @@ import { makeRequests, readFromNodes, readNewest } from '../fanout.js';
 import { deleteAtHeader } from '../expiry.js';
 import { guessContentType } from '../mime.js';
 import { PutError, putToReplicas } from '../object-put.js';
-import { defaultBody, send, sendRejection } from '../responses.js';
+import { defaultBody } from '../responses.js';
+import { rejection, respond, type ProxyResponse } from '../pipeline.js';
 import type { SwiftRequest } from '../swift-request.js';
 import type { ContainerInfo } from '../info-cache.js';
 import { objectUpdateTargets } from '../../ring-builder/update-targets.js';
@@ -20,9 +21,9 @@ import { POLICY_INDEX_HEADER } from '../../common/storage-policy.js';
 const READ_HEADERS = ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
 
 /** Swift's object controller: GET/HEAD with failover, PUT fan-out, POST, DELETE (copies: copy.ts). */
-export async function handleObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
+export async function handleObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {
   const nameBad = checkObjectName(sreq.object as string);
-  if (nameBad) return void sendRejection(sreq.reply, nameBad);
+  if (nameBad) return rejection(nameBad);
   switch (sreq.method) {
     case 'GET':
     case 'HEAD':
@@ -34,7 +35,7 @@ export async function handleObject(ctx: ProxyContext, sreq: SwiftRequest): Promi
     case 'DELETE':
       return deleteObject(ctx, sreq);
     default:
-      return void send(sreq.reply, 405, { Allow: 'GET, HEAD, POST, PUT, DELETE, COPY' });
+      return respond(405, { Allow: 'GET, HEAD, POST, PUT, DELETE, COPY' });
   }
 }
 
@@ -56,9 +57,9 @@ export async function objectTarget(ctx: ProxyContext, sreq: SwiftRequest, accoun
   };
 }
 
-async function getObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
+async function getObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {
   const target = await objectTarget(ctx, sreq, sreq.account, sreq.container as string, sreq.object as string);
-  if ('status' in target) return void send(sreq.reply, target.status);
+  if ('status' in target) return respond(target.status);
   const { ring, part, pathFor } = target;
   const headers = { ...baseBackendHeaders(sreq), ...target.policyHeader };
   for (const h of READ_HEADERS) if (sreq.headers[h] !== undefined) headers[h] = sreq.headers[h] as string;
@@ -66,24 +67,24 @@ async function getObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   const { response, status } = newest
     ? await readNewest(ctx, ring, part, sreq.method, pathFor, headers)
     : await readFromNodes(ctx, ring, part, sreq.method, pathFor, headers, { keepBody: true });
-  if (!response) return void send(sreq.reply, status);
-  relay(sreq, response);
+  if (!response) return respond(status);
+  return relay(sreq, response);
 }
 
-async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
+async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {
   const object = sreq.object as string;
   // Swift's object PUT: If-None-Match may only ask "does it exist at all".
   const ifNoneMatch = sreq.headers['if-none-match'];
   const create = ifNoneMatch !== undefined && parseEtagList(ifNoneMatch) === '*';
-  if (ifNoneMatch !== undefined && !create) return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, 'If-None-Match only supports *');
+  if (ifNoneMatch !== undefined && !create) return respond(400, { 'Content-Type': 'text/plain' }, 'If-None-Match only supports *');
   const bad = checkObjectCreation(sreq.headers, object, ctx.config.max_file_size);
-  if (bad) return void sendRejection(sreq.reply, bad);
+  if (bad) return rejection(bad);
   const notReady = await writeTargetReady(ctx, sreq);
-  if (notReady) return void send(sreq.reply, notReady.status, {}, notReady.body);
+  if (notReady) return respond(notReady.status, {}, notReady.body);
 
   const ts = sreq.stamp();
   const deleteAt = deleteAtHeader(sreq.headers, ts.seconds);
-  if (deleteAt.error) return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, deleteAt.error);
+  if (deleteAt.error) return respond(400, { 'Content-Type': 'text/plain' }, deleteAt.error);
   const meta = forwardedMetadata(sreq.headers, 'object');
   if (!meta['content-type'] || (sreq.headers['x-detect-content-type'] ?? '').toLowerCase() === 'true') {
     meta['content-type'] = guessContentType(object);
@@ -93,12 +94,12 @@ async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
   const store: StoreRequest = {
     ts,
     meta,
-    body: sreq.req.raw,
+    body: sreq.body,
     contentLength: te === 'chunked' ? undefined : Number(sreq.headers['content-length']),
     create,
   };
   if (sreq.headers['etag'] !== undefined) store.etag = sreq.headers['etag'].replace(/"/g, '');
-  await storeObject(ctx, sreq, store);
+  return storeObject(ctx, sreq, store);
 }
 
 /** Whether the destination of a write can take it: undefined when its container exists, else the answer. */
@@ -123,7 +124,7 @@ export interface StoreRequest {
 }
 
 /** The object PUT's fan-out to the replicas and its answer (a plain PUT's or a copy's). */
-export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: StoreRequest): Promise<void> {
+export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: StoreRequest): Promise<ProxyResponse> {
   const account = sreq.account;
   const container = sreq.container as string;
   const headers: Record<string, string> = { ...baseBackendHeaders(sreq, s.ts), ...s.meta };
@@ -135,7 +136,7 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
   const target = await objectTarget(ctx, sreq, account, container, sreq.object as string);
   if ('status' in target) {
     s.body.resume();
-    return void send(sreq.reply, target.status);
+    return respond(target.status);
   }
   const { ring, part, pathFor } = target;
   const targets = objectUpdateTargets(ctx.rings, account, container, ring.primaries(part));
@@ -147,46 +148,45 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
       s.contentLength,
     );
     // Swift: a node holding newer data (409) means this write is already superseded: 202.
-    if (outcome.statuses.some((x) => x.status === 409)) return void send(sreq.reply, 202, { 'Content-Type': 'text/html; charset=UTF-8' }, defaultBody(202));
+    if (outcome.statuses.some((x) => x.status === 409)) return respond(202, { 'Content-Type': 'text/html; charset=UTF-8' }, defaultBody(202));
     if (outcome.status === 201) {
-      return void send(
-        sreq.reply,
+      return respond(
         201,
         { ETag: outcome.etag ?? '', 'Last-Modified': s.ts.httpDate, 'Content-Type': 'text/html; charset=UTF-8', ...s.extraReply },
         '',
       );
     }
-    send(sreq.reply, outcome.status);
+    return respond(outcome.status);
   } catch (err) {
     if (!(err instanceof PutError)) throw err;
     // The rest of the body is never read: the connection closes after the answer.
-    if (err.kind === 'too-large') return void send(sreq.reply, 413, { Connection: 'close' });
+    if (err.kind === 'too-large') return respond(413, { Connection: 'close' });
     sreq.log.info({ kind: err.kind }, 'object PUT aborted by the client');
-    send(sreq.reply, err.kind === 'client-timeout' ? 408 : 499, { Connection: 'close' });
+    return respond(err.kind === 'client-timeout' ? 408 : 499, { Connection: 'close' });
   }
 }
 
-async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
+async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {
   const bad = checkMetadata(sreq.headers, 'object');
-  if (bad) return void sendRejection(sreq.reply, bad);
-  if (!(await containerFound(ctx, sreq))) return void send(sreq.reply, 404);
+  if (bad) return rejection(bad);
+  if (!(await containerFound(ctx, sreq))) return respond(404);
   const ts = sreq.stamp();
   const deleteAt = deleteAtHeader(sreq.headers, ts.seconds);
-  if (deleteAt.error) return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, deleteAt.error);
+  if (deleteAt.error) return respond(400, { 'Content-Type': 'text/plain' }, deleteAt.error);
   const meta = forwardedMetadata(sreq.headers, 'object');
   if (deleteAt.value) meta['x-delete-at'] = deleteAt.value;
   const target = await objectTarget(ctx, sreq, sreq.account, sreq.container as string, sreq.object as string);
-  if ('status' in target) return void send(sreq.reply, target.status);
+  if ('status' in target) return respond(target.status);
   const { ring, part, pathFor } = target;
   // Each replica updates one container replica, as for a PUT: a POST changes the listing's row.
   const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part));
-  answerWrite(sreq, await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta, ...target.policyHeader }, targets));
+  return answerWrite(sreq, await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta, ...target.policyHeader }, targets));
 }
 
-async function deleteObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
-  if (!(await containerFound(ctx, sreq))) return void send(sreq.reply, 404);
+async function deleteObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {
+  if (!(await containerFound(ctx, sreq))) return respond(404);
   const target = await objectTarget(ctx, sreq, sreq.account, sreq.container as string, sreq.object as string);
-  if ('status' in target) return void send(sreq.reply, target.status);
+  if ('status' in target) return respond(target.status);
   const { ring, part, pathFor } = target;
   const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part));
   const headers = { ...baseBackendHeaders(sreq, sreq.stamp()), ...target.policyHeader };
@@ -194,7 +194,7 @@ async function deleteObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<void
   const ifDeleteAt = sreq.headers['x-if-delete-at'];
   if (ifDeleteAt !== undefined) headers['x-if-delete-at'] = ifDeleteAt;
   // Swift's _delete_object overrides: without a quorum, a replica's 404 counts as deleted (204).
-  answerWrite(sreq, await makeRequests(ctx, ring, part, 'DELETE', pathFor, headers, targets, { overrides: { 404: 204 } }));
+  return answerWrite(sreq, await makeRequests(ctx, ring, part, 'DELETE', pathFor, headers, targets, { overrides: { 404: 204 } }));
 }
 
 /** Swift writes an object only into a container its lookup found (any other answer: 404). */

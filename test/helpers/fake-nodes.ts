@@ -6,6 +6,7 @@ import { silentLogger } from '../../common/log.js';
 import { buildProxy } from '../../proxy/app.js';
 import { proxySpec } from '../../proxy/config.js';
 import type { ProxyContext } from '../../proxy/context.js';
+import type { Stage } from '../../proxy/pipeline.js';
 import { Ring, type RingDevice } from '../../ring-builder/ring.js';
 
 /** What a fake node was asked: `depth` 1 = account, 2 = container, 3 = object path. */
@@ -53,8 +54,9 @@ function reply(res: ServerResponse, a: NodeAnswer): void {
  * A real proxy (its HTTP server and backend client included) over five node:http fake storage
  * nodes that answer what `answer` says: every backend path, object PUTs included (which go over
  * node:http, out of reach of an undici MockAgent). Info caches are off so each case asks afresh.
+ * `opts.stages` changes the proxy's pipeline (a test inserts its own middleware).
  */
-export async function fakeNodeProxy(config: Record<string, unknown> = {}): Promise<FakeNodeProxy> {
+export async function fakeNodeProxy(config: Record<string, unknown> = {}, opts: { stages?: (stages: Stage[]) => Stage[] } = {}): Promise<FakeNodeProxy> {
   const servers: Server[] = [];
   const devices: RingDevice[] = [];
   const proxy = { answer: (): NodeAnswer => ({ status: 503 }) } as unknown as FakeNodeProxy;
@@ -80,7 +82,7 @@ export async function fakeNodeProxy(config: Record<string, unknown> = {}): Promi
     recheck_account_existence_s: 0,
     ...config,
   });
-  const { app, ctx } = buildProxy({ config: parsed, rings: { account: () => ring, container: () => ring, object: () => ring }, log: silentLogger, clock: Date.now });
+  const { app, ctx } = buildProxy({ config: parsed, rings: { account: () => ring, container: () => ring, object: () => ring }, log: silentLogger, clock: Date.now, ...(opts.stages ? { stages: opts.stages } : {}) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   proxy.base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   proxy.ctx = ctx;

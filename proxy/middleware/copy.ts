@@ -7,10 +7,11 @@ import type { ProxyContext } from '../context.js';
 import { accountName, containerAndObject, isRefusal, pyQuote } from '../copy-headers.js';
 import { readNewest } from '../fanout.js';
 import { deleteAtHeader } from '../expiry.js';
-import { clientHeaders, send } from '../responses.js';
+import { clientHeaders } from '../responses.js';
+import { respond, type Middleware, type ProxyResponse } from '../pipeline.js';
 import type { SwiftRequest } from '../swift-request.js';
-import { baseBackendHeaders, relay } from './common.js';
-import { objectTarget, storeObject, writeTargetReady } from './object.js';
+import { baseBackendHeaders, relay } from '../controllers/common.js';
+import { objectTarget, storeObject, writeTargetReady } from '../controllers/object.js';
 
 /**
  * Server-side copy, as Swift's copy middleware (swift/common/middleware/copy.py): COPY with
@@ -24,6 +25,11 @@ import { objectTarget, storeObject, writeTargetReady } from './object.js';
  *    metadata (400), then the write.
  */
 
+/** The copy stage: a copy is answered here, anything else goes on. */
+export function copy(ctx: ProxyContext): Middleware {
+  return (next) => (req) => (isCopy(req as SwiftRequest) ? handleCopy(ctx, req as SwiftRequest) : next(req));
+}
+
 /** Whether this request is a copy (Swift's middleware only looks at object requests). */
 export function isCopy(sreq: SwiftRequest): boolean {
   if (sreq.object === undefined) return false;
@@ -33,54 +39,54 @@ export function isCopy(sreq: SwiftRequest): boolean {
 /** Headers of the source a copy keeps (unless X-Fresh-Metadata), besides X-Object-Meta-*. */
 const COPIED_HEADERS = ['content-type', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires', 'x-delete-at', 'x-object-manifest'];
 
-export async function handleCopy(ctx: ProxyContext, sreq: SwiftRequest): Promise<void> {
+async function handleCopy(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {
   // The request's own body is never read: a copy has none (or is refused for it).
-  sreq.req.raw.resume();
+  sreq.body.resume();
   if (sreq.method === 'COPY') {
     const refused = copyToPut(sreq);
-    if (refused) return void send(sreq.reply, refused.status, {}, refused.body);
+    if (refused) return respond(refused.status, {}, refused.body);
   } else if (Number(sreq.headers['content-length'] ?? 0) > 0) {
-    return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, 'Copy requests require a zero byte body');
+    return respond(400, { 'Content-Type': 'text/plain' }, 'Copy requests require a zero byte body');
   }
   let srcAccount = sreq.account;
   const fromAccount = sreq.headers['x-copy-from-account'];
   if (fromAccount) {
     const a = accountName(fromAccount);
-    if (isRefusal(a)) return void send(sreq.reply, a.status, {}, a.body);
+    if (isRefusal(a)) return respond(a.status, {}, a.body);
     srcAccount = a;
   }
   const src = containerAndObject(sreq.headers['x-copy-from'] ?? '', 'X-Copy-From');
-  if (isRefusal(src)) return void send(sreq.reply, src.status, {}, src.body);
+  if (isRefusal(src)) return respond(src.status, {}, src.body);
 
-  const readable = await authorizeTarget(ctx, sreq, 'GET', srcAccount, src.container, src.object);
-  if (readable !== 'allow') return void send(sreq.reply, readable);
+  const readable = await authorizeTarget(sreq, 'GET', srcAccount, src.container, src.object);
+  if (readable !== 'allow') return respond(readable);
   const source = await openSource(ctx, sreq, srcAccount, src.container, src.object);
-  if (!('body' in source)) return;
+  if (!('body' in source)) return source.answer;
 
   const container = sreq.container as string;
   const object = sreq.object as string;
-  const writable = await authorizeTarget(ctx, sreq, 'PUT', sreq.account, container, object);
+  const writable = await authorizeTarget(sreq, 'PUT', sreq.account, container, object);
   if (writable !== 'allow') {
     source.cancel();
-    return void send(sreq.reply, writable);
+    return respond(writable);
   }
   // The destination PUT as Swift's object controller takes it: If-None-Match (only *) first.
   const ifNoneMatch = sreq.headers['if-none-match'];
   const create = ifNoneMatch !== undefined && parseEtagList(ifNoneMatch) === '*';
   if (ifNoneMatch !== undefined && !create) {
     source.cancel();
-    return void send(sreq.reply, 400, { 'Content-Type': 'text/plain' }, 'If-None-Match only supports *');
+    return respond(400, { 'Content-Type': 'text/plain' }, 'If-None-Match only supports *');
   }
   const ready = await writeTargetReady(ctx, sreq);
   if (ready) {
     source.cancel();
-    return void send(sreq.reply, ready.status, {}, ready.body);
+    return respond(ready.status, {}, ready.body);
   }
   const nameBad = checkObjectName(object);
   const metaBad = nameBad ?? checkMetadata(sreq.headers, 'object');
   if (metaBad) {
     source.cancel();
-    return void send(sreq.reply, metaBad.status, {}, metaBad.body);
+    return respond(metaBad.status, {}, metaBad.body);
   }
 
   // The copy keeps the source's metadata unless X-Fresh-Metadata; the request's own headers win.
@@ -97,13 +103,13 @@ export async function handleCopy(ctx: ProxyContext, sreq: SwiftRequest): Promise
   const mergedBad = checkMetadata(merged, 'object');
   if (mergedBad) {
     source.cancel();
-    return void send(sreq.reply, mergedBad.status, {}, mergedBad.body);
+    return respond(mergedBad.status, {}, mergedBad.body);
   }
   const ts = sreq.stamp();
   const deleteAt = deleteAtHeader(merged, ts.seconds);
   if (deleteAt.error) {
     source.cancel();
-    return void send(sreq.reply, 400, {}, deleteAt.error);
+    return respond(400, {}, deleteAt.error);
   }
   delete merged['x-delete-after'];
   delete merged['x-delete-at'];
@@ -116,7 +122,7 @@ export async function handleCopy(ctx: ProxyContext, sreq: SwiftRequest): Promise
   };
   // Swift answers with the copy's metadata too.
   for (const [k, v] of Object.entries(merged)) if (k.startsWith('x-object-meta-') || k === 'x-delete-at') replyHeaders[k] = v;
-  await storeObject(ctx, sreq, {
+  return storeObject(ctx, sreq, {
     ts,
     meta: merged,
     body: source.body,
@@ -169,13 +175,12 @@ interface Source {
 
 /**
  * The source read (Swift's copy middleware GETs it with X-Newest and the client's headers, Range
- * and conditionals included). A failed read has been answered: its status goes to the client.
+ * and conditionals included). A failed read is the answer: its status goes to the client.
  */
-async function openSource(ctx: ProxyContext, sreq: SwiftRequest, account: string, container: string, object: string): Promise<Source | { answered: true }> {
+async function openSource(ctx: ProxyContext, sreq: SwiftRequest, account: string, container: string, object: string): Promise<Source | { answer: ProxyResponse }> {
   const target = await objectTarget(ctx, sreq, account, container, object);
   if ('status' in target) {
-    send(sreq.reply, target.status);
-    return { answered: true };
+    return { answer: respond(target.status) };
   }
   const { ring, part, pathFor } = target;
   const headers = { ...baseBackendHeaders(sreq), ...target.policyHeader };
@@ -185,23 +190,19 @@ async function openSource(ctx: ProxyContext, sreq: SwiftRequest, account: string
   const { response, status } = await readNewest(ctx, ring, part, 'GET', pathFor, headers);
   if (!response || status >= 500) {
     abortBody(response?.body);
-    send(sreq.reply, 503);
-    return { answered: true };
+    return { answer: respond(503) };
   }
   if (status === 404) {
     abortBody(response.body);
-    send(sreq.reply, 404);
-    return { answered: true };
+    return { answer: respond(404) };
   }
   if (status >= 300 || !response.body) {
-    relay(sreq, response);
-    return { answered: true };
+    return { answer: relay(sreq, response) };
   }
   const length = Number(response.headers['content-length']);
   if (!Number.isSafeInteger(length) || length > ctx.config.max_file_size) {
     abortBody(response.body);
-    send(sreq.reply, 413);
-    return { answered: true };
+    return { answer: respond(413) };
   }
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(clientHeaders(response.headers))) {

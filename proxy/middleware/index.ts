@@ -1,0 +1,32 @@
+import type { ProxyContext } from '../context.js';
+import type { Stage } from '../pipeline.js';
+import { copy } from './copy.js';
+import { gatekeeper } from './gatekeeper.js';
+import { healthcheck } from './healthcheck.js';
+import { info } from './info.js';
+import { router } from './router.js';
+import { tempauth } from './tempauth.js';
+
+/**
+ * THE order of the proxy's pipeline, the one place it is written (docs/ARCHITECTURE.md "The
+ * proxy pipeline" gives the reasons). A request goes down the list and the controllers
+ * (controllers/index.ts) end it; the response comes back up. Swift's order
+ * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
+ *
+ *   gatekeeper → healthcheck → info → tempauth → router* → copy → controllers
+ *
+ * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
+ * or as the system.) To come, in Swift's places: ratelimit, domain remap, cors before tempauth;
+ * bulk, tempurl, formpost just before it; staticweb, container/account quotas, slo, dlo,
+ * versioning, symlink after copy.
+ */
+export function proxyStages(ctx: ProxyContext): Stage[] {
+  return [
+    { name: 'gatekeeper', middleware: gatekeeper() },
+    { name: 'healthcheck', middleware: healthcheck() },
+    { name: 'info', middleware: info(ctx.capabilities) },
+    { name: 'tempauth', middleware: tempauth(ctx) },
+    { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
+    { name: 'copy', middleware: copy(ctx) },
+  ];
+}
