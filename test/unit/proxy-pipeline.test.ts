@@ -123,3 +123,17 @@ t.test('the gatekeeper strips internal headers and sysmeta both ways', async (t)
   t.equal(res.headers['x-object-meta-color'], 'red');
   t.ok(seen.length > 0 && seen.every((h) => h['x-object-sysmeta-evil'] === undefined && h['x-backend-evil'] === undefined), 'none in');
 });
+
+t.test('the edge writes a body given as an async iterable of Buffers', async (t) => {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    yield Buffer.from('hello, ');
+    yield Buffer.from('pipeline');
+  }
+  const stream: Stage = { name: 'stream', middleware: (next) => (req) => (req.path === '/stream' ? Promise.resolve(respond(200, { 'Content-Type': 'text/plain' }, chunks())) : next(req)) };
+  const p = await fakeNodeProxy({}, { stages: (s) => [...s.slice(0, 1), stream, ...s.slice(1)] });
+  t.teardown(() => p.close());
+  const res = await request(`${p.base}/stream`);
+  t.equal(res.statusCode, 200);
+  t.equal(await res.body.text(), 'hello, pipeline');
+  t.ok(res.headers['x-trans-id'], 'with the transaction id of every answer');
+});
