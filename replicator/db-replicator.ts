@@ -14,6 +14,8 @@ import { RateLimiter } from './rate-limiter.js';
  * and account database on every local device:
  *
  * 1. Reclaim: deleted rows older than reclaim_age_s go, and so does a database deleted before then.
+ *    Only databases whose listing says something is that old are asked (`reclaimFrom`): the node
+ *    reads just the part of its reclaim index below the cut-off (storage-node/db/reclaim-index.ts).
  * 2. Sync with every other primary of its partition: `sync` merges our record there and answers
  *    its digest and sync point; equal digests (and records) → in sync. Otherwise the rows of our
  *    change log after that point are pushed in batches (`rows` here → `merge` there), each batch
@@ -27,7 +29,8 @@ import { RateLimiter } from './rate-limiter.js';
  * storage node and is given its DevicePool.
  *
  * Counts: dbsChecked, dbsInSync, dbsSynced, rowsPushed, handoffDbsReverted, handoffDbsPending,
- * reclaimed (databases removed), rowsReclaimed, failures.
+ * dbsReclaimChecked (databases asked to reclaim), reclaimed (databases removed), rowsReclaimed,
+ * failures.
  */
 export function createDbReplicator(ctx: DaemonContext, pool?: DevicePool): Daemon {
   const remote = httpReplicaClient(ctx.backend, { timeoutMs: ctx.config.node_timeout_ms });
@@ -57,7 +60,7 @@ export function createDbReplicator(ctx: DaemonContext, pool?: DevicePool): Daemo
   };
 }
 
-const COUNTS = ['dbsChecked', 'dbsInSync', 'dbsSynced', 'rowsPushed', 'handoffDbsReverted', 'handoffDbsPending', 'reclaimed', 'rowsReclaimed', 'failures'];
+const COUNTS = ['dbsChecked', 'dbsInSync', 'dbsSynced', 'rowsPushed', 'handoffDbsReverted', 'handoffDbsPending', 'dbsReclaimChecked', 'reclaimed', 'rowsReclaimed', 'failures'];
 
 interface PassJob {
   ctx: DaemonContext;
@@ -114,14 +117,18 @@ async function replicateDb(job: PassJob, kind: DbKind, ring: Ring, dev: RingDevi
   const part = ring.partitionFor(ref.account, ref.container);
   const primaries = ring.primaries(part);
   let s = listed;
-  try {
-    const r = await job.local.reclaim(kind, self, part, ref, job.reclaimBefore);
-    if (r.rows) pass.count('rowsReclaimed', r.rows);
-    if (r.removed) return pass.count('reclaimed');
-    s = { ...s, digest: r.digest };
-  } catch (err) {
-    if (isSwiftletError(err, 'NOT_FOUND')) return; // removed since it was listed
-    return pass.error(`reclaim ${describe(kind, ref)} on ${dev.device}: ${(err as Error).message}`);
+  // Only a database with something old enough is asked (its reclaim index says so, replica-ops.ts).
+  if (listed.reclaimFrom === undefined || (listed.reclaimFrom !== null && listed.reclaimFrom < job.reclaimBefore)) {
+    try {
+      const r = await job.local.reclaim(kind, self, part, ref, job.reclaimBefore);
+      pass.count('dbsReclaimChecked');
+      if (r.rows) pass.count('rowsReclaimed', r.rows);
+      if (r.removed) return pass.count('reclaimed');
+      s = { ...s, digest: r.digest };
+    } catch (err) {
+      if (isSwiftletError(err, 'NOT_FOUND')) return; // removed since it was listed
+      return pass.error(`reclaim ${describe(kind, ref)} on ${dev.device}: ${(err as Error).message}`);
+    }
   }
 
   const peers = primaries.filter((p) => p.id !== dev.id);

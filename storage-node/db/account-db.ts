@@ -18,6 +18,7 @@ import {
   type DbRecord,
   type Metadata,
 } from './merge.js';
+import { reclaimIndexOps } from './reclaim-index.js';
 import { requireMetadataFits } from './metadata-limits.js';
 import { GroupCommitter } from './mutex.js';
 import { containerRowSeq, decodeContainerRow, encodeContainerRow, type BatchOp, type DeviceDb, type StoredAccount } from './store.js';
@@ -53,7 +54,7 @@ export async function putAccount(db: DeviceDb, account: string, timestamp: strin
     const old = await getAccount(db, account);
     if (!old) {
       requireMetadataFits({}, metadata);
-      const info: StoredAccount = { ...newRecord(timestamp), metadata, containerCount: 0, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST };
+      const info: StoredAccount = { ...newRecord(timestamp), metadata, containerCount: 0, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST, reclaimIndex: {} };
       await db.write([putRecord(account, info)]);
       return { result: 'created', info };
     }
@@ -107,7 +108,8 @@ export async function deleteAccount(db: DeviceDb, account: string, timestamp: st
 export async function mergeAccountRecord(db: DeviceDb, account: string, record: DbRecord): Promise<StoredAccount> {
   return db.mutex.run(accountLockKey(account), async () => {
     const old = await getAccount(db, account);
-    const base: StoredAccount = old ?? { ...record, containerCount: 0, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST };
+    // A new database has no rows: its (empty) reclaim index is complete.
+    const base: StoredAccount = old ?? { ...record, containerCount: 0, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST, reclaimIndex: {} };
     const next: StoredAccount = { ...base, ...mergeRecord(base, record) };
     await db.write([putRecord(account, next)]);
     return next;
@@ -169,6 +171,10 @@ async function applyContainerRowJobs(db: DeviceDb, account: string, jobs: Contai
     const seq = ++changes.rowSeq;
     ops.push({ type: 'put', key: keys[i] as Buffer, value: encodeContainerRow(merged, seq) });
     ops.push(...changeLogOps('R', [account], name, [v === undefined ? 0 : containerRowSeq(v)], seq));
+    // A deleted container row's entry in the reclaim index moves with it (reclaim-index.ts).
+    const indexed = reclaimIndexOps('W', [account], name, prev?.deleted ? prev.deleteTimestamp : undefined, merged.deleted ? merged.deleteTimestamp : undefined, next.reclaimIndex);
+    ops.push(...indexed.ops);
+    if (indexed.state) next.reclaimIndex = indexed.state;
     const before = containerRowStats(prev);
     const after = containerRowStats(merged);
     next.containerCount += after.containers - before.containers;

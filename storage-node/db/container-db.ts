@@ -21,6 +21,7 @@ import {
   ZERO_TS,
 } from './merge.js';
 import { requireMetadataFits } from './metadata-limits.js';
+import { reclaimIndexOps } from './reclaim-index.js';
 import { GroupCommitter } from './mutex.js';
 import {
   decodeObjectRow,
@@ -110,6 +111,7 @@ export async function putContainer(
         bytesUsed: 0,
         digest: EMPTY_DIGEST,
         seq: 1,
+        reclaimIndex: {},
       };
       await db.write(recordOps(account, container, info, await pendingFor(db, account, container, 1, target)));
       return { result: 'created', info };
@@ -208,7 +210,8 @@ export async function deleteContainer(
 export async function mergeContainerRecord(db: DeviceDb, account: string, container: string, record: DbRecord): Promise<StoredContainer> {
   return db.mutex.run(containerLockKey(account, container), async () => {
     const old = await getContainer(db, account, container);
-    const base = old ?? { ...record, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST, seq: 0 };
+    // A new database has no rows: its (empty) reclaim index is complete.
+    const base = old ?? { ...record, objectCount: 0, bytesUsed: 0, digest: EMPTY_DIGEST, seq: 0, reclaimIndex: {} };
     const next: StoredContainer = { ...base, ...mergeRecord(base, record) };
     const changed = !old || reportedChanged(old, next);
     if (changed) next.seq = base.seq + 1;
@@ -302,6 +305,7 @@ async function applyRowJobs(db: DeviceDb, lockKey: string, jobs: RowMergeJob[]):
   // Every change takes the next sequence number and moves the row's change-log entry (changes.ts).
   const changes = startChanges(old);
   const changedByName = new Set<string>();
+  let reclaimIndex = old.reclaimIndex;
   names.forEach((name, i) => {
     const row = incoming.get(name) as ObjectRow;
     const lv = live[i];
@@ -321,6 +325,10 @@ async function applyRowJobs(db: DeviceDb, lockKey: string, jobs: RowMergeJob[]):
     if ((next.deleted ? lv : dv) !== undefined) ops.push({ type: 'del', key: delKey });
     const oldSeqs = [lv, dv].map((v) => (v === undefined ? 0 : objectRowSeq(v)));
     ops.push(...changeLogOps('Q', [account, container], name, oldSeqs, seq));
+    // The tombstone's entry in the reclaim index moves with it (reclaim-index.ts).
+    const indexed = reclaimIndexOps('X', [account, container], name, dv === undefined ? undefined : decodeObjectRow(name, dv, true).timestamp, next.deleted ? next.timestamp : undefined, reclaimIndex);
+    ops.push(...indexed.ops);
+    reclaimIndex = indexed.state;
     const before = objectRowStats(prev);
     const after = objectRowStats(next);
     dCount += after.count - before.count;
@@ -332,6 +340,7 @@ async function applyRowJobs(db: DeviceDb, lockKey: string, jobs: RowMergeJob[]):
   let info = old;
   if (ops.length) {
     info = { ...old, objectCount: old.objectCount + dCount, bytesUsed: old.bytesUsed + dBytes, digest, ...changes };
+    if (reclaimIndex) info.reclaimIndex = reclaimIndex;
     const reported = dCount !== 0 || dBytes !== 0;
     if (reported) info.seq = old.seq + 1;
     const pending = reported ? await pendingFor(db, account, container, info.seq, target) : undefined;

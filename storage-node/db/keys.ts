@@ -19,9 +19,14 @@
  *   R\0<account>\0<seq>                  container row changed at seq      (container name)
  *   Y\0<account>\0<container>\0<id>     sync point: rows of replica <id> merged up to seq (number)
  *   Z\0<account>\0<id>                   the same for an account
+ *
+ * Reclaim (reclaim-index.ts): the deleted rows by the timestamp that decides when they may go.
+ *
+ *   X\0<account>\0<container>\0<ts>\0<name>   object tombstone with timestamp ts      (empty)
+ *   W\0<account>\0<ts>\0<name>                container row deleted at ts            (empty)
  */
 
-export type KeyType = 'C' | 'O' | 'T' | 'U' | 'A' | 'K' | 'Q' | 'R' | 'Y' | 'Z';
+export type KeyType = 'C' | 'O' | 'T' | 'U' | 'A' | 'K' | 'Q' | 'R' | 'Y' | 'Z' | 'X' | 'W';
 
 const SEP = '\0';
 

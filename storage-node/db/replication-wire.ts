@@ -32,6 +32,12 @@ export interface DbState {
 export interface DbSummary extends DbRef, DbState {
   /** Deleted by Swift's rules (for containers: deleted and empty). */
   deleted: boolean;
+  /**
+   * `list` only: reclaim can remove something once its cut-off is past this timestamp (the
+   * oldest deleted row or the database's delete); null: nothing to reclaim; absent (an older
+   * node): unknown, ask.
+   */
+  reclaimFrom?: string | null;
 }
 
 /** `sync`: the sender's state; the receiver merges the record (creating the database if needed). */

@@ -6,6 +6,7 @@ import { keyNames, keyPrefix, prefixUpperBound, type KeyType } from './keys.js';
 import type { NameBounds, NamedRow, RowCursor } from './listing.js';
 import { containerRowDeleted, type ContainerRow, type DbRecord, type ObjectRow } from './merge.js';
 import { KeyedMutex } from './mutex.js';
+import type { ReclaimIndexState } from './reclaim-index.js';
 import { groupSyncOf } from '../group-sync.js';
 
 /**
@@ -33,6 +34,8 @@ export interface StoredContainer extends DbRecord {
   rowSeq?: number;
   /** Names this copy's change log in peers' sync points; new whenever the record is re-created. */
   replicaId?: string;
+  /** What the reclaim index of its tombstones holds (reclaim-index.ts); absent: not built yet. */
+  reclaimIndex?: ReclaimIndexState;
 }
 
 /** An account as stored: its mergeable record plus stats derived from its container rows. */
@@ -41,9 +44,10 @@ export interface StoredAccount extends DbRecord {
   objectCount: number;
   bytesUsed: number;
   digest: string;
-  /** As StoredContainer.rowSeq / replicaId, for container rows. */
+  /** As StoredContainer.rowSeq / replicaId / reclaimIndex, for container rows. */
   rowSeq?: number;
   replicaId?: string;
+  reclaimIndex?: ReclaimIndexState;
 }
 
 /**

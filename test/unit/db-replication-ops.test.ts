@@ -137,3 +137,105 @@ t.test("sync merges a record that differs only in its storage policy; a hash tel
   await syncDb(containerSchema, db, cref, { record: theirs, digest: info.digest, rowSeq: 0, replicaId: 'peer' });
   t.equal((await getContainer(db, 'a', 'p'))?.policy?.index, 0, 'merged: the policy given first');
 });
+
+/** Counts the entries the database hands out through cursors and scans (rows read from LevelDB). */
+function countReads(db: DeviceDb): { entries: number } {
+  const n = { entries: 0 };
+  const cursor = db.cursor.bind(db);
+  db.cursor = ((prefix, bounds, reverse, decode) => {
+    const c = cursor(prefix, bounds, reverse, decode);
+    return { ...c, next: async (k: number) => { const page = await c.next(k); n.entries += page.length; return page; } };
+  }) as DeviceDb['cursor'];
+  const scan = db.scan.bind(db);
+  db.scan = async function* (type, names, pageSize) {
+    for await (const e of scan(type, names, pageSize)) {
+      n.entries++;
+      yield e;
+    }
+  } as DeviceDb['scan'];
+  return n;
+}
+
+const S = (n: number): string => `17000${String(n).padStart(5, '0')}.00000`;
+const sput = (name: string, ts: number): ObjectRow => ({ name, timestamp: S(ts), size: 1, contentType: 'text/plain', etag: 'e', deleted: false });
+const sdel = (name: string, ts: number): ObjectRow => ({ name, timestamp: S(ts), size: 0, contentType: 'application/deleted', etag: 'noetag', deleted: true });
+
+t.test('reclaim reads only the tombstones older than its cut-off, from the reclaim index', async (t) => {
+  const db = await tempDb(t);
+  await putContainer(db, 'a', 'c', S(1), {});
+  // 500 tombstones, one old (ts 10), the rest recent (1000..); a tombstone overwritten by a newer
+  // PUT and one by a newer DELETE leave no stale entries behind.
+  await merge(db, [sdel('old', 10), sput('back', 11), sdel('twice', 12)]);
+  await merge(db, [sdel('back', 5), sput('back', 20), sdel('twice', 2000)]);
+  await merge(db, Array.from({ length: 497 }, (_, i) => sdel(`r${i}`, 1000 + i)));
+  const reads = countReads(db);
+  const r = await reclaimDb(containerSchema, db, ref, S(500));
+  t.same([r.rows, r.removed], [1, false], 'the one old tombstone');
+  t.ok(reads.entries <= 3, `a few index entries read, not every tombstone (${reads.entries})`);
+  t.same(await keysOf(db, ['X'], ['a', 'c']).then((k) => k.length), 498, 'one index entry per tombstone left');
+  t.equal((await getContainer(db, 'a', 'c'))?.reclaimIndex?.oldest, S(1000), 'the record knows the oldest left');
+
+  const fresh = await tempDb(t);
+  await putContainer(fresh, 'a', 'c', S(1), {});
+  await mergeObjectRows(fresh, 'a', 'c', { rows: [sput('back', 20), sdel('twice', 2000), ...Array.from({ length: 497 }, (_, i) => sdel(`r${i}`, 1000 + i))], requireLive: false });
+  t.equal(r.digest, (await getContainer(fresh, 'a', 'c'))?.digest, 'digest as if the tombstone never was');
+
+  reads.entries = 0;
+  t.same((await reclaimDb(containerSchema, db, ref, S(999))).rows, 0);
+  t.equal(reads.entries, 0, 'nothing older than the cut-off: no read at all');
+  const listed = (await listDbs(containerSchema, db, undefined, 1))[0];
+  t.equal(listed?.reclaimFrom, S(1000), 'listed with the oldest tombstone, so the replicator need not ask before then');
+});
+
+t.test('a database from before the reclaim index: the first reclaim builds it, the next reads only the index', async (t) => {
+  const db = await tempDb(t);
+  await putContainer(db, 'a', 'c', S(1), {});
+  await merge(db, [sdel('old', 10), ...Array.from({ length: 300 }, (_, i) => sdel(`r${i}`, 1000 + i)), sput('live', 3)]);
+  // What such a database looks like: no index entries, no reclaimIndex on the record.
+  const old = (await getContainer(db, 'a', 'c'))!;
+  delete old.reclaimIndex;
+  const stale = await keysOf(db, ['X'], ['a', 'c']);
+  await db.write([
+    ...stale.map((k) => ({ type: 'del' as const, key: Buffer.from(`X\0${k.slice(2).replace(/\//g, '\0')}`) })),
+    { type: 'put', key: Buffer.from('C\0a\0c'), value: JSON.stringify(old) },
+  ]);
+  t.same(await keysOf(db, ['X'], ['a', 'c']), [], 'index gone');
+  t.equal((await listDbs(containerSchema, db, undefined, 1))[0]?.reclaimFrom, '0000000000.00000', 'listed as due: reclaim must build its index');
+
+  const reads = countReads(db);
+  t.same((await reclaimDb(containerSchema, db, ref, S(500))).rows, 1);
+  t.ok(reads.entries >= 301, 'the build scans the tombstones once');
+  t.equal((await keysOf(db, ['X'], ['a', 'c'])).length, 300);
+  reads.entries = 0;
+  await merge(db, [sdel('later', 600)]);
+  t.same((await reclaimDb(containerSchema, db, ref, S(700))).rows, 1, 'a tombstone written after the build is indexed too');
+  t.ok(reads.entries <= 3, `then only the index below the cut-off (${reads.entries})`);
+});
+
+t.test('account: deleted container rows are indexed by their delete, and leave the index when re-created', async (t) => {
+  const db = await tempDb(t);
+  await putAccount(db, 'a', S(1), {});
+  const row = (name: string, put: number, del: number): ContainerRow => ({
+    name, putTimestamp: S(put), deleteTimestamp: S(del), objectCount: 0, bytesUsed: 0, statsTimestamp: S(Math.max(put, del)), deleted: del > put,
+  });
+  const aref = { account: 'a' };
+  await reclaimDb(accountSchema, db, aref, S(2)); // builds the (empty) index
+  await mergeContainerRows(db, 'a', { rows: [row('gone', 1, 10), row('back', 1, 11), row('live', 1, 0)], requireLive: false });
+  await mergeContainerRows(db, 'a', { rows: [row('back', 12, 11)], requireLive: false });
+  t.same(await keysOf(db, ['W'], ['a']), [`W:a/${S(10)}/gone`], 'only the container still deleted');
+  t.equal((await listDbs(accountSchema, db, undefined, 1))[0]?.reclaimFrom, S(10));
+  const reads = countReads(db);
+  t.same((await reclaimDb(accountSchema, db, aref, S(100))).rows, 1);
+  t.ok(reads.entries <= 2, `read the index, not the account's rows (${reads.entries})`);
+  t.equal((await listDbs(accountSchema, db, undefined, 1))[0]?.reclaimFrom, null, 'nothing left to reclaim');
+});
+
+t.test('rows: at the end of the log, the page covers the last sequence even if its row was reclaimed', async (t) => {
+  const db = await tempDb(t);
+  await putContainer(db, 'a', 'c', S(1), {});
+  await merge(db, [sput('x', 2)]);
+  await merge(db, [sdel('y', 3)]);
+  await reclaimDb(containerSchema, db, ref, S(100));
+  t.equal((await getContainer(db, 'a', 'c'))?.rowSeq, 2);
+  t.same(await rowsSince(containerSchema, db, ref, 1, 10), { rows: [], last: 2, more: false }, 'a peer at 1 is told it has everything up to 2');
+});

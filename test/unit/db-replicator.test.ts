@@ -328,7 +328,9 @@ t.test('reclaim: old tombstones and long-deleted containers go, recent ones stay
   await deleteRow(lp, live.part, a, 'live', 'old', ts());
   const [dp] = dead.primaries as [DbNode];
   t.equal((await call('DELETE', url(dp, dead.part, a, 'dead'), { 'x-timestamp': ts() })).status, 204);
-  t.equal(sum(await runAll(cluster), 'failures'), 0);
+  const first = await runAll(cluster);
+  t.equal(sum(first, 'failures'), 0);
+  t.equal(sum(first, 'dbsReclaimChecked'), 0, 'nothing deleted long enough ago: no database asked to reclaim');
   for (const p of live.primaries) t.same(await tombstones(p, a, 'live'), ['old'], `tombstone replicated to ${p.device}`);
   for (const p of dead.primaries) t.equal((await call('HEAD', url(p, dead.part, a, 'dead'))).status, 404, `deleted on ${p.device}`);
 
@@ -351,7 +353,9 @@ t.test('reclaim: old tombstones and long-deleted containers go, recent ones stay
     t.equal(head.status, 404);
     t.notOk(head.headers['x-backend-timestamp'], `no record left on ${p.device}`);
   }
+  t.ok(sum(reports, 'dbsReclaimChecked') >= 6, 'the databases with something due were asked');
   const again = await runAll(cluster);
+  t.equal(sum(again, 'dbsReclaimChecked'), 0, 'and then not again while nothing else is due');
   t.equal(sum(again, 'rowsPushed'), 0, 'reclaimed rows do not come back');
   t.equal(sum(again, 'dbsInSync'), 3, 'replicas agree after reclaiming');
   for (const p of live.primaries) t.same(await tombstones(p, a, 'live'), ['recent']);
