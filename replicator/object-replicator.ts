@@ -3,7 +3,7 @@ import { rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodePath, type BackendPath } from '../common/backend-path.js';
 import { discardBody, originOf } from '../common/http-client.js';
-import { tryLockFile } from '../common/lock-file.js';
+import { tryLockFile, type HeldLock } from '../common/lock-file.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { listHashes, listPartitions, listSuffixes, objectLocation, quarantineFile, verifyDataFile } from '../storage-node/object/diskfile.js';
 import { closeQuietly, fstatSize, openFd } from '../storage-node/object/fd.js';
@@ -35,7 +35,10 @@ import { RateLimiter } from './rate-limiter.js';
  * replicator_concurrency partitions run at once. The wire protocol is in storage-node/object/replication.ts.
  *
  * One pass at a time per partition, across processes (the daemons' pass and a `--once`, say):
- * a partition another pass holds is skipped and counted busy (that pass is replicating it).
+ * a partition another pass holds is skipped and counted busy (that pass is replicating it). The
+ * lock is only taken to push or revert: a partition whose hashes match every peer's costs one
+ * REPLICATE to our node and one to each peer, each answered from the node's hash cache without
+ * listing a directory (storage-node/object/suffix-hashes.ts), and nothing else.
  *
  * Counts: partitions, partitionsBusy, suffixesChecked (local suffixes compared, per peer),
  * suffixesSynced, objectsPushed (files stored by a peer), bytesPushed, handoffPartitionsReverted,
@@ -117,26 +120,36 @@ async function replicatePartition(env: Env, job: Job): Promise<void> {
     env.pass.error(`${job.dev.device}/${job.part}: partition not in the ring`);
     return;
   }
-  // Two passes on one partition at once push everything twice, and the one that reverts it
-  // second finds it deleted under its feet (ENOENT on hashes.invalid). What the node does for us
-  // (REPLICATE, the partition's removal) it serializes in its own process; what this process does
-  // on disk (reading files to push, deleting a reverted handoff's files) needs a lock between
-  // processes: Swift's lock_path, here a lock file (common/lock-file.ts), held for the job.
+  const primaries = job.ring.primaries(job.part);
+  if (primaries.some((d) => d.id === job.dev.id)) return update(env, job, primaries);
+  const lock = lockPartition(env, job);
+  if (!lock) return;
+  try {
+    env.pass.count('partitions');
+    await revert(env, job, primaries);
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Two passes on one partition at once push everything twice, and the one that reverts it second
+ * finds it deleted under its feet (ENOENT on hashes.invalid). What the node does for us
+ * (REPLICATE, the partition's removal) it serializes in its own process; what this process does
+ * on disk (reading files to push, deleting a reverted handoff's files) needs a lock between
+ * processes: Swift's lock_path, here a lock file (common/lock-file.ts), held for that work. A
+ * partition in step with its peers is only compared, which needs no lock (and no file created).
+ * Undefined (counted busy) when another pass holds it.
+ */
+function lockPartition(env: Env, job: Job): HeldLock | undefined {
   const lock = tryLockFile(partitionLockPath(job.devicePath, job.part, job.policy));
   // Busy, or reverted and removed by the pass that held it since we listed it: that pass did it.
   if (!lock || !existsSync(partitionDirOf(job.devicePath, job.part, job.policy))) {
     lock?.release();
     env.pass.count('partitionsBusy');
-    return;
+    return undefined;
   }
-  try {
-    env.pass.count('partitions');
-    const primaries = job.ring.primaries(job.part);
-    if (primaries.some((d) => d.id === job.dev.id)) await update(env, job, primaries);
-    else await revert(env, job, primaries);
-  } finally {
-    lock.release();
-  }
+  return lock;
 }
 
 // ---- what we hold ----
@@ -177,14 +190,21 @@ async function update(env: Env, job: Job, primaries: RingDevice[]): Promise<void
     env.pass.error(`${job.dev.device}/${job.part}: own node's suffix hashes: ${String(err)}`);
     return;
   }
-  if (Object.keys(hashes).length === 0) return; // nothing here to give
-  const local: LocalView = { hashes, files: (suffixes) => readLocal(job, suffixes) };
+  if (Object.keys(hashes).length === 0) {
+    env.pass.count('partitions');
+    return; // nothing here to give
+  }
+  // First every peer's hashes (one REPLICATE each, answered from its cache): a partition in step
+  // costs those and nothing else. Only peers that differ are then synced, under the lock.
+  const behind: Array<{ peer: RingDevice; remote: Record<string, string> }> = [];
   const targets = primaries.filter((d) => d.id !== job.dev.id);
   const handoffs = job.ring.handoffs(job.part);
   for (let i = 0; i < targets.length; i++) {
     const peer = targets[i] as RingDevice;
     try {
-      await syncPeer(env, job, peer, local);
+      const remote = await replicateCall(env, job, peer, []);
+      env.pass.count('suffixesChecked', Object.keys(hashes).length);
+      if (differingSuffixes(hashes, remote).length > 0) behind.push({ peer, remote });
     } catch (err) {
       env.pass.error(`${job.dev.device}/${job.part} → ${describe(peer)}: ${String(err)}`);
       // An unmounted primary: keep the replica count up on the next handoff (Swift's update()).
@@ -194,6 +214,32 @@ async function update(env: Env, job: Job, primaries: RingDevice[]): Promise<void
       }
     }
   }
+  if (behind.length === 0) {
+    env.pass.count('partitions');
+    return;
+  }
+  const lock = lockPartition(env, job);
+  if (!lock) return;
+  try {
+    env.pass.count('partitions');
+    const local: LocalView = { hashes, files: (suffixes) => readLocal(job, suffixes) };
+    for (const { peer, remote } of behind) {
+      try {
+        await syncPeer(env, job, peer, local, remote);
+      } catch (err) {
+        env.pass.error(`${job.dev.device}/${job.part} → ${describe(peer)}: ${String(err)}`);
+      }
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+/** Our suffixes whose hash the peer does not share, sorted. */
+function differingSuffixes(local: Record<string, string>, remote: Record<string, string>): string[] {
+  return Object.keys(local)
+    .filter((s) => local[s] !== remote[s])
+    .sort();
 }
 
 // ---- revert: a partition that does not belong here goes to its primaries ----
@@ -270,14 +316,16 @@ interface PeerSync {
 /**
  * Makes `peer` hold every local file of the suffixes whose hashes differ (or something newer).
  * Throws PeerError when the peer cannot be talked to; a file the peer refuses (4xx) is counted,
- * and its hash dir reported uncovered.
+ * and its hash dir reported uncovered. `known`: the peer's hashes, when just asked for.
  */
-async function syncPeer(env: Env, job: Job, peer: RingDevice, local: LocalView): Promise<PeerSync> {
+async function syncPeer(env: Env, job: Job, peer: RingDevice, local: LocalView, known?: Record<string, string>): Promise<PeerSync> {
   const out: PeerSync = { uncovered: new Set() };
-  const remote = await replicateCall(env, job, peer, []);
-  const suffixes = Object.keys(local.hashes);
-  env.pass.count('suffixesChecked', suffixes.length);
-  const differing = suffixes.filter((s) => local.hashes[s] !== remote[s]).sort();
+  let remote = known;
+  if (!remote) {
+    remote = await replicateCall(env, job, peer, []);
+    env.pass.count('suffixesChecked', Object.keys(local.hashes).length);
+  }
+  const differing = differingSuffixes(local.hashes, remote);
   if (differing.length === 0) return out;
 
   const mine = await local.files(differing);

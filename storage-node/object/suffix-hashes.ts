@@ -187,8 +187,10 @@ async function collectInvalidations(partDir: string, entries: readonly string[],
     try {
       buf = await readFile(join(partDir, name));
     } catch (e) {
-      if (errnoOf(e) === 'ENOENT') continue;
-      throw e;
+      if (errnoOf(e) !== 'ENOENT') throw e;
+      // Removed after an earlier call: the cache still names it, and need not any more.
+      if (cache?.consumed[name] !== undefined) out.changed = true;
+      continue;
     }
     const from = cache?.consumed[name] ?? 0;
     if (buf.length === from && cache?.consumed[name] !== undefined) {
@@ -256,16 +258,26 @@ async function hashSuffix(suffixDir: string, reclaimBefore: Timestamp, reclaimAg
 export async function getSuffixHashes(devicePath: string, partition: number, opts: SuffixHashOptions, policy = 0): Promise<SuffixHashResult> {
   const partDir = partitionDirOf(devicePath, partition, policy);
   return withPartitionLock(partDir, async () => {
+    const known = listedSince.has(partDir) ? await readCache(partDir) : undefined;
+    listedSince.delete(partDir); // until this call has brought the cache up to date
     let entries: string[];
-    try {
-      entries = await readdir(partDir);
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return { hashes: {}, rehashed: [] };
-      throw e;
+    if (known) {
+      // No listing: what can have changed is in hashes.invalid and the renamed files the cache
+      // names, and a suffix dir comes or goes only with an invalidation (every write, revert and
+      // cleanup appends one). A suffix the cache has is checked only when invalidated.
+      entries = [HASHES_INVALID, ...Object.keys(known.consumed), ...Object.keys(known.hashes)];
+    } else {
+      try {
+        entries = await readdir(partDir);
+      } catch (e) {
+        if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return { hashes: {}, rehashed: [] };
+        throw e;
+      }
     }
-    const cache = await readCache(partDir);
+    const cache = known ?? (await readCache(partDir));
     const inv = await collectInvalidations(partDir, entries, cache, opts.now);
     const suffixDirs = new Set(entries.filter(isSuffix));
+    if (known) for (const s of [...inv.suffixes, ...(opts.recalculate ?? [])]) if (isSuffix(s)) suffixDirs.add(s);
     const nowS = opts.now / 1000;
 
     const hashes: Record<string, string> = {};
@@ -299,13 +311,28 @@ export async function getSuffixHashes(devicePath: string, partition: number, opt
       else delete reclaimAt[s];
     }
 
-    if (!cache || rehashed.length > 0 || vanished || inv.changed) {
+    // Files found done leave the cache too, so the next call does not look for them.
+    if (!cache || rehashed.length > 0 || vanished || inv.changed || inv.done.length > 0) {
       await writeCache(partDir, { version: 1, hashes, reclaimAt, consumed: inv.keep }, opts.fsync);
     }
     // Only now is everything they said on disk in the cache.
     await Promise.all(inv.done.map((n) => unlink(join(partDir, n)).catch(() => undefined)));
+    listedSince.add(partDir);
     return { hashes, rehashed };
   });
+}
+
+/**
+ * Partition dirs whose cache this process brought up to date, from a listing of the dir or from a
+ * call since: every renamed invalidation file is named in their hashes.json, so the next call need
+ * not list the dir. One listing per partition per process life finds files a crash left between
+ * renaming hashes.invalid and writing the cache.
+ */
+const listedSince = new Set<string>();
+
+/** As after a restart: the next call on every partition lists it (tests). */
+export function forgetListedPartitions(): void {
+  listedSince.clear();
 }
 
 /**
@@ -317,6 +344,7 @@ export async function getSuffixHashes(devicePath: string, partition: number, opt
 export async function removePartitionIfEmpty(devicePath: string, partition: number, policy = 0): Promise<boolean> {
   const partDir = partitionDirOf(devicePath, partition, policy);
   return withPartitionLock(partDir, async () => {
+    listedSince.delete(partDir);
     let entries: string[];
     try {
       entries = await readdir(partDir);

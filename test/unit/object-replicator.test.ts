@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -405,4 +405,20 @@ t.test("each storage policy is replicated by its own ring, in its own folder", a
   t.ok(await exists(join(nodes[3]!.devicePath, 'objects-1', String(PART))), 'policy 1 partitions sit in objects-1');
   t.equal(partitionLockPath(nodes[3]!.devicePath, PART, 1), join(nodes[3]!.devicePath, 'objects-1', `${PART}.lock`), 'and so do their locks');
   for (const r of reps) t.match(counts(await r.runOnce()), { objectsPushed: 0, failures: 0 }, 'converged: nothing more to push');
+});
+
+t.test('a partition in step with its peers is compared without taking the partition lock', async (t) => {
+  const nodes = await cluster(t);
+  const [n0] = nodes as [TNode, TNode, TNode, TNode];
+  const ring = ringOf(nodes);
+  await put(nodes.slice(0, 3), 'o', 'three copies');
+  const rep = replicator(t, n0, () => ring);
+  await rep.runOnce();
+  // Another pass holds the lock: comparing needs none, so this pass still checks the partition.
+  const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  t.teardown(() => other.kill('SIGKILL'));
+  const lockPath = partitionLockPath(n0.devicePath, PART);
+  writeFileSync(lockPath, JSON.stringify({ pid: other.pid, host: hostname(), token: 'another pass' }));
+  t.match((await rep.runOnce()).counts, { partitions: 1, partitionsBusy: 0, suffixesChecked: 2, objectsPushed: 0, failures: 0 });
+  t.equal(readFileSync(lockPath, 'utf8').includes('another pass'), true, 'the lock was never taken');
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import fsp, { appendFile, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SeededRandom } from '../../common/random.js';
@@ -8,6 +9,7 @@ import { DataFileWriter, finishWrite, writeTombstone } from '../../storage-node/
 import { objectLocation } from '../../storage-node/object/layout.js';
 import {
   currentFiles,
+  forgetListedPartitions,
   getSuffixHashes,
   HASHES_FILE,
   partitionDirOf,
@@ -57,14 +59,17 @@ t.test('the first call hashes every suffix; an unchanged partition is served fro
   const first = await getSuffixHashes(dev, PART, opts(10));
   t.same(first.rehashed, ['abc', 'def']);
   t.same(Object.keys(first.hashes).sort(), ['abc', 'def']);
+  // The second call removes the invalidation file the first kept, and its name from the cache.
+  const second = await getSuffixHashes(dev, PART, opts(11));
+  t.same([second.rehashed, second.hashes], [[], first.hashes]);
   const ino = await inode(dev);
 
   for (let i = 0; i < 3; i++) {
-    const again = await getSuffixHashes(dev, PART, opts(11 + i));
-    t.same(again.rehashed, [], `call ${i + 2}: nothing rehashed`);
+    const again = await getSuffixHashes(dev, PART, opts(12 + i));
+    t.same(again.rehashed, [], `call ${i + 3}: nothing rehashed`);
     t.same(again.hashes, first.hashes);
   }
-  t.equal(await inode(dev), ino, 'hashes.json never rewritten');
+  t.equal(await inode(dev), ino, 'hashes.json not rewritten after that');
   t.same(await invalidFiles(dev), [], 'consumed invalidation files are gone once the cache holds them');
 });
 
@@ -185,4 +190,67 @@ t.test('missing partition, torn cache, and removing an emptied partition', async
   await rm(objectLocation(dev, PART, h('1', 'abc')).hashDir, { recursive: true });
   t.equal(await removePartitionIfEmpty(dev, PART), true);
   await t.rejects(stat(partitionDirOf(dev, PART)), { code: 'ENOENT' });
+});
+
+/** Counts readdir calls (all of node:fs/promises', as the hashing code imports it) while `fn` runs. */
+async function countReaddir<T>(fn: () => Promise<T>): Promise<{ result: T; dirs: string[] }> {
+  const dirs: string[] = [];
+  const orig = fsp.readdir;
+  fsp.readdir = ((path: string, ...rest: unknown[]) => {
+    dirs.push(String(path));
+    return (orig as (...a: unknown[]) => unknown)(path, ...rest);
+  }) as typeof fsp.readdir;
+  syncBuiltinESMExports();
+  try {
+    return { result: await fn(), dirs };
+  } finally {
+    fsp.readdir = orig;
+    syncBuiltinESMExports();
+  }
+}
+
+t.test('an unchanged partition lists no directory; many writes to one suffix rehash it once', async (t) => {
+  const dev = await device(t);
+  for (let i = 0; i < 20; i++) await data(dev, `${i.toString(16).padStart(29, '0')}${(0xa00 + i).toString(16)}`, at(1));
+  const first = await countReaddir(() => getSuffixHashes(dev, PART, opts(10)));
+  t.equal(first.result.rehashed.length, 20);
+  t.ok(first.dirs.includes(partitionDirOf(dev, PART)), 'the first call in a process lists the partition (crash leftovers)');
+
+  for (let i = 0; i < 3; i++) {
+    const idle = await countReaddir(() => getSuffixHashes(dev, PART, opts(11 + i)));
+    t.same(idle.result.rehashed, []);
+    t.same(idle.result.hashes, first.result.hashes);
+    t.same(idle.dirs, [], `idle call ${i + 1}: no readdir at all`);
+  }
+
+  // Ten writes to objects of one suffix between two calls.
+  for (let i = 0; i < 10; i++) await data(dev, h(String(i), 'a05'), at(20 + i));
+  const busy = await countReaddir(() => getSuffixHashes(dev, PART, opts(40)));
+  t.same(busy.result.rehashed, ['a05'], 'one suffix rehashed');
+  const suffixDir = join(partitionDirOf(dev, PART), 'a05');
+  t.equal(busy.dirs.filter((d) => d === suffixDir).length, 1, 'and listed once, not once per write');
+  t.notOk(busy.dirs.includes(partitionDirOf(dev, PART)), 'the partition itself is not listed');
+  t.equal(busy.dirs.filter((d) => !d.startsWith(suffixDir)).length, 0, 'nothing outside that suffix is read');
+
+  // The renamed invalidation file is re-read once more, then dropped from the cache.
+  await getSuffixHashes(dev, PART, opts(41));
+  await getSuffixHashes(dev, PART, opts(42));
+  const cache = JSON.parse(await readFile(join(partitionDirOf(dev, PART), HASHES_FILE), 'utf8')) as { consumed: Record<string, number> };
+  t.same(cache.consumed, {}, 'no removed invalidation file left named in the cache');
+  t.same(await invalidFiles(dev), []);
+});
+
+t.test('a renamed invalidation file a crash left unnamed in the cache is found by the next process', async (t) => {
+  const dev = await device(t);
+  await data(dev, h('1', 'abc'), at(1));
+  await data(dev, h('2', 'def'), at(1));
+  const before = await getSuffixHashes(dev, PART, opts(5));
+  // A crash between renaming hashes.invalid and writing the cache: the file is there, unnamed.
+  await tomb(dev, h('1', 'abc'), at(2));
+  await rename(join(partitionDirOf(dev, PART), 'hashes.invalid'), join(partitionDirOf(dev, PART), 'hashes.invalid.999-crash-0'));
+  // This process has seen the partition, so it would not list it; a restarted one has not.
+  forgetListedPartitions();
+  const r = await getSuffixHashes(dev, PART, opts(6));
+  t.same(r.rehashed, ['abc']);
+  t.not(r.hashes.abc, before.hashes.abc);
 });
