@@ -7,6 +7,7 @@ import { memorySuite } from './suites/memory.js';
 import { replicationSuite } from './suites/replication.js';
 import { ringSuite } from './suites/ring.js';
 import { targetsSuite } from './suites/targets.js';
+import { idleSuite } from './suites/idle.js';
 import { REPO_ROOT } from './systems.js';
 
 /** `npm run bench -- <suite> [options]` (node dist/bench/main.js). Results go to bench/results/. */
@@ -40,6 +41,11 @@ suites:
                 pass after pass (Swift's with rsync) until it holds them all again
                   [--objects 2000] [--size 64k] [--systems swiftlet,swift] [--fill-concurrency 16]
                   [--max-passes 10] [--work-dir DIR]
+  idle          what each system's background daemons cost with no client traffic (root): the same N
+                small objects written on disk as PUTs leave them, the daemons' first pass, then every
+                daemon process of every node sampled from /proc: % of a core per node and daemon
+                  [--objects 1000000] [--minutes 10] [--systems swiftlet,swift] [--window 10s]
+                  [--first-pass-max 45m] [--image-size 40G] [--work-dir DIR]
   memory        RSS of the proxy and each storage node (Swiftlet's all-in-one on loop-mounted XFS, root):
                 a soak of concurrent PUT/GET/HEAD/DELETE/LIST (4k, 64k, 1m), then one big object
                 PUT and GET streamed (MD5 checked); verdicts "flat" and "bounded" with their criteria
@@ -69,6 +75,7 @@ const KNOWN: Record<string, { options: readonly string[]; flags: readonly string
   ring: { options: [...COMMON, 'part-powers', 'devices', 'repeat', 'timeout'], flags: [] },
   listing: { options: [...COMMON, 'objects', 'page', 'repeat', 'fill', 'fill-concurrency', 'max-fill-time', 'auth-url', 'user', 'key', 'name', 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
   replication: { options: [...COMMON, 'objects', 'size', 'systems', 'fill-concurrency', 'max-passes', 'work-dir'], flags: [] },
+  idle: { options: [...COMMON, 'objects', 'minutes', 'systems', 'window', 'first-pass-max', 'image-size', 'work-dir'], flags: [] },
   memory: { options: [...COMMON, 'duration', 'big-size', 'concurrency', 'work-dir'], flags: ['daemons', 'keep'] },
 };
 
@@ -87,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     command: `npm run bench -- ${argv.map((a) => (/^[\w./:,=@+-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`,
     outRoot: resolve(options.get('out') ?? resolve(REPO_ROOT, 'bench', 'results')),
   };
-  const run = { targets: targetsSuite, object: objectSuite, 'side-by-side': sideBySideSuite, ring: ringSuite, listing: listingSuite, replication: replicationSuite, memory: memorySuite }[suite];
+  const run = { targets: targetsSuite, object: objectSuite, 'side-by-side': sideBySideSuite, ring: ringSuite, listing: listingSuite, replication: replicationSuite, memory: memorySuite, idle: idleSuite }[suite];
   return run ? (await run(ctx)).code : 2;
 }
 

@@ -4,8 +4,11 @@
 # own Swift config.
 # Usage: /usr/bin/python3 swift-run.py <swift_dir> proxy|account|container|object <conf-file>
 #        /usr/bin/python3 swift-run.py <swift_dir> object|container|account-replicator <conf-file>
+#        /usr/bin/python3 swift-run.py <swift_dir> daemon <daemon> <conf-file>
 # Everything else is Swift's own code path (what /usr/bin/swift-<kind>-server does, or
-# /usr/bin/swift-<kind>-replicator <conf-file> once).
+# /usr/bin/swift-<kind>-replicator <conf-file> once, or /usr/bin/swift-<daemon> <conf-file>
+# running continuously: object-replicator, object-updater, object-auditor, object-expirer,
+# container-replicator, container-updater, account-replicator).
 import os
 import sys
 
@@ -20,6 +23,22 @@ utils.validate_configuration()
 from swift.common import storage_policy  # noqa: E402
 
 storage_policy.reload_storage_policies()
+if kind == 'daemon':
+    from swift.common.daemon import run_daemon
+    daemon, conf_file = sys.argv[3], sys.argv[4]
+    module, cls = {
+        'object-replicator': ('swift.obj.replicator', 'ObjectReplicator'),
+        'object-updater': ('swift.obj.updater', 'ObjectUpdater'),
+        'object-auditor': ('swift.obj.auditor', 'ObjectAuditor'),
+        'object-expirer': ('swift.obj.expirer', 'ObjectExpirer'),
+        'container-replicator': ('swift.container.replicator', 'ContainerReplicator'),
+        'container-updater': ('swift.container.updater', 'ContainerUpdater'),
+        'account-replicator': ('swift.account.replicator', 'AccountReplicator'),
+    }.get(daemon, (None, None))
+    if module is None:
+        sys.exit('unknown daemon %s' % daemon)
+    import importlib
+    sys.exit(run_daemon(getattr(importlib.import_module(module), cls), conf_file, once=False, verbose=True))
 if kind.endswith('-replicator'):
     from swift.common.daemon import run_daemon
     if kind == 'object-replicator':
