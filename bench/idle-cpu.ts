@@ -223,14 +223,14 @@ export function summarizeCpu(samples: CpuSample[], clkTck: number): CpuSummary {
     for (const w of windows) for (const l of w.ticks.keys()) keys.add(keyOf(l));
     const out = new Map<string, CpuFigure>();
     for (const key of [...keys].sort()) {
-      let cpu = 0;
+      let ticks = 0;
       const pcts = windows.map((w) => {
         let t = 0;
         for (const [l, v] of w.ticks) if (keyOf(l) === key) t += v;
-        cpu += t / clkTck;
+        ticks += t;
         return (t / clkTck / w.seconds) * 100;
       });
-      out.set(key, figure(pcts, cpu, spanSeconds));
+      out.set(key, figure(pcts, ticks / clkTck, spanSeconds));
     }
     return out;
   };
