@@ -160,13 +160,14 @@ async function runSwiftlet(o: IdleOptions, plan: IdlePlanOptions, totals: PlanTo
   } finally {
     await sys.stop(); // unmounts: the daemons start on a cold page cache, as after a reboot
   }
+  // aio starts the daemons before it prints that it is ready: their first reports start before it
+  const started = Date.now();
   sys = await startSwiftlet({ workDir, xfs: true, daemons: true, progress });
   try {
     const etc = join(data, 'etc');
     const nodeRoots = readdirSync(etc)
       .filter((f) => /^node\d+\.json$/.test(f))
       .map((f) => ({ node: f.replace(/\.json$/, ''), cfg: JSON.parse(readFileSync(join(etc, f), 'utf8')) as { devices: string; auditor_bytes_per_s?: number } }));
-    const started = Date.now();
     const reportsOf = (devices: string): Array<{ daemon: string; startedAt: number; durationMs: number; counts: Record<string, number> }> => {
       const dir = join(devices, '.swiftlet-status');
       if (!existsSync(dir)) return [];
