@@ -141,10 +141,21 @@ export interface ObjectWorkloadOptions {
   repeat: number;
   wrkThreads: number;
   listLimit: number;
+  /** The clients that drive objects above nodeAbove (PUT and GET), each run in turn: Node's raw-http client, curl, or both. */
+  clients: LargeClient[];
+}
+
+export const LARGE_CLIENTS = ['node', 'curl'] as const;
+export type LargeClient = (typeof LARGE_CLIENTS)[number];
+
+export function parseClient(s: string): LargeClient {
+  const c = s.toLowerCase();
+  if (!(LARGE_CLIENTS as readonly string[]).includes(c)) throw new BenchUsageError(`unknown client ${JSON.stringify(s)} (clients: ${LARGE_CLIENTS.join(', ')})`);
+  return c as LargeClient;
 }
 
 /** The options shared by the `object` and `side-by-side` suites, with their defaults. */
-export const OBJECT_OPTIONS = ['sizes', 'ops', 'concurrency', 'duration', 'count', 'node-above', 'repeat', 'wrk-threads', 'list-limit', 'max-time', 'warmup'] as const;
+export const OBJECT_OPTIONS = ['sizes', 'ops', 'concurrency', 'duration', 'count', 'node-above', 'repeat', 'wrk-threads', 'list-limit', 'max-time', 'warmup', 'client'] as const;
 
 export function objectWorkloadOptions(o: Map<string, string>, defaults: { repeat: number }): ObjectWorkloadOptions {
   if (o.has('duration') && o.has('count')) throw new BenchUsageError('give --duration or --count, not both');
@@ -162,5 +173,6 @@ export function objectWorkloadOptions(o: Map<string, string>, defaults: { repeat
     repeat: parseCount(o.get('repeat') ?? String(defaults.repeat), '--repeat'),
     wrkThreads: parseCount(o.get('wrk-threads') ?? '1', '--wrk-threads'),
     listLimit: parseCount(o.get('list-limit') ?? '100', '--list-limit'),
+    clients: [...new Set(parseList(o.get('client') ?? 'node', parseClient))],
   };
 }

@@ -116,14 +116,15 @@ export function swiftletLabel(argv: string[]): DaemonLabel | undefined {
 }
 
 /**
- * Swift: `python3 …/swift-run.py <swift dir> daemon <daemon> <conf>` → nodeN/<daemon>, from a
- * conf named …-N.conf; the cluster's single expirer (object-expirer.conf) is `cluster`.
+ * Swift: `python3 …/swift-run.py <swift dir> <daemon> <conf> forever` → nodeN/<daemon>, from a
+ * conf named …-N.conf; the cluster's single expirer (object-expirer.conf) is `cluster`. A
+ * one-pass run (`once`, the bench's `replicate`) is not a daemon of this suite.
  */
 export function swiftLabel(argv: string[]): DaemonLabel | undefined {
   const at = argv.findIndex((a) => a.endsWith('swift-run.py'));
-  if (at < 0 || argv[at + 2] !== 'daemon' || !argv[at + 3] || !argv[at + 4]) return undefined;
-  const m = /-(\d+)\.conf$/.exec(argv[at + 4] as string);
-  return { node: m ? `node${m[1]}` : 'cluster', daemon: argv[at + 3] as string };
+  if (at < 0 || argv[at + 4] !== 'forever' || !argv[at + 2] || !argv[at + 3]) return undefined;
+  const m = /-(\d+)\.conf$/.exec(argv[at + 3] as string);
+  return { node: m ? `node${m[1]}` : 'cluster', daemon: argv[at + 2] as string };
 }
 
 export interface TreeProc {

@@ -27,7 +27,9 @@ suites:
                 runs the same workloads on both, interleaved, and prints Swiftlet/Swift per figure
                   + object workload options below (default: 3 runs)
                   [--swift-port P] [--swiftlet-fs xfs|dir] [--work-dir DIR] [--keep]
-                  [--swiftlet-daemons] (run Swiftlet's replicator etc.; Swift's are never started)
+                  [--daemons] (both systems with their background daemons running: Swift's replicators,
+                  updaters, auditor and expirer, Swiftlet's aio defaults)
+                  [--swiftlet-daemons] (Swiftlet's daemons only: not comparable)
                   [--max-steal 10] [--steal-retries 2] (a group of runs during which the hypervisor
                   took more than 10 % of the CPU is run again, up to twice, on either system)
   ring          rebalance time, swiftlet ring vs swift-ring-builder on the same input
@@ -60,6 +62,9 @@ object workload options:
   --repeat N                   runs per workload
   --warmup 30s                 unmeasured run of the same ops first, per size and concurrency (0: none)
   --node-above 1m              objects larger than this are driven from Node (streaming); others by wrk
+  --client node|curl|node,curl  who drives the PUT and GET of objects above --node-above: Node's
+                               raw-socket client, N parallel curl processes (-T file, -o /dev/null;
+                               one per object), or both in turn, each reported (default node)
   --wrk-threads 1              wrk threads (each costs a core's share on a small machine)
   --list-limit 100             page size of the "list" op
 common: --out DIR (default bench/results)
@@ -71,7 +76,7 @@ const COMMON = ['out'];
 const KNOWN: Record<string, { options: readonly string[]; flags: readonly string[] }> = {
   targets: { options: [...COMMON, 'only', 'max-steal', 'steal-retries'], flags: ['quick'] },
   object: { options: [...OBJECT_OPTIONS, ...COMMON, 'auth-url', 'user', 'key', 'name'], flags: [] },
-  'side-by-side': { options: [...OBJECT_OPTIONS, ...COMMON, 'swift-port', 'swiftlet-fs', 'work-dir', 'max-steal', 'steal-retries'], flags: ['keep', 'swiftlet-daemons'] },
+  'side-by-side': { options: [...OBJECT_OPTIONS, ...COMMON, 'swift-port', 'swiftlet-fs', 'work-dir', 'max-steal', 'steal-retries'], flags: ['keep', 'swiftlet-daemons', 'daemons'] },
   ring: { options: [...COMMON, 'part-powers', 'devices', 'repeat', 'timeout'], flags: [] },
   listing: { options: [...COMMON, 'objects', 'page', 'repeat', 'fill', 'fill-concurrency', 'max-fill-time', 'auth-url', 'user', 'key', 'name', 'swift-port', 'swiftlet-fs', 'work-dir'], flags: ['keep', 'swiftlet-daemons'] },
   replication: { options: [...COMMON, 'objects', 'size', 'systems', 'fill-concurrency', 'max-passes', 'work-dir'], flags: [] },

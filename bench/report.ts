@@ -40,8 +40,13 @@ function errorsCell(a: Aggregate): string {
   return `**${a.errors}** / ${a.ops} (${kinds})`;
 }
 
+/** The op's name, with the client that drove it when the run used more than one: `GET (curl)`. */
+export function opLabel(w: WorkloadRuns): string {
+  return w.client ? `${w.op.toUpperCase()} (${w.client})` : w.op.toUpperCase();
+}
+
 function workloadCells(w: WorkloadRuns): string[] {
-  return [w.op.toUpperCase(), formatSize(w.size), String(w.concurrency)];
+  return [opLabel(w), formatSize(w.size), String(w.concurrency)];
 }
 
 /** One system: one row per workload. */
@@ -123,7 +128,7 @@ export function markdownFlushes(pairs: readonly Pair[]): string {
     const fa = meanFlushes(p.a);
     const fb = meanFlushes(p.b);
     if (fa === undefined || fb === undefined) continue;
-    lines.push(`- ${p.a.op.toUpperCase()} ${formatSize(p.a.size)} c=${p.a.concurrency}: ${p.a.system} ${fmt(fa)}, ${p.b.system} ${fmt(fb)}`);
+    lines.push(`- ${opLabel(p.a)} ${formatSize(p.a.size)} c=${p.a.concurrency}: ${p.a.system} ${fmt(fa)}, ${p.b.system} ${fmt(fb)}`);
   }
   if (!lines.length) return '';
   return `Disk flushes per operation (flush requests each system's data disk completed during its runs, per operation; every fsync with something to commit ends in one):\n\n${lines.join('\n')}\n`;
@@ -133,7 +138,7 @@ export function markdownFlushes(pairs: readonly Pair[]): string {
 export function ratioLines(pairs: readonly Pair[]): string[] {
   return pairs.map((p) => {
     const r = pairRatios(p);
-    const w = `${p.a.op.toUpperCase().padEnd(6)} ${formatSize(p.a.size).padStart(7)} c=${String(p.a.concurrency).padEnd(3)}`;
+    const w = `${opLabel(p.a).padEnd(6)} ${formatSize(p.a.size).padStart(7)} c=${String(p.a.concurrency).padEnd(3)}`;
     const x = (v: number): string => (Number.isFinite(v) ? `${fmt(v)}×` : '—');
     return `${w} ${p.a.system}/${p.b.system}: ops/s ${x(r.opsPerSec)}  MB/s ${x(r.mbPerSec)}  p50 ${x(r.p50Ms)}  p99 ${x(r.p99Ms)}  p99.9 ${x(r.p999Ms)}`;
   });
@@ -204,7 +209,7 @@ export function svgBarChart(title: string, series: readonly string[], panels: re
 }
 
 function rowLabel(w: WorkloadRuns): string {
-  return `${w.op.toUpperCase()} ${formatSize(w.size)} c=${w.concurrency}`;
+  return `${opLabel(w)} ${formatSize(w.size)} c=${w.concurrency}`;
 }
 
 /** The side-by-side chart: ops/s and p99 for each workload, with the ratio as the row note. */

@@ -2,7 +2,7 @@ import type { Op } from './args.js';
 
 /** One measured run of one workload against one system. */
 export interface RunResult {
-  driver: 'wrk' | 'node';
+  driver: 'wrk' | 'node' | 'curl';
   /** Operations that completed (any status). */
   ops: number;
   /** Non-2xx answers, socket errors and timeouts, short bodies. */
@@ -39,6 +39,8 @@ export function workloadId(k: WorkloadKey): string {
 /** Every repetition of one workload on one system. */
 export interface WorkloadRuns extends WorkloadKey {
   system: string;
+  /** The client that drove a large-object PUT/GET when a run used more than one (`--client node,curl`). */
+  client?: string;
   runs: RunResult[];
 }
 

@@ -148,6 +148,8 @@ export interface SwiftOptions {
   port?: number;
   /** Leave the servers and the image in place (stop them later with swift-aio.sh stop/purge). */
   keep: boolean;
+  /** Start Swift's background daemons too, running continuously (swift-aio.sh daemons). */
+  daemons?: boolean;
   progress: Progress;
 }
 
@@ -173,7 +175,16 @@ export async function startSwift(o: SwiftOptions): Promise<RunningSystem> {
     .find((l) => l.startsWith('{'));
   const rec = JSON.parse(line ?? '{}') as { auth_url?: string; user?: string; key?: string };
   if (!rec.auth_url) throw new Error(`swift-aio.sh printed no ready line: ${stdout.slice(-500)}`);
-  o.progress.line(`swift aio ready: ${rec.auth_url}`);
+  if (o.daemons) {
+    try {
+      await execFileP('bash', [script, 'daemons', dir], { timeout: 120_000 });
+    } catch (err) {
+      const e = err as { stderr?: string };
+      await execFileP('bash', [script, o.keep ? 'stop' : 'purge', dir]).catch(() => undefined);
+      throw new Error(`swift-aio.sh daemons failed: ${(e.stderr ?? String(err)).slice(-2000)}`);
+    }
+  }
+  o.progress.line(`swift aio ready: ${rec.auth_url}${o.daemons ? ' (daemons on)' : ''}`);
   return {
     name: 'Swift',
     authUrl: rec.auth_url,

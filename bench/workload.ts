@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { boundLabel, formatSize, type Bound, type ObjectWorkloadOptions, type Op } from './args.js';
+import { boundLabel, formatSize, type Bound, type LargeClient, type ObjectWorkloadOptions, type Op } from './args.js';
+import { runCurl } from './curl-runner.js';
 import { ensureContainer, listAll, type Endpoint } from './endpoint.js';
 import { runNode, type NodeJob } from './node-runner.js';
 import type { Progress } from './progress.js';
@@ -20,14 +21,16 @@ export interface GroupSpec {
   concurrency: number;
   container: string;
   opts: ObjectWorkloadOptions;
-  /** A folder for the names files wrk reads. */
+  /** A folder for the names files wrk reads (and curl's upload file). */
   workDir: string;
+  /** Who drives the measured PUT and GET of objects above nodeAbove (default node). */
+  client?: LargeClient;
 }
 
 const ORDER: Op[] = ['put', 'get', 'head', 'list', 'delete'];
 
-export function describe(op: Op, size: number, concurrency: number): string {
-  return `${op.toUpperCase().padEnd(6)} ${formatSize(size).padStart(7)} c=${concurrency}`;
+export function describe(op: Op, size: number, concurrency: number, client?: string): string {
+  return `${op.toUpperCase().padEnd(6)} ${formatSize(size).padStart(7)} c=${concurrency}${client ? ` ${client}` : ''}`;
 }
 
 export function resultLine(r: RunResult): string {
@@ -55,7 +58,7 @@ async function runCounted(ep: Endpoint, op: Op, g: GroupSpec, bound: Bound, name
   return r;
 }
 
-async function runOne(ep: Endpoint, op: Op, g: GroupSpec, bound: Bound, names: string[] | undefined, progress: Progress, label: string): Promise<RunResult> {
+async function runOne(ep: Endpoint, op: Op, g: GroupSpec, bound: Bound, names: string[] | undefined, progress: Progress, label: string, measured = true): Promise<RunResult> {
   const driver = driverFor(op, g.size, g.opts);
   if (driver === 'wrk') {
     let namesFile: string | undefined;
@@ -78,6 +81,11 @@ async function runOne(ep: Endpoint, op: Op, g: GroupSpec, bound: Bound, names: s
         bound,
       },
       { onTick: (ms) => progress.tick(`${label} ${(ms / 1000).toFixed(0)}s / ${boundLabel(bound)}`), scriptDir: g.workDir },
+    );
+  }
+  if (g.client === 'curl' && (op === 'put' || op === 'get') && measured) {
+    return runCurl(ep, { op, container: g.container, size: g.size, namePrefix: 'o-', names, concurrency: g.concurrency, bound, workDir: g.workDir }, (ms, done) =>
+      progress.tick(`${label} ${(ms / 1000).toFixed(0)}s, ${done} ops / ${boundLabel(bound)}`),
     );
   }
   const job: NodeJob = {
@@ -106,7 +114,7 @@ export async function runGroup(ep: Endpoint, g: GroupSpec, progress: Progress): 
       // unmeasured fill for GET/HEAD/DELETE
       const n = g.size > g.opts.nodeAbove ? Math.max(2 * g.concurrency, 8) : 1000;
       progress.line(`${ep.name}: writing ${n} × ${formatSize(g.size)} objects to read back (not measured)`);
-      await runOne(ep, 'put', g, { kind: 'count', n, capMs: 600_000 }, undefined, progress, `${ep.name} fill`);
+      await runOne(ep, 'put', g, { kind: 'count', n, capMs: 600_000 }, undefined, progress, `${ep.name} fill`, false);
       continue;
     }
     if (!wanted.has(op)) continue;
@@ -114,7 +122,7 @@ export async function runGroup(ep: Endpoint, g: GroupSpec, progress: Progress): 
       names = await listAll(ep, g.container, 'o-');
       if (names.length === 0) throw new Error(`${ep.name}: no objects were written to ${g.container}`);
     }
-    const label = `${ep.name.padEnd(8)} ${describe(op, g.size, g.concurrency)}`;
+    const label = `${ep.name.padEnd(8)} ${describe(op, g.size, g.concurrency, g.size > g.opts.nodeAbove ? g.client : undefined)}`;
     const r = await runCounted(ep, op, g, g.opts.bound, names, progress, label);
     progress.line(`${label}  ${resultLine(r)}`);
     out.set(op, r);

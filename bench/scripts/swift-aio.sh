@@ -9,6 +9,11 @@
 #                                                    disk), start them again
 #   bench/scripts/swift-aio.sh replicate <dir>       one pass of every node's object, container and
 #                                                    account replicator, all at once (Swift's `once`)
+#   bench/scripts/swift-aio.sh daemons <dir>         start the background daemons, running continuously
+#                                                    with Swift's defaults: on each node the object,
+#                                                    container and account replicators, the object and
+#                                                    container updaters and the object auditor; one
+#                                                    object expirer for the cluster (stop ends them)
 #
 # Layout, comparable to `swiftlet aio`: one proxy (tempauth) and 4 storage "nodes" (SAIO-style:
 # node i = one account + one container + one object server on their own ports, one device d<i>,
@@ -33,7 +38,7 @@ PACKAGES=(swift swift-proxy swift-account swift-container swift-object xfsprogs 
 die() { echo "swift-aio: $*" >&2; exit 1; }
 log() { echo "swift-aio: $*" >&2; }
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 ensure_packages() {
   local missing=()
@@ -148,8 +153,38 @@ use = egg:swift#healthcheck
 [$kind-replicator]
 rsync_module = rsync://{replication_ip}:$((port + 5))/$kind{replication_port}
 EOF
+      # the daemons' sections (Swift's defaults): run_daemon refuses a config without its section
+      case $kind in
+        object) printf '\n[object-updater]\n\n[object-auditor]\n' >>"$etc/$kind-server-$i.conf" ;;
+        container) printf '\n[container-updater]\n' >>"$etc/$kind-server-$i.conf" ;;
+      esac
     done
   done
+  # The expirer's config doubles as its internal client's (Swift's object-expirer.conf-sample).
+  cat >"$etc/object-expirer.conf" <<EOF
+[DEFAULT]
+swift_dir = $etc
+user = root
+log_name = object-expirer
+
+[object-expirer]
+
+[pipeline:main]
+pipeline = catch_errors proxy-logging cache proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:$((port + 1))
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+EOF
   {
     echo "uid = root"
     echo "gid = root"
@@ -274,9 +309,40 @@ stop_pidfile() {
   rm -f "$f"
 }
 
+daemon_names() {
+  local i
+  for i in $(seq 1 $NODES); do
+    echo "object-replicator-$i container-replicator-$i account-replicator-$i object-updater-$i container-updater-$i object-auditor-$i"
+  done
+  echo object-expirer
+}
+
 stop_servers() {
   local dir=$1 s
-  for s in $(servers); do stop_pidfile "$dir/run/$s.pid"; done
+  for s in $(daemon_names) $(servers); do stop_pidfile "$dir/run/$s.pid"; done
+}
+
+# The background daemons, each in its own process group (stop_pidfile ends a daemon with its workers).
+cmd_daemons() {
+  local dir=$1 name d i conf
+  dir=$(cd "$dir" && pwd)
+  all_alive "$dir" || die "start the servers first"
+  for name in $(daemon_names); do
+    pid_alive "$dir/run/$name.pid" && continue
+    if [[ $name == object-expirer ]]; then
+      d=object-expirer conf=$dir/etc/object-expirer.conf
+    else
+      d=${name%-*} i=${name##*-}
+      conf=$dir/etc/${d%%-*}-server-$i.conf
+    fi
+    setsid "$PY" "$HERE/swift-run.py" "$dir/etc" "$d" "$conf" forever </dev/null >>"$dir/log/$name.log" 2>&1 &
+    echo $! >"$dir/run/$name.pid"
+  done
+  sleep 3
+  for name in $(daemon_names); do
+    pid_alive "$dir/run/$name.pid" || die "$name exited at start (see $dir/log/$name.log)"
+  done
+  log "daemons running ($dir)"
 }
 
 cmd_stop() {
@@ -326,5 +392,6 @@ case "$cmd" in
   purge) [[ $# -eq 2 ]] || usage; cmd_stop "$2"; rm -rf "$2" ;;
   wipe) [[ $# -eq 3 ]] || usage; cmd_wipe "$2" "$3" ;;
   replicate) [[ $# -eq 2 ]] || usage; cmd_replicate "$2" ;;
+  daemons) [[ $# -eq 2 ]] || usage; cmd_daemons "$2" ;;
   *) usage ;;
 esac

@@ -1,14 +1,13 @@
 #!/usr/bin/python3
-# Runs one of Debian's OpenStack Swift WSGI servers, or one pass of a replicator, with swift.conf
-# taken from <swift_dir> instead of /etc/swift, so the bench cluster never touches the machine's
-# own Swift config.
+# Runs one of Debian's OpenStack Swift WSGI servers, or one of its background daemons (one pass,
+# or continuously), with swift.conf taken from <swift_dir> instead of /etc/swift, so the bench
+# cluster never touches the machine's own Swift config.
 # Usage: /usr/bin/python3 swift-run.py <swift_dir> proxy|account|container|object <conf-file>
-#        /usr/bin/python3 swift-run.py <swift_dir> object|container|account-replicator <conf-file>
-#        /usr/bin/python3 swift-run.py <swift_dir> daemon <daemon> <conf-file>
+#        /usr/bin/python3 swift-run.py <swift_dir> <daemon> <conf-file> [once|forever]
+#          <daemon>: object|container|account-replicator, object|container-updater,
+#          object-auditor, object-expirer; default once (what the bench's `replicate` runs)
 # Everything else is Swift's own code path (what /usr/bin/swift-<kind>-server does, or
-# /usr/bin/swift-<kind>-replicator <conf-file> once, or /usr/bin/swift-<daemon> <conf-file>
-# running continuously: object-replicator, object-updater, object-auditor, object-expirer,
-# container-replicator, container-updater, account-replicator).
+# /usr/bin/swift-<daemon> <conf-file> [once]).
 import os
 import sys
 
@@ -23,33 +22,26 @@ utils.validate_configuration()
 from swift.common import storage_policy  # noqa: E402
 
 storage_policy.reload_storage_policies()
-if kind == 'daemon':
-    from swift.common.daemon import run_daemon
-    daemon, conf_file = sys.argv[3], sys.argv[4]
-    module, cls = {
-        'object-replicator': ('swift.obj.replicator', 'ObjectReplicator'),
-        'object-updater': ('swift.obj.updater', 'ObjectUpdater'),
-        'object-auditor': ('swift.obj.auditor', 'ObjectAuditor'),
-        'object-expirer': ('swift.obj.expirer', 'ObjectExpirer'),
-        'container-replicator': ('swift.container.replicator', 'ContainerReplicator'),
-        'container-updater': ('swift.container.updater', 'ContainerUpdater'),
-        'account-replicator': ('swift.account.replicator', 'AccountReplicator'),
-    }.get(daemon, (None, None))
-    if module is None:
-        sys.exit('unknown daemon %s' % daemon)
+DAEMONS = {
+    'object-replicator': ('swift.obj.replicator', 'ObjectReplicator'),
+    'container-replicator': ('swift.container.replicator', 'ContainerReplicator'),
+    'account-replicator': ('swift.account.replicator', 'AccountReplicator'),
+    'object-updater': ('swift.obj.updater', 'ObjectUpdater'),
+    'container-updater': ('swift.container.updater', 'ContainerUpdater'),
+    'object-auditor': ('swift.obj.auditor', 'ObjectAuditor'),
+    'object-expirer': ('swift.obj.expirer', 'ObjectExpirer'),
+}
+if kind in DAEMONS:
     import importlib
-    sys.exit(run_daemon(getattr(importlib.import_module(module), cls), conf_file, once=False, verbose=True))
-if kind.endswith('-replicator'):
     from swift.common.daemon import run_daemon
-    if kind == 'object-replicator':
-        from swift.obj.replicator import ObjectReplicator as daemon
-    elif kind == 'container-replicator':
-        from swift.container.replicator import ContainerReplicator as daemon
-    elif kind == 'account-replicator':
-        from swift.account.replicator import AccountReplicator as daemon
-    else:
-        sys.exit('unknown replicator %s' % kind)
-    sys.exit(run_daemon(daemon, conf_file, once=True, verbose=True))
+    module, cls = DAEMONS[kind]
+    daemon = getattr(importlib.import_module(module), cls)
+    mode = sys.argv[4] if len(sys.argv) > 4 else 'once'
+    if mode not in ('once', 'forever'):
+        sys.exit('mode is once or forever, not %s' % mode)
+    sys.exit(run_daemon(daemon, conf_file, once=(mode == 'once'), verbose=True))
+if kind.endswith(('-replicator', '-updater', '-auditor', '-expirer')):
+    sys.exit('unknown daemon %s' % kind)
 
 from swift.common.wsgi import run_wsgi  # noqa: E402
 

@@ -294,7 +294,7 @@ async function runSwift(o: IdleOptions, planPath: string, blockPath: string, tot
     const logFd = openSync(join(dir, 'log', 'idle-daemons.log'), 'a');
     for (const c of confs) {
       // its own process group: the auditor's forks and the replicator's rsyncs stop with it
-      children.push(spawn(SWIFT_PYTHON, [join(SCRIPTS, 'swift-run.py'), join(dir, 'etc'), 'daemon', c.daemon, c.conf], { detached: true, stdio: ['ignore', logFd, logFd] }));
+      children.push(spawn(SWIFT_PYTHON, [join(SCRIPTS, 'swift-run.py'), join(dir, 'etc'), c.daemon, c.conf, 'forever'], { detached: true, stdio: ['ignore', logFd, logFd] }));
     }
     closeSync(logFd);
     const nodes = [...new Set(confs.map((c) => c.node))].filter((n) => n !== 'cluster');

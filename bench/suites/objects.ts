@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BenchUsageError, boundLabel, formatSize, objectWorkloadOptions, parseCount, parseDuration, type Bound, type ObjectWorkloadOptions, type Op } from '../args.js';
+import { BenchUsageError, boundLabel, formatSize, objectWorkloadOptions, parseCount, parseDuration, type Bound, type LargeClient, type ObjectWorkloadOptions, type Op } from '../args.js';
 import { v1Auth, type Endpoint } from '../endpoint.js';
 import { machineAtEnd, machineInfo, machineMarkdown, resultsDir, writeResultFiles } from '../machine.js';
 import { Progress } from '../progress.js';
@@ -26,16 +26,32 @@ export interface SuiteContext {
 }
 
 function opsDescription(o: ObjectWorkloadOptions): string {
-  return `sizes ${o.sizes.map(formatSize).join(', ')}; ops ${o.ops.join(', ')}; concurrency ${o.concurrency.join(', ')}; ${boundLabel(o.bound)} per workload; ${o.repeat} run(s)`;
+  const large = o.sizes.some((s) => s > o.nodeAbove) ? `; objects above ${formatSize(o.nodeAbove)} driven by ${o.clients.map((c) => (c === 'curl' ? 'curl (one process per object, -T file / -o /dev/null)' : 'Node (bench/raw-http.ts)')).join(' and, in turn, ')}` : '';
+  return `sizes ${o.sizes.map(formatSize).join(', ')}; ops ${o.ops.join(', ')}; concurrency ${o.concurrency.join(', ')}; ${boundLabel(o.bound)} per workload; ${o.repeat} run(s)${large}`;
 }
 
-function collect(into: Map<string, WorkloadRuns>, system: string, size: number, concurrency: number, results: Map<Op, RunResult>): void {
+function collect(into: Map<string, WorkloadRuns>, system: string, size: number, concurrency: number, results: Map<Op, RunResult>, client?: LargeClient): void {
   for (const [op, r] of results) {
-    const id = `${system}/${op}/${size}/${concurrency}`;
+    // HEAD/DELETE/LIST are Node's whichever client drives PUT and GET
+    const c = client && (op === 'put' || op === 'get') ? client : undefined;
+    const id = `${system}/${op}/${size}/${concurrency}${c ? `/${c}` : ''}`;
     let w = into.get(id);
-    if (!w) into.set(id, (w = { system, op, size, concurrency, runs: [] }));
+    if (!w) into.set(id, (w = { system, op, size, concurrency, runs: [], ...(c ? { client: c } : {}) }));
     w.runs.push(r);
   }
+}
+
+/**
+ * The clients one (size) is run with: objects above --node-above with each of --client (the label
+ * kept when more than one, or curl alone); smaller ones by wrk, once.
+ */
+export function clientsFor(size: number, opts: ObjectWorkloadOptions): Array<LargeClient | undefined> {
+  if (size <= opts.nodeAbove) return [undefined];
+  return opts.clients;
+}
+
+function clientLabel(client: LargeClient | undefined, opts: ObjectWorkloadOptions): LargeClient | undefined {
+  return client && (opts.clients.length > 1 || client !== 'node') ? client : undefined;
 }
 
 const OP_ORDER: Op[] = ['put', 'get', 'head', 'list', 'delete'];
@@ -86,10 +102,11 @@ export async function objectSuite(ctx: SuiteContext): Promise<SuiteOutcome> {
     for (const size of opts.sizes)
       for (const c of opts.concurrency) {
         await warmUp(ep, o, opts, size, c, tag, workDir, progress);
-        for (let rep = 0; rep < opts.repeat; rep++) {
-          const res = await runGroup(ep, { size, concurrency: c, container: `bench-${tag}-${size}-${c}-${rep}`, opts, workDir }, progress);
-          collect(runs, name, size, c, res);
-        }
+        for (let rep = 0; rep < opts.repeat; rep++)
+          for (const client of clientsFor(size, opts)) {
+            const res = await runGroup(ep, { size, concurrency: c, container: `bench-${tag}-${size}-${c}-${rep}${client ? `-${client}` : ''}`, opts, workDir, ...(client ? { client } : {}) }, progress);
+            collect(runs, name, size, c, res, clientLabel(client, opts));
+          }
       }
   } finally {
     rmSync(workDir, { recursive: true, force: true });
@@ -136,10 +153,11 @@ export async function startBoth(o: Map<string, string>, progress: Progress): Pro
   const fs = o.get('swiftlet-fs') ?? 'xfs';
   if (fs !== 'xfs' && fs !== 'dir') throw new BenchUsageError('--swiftlet-fs is xfs or dir');
   const swiftPort = o.has('swift-port') ? parseCount(o.get('swift-port') as string, '--swift-port') : undefined;
-  const b = await startSwift({ workDir, port: swiftPort, keep, progress });
+  const daemons = o.get('daemons') === 'true';
+  const b = await startSwift({ workDir, port: swiftPort, keep, daemons, progress });
   let a: RunningSystem;
   try {
-    a = await startSwiftlet({ workDir, xfs: fs === 'xfs', daemons: o.get('swiftlet-daemons') === 'true', progress });
+    a = await startSwiftlet({ workDir, xfs: fs === 'xfs', daemons: daemons || o.get('swiftlet-daemons') === 'true', progress });
   } catch (err) {
     await b.stop().catch(() => undefined);
     throw err;
@@ -165,6 +183,14 @@ export async function startBoth(o: Map<string, string>, progress: Progress): Pro
     process.off('SIGTERM', onSignal);
   };
   return { a, b, workDir, cleanup };
+}
+
+/** What the report says about the background daemons of both systems. */
+export function daemonsDescription(o: Map<string, string>): string {
+  if (o.get('daemons') === 'true') {
+    return "background daemons ON on both, running continuously from before the first run (--daemons): Swift's object, container and account replicators, object and container updaters and object auditor on each node, one object expirer (Swift's defaults, bench/scripts/swift-aio.sh daemons); Swiftlet's aio defaults (per node: replicator, updater, auditor, expirer)";
+  }
+  return `no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})`;
 }
 
 /** `side-by-side`: Swiftlet and Swift all-in-ones, the same workloads interleaved, ratios. */
@@ -196,14 +222,15 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<SuiteOutcome> 
         for (const ep of [epA, epB]) await warmUp(ep, o, opts, size, c, tag, both.workDir, progress);
         for (let rep = 0; rep < opts.repeat; rep++) {
           const order = rep % 2 === 0 ? [epA, epB] : [epB, epA];
+          for (const client of clientsFor(size, opts))
           for (const ep of order) {
             const res = await leastStealOf(
               stealRule,
               async (attempt) => {
                 const s = await settle();
                 if (!s.quiet) progress.line(`machine still busy after ${s.waitedMs} ms of waiting: measuring anyway`);
-                const container = `bench-${tag}-${size}-${c}-${rep}${attempt ? `-again${attempt}` : ''}`;
-                const got = await runGroup(ep, { size, concurrency: c, container, opts, workDir: both.workDir }, progress);
+                const container = `bench-${tag}-${size}-${c}-${rep}${client ? `-${client}` : ''}${attempt ? `-again${attempt}` : ''}`;
+                const got = await runGroup(ep, { size, concurrency: c, container, opts, workDir: both.workDir, ...(client ? { client } : {}) }, progress);
                 return { result: got, runs: [...got.values()] };
               },
               (steal, attempt) => {
@@ -211,7 +238,7 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<SuiteOutcome> 
                 progress.line(`${ep.name}: the hypervisor took ${steal} % of the CPU during one of these runs (limit ${stealRule.maxPct} %): running the group again (${attempt} of ${stealRule.retries})`);
               },
             );
-            collect(runs, ep.name, size, c, res);
+            collect(runs, ep.name, size, c, res, clientLabel(client, opts));
           }
         }
       }
@@ -227,13 +254,13 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<SuiteOutcome> 
   const pairs: Pair[] = [];
   for (const w of ws) {
     if (w.system !== epA.name) continue;
-    const b = runs.get(`${epB.name}/${w.op}/${w.size}/${w.concurrency}`);
+    const b = runs.get(`${epB.name}/${w.op}/${w.size}/${w.concurrency}${w.client ? `/${w.client}` : ''}`);
     if (b) pairs.push({ a: w, b });
   }
   const m = machineAtEnd(m0, cpuAtStart ? { stealPct: stealPercent(cpuAtStart, cpuJiffies()) } : {});
   const table = markdownSideBySide(pairs);
   const flushes = markdownFlushes(pairs);
-  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, XFS on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered: SWIFTLET_BENCH_LOOP_DIRECT_IO=off)' : ' in direct I/O mode'}, tempauth; Swift servers with workers = 1, plus memcached; no background daemons on either (Swiftlet's ${o.get('swiftlet-daemons') === 'true' ? 'were ON: not comparable' : 'off'})\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? DEFAULT_WARMUP} per op before the first run of each size/concurrency (unmeasured, both systems); before each measured group of runs, \`sync\` and a wait for a quiet machine (≤ 10 % busy over 0.5 s, at most 10 s); ${stealRule.retries ? `a group during one of whose runs the hypervisor took more than ${stealRule.maxPct} % of the CPU (steal) is run again, up to ${stealRule.retries} more time(s), on either system, and the attempt with the least steal kept (${groupsRunAgain} group(s) run again)` : 'no group run again for steal'}\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}${flushes ? `\n${flushes}` : ''}`;
+  const md = `# side-by-side: Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, XFS on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered: SWIFTLET_BENCH_LOOP_DIRECT_IO=off)' : ' in direct I/O mode'}, tempauth; Swift servers with workers = 1, plus memcached; ${daemonsDescription(o)}\n- workload: ${opsDescription(opts)}; warm-up ${o.get('warmup') ?? DEFAULT_WARMUP} per op before the first run of each size/concurrency (unmeasured, both systems); before each measured group of runs, \`sync\` and a wait for a quiet machine (≤ 10 % busy over 0.5 s, at most 10 s); ${stealRule.retries ? `a group during one of whose runs the hypervisor took more than ${stealRule.maxPct} % of the CPU (steal) is run again, up to ${stealRule.retries} more time(s), on either system, and the attempt with the least steal kept (${groupsRunAgain} group(s) run again)` : 'no group run again for steal'}\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift: above 1 for ops/s and MB/s means Swiftlet is faster; below 1 for latencies means Swiftlet is faster. Figures are mean ± sample standard deviation over the runs.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}${flushes ? `\n${flushes}` : ''}`;
   const dir = resultsDir(ctx.outRoot, 'side-by-side');
   writeResultFiles(dir, {
     'results.json':

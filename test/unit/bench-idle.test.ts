@@ -19,9 +19,9 @@ t.test('daemon labels from argv: Swiftlet per command and node, Swift per daemon
   t.same(swiftletLabel(['node', '/r/dist/bin/swiftlet.js', 'auditor', '--config=/d/etc/node1.json']), { node: 'node1', daemon: 'auditor' }, 'a supervisor child');
   t.equal(swiftletLabel(['node', '/r/dist/bin/swiftlet.js', 'daemons']), undefined, 'no config');
   t.equal(swiftletLabel(['rsync', '--daemon']), undefined);
-  t.same(swiftLabel(['/usr/bin/python3', '/r/bench/scripts/swift-run.py', '/s/etc', 'daemon', 'object-auditor', '/s/etc/idle/object-2.conf']), { node: 'node2', daemon: 'object-auditor' });
-  t.same(swiftLabel(['/usr/bin/python3', '/r/bench/scripts/swift-run.py', '/s/etc', 'daemon', 'object-expirer', '/s/etc/idle/object-expirer.conf']), { node: 'cluster', daemon: 'object-expirer' });
-  t.equal(swiftLabel(['/usr/bin/python3', '/r/bench/scripts/swift-run.py', '/s/etc', 'object-replicator', '/s/etc/object-server-1.conf']), undefined, 'a one-pass replicator is not a daemon of this suite');
+  t.same(swiftLabel(['/usr/bin/python3', '/r/bench/scripts/swift-run.py', '/s/etc', 'object-auditor', '/s/etc/idle/object-2.conf', 'forever']), { node: 'node2', daemon: 'object-auditor' });
+  t.same(swiftLabel(['/usr/bin/python3', '/r/bench/scripts/swift-run.py', '/s/etc', 'object-expirer', '/s/etc/idle/object-expirer.conf', 'forever']), { node: 'cluster', daemon: 'object-expirer' });
+  t.equal(swiftLabel(['/usr/bin/python3', '/r/bench/scripts/swift-run.py', '/s/etc', 'object-replicator', '/s/etc/object-server-1.conf', 'once']), undefined, 'a one-pass replicator is not a daemon of this suite');
 });
 
 const sample = (tMs: number, procs: Array<[string, string, number]>): CpuSample => ({ tMs, procs: procs.map(([id, label, ticks]) => ({ id, label, ticks })) });
