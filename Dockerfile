@@ -13,4 +13,4 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
 ENV UV_THREADPOOL_SIZE=16 MALLOC_ARENA_MAX=2
 # Each storage node keeps one device (a folder) per disk under /srv/node.
 RUN mkdir -p /srv/node/d1
-ENTRYPOINT ["node", "--initial-old-space-size=64", "--min-semi-space-size=64", "--max-semi-space-size=64", "--no-page-promotion", "/opt/swiftlet/dist/bin/swiftlet.js"]
+ENTRYPOINT ["node", "--initial-old-space-size=128", "--min-semi-space-size=64", "--max-semi-space-size=64", "--no-page-promotion", "/opt/swiftlet/dist/bin/swiftlet.js"]

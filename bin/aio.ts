@@ -165,16 +165,22 @@ export const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=64', '--max-semi-s
 
 /**
  * V8 options for the server processes. A server streaming bodies allocates a buffer per socket
- * read; once V8's young generation has grown to its largest, an old generation sized to a small
- * live heap (~12 MB) sits "within one young generation of its limit" and V8 starts a full
- * mark-compact every few hundred ms, a third of a storage node's CPU during large PUTs. A 64 MB
- * floor on the old generation's limit stops that (measured on 64 MiB PUTs: ~250 full GCs per GB
- * across the four nodes down to none, the nodes' CPU down by a third). Node does not take this
- * one from NODE_OPTIONS, nor the young generation's minimum; a standalone server gets them all on
- * its command line (`node --initial-old-space-size=64 --min-semi-space-size=64
+ * read; V8 recomputes the old generation's limit after each mark-compact as the live heap + 8 MB
+ * + the young generation's capacity, and starts the next full mark-compact as soon as less than
+ * one young generation is left below that limit: with a small live heap (~14 MB) that is after
+ * every 8 MB of promoted objects and buffers, every few hundred ms while large bodies stream, a
+ * third of a storage node's CPU during large PUTs, and bursts of a full GC every 100–200 ms in the
+ * proxy relaying large GETs. A floor on the limit stops that: 64 MB sufficed with V8's 16 MB young
+ * generation (64 MiB PUTs: ~250 full GCs per GB across the four nodes down to none); with the 64 MB
+ * one below it no longer did (the floor sat under live + 8 + 64 MB), and the proxy relaying 64 MiB
+ * GETs ran up to 17 full GCs per 2 GiB, 1.2 s of GC, worst after an idle spell (V8's memory
+ * reducer shrinks the limit). 128 MB leaves ~50 MB of room above the young generation (measured:
+ * 0 full GCs per 2 GiB of GETs in each run, bench/RESULTS.md). Node does not take this one from
+ * NODE_OPTIONS, nor the young generation's minimum; a standalone server gets them all on its
+ * command line (`node --initial-old-space-size=128 --min-semi-space-size=64
  * --max-semi-space-size=64 --no-page-promotion swiftlet.js …`, as the Dockerfile does).
  */
-export const SERVER_NODE_FLAGS = ['--initial-old-space-size=64', ...YOUNG_GENERATION_FLAGS];
+export const SERVER_NODE_FLAGS = ['--initial-old-space-size=128', ...YOUNG_GENERATION_FLAGS];
 
 function startChild(name: string, args: string[], verbose: boolean, env: NodeJS.ProcessEnv = serverEnv()): Child {
   const proc = spawn(process.execPath, [...SERVER_NODE_FLAGS, SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });

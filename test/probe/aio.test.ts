@@ -61,7 +61,7 @@ t.test('all-in-one: start, use, stop, restart', async (t) => {
   );
   for (const name of ['proxy', 'node1']) {
     const argv = (await readFile(`/proc/${info.pids[name]}/cmdline`, 'utf8')).split('\0');
-    t.ok(argv.includes('--initial-old-space-size=64'), `${name} runs with the old-generation floor (no full GC every few hundred ms while bodies stream)`);
+    t.ok(argv.includes('--initial-old-space-size=128'), `${name} runs with the old-generation floor (no full GC every few hundred ms while bodies stream)`);
     t.ok(argv.includes('--max-semi-space-size=64'), `${name} runs with the larger young generation (fewer scavenges per request)`);
     t.ok(argv.includes('--min-semi-space-size=64'), `${name} starts with its young generation full-size (RSS levels off instead of creeping up)`);
     t.ok(argv.includes('--no-page-promotion'), `${name} keeps its young generation's pages (no promotion of whole pages, no fresh untouched ones)`);
