@@ -19,6 +19,9 @@ const USAGE = `swiftlet <command> [options]
   ring <builder-file> <command>  ring builder: create, add, set_weight, remove, rebalance, show, validate, write_ring
   replicator|updater|auditor|expirer --config NODE.json [--once]
                                  a storage node's background daemon (--once: one pass, then exit)
+  expirer --requeue --config NODE.json
+                                 queue every object of the node's primary partitions that has an
+                                 X-Delete-At (once, for objects written before the queue existed)
   daemons --config NODE.json [--once]
                                  all four daemons in one process
   status --config FILE [--json]  replication state of the cluster (every node's last passes)
@@ -136,6 +139,12 @@ async function main(argv: string[]): Promise<number> {
     case 'auditor':
     case 'expirer':
     case 'daemons': {
+      if (cmd === 'expirer' && rest.includes('--requeue')) {
+        const { runRequeueCommand } = await import('../replicator/expirer-requeue.js');
+        const code = await runRequeueCommand(rest);
+        process.exit(code);
+        return code;
+      }
       const { runDaemonCommand } = await import('../replicator/main.js');
       const code = await runDaemonCommand(cmd as DaemonCommand, rest);
       process.exit(code);

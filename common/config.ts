@@ -101,6 +101,12 @@ export const clusterSpec = {
     default: [],
     doc: 'Storage policies, the same on every service of the cluster: [{"index": 0, "name": "gold", "aliases": ["yellow"], "default": true, "deprecated": false}, ...]. Policy n stores objects by ring_dir/object-<n>.ring.gz (object.ring.gz for 0), so with its replica count and devices. Index 0 must be among them; exactly one is the default. Empty: the single policy "Policy-0" (Swift\'s rules: common/storage-policy.ts).',
   },
+  expiring_objects_container_divisor: {
+    type: 'number',
+    default: 86_400,
+    min: 1,
+    doc: "Seconds of X-Delete-At per group of 100 queue containers in the hidden .expiring_objects account (Swift's). The same on the proxies and the storage nodes: a node finds the queue row of an object's old X-Delete-At by it.",
+  },
   ring_check_interval_s: { type: 'number', default: 15, min: 0.1, doc: 'How often services look for a changed ring file (it is loaded only if it validates).' },
   backend_key: { type: 'string', default: '', doc: 'Key that signs every request between proxies, daemons and storage nodes (nodes refuse unsigned ones with 401). Set the same on every host; empty: derived from the cluster secret.' },
   log_level: { type: 'string', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },

@@ -14,6 +14,19 @@ export const H = {
   accountHost: 'x-account-host',
   accountDevice: 'x-account-device',
   accountPartition: 'x-account-partition',
+  /**
+   * Object PUT/POST of a version with X-Delete-At: the queue container of `.expiring_objects`
+   * (common/expiring-queue.ts) and the replica of it, and of that account, this object replica tells.
+   */
+  deleteAtContainer: 'x-delete-at-container',
+  deleteAtHost: 'x-delete-at-host',
+  deleteAtDevice: 'x-delete-at-device',
+  deleteAtPartition: 'x-delete-at-partition',
+  deleteAtAccountHost: 'x-delete-at-account-host',
+  deleteAtAccountDevice: 'x-delete-at-account-device',
+  deleteAtAccountPartition: 'x-delete-at-account-partition',
+  /** `no` on the expirer's DELETE: the object server leaves the queue row to it (Swift's). */
+  cleanExpiringQueue: 'x-backend-clean-expiring-object-queue',
   /** Set on a listing/stat request so a node reports deleted state and its timestamp. */
   backendTimestamp: 'x-backend-timestamp',
   backendDataTimestamp: 'x-backend-data-timestamp',

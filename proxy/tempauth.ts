@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isAutoCreateAccount } from '../common/expiring-queue.js';
 import type { Clock } from '../common/clock.js';
 import type { AuthDecision, AuthTarget, Identity } from './auth.js';
 
@@ -88,10 +89,11 @@ export class TempAuth {
    * The owner check, which needs no container ACLs: 'allow', a refusal, or undefined when ACLs
    * must decide. An account outside the reseller prefix is not tempauth's to grant (Swift's
    * authorize denies it outright: 401 anonymous, 403 with a token), or a user would own "test"
-   * just by being in group "test".
+   * just by being in group "test". Hidden accounts ('.' first: `.expiring_objects`) are the
+   * cluster's own and nobody's to reach, whatever the reseller prefix (even an empty one).
    */
   authorizeOwner(id: Identity | undefined, t: AuthTarget, allowAccountManagement: boolean): AuthDecision | undefined {
-    if (!t.account || !t.account.startsWith(this.resellerPrefix)) return id ? 403 : 401;
+    if (!t.account || !t.account.startsWith(this.resellerPrefix) || isAutoCreateAccount(t.account)) return id ? 403 : 401;
     if (!id) return undefined;
     const isAccountOp = t.container === undefined;
     if (id.resellerAdmin && this.resellerAdminMay(t.account)) {

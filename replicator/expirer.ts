@@ -1,79 +1,76 @@
 import { randomUUID } from 'node:crypto';
-import { objectUpdateTargets } from '../ring-builder/update-targets.js';
-import { join } from 'node:path';
-import { hashPath } from '../common/hash-path.js';
+import { backendPath, withQuery, type BackendPath } from '../common/backend-path.js';
+import {
+  EXPIRING_OBJECTS_ACCOUNT,
+  dueEndMarker,
+  entryOwner,
+  parseQueueRow,
+  parseQueueRowContentType,
+  type QueueEntry,
+} from '../common/expiring-queue.js';
 import { H } from '../common/headers.js';
-import { backendPath, type BackendPath } from '../common/backend-path.js';
 import { discardBody, originOf } from '../common/http-client.js';
 import { quorumSize } from '../common/quorum.js';
+import { POLICY_INDEX_HEADER } from '../common/storage-policy.js';
 import { Timestamp } from '../common/timestamp.js';
-import type { Ring, RingDevice } from '../ring-builder/ring.js';
-import { listHashes, listPartitions, listSuffixes, objectLocation, readObjectInfo } from '../storage-node/object/diskfile.js';
-import { M } from '../storage-node/object/metadata.js';
-import { readHashDir } from '../storage-node/object/ondisk.js';
+import type { RingDevice } from '../ring-builder/ring.js';
+import { containerUpdateTargets, objectUpdateTargets } from '../ring-builder/update-targets.js';
 import type { DaemonContext } from './context.js';
-import { POLICY_INDEX_HEADER, SINGLE_POLICY } from '../common/storage-policy.js';
 import { startReport, type Daemon, type PassReport } from './daemon.js';
 import { localDevices, ringAddress } from './local-devices.js';
 
 /**
- * The object expirer. Swift queues expiring objects in a hidden account; we cannot change the
- * object server to do that, so each node finds its own: it walks the partitions for which a local
- * device is a PRIMARY, and reads the X-Delete-At of each live object. Once due, it DELETEs the
- * object on every primary with X-Timestamp = X-Delete-At. Every expirer that sees the same
- * version picks the same timestamp, so the up to 3 expirers racing are idempotent; and the first
- * success leaves a tombstone on the other primaries, so their next pass finds nothing to do.
- * Each DELETE carries container (and account) update headers, so the listing row goes too.
+ * The object expirer (Swift's obj/expirer.py), reading the queue the object servers keep in the
+ * hidden account `.expiring_objects` (common/expiring-queue.ts, storage-node/object/expiring-update.ts).
+ * Its cost follows what is due, not what is stored: a pass
  *
- * Safety: a DELETE at X-Delete-At would also bury a newer version written before that moment that
- * this replica has not received yet. Each DELETE carries X-If-Delete-At, so a replica holding
- * another version refuses (412, or 409 when it is newer than the DELETE), but a replica that has
- * only our version would still take it. So before deleting, we HEAD the primaries: if one of them serves a newer live version, our copy
- * is stale and we leave it to the replicator (`stale`). Writes stamped after X-Delete-At win
- * on their own (the object server answers 409).
+ * 1. lists the account on its primaries (merged): the queue containers, each named by a time;
+ * 2. keeps those named ≤ now whose queue container has a primary replica on this node, and lists
+ *    that local replica up to end_marker now+1 (rows sort by their 10-digit time): only due rows;
+ *    a container the account reports empty is not listed at all;
+ * 3. acts on a row when this node is its owner (the primary at index md5(name) % replicas), or
+ *    when it is overdue by expirer_takeover_s (its owner may be down);
+ * 4. deletes the object on its primaries, then the row on every primary of the queue container;
+ * 5. deletes queue containers that are empty and can get no new due rows (name + divisor + 100 ≤ now).
  *
- * Cost: each pass lists every hash dir of the primary partitions (one readdir each). Metadata is
- * read (open + one 4 KiB read) only for objects whose .data/.meta names changed since the
- * previous pass: an in-memory index remembers, per hash dir, those names and the X-Delete-At.
- * It is rebuilt from scratch after a restart and holds one small entry per object
- * (~150–200 bytes: about 200 MB for a million objects per node).
+ * An idle pass costs the account listing and nothing else: no object metadata is read.
  *
- * Counts: objectsExpired, stale, superseded (a replica answered 409/412), failures, metadataReads.
+ * The object DELETE is the safe one the scanning expirer had: X-Timestamp = X-Delete-At (every
+ * expirer agrees), X-If-Delete-At (a replica holding another version refuses: 412, or 409 when it
+ * is newer than the DELETE), and first a HEAD of the primaries: one serving a live version newer
+ * than the row's (the row's content type names the version and policy) means the row is stale.
+ * A live answer means that version is not due (a due one answers 404), so it does not carry this
+ * X-Delete-At: the row is removed and the object left alone; the older copies are expired on
+ * their replicas already and replication replaces them.
+ *
+ * Counts: queueContainers, entriesDue, objectsExpired, superseded, stale, queueRowsRemoved,
+ * queueContainersDeleted, notYours (due rows left to their owner), invalid, failures.
  */
 
-/** What the index remembers of one hash dir. */
-interface IndexEntry {
-  /** `<data name>|<meta name>`: changes whenever the object does. */
-  sig: string;
-  /** Integer seconds, when the object has one. */
-  deleteAt?: number;
-  name?: string;
-  /** The effective timestamp of the version (the .meta's when one applies). */
-  timestamp?: Timestamp;
-}
-
 export function createExpirer(ctx: DaemonContext): Daemon {
-  const index = new Map<string, IndexEntry>();
   return {
     name: 'expirer',
     async runOnce(): Promise<PassReport> {
       const pass = startReport('expirer', ctx.clock);
-      const seen = new Set<string>();
+      const nowS = Math.floor(ctx.clock() / 1000);
+      const containers = await listQueueContainers(ctx, nowS, pass);
+      if (!containers.length) return pass.finish();
+      const ring = ctx.rings.container();
       const { ip, port } = ringAddress(ctx.config);
-      // Every storage policy's folder, by that policy's ring.
-      for (const { index: policy } of (ctx.policies ?? SINGLE_POLICY).all()) {
-        const ring = ctx.rings.object(policy);
-        for (const dev of await localDevices(ring, ctx.devicesRoot, ip, port)) {
-          try {
-            await scanDevice(ctx, { ring, policy }, dev, index, seen, pass);
-          } catch (err) {
-            ctx.log.error({ err, device: dev.device, policy }, 'expirer: device scan failed');
-            pass.error(`${dev.device} (policy ${policy}): ${String(err)}`);
-          }
+      const local = new Set((await localDevices(ring, ctx.devicesRoot, ip, port)).map((d) => d.id));
+      for (const c of containers) {
+        const part = ring.partitionFor(EXPIRING_OBJECTS_ACCOUNT, c.name);
+        const primaries = ring.primaries(part);
+        const mine = primaries.findIndex((d) => local.has(d.id));
+        if (mine === -1) continue;
+        pass.count('queueContainers');
+        try {
+          await workContainer(ctx, { ...c, part, primaries, mine }, nowS, pass);
+        } catch (err) {
+          ctx.log.error({ err, container: c.name }, 'expirer: queue container failed');
+          pass.error(`queue container ${c.name}: ${String(err)}`);
         }
       }
-      // Forget objects gone since the last pass (deleted, moved away, partition handed off).
-      for (const k of index.keys()) if (!seen.has(k)) index.delete(k);
       return pass.finish();
     },
   };
@@ -81,64 +78,144 @@ export function createExpirer(ctx: DaemonContext): Daemon {
 
 type Pass = ReturnType<typeof startReport>;
 
-/** A storage policy and its ring. */
-interface PolicyRing {
-  ring: Ring;
-  policy: number;
+/** One queue container as the account lists it. */
+interface QueueContainer {
+  name: string;
+  count: number;
 }
 
-async function scanDevice(ctx: DaemonContext, pr: PolicyRing, dev: RingDevice, index: Map<string, IndexEntry>, seen: Set<string>, pass: Pass): Promise<void> {
-  const { ring, policy } = pr;
-  const devicePath = join(ctx.devicesRoot, dev.device);
-  for (const partition of await listPartitions(devicePath, policy)) {
-    if (partition >= ring.partCount || !ring.primaries(partition).some((d) => d.id === dev.id)) continue;
-    for (const suffix of await listSuffixes(devicePath, partition, policy)) {
-      for (const hash of await listHashes(devicePath, partition, suffix, policy)) {
-        const loc = objectLocation(devicePath, partition, hash, policy);
-        try {
-          const entry = await indexEntry(ctx, loc, index, pass);
-          if (!entry) continue;
-          seen.add(loc.hashDir);
-          if (entry.deleteAt !== undefined && entry.deleteAt * 1000 <= ctx.clock()) {
-            if (await expire(ctx, pr, hash, entry, pass)) index.delete(loc.hashDir);
-          }
-        } catch (err) {
-          ctx.log.error({ err, hashDir: loc.hashDir }, 'expirer: cannot check object');
-          pass.error(`${loc.hashDir}: ${String(err)}`);
-        }
+interface OwnedContainer extends QueueContainer {
+  part: number;
+  primaries: RingDevice[];
+  /** This node's index among them. */
+  mine: number;
+}
+
+/** How far past its time a row waits for its owner before another primary takes it over. */
+export function takeoverSeconds(cfg: { expirer_takeover_s: number; expirer_interval_s: number }): number {
+  return cfg.expirer_takeover_s > 0 ? cfg.expirer_takeover_s : 2 * cfg.expirer_interval_s;
+}
+
+/**
+ * Whether this node acts on a due row now: it is the row's owner, or the row is overdue by the
+ * takeover time (its owner is down or behind). Pure.
+ */
+export function actsOn(name: string, deleteAt: number, replicas: number, mine: number, nowS: number, takeoverS: number): boolean {
+  return entryOwner(name, replicas) === mine || deleteAt + takeoverS <= nowS;
+}
+
+/** A queue container may go once empty and no row can still fall due in it. */
+export function queueContainerRetired(name: string, divisor: number, nowS: number): boolean {
+  return Number(name) + divisor + 100 <= nowS;
+}
+
+const PAGE = 10_000;
+
+/** The account's containers named ≤ now, merged over its primaries (the largest count wins). */
+async function listQueueContainers(ctx: DaemonContext, nowS: number, pass: Pass): Promise<QueueContainer[]> {
+  const ring = ctx.rings.account();
+  const part = ring.partitionFor(EXPIRING_OBJECTS_ACCOUNT);
+  const merged = new Map<string, number>();
+  let answered = 0;
+  await Promise.all(
+    ring.primaries(part).map(async (d) => {
+      const rows = await listAll<{ name: string; count: number }>(ctx, d, backendPath(d.device, part, EXPIRING_OBJECTS_ACCOUNT), dueEndMarker(nowS));
+      if (!rows) return;
+      answered++;
+      for (const r of rows) merged.set(r.name, Math.max(merged.get(r.name) ?? 0, r.count));
+    }),
+  );
+  if (!answered) pass.error('no primary of the .expiring_objects account answered');
+  return [...merged.entries()].filter(([name]) => /^\d{10}$/.test(name)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, count]) => ({ name, count }));
+}
+
+/** Every row of a JSON listing below `endMarker`, page by page; [] for 404, undefined when the node failed. */
+async function listAll<T extends { name: string }>(ctx: DaemonContext, d: RingDevice, path: BackendPath, endMarker: string): Promise<T[] | undefined> {
+  const out: T[] = [];
+  let marker = '';
+  for (;;) {
+    try {
+      const res = await ctx.backend.request(originOf(d), 'GET', withQuery(path, { format: 'json', limit: String(PAGE), end_marker: endMarker, ...(marker ? { marker } : {}) }), {
+        headersTimeout: ctx.config.node_timeout_ms,
+        bodyTimeout: ctx.config.node_timeout_ms,
+      });
+      if (res.statusCode === 404 || res.statusCode === 204) {
+        await discardBody(res.body);
+        return out;
       }
+      if (res.statusCode !== 200) {
+        await discardBody(res.body);
+        ctx.log.warn({ node: originOf(d), path, status: res.statusCode }, 'expirer: listing failed');
+        return undefined;
+      }
+      const page = (await res.body.json()) as T[];
+      out.push(...page);
+      if (page.length < PAGE) return out;
+      marker = (page[page.length - 1] as T).name;
+    } catch (err) {
+      ctx.log.warn({ err, node: originOf(d), path }, 'expirer: listing failed');
+      return undefined;
     }
   }
 }
 
-/** The index entry of a live object, read from disk only when its files changed. */
-async function indexEntry(ctx: DaemonContext, loc: ReturnType<typeof objectLocation>, index: Map<string, IndexEntry>, pass: Pass): Promise<IndexEntry | undefined> {
-  const files = await readHashDir(loc.hashDir);
-  if (!files.data) return undefined;
-  const sig = `${files.data.name}|${files.meta?.name ?? ''}`;
-  const known = index.get(loc.hashDir);
-  if (known?.sig === sig) return known;
-  pass.count('metadataReads');
-  const info = await readObjectInfo(loc, ctx.fsync);
-  if (info.kind !== 'live') return undefined;
-  const entry: IndexEntry = { sig: `${info.dataFile.name}|${info.metaFile?.name ?? ''}` };
-  const at = info.metadata[M.deleteAt];
-  if (at !== undefined && /^\d+$/.test(at)) {
-    entry.deleteAt = Number(at);
-    entry.name = info.metadata[M.name];
-    entry.timestamp = info.timestamp;
+async function workContainer(ctx: DaemonContext, c: OwnedContainer, nowS: number, pass: Pass): Promise<void> {
+  const retired = queueContainerRetired(c.name, ctx.config.expiring_objects_container_divisor, nowS);
+  if (c.count === 0 && !retired) return; // nothing queued here (as of the account's last report)
+  const local = c.primaries[c.mine] as RingDevice;
+  const rows = await listAll<{ name: string; content_type: string }>(ctx, local, backendPath(local.device, c.part, EXPIRING_OBJECTS_ACCOUNT, c.name), dueEndMarker(nowS));
+  if (!rows) {
+    pass.error(`queue container ${c.name}: local listing failed`);
+    return;
   }
-  index.set(loc.hashDir, entry);
-  return entry;
+  const takeover = takeoverSeconds(ctx.config);
+  for (const row of rows) {
+    const entry = parseQueueRow(row.name);
+    const version = parseQueueRowContentType(row.content_type);
+    if (!entry || !version) {
+      ctx.log.error({ container: c.name, row: row.name, contentType: row.content_type }, 'expirer: not a queue row, removing it');
+      pass.count('invalid');
+      await removeRow(ctx, c, row.name, pass);
+      continue;
+    }
+    if (entry.deleteAt > nowS) continue;
+    pass.count('entriesDue');
+    if (!actsOn(row.name, entry.deleteAt, c.primaries.length, c.mine, nowS, takeover)) {
+      pass.count('notYours');
+      continue;
+    }
+    let outcome: Outcome;
+    try {
+      outcome = await expire(ctx, entry, version.version, version.policy, pass);
+    } catch (err) {
+      pass.error(`${row.name}: ${String(err)}`);
+      continue;
+    }
+    if (outcome !== 'retry') await removeRow(ctx, c, row.name, pass);
+  }
+  if (retired && rows.length === 0) await deleteQueueContainer(ctx, c, pass);
 }
 
-/** `/a/c/o` → its parts, when it is the name of the object stored under `hash`. */
-function splitName(ctx: DaemonContext, name: string | undefined, hash: string): { account: string; container: string; obj: string } | undefined {
-  const parts = name?.split('/') ?? [];
-  const [lead, account, container] = parts;
-  const obj = parts.slice(3).join('/');
-  if (lead !== '' || !account || !container || !obj) return undefined;
-  return hashPath(ctx.secret, account, container, obj) === hash ? { account, container, obj } : undefined;
+/** Removes a row on every primary of its queue container (Swift's pop_queue: stamped now). */
+async function removeRow(ctx: DaemonContext, c: OwnedContainer, name: string, pass: Pass): Promise<void> {
+  // X-Backend-Source: object-server routes a row request to the container server (storage-node/server.ts).
+  const headers = { [H.timestamp]: Timestamp.now(ctx.clock).internal, [H.backendSource]: 'object-server', [H.transId]: `tx-expirer-${randomUUID()}` };
+  const statuses = await Promise.all(c.primaries.map((d) => send(ctx, 'DELETE', d, backendPath(d.device, c.part, EXPIRING_OBJECTS_ACCOUNT, c.name, name), headers)));
+  if (statuses.filter((s) => s >= 200 && s < 300).length >= quorumSize(c.primaries.length)) pass.count('queueRowsRemoved');
+  else pass.error(`queue row ${c.name}/${name}: DELETE statuses ${statuses.join(',')}`);
+}
+
+/** An empty, retired queue container goes on every primary; the account hears it from each. */
+async function deleteQueueContainer(ctx: DaemonContext, c: OwnedContainer, pass: Pass): Promise<void> {
+  const accountTargets = containerUpdateTargets(ctx.rings, EXPIRING_OBJECTS_ACCOUNT);
+  const ts = Timestamp.now(ctx.clock).internal;
+  const statuses = await Promise.all(
+    c.primaries.map((d, i) =>
+      send(ctx, 'DELETE', d, backendPath(d.device, c.part, EXPIRING_OBJECTS_ACCOUNT, c.name), { [H.timestamp]: ts, [H.backendSource]: 'object-expirer', ...accountTargets(i) }),
+    ),
+  );
+  // 409: a row came in meanwhile (not empty): the container stays for the next pass.
+  if (statuses.some((s) => s >= 200 && s < 300)) pass.count('queueContainersDeleted');
 }
 
 /**
@@ -151,34 +228,33 @@ export function expiryTimestamp(deleteAt: number, version: Timestamp): Timestamp
   return at.compare(version) > 0 ? at : version.withOffset(version.offset + 1);
 }
 
-/** Deletes one due object on all its primaries. True once a quorum has it gone (or superseded). */
-async function expire(ctx: DaemonContext, { ring, policy }: PolicyRing, hash: string, entry: IndexEntry, pass: Pass): Promise<boolean> {
-  const path = splitName(ctx, entry.name, hash);
-  if (!path || entry.deleteAt === undefined || !entry.timestamp) {
-    pass.error(`object ${hash}: bad name ${JSON.stringify(entry.name)}`);
-    return false;
-  }
-  const { account, container, obj } = path;
+type Outcome = 'expired' | 'superseded' | 'stale' | 'retry';
+
+/** Deletes one due object on its primaries. Anything but 'retry' means the row has done its work. */
+async function expire(ctx: DaemonContext, e: QueueEntry, version: Timestamp, policy: number, pass: Pass): Promise<Outcome> {
+  const { account, container, obj } = e;
+  const ring = ctx.rings.object(policy);
   const part = ring.partitionFor(account, container, obj);
   const nodes = ring.primaries(part);
   const txn = `tx-expirer-${randomUUID()}`;
   const pathFor = (d: RingDevice): BackendPath => backendPath(d.device, part, account, container, obj);
-
   const policyHeader = { [POLICY_INDEX_HEADER]: String(policy) };
-  if (await newerLiveVersion(ctx, nodes, pathFor, entry.timestamp, { [H.transId]: txn, ...policyHeader })) {
-    ctx.log.info({ account, container, obj }, 'expirer: a primary holds a newer version; leaving this copy to the replicator');
+
+  if (await newerLiveVersion(ctx, nodes, pathFor, version, { [H.transId]: txn, ...policyHeader })) {
+    ctx.log.info({ account, container, obj }, 'expirer: a primary serves a newer version; the queue row is stale');
     pass.count('stale');
-    return false;
+    return 'stale';
   }
 
-  const ts = expiryTimestamp(entry.deleteAt, entry.timestamp);
-  const targets = objectUpdateTargets(ctx.rings, account, container);
+  const ts = expiryTimestamp(e.deleteAt, version);
+  const targets = objectUpdateTargets(ctx.rings, account, container, nodes);
   const statuses = await Promise.all(
     nodes.map(async (d, i) => {
       const headers: Record<string, string> = {
         [H.timestamp]: ts.internal,
-        'x-if-delete-at': String(entry.deleteAt),
+        'x-if-delete-at': String(e.deleteAt),
         [H.backendSource]: 'object-expirer',
+        [H.cleanExpiringQueue]: 'no',
         [H.transId]: txn,
         ...policyHeader,
         ...targets(i),
@@ -191,15 +267,15 @@ async function expire(ctx: DaemonContext, { ring, policy }: PolicyRing, hash: st
   const need = quorumSize(nodes.length);
   if (gone >= need) {
     pass.count('objectsExpired');
-    return true;
+    return 'expired';
   }
   if (gone + newer >= need) {
     pass.count('superseded');
-    return true;
+    return 'superseded';
   }
   ctx.log.warn({ account, container, obj, statuses }, 'expirer: delete did not reach a quorum, will retry');
   pass.error(`/${account}/${container}/${obj}: DELETE statuses ${statuses.join(',')}`);
-  return false;
+  return 'retry';
 }
 
 /**
@@ -215,7 +291,7 @@ async function newerLiveVersion(ctx: DaemonContext, nodes: RingDevice[], pathFor
         const ts = Timestamp.tryParse(firstHeader(res.headers[H.backendTimestamp]));
         return res.statusCode >= 200 && res.statusCode < 300 && ts !== undefined && ts.compare(ours) > 0;
       } catch {
-        return false; // unreachable: its DELETE will fail too and the object is retried next pass
+        return false; // unreachable: its DELETE will fail too
       }
     }),
   );
@@ -228,13 +304,12 @@ function firstHeader(v: string | string[] | undefined): string | undefined {
 
 /** One request's status; 0 when the node could not be reached. */
 async function send(ctx: DaemonContext, method: string, d: RingDevice, path: BackendPath, headers: Record<string, string>): Promise<number> {
-  const url = `${originOf(d)}${path}`;
   try {
     const res = await ctx.backend.request(originOf(d), method, path, { headers, headersTimeout: ctx.config.node_timeout_ms });
     await discardBody(res.body);
     return res.statusCode;
   } catch (err) {
-    ctx.log.warn({ err, url }, 'expirer: request failed');
+    ctx.log.warn({ err, url: `${originOf(d)}${path}` }, 'expirer: request failed');
     return 0;
   }
 }

@@ -6,7 +6,8 @@ import { isSwiftletError } from '../common/errors.js';
 import { Timestamp } from '../common/timestamp.js';
 import type { RetryReport } from '../storage-node/db/account-update.js';
 import { RETRY_ACCOUNT_UPDATES_PATH } from '../storage-node/db/updater-endpoint.js';
-import { listAsyncPendings, loadAsyncPending, removeAsyncPending, sendContainerUpdate, type AsyncPendingEntry } from '../storage-node/object/container-update.js';
+import { listAsyncPendings, loadAsyncPending, removeAsyncPending, sendContainerUpdate, type AsyncPendingEntry, type ContainerUpdate, type SendResult } from '../storage-node/object/container-update.js';
+import { containerUpdateTargets, hostOf } from '../ring-builder/update-targets.js';
 import type { DaemonContext } from './context.js';
 import { SINGLE_POLICY } from '../common/storage-policy.js';
 import { startReport, type Daemon, type PassReport } from './daemon.js';
@@ -23,6 +24,8 @@ import { localDevices, ringAddress } from './local-devices.js';
  *    long delivered any container that exists, and deleted rows are reclaimed at the same age, so
  *    the update can no longer matter. Such updates are dropped and counted (`dropped`).
  *    A file that is not an update is moved to `<device>/quarantined/async_pending/` (`corrupt`).
+ *    An update saved without a host (an expiring-queue row DELETE, storage-node/object/
+ *    expiring-update.ts) goes to every primary of its container by the container ring.
  * 2. Container → account: stats the account servers have not acknowledged live in the storage
  *    node's LevelDB, which only that process may open; we ask it to re-send them with
  *    `POST /recon/retry-account-updates?device=<d>` for each local container device.
@@ -97,7 +100,7 @@ async function sendOne(ctx: DaemonContext, devicePath: string, e: AsyncPendingEn
     pass.error(`load ${e.path}: ${String(err)}`);
     return;
   }
-  const r = await sendContainerUpdate(ctx.backend, update, ctx.config.node_timeout_ms);
+  const r = update.host ? await sendContainerUpdate(ctx.backend, update, ctx.config.node_timeout_ms) : await sendToEveryPrimary(ctx, update);
   const what = { path: e.path, host: update.host, device: update.device, obj: `/${update.account}/${update.container}/${update.obj}` };
   if (r.ok) {
     await removeAsyncPending(e.path);
@@ -115,6 +118,23 @@ async function sendOne(ctx: DaemonContext, devicePath: string, e: AsyncPendingEn
   }
   ctx.log.warn({ ...what, status: r.status, err: r.error }, 'updater: container update failed, will retry');
   pass.error(`${what.obj} → ${update.host}/${update.device}: ${r.status ?? String(r.error)}`);
+}
+
+/**
+ * An update saved without a host (an expiring-queue row DELETE: the object server knows the row,
+ * not where its container lives): sent to every primary of the container, with the account
+ * replica each would tell. Succeeds once all of them took it; a retry resends to all (idempotent).
+ */
+async function sendToEveryPrimary(ctx: DaemonContext, u: ContainerUpdate): Promise<SendResult> {
+  const ring = ctx.rings.container();
+  const partition = ring.partitionFor(u.account, u.container);
+  const accountTargets = containerUpdateTargets(ctx.rings, u.account);
+  const results = await Promise.all(
+    ring
+      .primaries(partition)
+      .map((d, i) => sendContainerUpdate(ctx.backend, { ...u, headers: { ...u.headers, ...accountTargets(i) }, host: hostOf(d), device: d.device, partition }, ctx.config.node_timeout_ms)),
+  );
+  return results.find((r) => !r.ok) ?? results[0] ?? { ok: false, error: new Error('no primaries') };
 }
 
 function olderThanReclaimAge(ctx: DaemonContext, timestamp: string): boolean {

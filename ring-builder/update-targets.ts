@@ -1,3 +1,5 @@
+import { EXPIRING_OBJECTS_ACCOUNT, expirerContainer } from '../common/expiring-queue.js';
+import type { HashSecret } from '../common/hash-path.js';
 import type { Ring, RingDevice } from './ring.js';
 
 /**
@@ -15,7 +17,7 @@ export function hostOf(d: RingDevice): string {
   return d.ip.includes(':') ? `[${d.ip}]:${d.port}` : `${d.ip}:${d.port}`;
 }
 
-export function updateTargetHeaders(kind: 'container' | 'account', partition: number, nodes: RingDevice[], i: number): Record<string, string> {
+export function updateTargetHeaders(kind: 'container' | 'account' | 'delete-at' | 'delete-at-account', partition: number, nodes: RingDevice[], i: number): Record<string, string> {
   const n = nodes[i % Math.max(1, nodes.length)];
   if (!n) return {};
   return { [`x-${kind}-host`]: hostOf(n), [`x-${kind}-device`]: n.device, [`x-${kind}-partition`]: String(partition) };
@@ -69,4 +71,33 @@ export function containerUpdateTargets(rings: UpdateRings, account: string): (i:
   const apart = aring.partitionFor(account);
   const anodes = aring.primaries(apart);
   return (i) => updateTargetHeaders('account', apart, anodes, i);
+}
+
+/**
+ * For object writes whose version has an X-Delete-At (Swift's proxy _config_obj_expiration): the
+ * queue container of `.expiring_objects` the entry goes into, and the replica of it (and of the
+ * account, for its listing) that object replica i tells, as X-Delete-At-Container/-Host/-Device/
+ * -Partition and X-Delete-At-Account-Host/-Device/-Partition.
+ */
+export function deleteAtUpdateTargets(
+  rings: UpdateRings,
+  secret: HashSecret,
+  divisor: number,
+  deleteAt: number,
+  account: string,
+  container: string,
+  obj: string,
+): (i: number) => Record<string, string> {
+  const queue = expirerContainer(secret, deleteAt, divisor, account, container, obj);
+  const cring = rings.container();
+  const cpart = cring.partitionFor(EXPIRING_OBJECTS_ACCOUNT, queue);
+  const cnodes = cring.primaries(cpart);
+  const aring = rings.account();
+  const apart = aring.partitionFor(EXPIRING_OBJECTS_ACCOUNT);
+  const anodes = aring.primaries(apart);
+  return (i) => ({
+    'x-delete-at-container': queue,
+    ...updateTargetHeaders('delete-at', cpart, cnodes, i),
+    ...updateTargetHeaders('delete-at-account', apart, anodes, i),
+  });
 }

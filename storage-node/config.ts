@@ -30,6 +30,12 @@ export const storageNodeSpec = {
   auditor_interval_s: { type: 'number', default: 1800, min: 0, doc: 'Seconds between auditor passes.' },
   auditor_bytes_per_s: { type: 'number', default: 10_485_760, min: 0, doc: 'Auditor read rate limit in bytes/s (0 = unlimited).' },
   expirer_interval_s: { type: 'number', default: 60, min: 0, doc: 'Seconds between expirer passes.' },
+  expirer_takeover_s: {
+    type: 'number',
+    default: 0,
+    min: 0,
+    doc: "A queue entry is expired by one primary of its queue container (chosen by its name); the others take it over once it is overdue by this many seconds, so a node down at the due time delays its entries by about this much. 0: 2 x expirer_interval_s.",
+  },
 } as const satisfies ConfigSpec;
 
 export type StorageNodeConfig = ConfigOf<typeof storageNodeSpec>;

@@ -43,6 +43,7 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
     log,
     clock: systemClock,
     containerUpdateTimeoutMs: config.container_update_timeout_ms,
+    expirerDivisor: config.expiring_objects_container_divisor,
     clientTimeoutMs: config.client_timeout_ms,
     directIoAboveBytes: config.direct_io_above_bytes,
     policies,

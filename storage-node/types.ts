@@ -32,6 +32,8 @@ export interface StorageNodeContext {
    * policy index a container may be given. Absent: the single Policy-0.
    */
   policies?: StoragePolicies;
+  /** expiring_objects_container_divisor: where the queue row of an object's old X-Delete-At is. Default 86400. */
+  expirerDivisor?: number;
   /** Container updates to this node's own container replicas, without HTTP (set once the node listens: local-update.ts). */
   localContainerUpdate?: LocalContainerUpdate;
 }

@@ -13,7 +13,7 @@ import { defaultBody } from '../responses.js';
 import { rejection, respond, type ProxyResponse } from '../pipeline.js';
 import type { SwiftRequest } from '../swift-request.js';
 import type { ContainerInfo } from '../info-cache.js';
-import { objectUpdateTargets } from '../../ring-builder/update-targets.js';
+import { deleteAtUpdateTargets, objectUpdateTargets } from '../../ring-builder/update-targets.js';
 import { answerWrite, baseBackendHeaders, containerInfo, forwardedMetadata, relay } from './common.js';
 import { objectPolicy } from '../storage-policy.js';
 import { POLICY_INDEX_HEADER } from '../../common/storage-policy.js';
@@ -139,7 +139,7 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
     return respond(target.status);
   }
   const { ring, part, pathFor } = target;
-  const targets = objectUpdateTargets(ctx.rings, account, container, ring.primaries(part));
+  const targets = withQueueTargets(ctx, objectUpdateTargets(ctx.rings, account, container, ring.primaries(part)), s.meta['x-delete-at'], account, container, sreq.object as string);
   try {
     const outcome = await putToReplicas(
       ctx,
@@ -179,8 +179,33 @@ async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyR
   if ('status' in target) return respond(target.status);
   const { ring, part, pathFor } = target;
   // Each replica updates one container replica, as for a PUT: a POST changes the listing's row.
-  const targets = objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part));
+  const targets = withQueueTargets(
+    ctx,
+    objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part)),
+    meta['x-delete-at'],
+    sreq.account,
+    sreq.container as string,
+    sreq.object as string,
+  );
   return answerWrite(sreq, await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta, ...target.policyHeader }, targets));
+}
+
+/**
+ * A version with an X-Delete-At also tells one replica of its queue container in
+ * `.expiring_objects` (Swift's _config_obj_expiration): replica i of the object tells replica i.
+ */
+function withQueueTargets(
+  ctx: ProxyContext,
+  targets: (i: number) => Record<string, string>,
+  deleteAt: string | undefined,
+  account: string,
+  container: string,
+  obj: string,
+): (i: number) => Record<string, string> {
+  if (deleteAt === undefined || !/^\d+$/.test(deleteAt)) return targets;
+  const secret = { prefix: ctx.config.swift_hash_path_prefix, suffix: ctx.config.swift_hash_path_suffix };
+  const queue = deleteAtUpdateTargets(ctx.rings, secret, ctx.config.expiring_objects_container_divisor, Number(deleteAt), account, container, obj);
+  return (i) => ({ ...targets(i), ...queue(i) });
 }
 
 async function deleteObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {

@@ -1,4 +1,5 @@
 import { SwiftletError } from '../../common/errors.js';
+import { isAutoCreateAccount } from '../../common/expiring-queue.js';
 import { H } from '../../common/headers.js';
 import { Timestamp } from '../../common/timestamp.js';
 import type { Clock } from '../../common/clock.js';
@@ -92,7 +93,8 @@ async function getOrHead(deps: AccountServerDeps, r: BackendRequest, account: st
 
 /**
  * Container rows: PUT /d/p/a/c with X-Backend-Source: container-server. 201, or 204 when the
- * row says the container is deleted (as Swift); 404 when the account does not exist.
+ * row says the container is deleted (as Swift); 404 when the account does not exist (an account
+ * whose name starts with '.' is created instead).
  */
 export function createContainerRowServer(deps: AccountServerDeps): BackendServer {
   async function handle(r: BackendRequest): Promise<void> {
@@ -116,6 +118,12 @@ export function createContainerRowServer(deps: AccountServerDeps): BackendServer
       deleted: containerRowDeleted(putTimestamp, deleteTimestamp, objectCount),
     };
     const db = await deps.pool.get(r.devicePath);
+    // Swift's auto_create_account_prefix: a hidden account ('.expiring_objects') is created by
+    // its first container row, put at that row's first timestamp.
+    if (isAutoCreateAccount(account)) {
+      const info = await getAccount(db, account);
+      if (!info) await putAccount(db, account, putTimestamp > ZERO_TS ? putTimestamp : row.statsTimestamp, {});
+    }
     await mergeContainerRows(db, account, { rows: [row], requireLive: true });
     return respond(r.res, deleteTimestamp > putTimestamp ? 204 : 201, {});
   }

@@ -21,7 +21,9 @@ import { titleCase } from '../../common/headers.js';
 import { validName } from './keys.js';
 import { chooseListingFormat, renderObjectListing } from './listing-format.js';
 import { normalRow, policyOf, type ObjectRow } from './merge.js';
-import type { DevicePool, StoredContainer } from './store.js';
+import type { AccountTarget, DeviceDb, DevicePool, StoredContainer } from './store.js';
+import { isAutoCreateAccount } from '../../common/expiring-queue.js';
+import { Timestamp } from '../../common/timestamp.js';
 
 /** The container server (docs/BACKEND.md): containers, their listings, and object rows. */
 
@@ -190,9 +192,34 @@ export async function applyObjectRow(
   }
   const target = accountTargetFromHeaders(headers);
   const db = await deps.pool.get(devicePath);
+  if (isAutoCreateAccount(account) && (await autoCreate(db, account, container, row.timestamp, target))) {
+    if (target) deps.updates.schedule(db, account, container, target);
+  }
   const { changed } = await mergeObjectRows(db, account, container, { rows: [row], requireLive: true, ...(target ? { target } : {}) });
   if (target && changed) deps.updates.schedule(db, account, container, target);
   return method === 'PUT' ? 201 : 204;
+}
+
+/**
+ * Swift's auto_create_account_prefix: an object row for an account starting with '.' (the
+ * `.expiring_objects` queue) creates its container when missing, or brings a deleted one back
+ * (put just after its deletion), so queue rows need no container PUT. True when it did.
+ */
+async function autoCreate(db: DeviceDb, account: string, container: string, rowTimestamp: string, target: AccountTarget | undefined): Promise<boolean> {
+  const old = await getContainer(db, account, container);
+  if (old && !isContainerDeleted(old)) return false;
+  let ts = rowTimestamp;
+  if (old) {
+    const deleted = Timestamp.parse(old.deleteTimestamp);
+    if (deleted.compare(Timestamp.parse(ts)) >= 0) ts = deleted.withOffset(deleted.offset + 1).internal;
+  }
+  try {
+    await putContainer(db, account, container, ts, {}, target);
+  } catch (err) {
+    if (isSwiftletError(err, 'CONFLICT')) return false; // deleted again meanwhile: the row merge answers 404, retried later
+    throw err;
+  }
+  return true;
 }
 
 /**

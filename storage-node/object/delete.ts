@@ -5,6 +5,7 @@ import { loadObject, writeTombstone } from './diskfile.js';
 import { M } from './metadata.js';
 import { header, isExpired, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
 import { finishObjectWrite } from './write-tail.js';
+import { queueUpdatesFor } from './expiring-update.js';
 
 /**
  * Object DELETE, as Swift's obj/server.py: a live object older than the request → tombstone and
@@ -42,7 +43,8 @@ export async function handleDelete(o: ObjectRequest): Promise<void> {
     // As for a PUT: the hash dir's fsync waits for the container row when that sync makes it cheap.
     const dirSyncAfterRow = rowSyncedOnDevice(ctx, update, r.devicePath);
     await writeTombstone(o.loc, ts, { [M.timestamp]: ts.internal, [M.name]: o.name }, ctx.fsync, !dirSyncAfterRow);
-    await finishObjectWrite(o, ts, update, { dirSyncAfterRow, cleanup: true, op: 'DELETE' });
+    // The deleted version's queue row goes too (the expirer's own DELETE leaves it to the expirer).
+    await finishObjectWrite(o, ts, update, { dirSyncAfterRow, cleanup: true, op: 'DELETE', queue: queueUpdatesFor(o, ts, undefined, origDeleteAt) });
   }
   const newest = orig && orig.compare(ts) > 0 ? orig : ts;
   respond(r.res, status, { [H.backendTimestamp]: newest.internal });

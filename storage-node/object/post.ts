@@ -1,6 +1,7 @@
 import { H } from '../../common/headers.js';
 import { containerUpdateFor, updateContainerOrSave } from './container-update.js';
 import { finishWrite, loadObject, writeMetaFile } from './diskfile.js';
+import { applyQueueUpdates, queueUpdatesFor } from './expiring-update.js';
 import { M, persistedFromPost, type ObjectMetadata } from './metadata.js';
 import { deleteAtError, header, isExpired, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
 
@@ -51,6 +52,8 @@ export async function handlePost(o: ObjectRequest): Promise<void> {
   await Promise.all([
     finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object POST: cleanup/invalidation failed')),
     update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined,
+    // The X-Delete-At the POST sets (a POST without one removes it) and the one it replaces.
+    applyQueueUpdates(o, ts, queueUpdatesFor(o, ts, meta[M.deleteAt], obj.metadata[M.deleteAt])),
   ]);
   respond(r.res, 202);
 }

@@ -9,6 +9,7 @@ import { M, persistedFromPut, type ObjectMetadata } from './metadata.js';
 import { readHashDirSync } from './ondisk.js';
 import { deleteAtError, header, isExpired, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
 import { finishObjectWrite } from './write-tail.js';
+import { queueUpdatesFor } from './expiring-update.js';
 import { holdForCreate, isCreate, stillAbsent } from './create-guard.js';
 
 /**
@@ -60,6 +61,8 @@ async function putObject(o: ObjectRequest): Promise<void> {
   const mayRename = isCreate(ifNoneMatch) ? stillAbsent(o.loc.hashDir, files.data?.name) : undefined;
   const orig = files.data?.timestamp ?? files.tombstone?.timestamp;
   if (orig && orig.compare(ts) >= 0) return reject(409, 'Conflict', { 'X-Backend-Timestamp': orig.internal });
+  // The X-Delete-At this version replaces: its queue row goes (expiring-update.ts).
+  const oldDeleteAt = files.data ? await currentDeleteAt(o) : undefined;
 
   const writer = new DataFileWriter(r.devicePath, ctx.fsync, {
     md5: !sumsInTrailer && !sumsInHeaders,
@@ -138,8 +141,15 @@ async function putObject(o: ObjectRequest): Promise<void> {
     throw e; // DISK_FULL → 507 at the router
   }
 
-  await finishObjectWrite(o, ts, update, { dirSyncAfterRow, cleanup: files.exists, op: 'PUT' });
+  const queue = queueUpdatesFor(o, ts, metadata[M.deleteAt], oldDeleteAt);
+  await finishObjectWrite(o, ts, update, { dirSyncAfterRow, cleanup: files.exists, op: 'PUT', queue });
   respond(r.res, 201, { ETag: etag }, '');
+}
+
+/** The X-Delete-At of the live version on disk, if any. */
+async function currentDeleteAt(o: ObjectRequest): Promise<string | undefined> {
+  const info = await readObjectInfo(o.loc, o.ctx.fsync);
+  return info.kind === 'live' ? info.metadata[M.deleteAt] : undefined;
 }
 
 /** The proxy's X-Backend-Etag / X-Backend-Crc32c (trailers or headers), or undefined when missing or malformed. */

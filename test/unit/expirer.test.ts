@@ -1,19 +1,33 @@
 import { readdir } from 'node:fs/promises';
 import t from 'tap';
+import {
+  dueEndMarker,
+  entryOwner,
+  EXPIRING_OBJECTS_ACCOUNT,
+  expirerContainer,
+  parseQueueRow,
+  parseQueueRowContentType,
+  queueRowContentType,
+  queueRowName,
+} from '../../common/expiring-queue.js';
 import { hashPath } from '../../common/hash-path.js';
+import { SeededRandom } from '../../common/random.js';
+import { parseStoragePolicies } from '../../common/storage-policy.js';
 import { Timestamp } from '../../common/timestamp.js';
-import type { DaemonRings } from '../../replicator/context.js';
-import { createExpirer, expiryTimestamp } from '../../replicator/expirer.js';
+import type { DaemonContext, DaemonRings } from '../../replicator/context.js';
+import { actsOn, createExpirer, expiryTimestamp, queueContainerRetired } from '../../replicator/expirer.js';
+import { createUpdater } from '../../replicator/updater.js';
+import { deleteAtUpdateTargets, objectUpdateTargets } from '../../ring-builder/update-targets.js';
 import { objectLocation } from '../../storage-node/object/layout.js';
 import { call, closeClientAfter, daemonContext, listing, makeRings, SECRET, stamper, startNode, type FakeTime, type TestNode } from '../helpers/daemon-nodes.js';
-import { parseStoragePolicies } from '../../common/storage-policy.js';
 
-/** The expirer on three in-process storage nodes (3 replicas), on a fake clock. */
+/** The expirer and its queue (.expiring_objects) on three in-process storage nodes (3 replicas), on a fake clock. */
 
 closeClientAfter(t);
 
 const A = 'AUTH_a';
 const C = 'c';
+const DIVISOR = 86_400;
 
 async function ls(dir: string): Promise<string[]> {
   try {
@@ -23,101 +37,59 @@ async function ls(dir: string): Promise<string[]> {
   }
 }
 
-function expect201(what: string, r: { status: number }): void {
-  if (r.status !== 201) throw new Error(`${what}: ${r.status}`);
-}
+// ---------------------------------------------------------------------------------------------
+// Pure parts
 
-/** A tiny proxy: placement from the rings, one timestamp per write, update headers per replica. */
-function miniProxy(nodes: TestNode[], rings: DaemonRings, stamp: () => Timestamp) {
-  const byDevice = new Map(nodes.map((n) => [n.device, n]));
-  const nodeOf = (device: string) => byDevice.get(device) as TestNode;
-  const cpart = rings.container().partitionFor(A, C);
-  const cnodes = rings.container().primaries(cpart);
-  const apart = rings.account().partitionFor(A);
-  const anodes = rings.account().primaries(apart);
-  const target = (kind: string, part: number, d: { ip: string; port: number; device: string }) => ({
-    [`X-${kind}-Host`]: `${d.ip}:${d.port}`,
-    [`X-${kind}-Device`]: d.device,
-    [`X-${kind}-Partition`]: String(part),
-  });
-  const objectNodes = (obj: string) => {
-    const part = rings.object().partitionFor(A, C, obj);
-    return rings.object().primaries(part).map((d) => ({ node: nodeOf(d.device), url: nodeOf(d.device).url(part, A, C, obj) }));
-  };
-  return {
-    containerUrls: () => cnodes.map((d) => nodeOf(d.device).url(cpart, A, C)),
-    objectNodes,
-    async createContainer() {
-      for (const d of anodes) expect201('account PUT', await call('PUT', nodeOf(d.device).url(apart, A), { 'X-Timestamp': stamp().internal }));
-      const ts = stamp().internal;
-      for (const [i, d] of cnodes.entries()) {
-        expect201('container PUT', await call('PUT', nodeOf(d.device).url(cpart, A, C), { 'X-Timestamp': ts, ...target('Account', apart, anodes[i] as typeof d) }));
-      }
-    },
-    /** PUTs to the primaries `only` (default all) with the same timestamp. */
-    async put(obj: string, body: string, headers: Record<string, string> = {}, only?: number[]) {
-      const ts = stamp().internal;
-      for (const [i, { url }] of objectNodes(obj).entries()) {
-        if (only && !only.includes(i)) continue;
-        const r = await call('PUT', url, { 'X-Timestamp': ts, 'Content-Type': 'text/plain', ...target('Container', cpart, cnodes[i] as (typeof cnodes)[0]), ...target('Account', apart, anodes[i] as (typeof anodes)[0]), ...headers }, body);
-        expect201(`PUT ${obj} on replica ${i}`, r);
-      }
-    },
-  };
-}
-
-t.test('a due object is deleted on every replica and leaves the listing; overwritten ones stay', async (t) => {
-  const time: FakeTime = { ms: 1_700_000_000_000 };
-  const stamp = stamper(time);
-  const nodes = [await startNode(t, { device: 'sda1', time }), await startNode(t, { device: 'sdb1', time }), await startNode(t, { device: 'sdc1', time })];
-  const rings = await makeRings(t, nodes, 3);
-  const proxy = miniProxy(nodes, rings, stamp);
-  await proxy.createContainer();
-
-  const deleteAt = Math.floor(time.ms / 1000) + 10;
-  await proxy.put('doomed', 'bye', { 'X-Delete-At': String(deleteAt) });
-  await proxy.put('notyet', 'later', { 'X-Delete-At': String(deleteAt + 1000) });
-  // Scheduled, then overwritten everywhere without X-Delete-At.
-  await proxy.put('keeper', 'v1', { 'X-Delete-At': String(deleteAt) });
-  await proxy.put('keeper', 'v2');
-  // Scheduled, then overwritten on two replicas only: the third still holds the expiring copy.
-  await proxy.put('stale', 'v1', { 'X-Delete-At': String(deleteAt) });
-  await proxy.put('stale', 'v2', {}, [0, 1]);
-
-  const doomed = proxy.objectNodes('doomed');
-  t.equal((await call('GET', doomed[0]!.url)).status, 200, 'readable before X-Delete-At');
-  time.ms = (deleteAt + 1) * 1000;
-  t.equal((await call('GET', doomed[0]!.url)).status, 404, '404 once due, before any expirer ran');
-  for (const url of proxy.containerUrls()) t.ok((await listing(url)).includes('doomed'), 'row still listed before the expirer');
-
-  const expirers = nodes.map((n) => createExpirer(daemonContext(t, n, rings, time)));
-  const totals: Record<string, number> = {};
-  for (const e of expirers) {
-    const r = await e.runOnce();
-    t.equal(r.daemon, 'expirer');
-    for (const [k, v] of Object.entries(r.counts)) totals[k] = (totals[k] ?? 0) + v;
+t.test('queue container: Swift get_expirer_container, 100 shards per divisor', async (t) => {
+  const rnd = new SeededRandom(26);
+  const shards = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
+    const obj = `o-${rnd.int(1_000_000)}/x`;
+    const deleteAt = 1_700_000_000 + rnd.int(86_400);
+    const name = expirerContainer(SECRET, deleteAt, DIVISOR, A, C, obj);
+    const shard = Number(BigInt(`0x${hashPath(SECRET, A, C, obj)}`) % 100n);
+    t.equal(name, String(Math.floor(deleteAt / DIVISOR) * DIVISOR - shard).padStart(10, '0'));
+    t.ok(Number(name) <= deleteAt && deleteAt < Number(name) + DIVISOR + 100, 'every entry lies in [name, name + divisor + 100)');
+    shards.add(name);
   }
-  t.equal(totals.objectsExpired, 1, 'deleted once: the other expirers found the tombstone');
-  t.equal(totals.stale, 1, 'the stale copy was left alone');
-  t.equal(totals.failures, undefined);
+  t.ok(shards.size >= 150, `a day's entries spread over many containers (${shards.size})`);
+  t.equal(expirerContainer(SECRET, 50, DIVISOR, A, C, 'o'), '0000000000', 'never below 0');
+});
 
-  const hash = hashPath(SECRET, A, C, 'doomed');
-  const part = rings.object().partitionFor(A, C, 'doomed');
-  const tsName = `${Timestamp.fromSeconds(deleteAt).internal}.ts`;
-  for (const n of nodes) t.same(await ls(objectLocation(n.devicePath, part, hash).hashDir), [tsName], `tombstone at X-Delete-At on ${n.device}`);
-  for (const url of proxy.containerUrls()) t.same(await listing(url), ['keeper', 'notyet', 'stale'], 'row gone from every container replica');
-
-  for (const { url } of proxy.objectNodes('keeper')) t.equal((await call('GET', url)).body.toString(), 'v2', 'overwritten object kept');
-  for (const { url } of proxy.objectNodes('notyet')) t.equal((await call('GET', url)).status, 200, 'not yet due');
-  const stale = proxy.objectNodes('stale');
-  for (const { url } of stale.slice(0, 2)) t.equal((await call('GET', url)).body.toString(), 'v2', 'newer version not buried by the stale copy');
-
-  // The next passes read no metadata again (the index) and change nothing.
-  for (const e of expirers) {
-    const r = await e.runOnce();
-    t.equal(r.counts.metadataReads, undefined, 'unchanged objects are not re-read');
-    t.equal(r.counts.objectsExpired, undefined);
+t.test('queue row names: ten digits, then the path; parsed back', async (t) => {
+  const rnd = new SeededRandom(7);
+  for (const obj of ['o', 'a/b/c', 'with-dash', 'ünï-cødé/x', `r${rnd.int(1e9)}`]) {
+    const name = queueRowName(1_700_000_010, A, C, obj);
+    t.equal(name, `1700000010-${A}/${C}/${obj}`);
+    t.same(parseQueueRow(name), { deleteAt: 1_700_000_010, account: A, container: C, obj });
   }
+  t.equal(queueRowName(5, A, C, 'o'), `0000000005-${A}/${C}/o`);
+  for (const bad of ['170000001-a/c/o', '1700000010-a/c', '1700000010a/c/o', 'x']) t.equal(parseQueueRow(bad), undefined, bad);
+  t.equal(dueEndMarker(1_700_000_010.9), '1700000011', 'rows due at now sort before now+1');
+  const v = Timestamp.parse('1700000000.12345_000000000000000a');
+  t.same(parseQueueRowContentType(queueRowContentType(v, 3)), { version: v, policy: 3 });
+  t.equal(parseQueueRowContentType('text/plain'), undefined);
+});
+
+t.test('owner choice: stable, in range, spread; others take over once overdue', async (t) => {
+  const rnd = new SeededRandom(99);
+  const counts = [0, 0, 0];
+  for (let i = 0; i < 3000; i++) {
+    const name = queueRowName(1_700_000_000 + rnd.int(1000), A, C, `o${rnd.int(1e9)}`);
+    const owner = entryOwner(name, 3);
+    t.equal(entryOwner(name, 3), owner);
+    counts[owner] = (counts[owner] ?? 0) + 1;
+  }
+  for (const c of counts) t.ok(c > 800, `each primary owns about a third (${counts.join('/')})`);
+  t.equal(entryOwner('x', 1), 0);
+  const name = queueRowName(1000, A, C, 'o');
+  const owner = entryOwner(name, 3);
+  const other = (owner + 1) % 3;
+  t.ok(actsOn(name, 1000, 3, owner, 1000, 120), 'the owner acts once due');
+  t.notOk(actsOn(name, 1000, 3, other, 1119, 120), 'another waits for the takeover time');
+  t.ok(actsOn(name, 1000, 3, other, 1120, 120), 'and then acts');
+  t.notOk(queueContainerRetired('0000086400', DIVISOR, 86_400 * 2 + 99));
+  t.ok(queueContainerRetired('0000086400', DIVISOR, 86_400 * 2 + 100));
 });
 
 t.test('the DELETE timestamp is X-Delete-At, tie-broken past the version', async (t) => {
@@ -128,27 +100,229 @@ t.test('the DELETE timestamp is X-Delete-At, tie-broken past the version', async
   t.ok(expiryTimestamp(1_700_000_010, whole).compare(whole) > 0);
 });
 
-t.test("objects of every storage policy expire, deleted in their own folder", async (t) => {
+// ---------------------------------------------------------------------------------------------
+// On storage nodes
+
+/** A tiny proxy: placement from the rings, one timestamp per write, update and queue headers per replica. */
+function miniProxy(nodes: TestNode[], rings: DaemonRings, stamp: () => Timestamp) {
+  const byDevice = new Map(nodes.map((n) => [n.device, n]));
+  const nodeOf = (device: string) => byDevice.get(device) as TestNode;
+  const cpart = rings.container().partitionFor(A, C);
+  const cnodes = rings.container().primaries(cpart);
+  const apart = rings.account().partitionFor(A);
+  const anodes = rings.account().primaries(apart);
+  const objectNodes = (obj: string) => {
+    const part = rings.object().partitionFor(A, C, obj);
+    return rings.object().primaries(part).map((d) => ({ node: nodeOf(d.device), url: nodeOf(d.device).url(part, A, C, obj) }));
+  };
+  const targetsFor = (obj: string, headers: Record<string, string>) => {
+    const base = objectUpdateTargets(rings, A, C);
+    const at = headers['X-Delete-At'];
+    if (at === undefined) return base;
+    const queue = deleteAtUpdateTargets(rings, SECRET, DIVISOR, Number(at), A, C, obj);
+    return (i: number) => ({ ...base(i), ...queue(i) });
+  };
+  const write = async (method: 'PUT' | 'POST', obj: string, headers: Record<string, string>, body: string | undefined, only?: number[]) => {
+    const ts = stamp().internal;
+    const targets = targetsFor(obj, headers);
+    for (const [i, { url }] of objectNodes(obj).entries()) {
+      if (only && !only.includes(i)) continue;
+      const r = await call(method, url, { 'X-Timestamp': ts, ...(method === 'PUT' ? { 'Content-Type': 'text/plain' } : {}), ...targets(i), ...headers }, body);
+      if (r.status !== (method === 'PUT' ? 201 : 202)) throw new Error(`${method} ${obj} on replica ${i}: ${r.status}`);
+    }
+  };
+  return {
+    containerUrls: () => cnodes.map((d) => nodeOf(d.device).url(cpart, A, C)),
+    objectNodes,
+    async createContainer() {
+      for (const d of anodes) await call('PUT', nodeOf(d.device).url(apart, A), { 'X-Timestamp': stamp().internal });
+      const ts = stamp().internal;
+      for (const [i, d] of cnodes.entries()) {
+        const at = anodes[i] as (typeof anodes)[0];
+        await call('PUT', nodeOf(d.device).url(cpart, A, C), { 'X-Timestamp': ts, 'X-Account-Host': `${at.ip}:${at.port}`, 'X-Account-Device': at.device, 'X-Account-Partition': String(apart) });
+      }
+    },
+    put: (obj: string, body: string, headers: Record<string, string> = {}, only?: number[]) => write('PUT', obj, headers, body, only),
+    post: (obj: string, headers: Record<string, string> = {}) => write('POST', obj, headers, undefined),
+    /** Every row of every queue container, on every node holding a replica (deduplicated). */
+    async queueRows(): Promise<string[]> {
+      const rows = new Set<string>();
+      const aring = rings.account();
+      const qpart = aring.partitionFor(EXPIRING_OBJECTS_ACCOUNT);
+      for (const d of aring.primaries(qpart)) {
+        const r = await call('GET', `${nodeOf(d.device).url(qpart, EXPIRING_OBJECTS_ACCOUNT)}?format=json`);
+        if (r.status !== 200) continue;
+        for (const { name } of JSON.parse(r.body.toString()) as Array<{ name: string }>) {
+          const part = rings.container().partitionFor(EXPIRING_OBJECTS_ACCOUNT, name);
+          for (const cd of rings.container().primaries(part)) for (const row of await listing(nodeOf(cd.device).url(part, EXPIRING_OBJECTS_ACCOUNT, name))) rows.add(row);
+        }
+      }
+      return [...rows].sort();
+    },
+  };
+}
+
+/** A daemon context whose backend client records every request it sends. */
+function recording(ctx: DaemonContext): { ctx: DaemonContext; requests: Array<{ method: string; path: string }> } {
+  const requests: Array<{ method: string; path: string }> = [];
+  const backend = ctx.backend;
+  return {
+    requests,
+    ctx: {
+      ...ctx,
+      backend: {
+        ...backend,
+        request(origin, method, path, opts) {
+          requests.push({ method, path });
+          return backend.request(origin, method, path, opts);
+        },
+      },
+    },
+  };
+}
+
+async function passAll(expirers: Array<{ runOnce(): Promise<{ counts: Record<string, number> }> }>): Promise<Record<string, number>> {
+  const totals: Record<string, number> = {};
+  for (const e of expirers) {
+    const r = await e.runOnce();
+    for (const [k, v] of Object.entries(r.counts)) totals[k] = (totals[k] ?? 0) + v;
+  }
+  return totals;
+}
+
+/** Three nodes (3 replicas) on a fake clock, and a mini proxy with the container made. */
+async function threeNodes(t: Parameters<typeof startNode>[0], policies?: ReturnType<typeof parseStoragePolicies>) {
   const time: FakeTime = { ms: 1_700_000_000_000 };
-  const stamp = stamper(time);
+  const nodes: TestNode[] = [];
+  for (const device of ['sda1', 'sdb1', 'sdc1']) nodes.push(await startNode(t, { device, time, ...(policies ? { policies } : {}) }));
+  const rings = await makeRings(t, nodes, 3);
+  const proxy = miniProxy(nodes, rings, stamper(time));
+  await proxy.createContainer();
+  return { time, nodes, rings, proxy };
+}
+
+t.test('due objects leave every replica and the listing through the queue; moved and removed expiries are honoured', async (t) => {
+  const { time, nodes, rings, proxy } = await threeNodes(t);
+
+  const D = Math.floor(time.ms / 1000) + 10;
+  await proxy.put('doomed', 'bye', { 'X-Delete-At': String(D) });
+  await proxy.put('notyet', 'later', { 'X-Delete-At': String(D + 1000) });
+  await proxy.put('keeper', 'v1', { 'X-Delete-At': String(D) });
+  await proxy.put('keeper', 'v2'); // overwritten everywhere without X-Delete-At
+  await proxy.put('stale', 'v1', { 'X-Delete-At': String(D) });
+  await proxy.put('stale', 'v2', {}, [0, 1]); // the third replica still holds the expiring copy
+  await proxy.put('moved', 'm', { 'X-Delete-At': String(D) });
+  await proxy.post('moved', { 'X-Delete-At': String(D + 500) });
+  await proxy.put('removed', 'r', { 'X-Delete-At': String(D) });
+  await proxy.post('removed', {}); // a POST without X-Delete-At removes it
+
+  const row = (at: number, obj: string) => queueRowName(at, A, C, obj);
+  t.same(
+    await proxy.queueRows(),
+    [row(D, 'doomed'), row(D, 'keeper'), row(D, 'moved'), row(D, 'removed'), row(D, 'stale'), row(D + 1000, 'notyet'), row(D + 500, 'moved')].sort(),
+    'one row per X-Delete-At set; the rows to drop wait in async pendings for the updater',
+  );
+
+  const ctxs = nodes.map((n) => recording(daemonContext(t, n, rings, time, { expiring_objects_container_divisor: DIVISOR })));
+  const expirers = ctxs.map((c) => createExpirer(c.ctx));
+  // Before anything is due, a pass lists the account and nothing else.
+  let totals = await passAll(expirers);
+  t.same(Object.keys(totals), ['queueContainers'], 'nothing due: only the queue containers this node holds are counted');
+  for (const c of ctxs) {
+    t.ok(c.requests.length > 0 && c.requests.every((r) => r.method === 'GET' && r.path.includes(`/${EXPIRING_OBJECTS_ACCOUNT}`)), 'only queue listings');
+    t.notOk(c.requests.some((r) => r.path.includes('/' + A)), 'no object touched');
+    c.requests.length = 0;
+  }
+
+  time.ms = (D + 1) * 1000;
+  totals = await passAll(expirers);
+  t.equal(totals.objectsExpired, 1, 'doomed expired once (its owner acted, the others left it)');
+  t.equal(totals.stale, 4, 'keeper, stale, moved, removed: a newer version is live');
+  t.equal(totals.queueRowsRemoved, 5);
+  t.equal(totals.failures, undefined);
+  t.ok((totals.entriesDue ?? 0) >= 5, 'due rows seen (by their owner, and by others while it still had them)');
+
+  const hash = hashPath(SECRET, A, C, 'doomed');
+  const part = rings.object().partitionFor(A, C, 'doomed');
+  for (const n of nodes) t.same(await ls(objectLocation(n.devicePath, part, hash).hashDir), [`${Timestamp.fromSeconds(D).internal}.ts`], `tombstone at X-Delete-At on ${n.device}`);
+  for (const url of proxy.containerUrls()) t.same(await listing(url), ['keeper', 'moved', 'notyet', 'removed', 'stale'], 'row gone from every container replica');
+  for (const { url } of proxy.objectNodes('keeper')) t.equal((await call('GET', url)).body.toString(), 'v2', 'overwritten object kept');
+  for (const { url } of proxy.objectNodes('moved')) t.equal((await call('GET', url)).status, 200, 'moved: not expired at the old time');
+  for (const { url } of proxy.objectNodes('removed')) t.equal((await call('GET', url)).status, 200, 'removed: not expired');
+  for (const { url } of proxy.objectNodes('stale').slice(0, 2)) t.equal((await call('GET', url)).body.toString(), 'v2', 'newer version not buried by the stale copy');
+
+  // The updater delivers the row DELETEs the object servers saved (to every queue primary).
+  for (const n of nodes) await createUpdater(daemonContext(t, n, rings, time)).runOnce();
+  t.same(await proxy.queueRows(), [row(D + 1000, 'notyet'), row(D + 500, 'moved')].sort());
+
+  time.ms = (D + 501) * 1000;
+  totals = await passAll(expirers);
+  t.equal(totals.objectsExpired, 1, 'moved expires at its new time');
+  for (const url of proxy.containerUrls()) t.same(await listing(url), ['keeper', 'notyet', 'removed', 'stale']);
+  for (const c of ctxs) c.requests.length = 0;
+  totals = await passAll(expirers);
+  t.same(totals.objectsExpired, undefined, 'a second pass finds nothing');
+  t.notOk(ctxs.some((c) => c.requests.some((r) => r.path.includes('/' + A))), 'and touches no object');
+});
+
+t.test('a row whose owner is down is taken over once overdue; an empty retired queue container goes', async (t) => {
+  const { time, nodes, rings, proxy } = await threeNodes(t);
+  const D = Math.floor(time.ms / 1000) + 10;
+  await proxy.put('o', 'x', { 'X-Delete-At': String(D) });
+  const queue = expirerContainer(SECRET, D, DIVISOR, A, C, 'o');
+  const qpart = rings.container().partitionFor(EXPIRING_OBJECTS_ACCOUNT, queue);
+  const qnodes = rings.container().primaries(qpart);
+  const ownerDevice = (qnodes[entryOwner(queueRowName(D, A, C, 'o'), qnodes.length)] as (typeof qnodes)[0]).device;
+  const owner = nodes.find((n) => n.device === ownerDevice) as TestNode;
+  const others = nodes.filter((n) => n !== owner);
+  await owner.stop();
+  const cfg = { expiring_objects_container_divisor: DIVISOR, expirer_interval_s: 60 };
+  const expirers = others.map((n) => createExpirer(daemonContext(t, n, rings, time, cfg)));
+
+  time.ms = (D + 1) * 1000;
+  let totals = await passAll(expirers);
+  t.equal(totals.objectsExpired, undefined, 'the owner is down: the others wait');
+  t.equal(totals.notYours, 2);
+  time.ms = (D + 120) * 1000; // 2 x expirer_interval_s overdue
+  totals = await passAll(expirers);
+  t.equal(totals.objectsExpired, 1, 'taken over');
+  t.equal(totals.queueRowsRemoved, 1, 'row removed on a quorum of the queue primaries');
+  for (const n of others) {
+    const { url } = proxy.objectNodes('o').find((x) => x.node === n) as { url: string };
+    t.equal((await call('GET', url)).status, 404);
+  }
+  await owner.start();
+  // Two days on, the empty queue container is deleted, and the account forgets it.
+  time.ms = (Number(queue) + DIVISOR + 100) * 1000;
+  const all = nodes.map((n) => createExpirer(daemonContext(t, n, rings, time, cfg)));
+  const first = await passAll(all);
+  t.equal(first.superseded, 1, "the owner's replica still had the row: its pass finds the object gone elsewhere and drops it");
+  const second = await passAll(all);
+  t.ok((first.queueContainersDeleted ?? 0) + (second.queueContainersDeleted ?? 0) >= 1, 'then the empty retired queue container is deleted on its primaries');
+  t.same(await proxy.queueRows(), [], 'the queue is empty');
+  // The container server told the account before it answered the DELETE.
+  const aring = rings.account();
+  const apart = aring.partitionFor(EXPIRING_OBJECTS_ACCOUNT);
+  for (const d of aring.primaries(apart)) {
+    const n = nodes.find((x) => x.device === d.device) as TestNode;
+    const r = await call('GET', `${n.url(apart, EXPIRING_OBJECTS_ACCOUNT)}?format=json`);
+    t.same(r.status === 200 ? (JSON.parse(r.body.toString()) as unknown[]) : [], [], `no queue container listed on ${d.device}`);
+  }
+});
+
+t.test('objects of every storage policy expire, deleted in their own folder', async (t) => {
   const policies = parseStoragePolicies([
     { index: 0, name: 'gold', default: true },
     { index: 1, name: 'scratch' },
   ]);
-  const nodes = [await startNode(t, { device: 'sda1', time, policies }), await startNode(t, { device: 'sdb1', time, policies }), await startNode(t, { device: 'sdc1', time, policies })];
-  const rings = await makeRings(t, nodes, 3);
-  const proxy = miniProxy(nodes, rings, stamp);
-  await proxy.createContainer();
-  const deleteAt = Math.floor(time.ms / 1000) + 10;
-  const inScratch = { 'X-Backend-Storage-Policy-Index': '1' };
-  await proxy.put('doomed', 'bye', { 'X-Delete-At': String(deleteAt), ...inScratch });
-  time.ms = (deleteAt + 1) * 1000;
-  let expired = 0;
-  for (const n of nodes) expired += (await createExpirer(daemonContext(t, n, rings, time)).runOnce()).counts.objectsExpired ?? 0;
-  t.equal(expired, 1, 'found in objects-1 and deleted');
+  const { time, nodes, rings, proxy } = await threeNodes(t, policies);
+  const D = Math.floor(time.ms / 1000) + 10;
+  await proxy.put('doomed', 'bye', { 'X-Delete-At': String(D), 'X-Backend-Storage-Policy-Index': '1' });
+  time.ms = (D + 1) * 1000;
+  const totals = await passAll(nodes.map((n) => createExpirer(daemonContext(t, n, rings, time, { expiring_objects_container_divisor: DIVISOR }))));
+  t.equal(totals.objectsExpired, 1, 'the row names policy 1: deleted there');
   const part = rings.object().partitionFor(A, C, 'doomed');
   const hash = hashPath(SECRET, A, C, 'doomed');
-  const tsName = `${Timestamp.fromSeconds(deleteAt).internal}.ts`;
-  for (const n of nodes) t.same(await ls(objectLocation(n.devicePath, part, hash, 1).hashDir), [tsName], `a tombstone in objects-1 on ${n.device}`);
+  for (const n of nodes) t.same(await ls(objectLocation(n.devicePath, part, hash, 1).hashDir), [`${Timestamp.fromSeconds(D).internal}.ts`], `a tombstone in objects-1 on ${n.device}`);
   for (const url of proxy.containerUrls()) t.same(await listing(url), [], 'and the listing row is gone');
 });

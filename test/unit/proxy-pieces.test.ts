@@ -171,3 +171,19 @@ t.test('error limiter', async (t) => {
   l.limitNow('m');
   t.ok(l.isLimited('m'));
 });
+
+t.test('tempauth: the hidden .expiring_objects queue is nobody’s, even with an empty reseller prefix', async (t) => {
+  const auth = new TempAuth({ 'admin:admin': { key: 'admin', roles: ['.admin', '.reseller_admin'] } }, 'secret', '', 60, () => 1_700_000_000_000);
+  const reseller = auth.authenticate(auth.login('admin:admin', 'admin', 'http://x').headers['X-Auth-Token'] as string);
+  t.ok(reseller?.resellerAdmin);
+  t.equal(auth.authorize(reseller, { method: 'GET', account: 'admin' }, true), 'allow', 'an ordinary account is the reseller admin’s');
+  for (const target of [
+    { method: 'GET', account: '.expiring_objects' },
+    { method: 'GET', account: '.expiring_objects', container: '1700000000' },
+    { method: 'DELETE', account: '.expiring_objects', container: '1700000000', object: '1700000001-a/c/o' },
+    { method: 'GET', account: '.expiring_objects', container: '1700000000', readAcl: '.r:*,.rlistings' },
+  ]) {
+    t.equal(auth.authorize(reseller, target, true), 403, `${target.method} ${target.container ?? ''}`);
+    t.equal(auth.authorize(undefined, target, true), 401, `anonymous ${target.method} ${target.container ?? ''}`);
+  }
+});
