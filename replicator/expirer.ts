@@ -44,7 +44,8 @@ import { localDevices, ringAddress } from './local-devices.js';
  * their replicas already and replication replaces them.
  *
  * Counts: queueContainers, entriesDue, objectsExpired, superseded, stale, queueRowsRemoved,
- * queueContainersDeleted, notYours (due rows left to their owner), invalid, failures.
+ * queueContainersDeleted, notYours (due rows left to their owner), invalid, notFound (given up
+ * after reclaim_age: no replica had it), failures.
  */
 
 export function createExpirer(ctx: DaemonContext): Daemon {
@@ -228,7 +229,7 @@ export function expiryTimestamp(deleteAt: number, version: Timestamp): Timestamp
   return at.compare(version) > 0 ? at : version.withOffset(version.offset + 1);
 }
 
-type Outcome = 'expired' | 'superseded' | 'stale' | 'retry';
+export type Outcome = 'expired' | 'superseded' | 'stale' | 'notFound' | 'retry';
 
 /** Deletes one due object on its primaries. Anything but 'retry' means the row has done its work. */
 async function expire(ctx: DaemonContext, e: QueueEntry, version: Timestamp, policy: number, pass: Pass): Promise<Outcome> {
@@ -248,33 +249,60 @@ async function expire(ctx: DaemonContext, e: QueueEntry, version: Timestamp, pol
 
   const ts = expiryTimestamp(e.deleteAt, version);
   const targets = objectUpdateTargets(ctx.rings, account, container, nodes);
-  const statuses = await Promise.all(
-    nodes.map(async (d, i) => {
-      const headers: Record<string, string> = {
-        [H.timestamp]: ts.internal,
-        'x-if-delete-at': String(e.deleteAt),
-        [H.backendSource]: 'object-expirer',
-        [H.cleanExpiringQueue]: 'no',
-        [H.transId]: txn,
-        ...policyHeader,
-        ...targets(i),
-      };
-      return send(ctx, 'DELETE', d, pathFor(d), headers);
-    }),
-  );
-  const gone = statuses.filter((s) => (s >= 200 && s < 300) || s === 404).length;
-  const newer = statuses.filter((s) => s === 409 || s === 412).length;
-  const need = quorumSize(nodes.length);
-  if (gone >= need) {
-    pass.count('objectsExpired');
-    return 'expired';
+  const del = (d: RingDevice, i: number): Promise<number> =>
+    send(ctx, 'DELETE', d, pathFor(d), {
+      [H.timestamp]: ts.internal,
+      'x-if-delete-at': String(e.deleteAt),
+      [H.backendSource]: 'object-expirer',
+      [H.cleanExpiringQueue]: 'no',
+      [H.transId]: txn,
+      ...policyHeader,
+      ...targets(i),
+    });
+  const statuses = await Promise.all(nodes.map(del));
+  // A primary that is down or has no copy: the copy may sit on a handoff (written while a primary
+  // was down), as the proxy would write it. Its tombstone goes back to the primary with it.
+  const missing = statuses.flatMap((s, i) => (s === 0 || s === 404 ? [i] : []));
+  const handoffStatuses: number[] = [];
+  if (missing.length) {
+    const handoffs = ring.handoffs(part);
+    for (const i of missing) {
+      const h = handoffs.next();
+      if (h.done) break;
+      handoffStatuses.push(await del(h.value, i));
+    }
   }
-  if (gone + newer >= need) {
-    pass.count('superseded');
-    return 'superseded';
+  const outcome = expiryOutcome(statuses, handoffStatuses, { deleteAt: e.deleteAt, nowS: Math.floor(ctx.clock() / 1000), reclaimAgeS: ctx.config.reclaim_age_s });
+  if (outcome === 'expired') pass.count('objectsExpired');
+  else if (outcome === 'superseded') pass.count('superseded');
+  else if (outcome === 'notFound') pass.count('notFound');
+  else {
+    ctx.log.warn({ account, container, obj, statuses, handoffStatuses }, 'expirer: delete did not reach a quorum, will retry');
+    pass.error(`/${account}/${container}/${obj}: DELETE statuses ${[...statuses, ...handoffStatuses].join(',')}`);
   }
-  ctx.log.warn({ account, container, obj, statuses }, 'expirer: delete did not reach a quorum, will retry');
-  pass.error(`/${account}/${container}/${obj}: DELETE statuses ${statuses.join(',')}`);
+  return outcome;
+}
+
+/**
+ * What the DELETE statuses of the primaries (and of the handoffs tried for the ones down or
+ * without a copy) mean. Pure.
+ *
+ * - expired: at least one replica took it (a tombstone exists to replicate) and, counting
+ *   primaries without a copy (404), a quorum is done;
+ * - superseded: as expired, counting replicas holding another version (409, 412) too;
+ * - retry: no quorum (nodes down, errors), or no replica answered anything definite (all 404:
+ *   the object may sit on a node we could not reach) while the entry is younger than reclaim_age;
+ * - notFound: all 404 for longer than reclaim_age (Swift's expirer gives up then too).
+ */
+export function expiryOutcome(primaries: number[], handoffs: number[], at: { deleteAt: number; nowS: number; reclaimAgeS: number }): Outcome {
+  const ok = (s: number): boolean => s >= 200 && s < 300;
+  const taken = primaries.filter(ok).length + handoffs.filter(ok).length;
+  const absent = primaries.filter((s) => s === 404).length;
+  const newer = [...primaries, ...handoffs].filter((s) => s === 409 || s === 412).length;
+  const need = quorumSize(primaries.length);
+  if (taken > 0 && taken + absent >= need) return 'expired';
+  if (taken + newer > 0 && taken + absent + newer >= need) return 'superseded';
+  if (absent >= need && at.deleteAt + at.reclaimAgeS < at.nowS) return 'notFound';
   return 'retry';
 }
 

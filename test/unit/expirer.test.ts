@@ -15,7 +15,7 @@ import { SeededRandom } from '../../common/random.js';
 import { parseStoragePolicies } from '../../common/storage-policy.js';
 import { Timestamp } from '../../common/timestamp.js';
 import type { DaemonContext, DaemonRings } from '../../replicator/context.js';
-import { actsOn, createExpirer, expiryTimestamp, queueContainerRetired } from '../../replicator/expirer.js';
+import { actsOn, createExpirer, expiryOutcome, expiryTimestamp, queueContainerRetired } from '../../replicator/expirer.js';
 import { createUpdater } from '../../replicator/updater.js';
 import { deleteAtUpdateTargets, objectUpdateTargets } from '../../ring-builder/update-targets.js';
 import { objectLocation } from '../../storage-node/object/layout.js';
@@ -98,6 +98,24 @@ t.test('the DELETE timestamp is X-Delete-At, tie-broken past the version', async
   const whole = Timestamp.parse('1700000010');
   t.equal(expiryTimestamp(1_700_000_010, whole).internal, '1700000010.00000_0000000000000001');
   t.ok(expiryTimestamp(1_700_000_010, whole).compare(whole) > 0);
+});
+
+t.test('what the DELETE statuses mean', async (t) => {
+  const young = { deleteAt: 1000, nowS: 1100, reclaimAgeS: 604_800 };
+  const old = { deleteAt: 1000, nowS: 1000 + 604_801, reclaimAgeS: 604_800 };
+  const cases: Array<[number[], number[], string, string]> = [
+    [[204, 204, 204], [], 'expired', 'all took it'],
+    [[204, 0, 404], [], 'expired', 'one tombstone, one without a copy, one down'],
+    [[404, 0, 404], [204], 'expired', 'the copy sat on a handoff'],
+    [[404, 0, 0], [], 'retry', 'no tombstone anywhere and nodes down: the copy may be on them'],
+    [[404, 404, 404], [404, 404, 404], 'retry', 'nothing anywhere, but young: retried'],
+    [[204, 0, 0], [0, 0], 'retry', 'no quorum'],
+    [[412, 412, 204], [], 'superseded', 'other versions'],
+    [[409, 404, 0], [], 'superseded', 'a newer write'],
+  ];
+  for (const [p, h, want, why] of cases) t.equal(expiryOutcome(p, h, young), want, why);
+  t.equal(expiryOutcome([404, 404, 404], [], old), 'notFound', 'given up after reclaim_age');
+  t.equal(expiryOutcome([404, 0, 0], [], old), 'retry', 'not while a quorum is unknown');
 });
 
 // ---------------------------------------------------------------------------------------------
