@@ -17,6 +17,7 @@ import { Timestamp } from '../../common/timestamp.js';
 import type { DaemonContext, DaemonRings } from '../../replicator/context.js';
 import { actsOn, createExpirer, expiryOutcome, expiryTimestamp, queueContainerRetired } from '../../replicator/expirer.js';
 import { createUpdater } from '../../replicator/updater.js';
+import { requeueExpiring } from '../../replicator/expirer-requeue.js';
 import { deleteAtUpdateTargets, objectUpdateTargets } from '../../ring-builder/update-targets.js';
 import { objectLocation } from '../../storage-node/object/layout.js';
 import { call, closeClientAfter, daemonContext, listing, makeRings, SECRET, stamper, startNode, type FakeTime, type TestNode } from '../helpers/daemon-nodes.js';
@@ -343,4 +344,31 @@ t.test('objects of every storage policy expire, deleted in their own folder', as
   const hash = hashPath(SECRET, A, C, 'doomed');
   for (const n of nodes) t.same(await ls(objectLocation(n.devicePath, part, hash, 1).hashDir), [`${Timestamp.fromSeconds(D).internal}.ts`], `a tombstone in objects-1 on ${n.device}`);
   for (const url of proxy.containerUrls()) t.same(await listing(url), [], 'and the listing row is gone');
+});
+
+t.test('expirer --requeue queues objects written before the queue existed', async (t) => {
+  const { time, nodes, rings, proxy } = await threeNodes(t);
+  const D = Math.floor(time.ms / 1000) + 10;
+  // As an old proxy wrote them: X-Delete-At stored, no X-Delete-At-* headers, so no row.
+  for (const [i, { url }] of proxy.objectNodes('old').entries()) {
+    const cpart = rings.container().partitionFor(A, C);
+    const cdev = rings.container().primaries(cpart)[i] as { ip: string; port: number; device: string };
+    const r = await call('PUT', url, { 'X-Timestamp': Timestamp.fromSeconds(D - 5).internal, 'Content-Type': 'text/plain', 'X-Delete-At': String(D), 'X-Container-Host': `${cdev.ip}:${cdev.port}`, 'X-Container-Device': cdev.device, 'X-Container-Partition': String(cpart) }, 'x');
+    t.equal(r.status, 201);
+  }
+  await proxy.put('plain', 'p');
+  t.same(await proxy.queueRows(), [], 'no row for the old object');
+  const ctxs = nodes.map((n) => daemonContext(t, n, rings, time, { expiring_objects_container_divisor: DIVISOR }));
+  let requeued = 0;
+  for (const ctx of ctxs) {
+    const r = await requeueExpiring(ctx);
+    t.equal(r.counts.failures, undefined);
+    requeued += r.counts.requeued ?? 0;
+  }
+  t.equal(requeued, 3, 'each primary of the object queues it (the same row, idempotent)');
+  t.same(await proxy.queueRows(), [queueRowName(D, A, C, 'old')]);
+  time.ms = (D + 1) * 1000;
+  const totals = await passAll(ctxs.map((c) => createExpirer(c)));
+  t.equal(totals.objectsExpired, 1, 'then it expires');
+  for (const url of proxy.containerUrls()) t.same(await listing(url), ['plain']);
 });
