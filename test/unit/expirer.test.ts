@@ -101,6 +101,29 @@ t.test('the DELETE timestamp is X-Delete-At, tie-broken past the version', async
   t.ok(expiryTimestamp(1_700_000_010, whole).compare(whole) > 0);
 });
 
+t.test('the proxy tells object replica i about queue replica i (and its account replica)', async (t) => {
+  const nodes = [{ port: 6001, device: 'sda1' }, { port: 6002, device: 'sdb1' }, { port: 6003, device: 'sdc1' }];
+  const rings = await makeRings(t, nodes, 3);
+  const at = 1_700_000_010;
+  const queue = expirerContainer(SECRET, at, DIVISOR, A, C, 'o');
+  const qpart = rings.container().partitionFor(EXPIRING_OBJECTS_ACCOUNT, queue);
+  const apart = rings.account().partitionFor(EXPIRING_OBJECTS_ACCOUNT);
+  const targets = deleteAtUpdateTargets(rings, SECRET, DIVISOR, at, A, C, 'o');
+  for (let i = 0; i < 3; i++) {
+    const q = rings.container().primaries(qpart)[i] as { port: number; device: string };
+    const a = rings.account().primaries(apart)[i] as { port: number; device: string };
+    t.same(targets(i), {
+      'x-delete-at-container': queue,
+      'x-delete-at-host': `127.0.0.1:${q.port}`,
+      'x-delete-at-device': q.device,
+      'x-delete-at-partition': String(qpart),
+      'x-delete-at-account-host': `127.0.0.1:${a.port}`,
+      'x-delete-at-account-device': a.device,
+      'x-delete-at-account-partition': String(apart),
+    });
+  }
+});
+
 t.test('what the DELETE statuses mean', async (t) => {
   const young = { deleteAt: 1000, nowS: 1100, reclaimAgeS: 604_800 };
   const old = { deleteAt: 1000, nowS: 1000 + 604_801, reclaimAgeS: 604_800 };
