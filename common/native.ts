@@ -13,6 +13,10 @@ export interface NativeModule {
   mallocTrim?: () => Promise<boolean>;
   /** glibc's mallinfo2(): [heap bytes, allocated, free and kept, in separate mmaps]. */
   mallocInfo?: () => [number, number, number, number];
+  /** Linux ioprio_set(2) on one thread (0 = the calling one): class 1 real-time, 2 best-effort, 3 idle; level 0-7. Throws (code EIOPRIO). */
+  ioprioSet?: (tid: number, ioClass: number, level: number) => void;
+  /** Linux ioprio_get(2) of one thread: [class, level] (class 0: none set, the kernel derives best-effort from the nice value). */
+  ioprioGet?: (tid: number) => [number, number];
 }
 
 function loadNative(): NativeModule {

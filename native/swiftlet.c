@@ -30,6 +30,14 @@
  *       mallinfo2(): the C heap's size, what of it is allocated, what is free and kept, and what
  *       is in separate mmaps (GET /recon/memory).
  *
+ *   ioprioSet(tid, ioClass, level) -> undefined                          (Linux only)
+ *   ioprioGet(tid) -> [ioClass, level]                                   (Linux only)
+ *       ioprio_set(2)/ioprio_get(2) on one thread (IOPRIO_WHO_PROCESS; 0 = the calling thread):
+ *       the I/O scheduling class (1 real-time, 2 best-effort, 3 idle) and level (0-7) the kernel
+ *       gives the thread's disk reads and writes. The auditor runs in the idle class, so it reads
+ *       only when nobody else is (common/priority.ts). Glibc has no wrapper: a raw syscall.
+ *       Throws an Error whose code is EIOPRIO on failure (message with the errno).
+ *
  * Built by scripts/build-native.mjs with gcc, against Node-API (declared below, so no headers are
  * needed); Swiftlet falls back to @node-rs/crc32, node:crypto and per-file fsyncs when it is
  * missing (common/native.ts).
@@ -46,6 +54,9 @@
 #include <malloc.h>
 #endif
 extern int syncfs(int fd);
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 /* ---- Node-API: the few stable-ABI functions used (node_api.h, version 1) ---- */
 typedef struct napi_env__ *napi_env;
@@ -79,6 +90,7 @@ extern napi_status napi_get_boolean(napi_env, _Bool, napi_value *);
 extern napi_status napi_create_double(napi_env, double, napi_value *);
 extern napi_status napi_create_array_with_length(napi_env, size_t, napi_value *);
 extern napi_status napi_set_element(napi_env, napi_value, uint32_t, napi_value);
+extern napi_status napi_throw_error(napi_env, const char *, const char *);
 #define NAPI_OK 0
 #define NAPI_UINT8_ARRAY 1
 #define NAPI_UINT32_ARRAY 6
@@ -467,6 +479,67 @@ static napi_value js_malloc_info(napi_env env, napi_callback_info info) {
 }
 #endif
 
+#if defined(__linux__) && defined(SYS_ioprio_set) && defined(SYS_ioprio_get)
+#define IOPRIO_WHO_PROCESS 1
+#define IOPRIO_CLASS_SHIFT 13
+
+static int int_args(napi_env env, napi_callback_info info, size_t want, int32_t *out, const char *usage) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  for (size_t i = 0; i < want; i++) {
+    if (napi_get_value_int32(env, argv[i], &out[i]) != NAPI_OK) {
+      napi_throw_type_error(env, NULL, usage);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static void throw_errno(napi_env env, const char *what) {
+  char msg[96];
+  snprintf(msg, sizeof msg, "%s: errno %d (%s)", what, errno, strerror(errno));
+  napi_throw_error(env, "EIOPRIO", msg);
+}
+
+static napi_value js_ioprio_set(napi_env env, napi_callback_info info) {
+  int32_t a[3];
+  if (!int_args(env, info, 3, a, "ioprioSet(tid, ioClass, level)")) return NULL;
+  if (a[1] < 0 || a[1] > 3 || a[2] < 0 || a[2] > 7) {
+    napi_throw_type_error(env, NULL, "ioprioSet: class 0-3, level 0-7");
+    return NULL;
+  }
+  if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, a[0], (a[1] << IOPRIO_CLASS_SHIFT) | a[2]) != 0) {
+    throw_errno(env, "ioprio_set");
+    return NULL;
+  }
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
+static napi_value js_ioprio_get(napi_env env, napi_callback_info info) {
+  int32_t a[1];
+  if (!int_args(env, info, 1, a, "ioprioGet(tid)")) return NULL;
+  long prio = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, a[0]);
+  if (prio < 0) {
+    throw_errno(env, "ioprio_get");
+    return NULL;
+  }
+  napi_value out, v;
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_uint32(env, (uint32_t)(prio >> IOPRIO_CLASS_SHIFT), &v);
+  napi_set_element(env, out, 0, v);
+  napi_create_uint32(env, (uint32_t)(prio & ((1 << IOPRIO_CLASS_SHIFT) - 1)), &v);
+  napi_set_element(env, out, 1, v);
+  return out;
+}
+#endif
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   if (napi_create_function(env, name, (size_t)-1, cb, NULL, &fn) == NAPI_OK) napi_set_named_property(env, exports, name, fn);
@@ -483,6 +556,10 @@ __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_e
 #ifdef __GLIBC__
   export_fn(env, exports, "mallocTrim", js_malloc_trim);
   export_fn(env, exports, "mallocInfo", js_malloc_info);
+#endif
+#if defined(__linux__) && defined(SYS_ioprio_set) && defined(SYS_ioprio_get)
+  export_fn(env, exports, "ioprioSet", js_ioprio_set);
+  export_fn(env, exports, "ioprioGet", js_ioprio_get);
 #endif
   return exports;
 }
