@@ -21,7 +21,9 @@ import { RateLimiter } from './rate-limiter.js';
  * moved to `<device>/quarantined/objects[-<n>]/<hash>/` and its suffix invalidated, so the replicator sees the
  * difference and copies a good replica back.
  *
- * Reads are throttled to auditor_bytes_per_s (file bytes, body and trailer). Handoff partitions
+ * Reads are throttled to auditor_bytes_per_s (file bytes, body and trailer) and to
+ * auditor_files_per_s objects (hash directories, Swift's files_per_second), so a device of many
+ * small objects costs a bounded amount of CPU and I/O per second too. Handoff partitions
  * are audited too: a bad copy there must not be pushed to a primary.
  *
  * Counts: objectsChecked, bytesChecked, quarantined, failures (errors other than corruption).
@@ -35,6 +37,7 @@ export interface AuditorOptions {
 export function createAuditor(ctx: DaemonContext, opts: AuditorOptions = {}): Daemon {
   // One limiter for the daemon's life: the rate holds across devices and passes.
   const limiter = new RateLimiter(ctx.config.auditor_bytes_per_s, ctx.clock, opts.sleep);
+  const files = new RateLimiter(ctx.config.auditor_files_per_s, ctx.clock, opts.sleep);
   return {
     name: 'auditor',
     async runOnce(): Promise<PassReport> {
@@ -45,7 +48,7 @@ export function createAuditor(ctx: DaemonContext, opts: AuditorOptions = {}): Da
         for (const dev of await localDevices(ctx.rings.object(policy), ctx.devicesRoot, ip, port)) {
           const devicePath = join(ctx.devicesRoot, dev.device);
           try {
-            await auditDevice(ctx, limiter, devicePath, policy, pass);
+            await auditDevice(ctx, { bytes: limiter, files }, devicePath, policy, pass);
           } catch (err) {
             ctx.log.error({ err, devicePath, policy }, 'auditor: device walk failed');
             pass.error(`${devicePath} (policy ${policy}): ${String(err)}`);
@@ -59,13 +62,14 @@ export function createAuditor(ctx: DaemonContext, opts: AuditorOptions = {}): Da
 
 type Pass = ReturnType<typeof startReport>;
 
-async function auditDevice(ctx: DaemonContext, limiter: RateLimiter, devicePath: string, policy: number, pass: Pass): Promise<void> {
+async function auditDevice(ctx: DaemonContext, limits: { bytes: RateLimiter; files: RateLimiter }, devicePath: string, policy: number, pass: Pass): Promise<void> {
   for (const partition of await listPartitions(devicePath, policy)) {
     for (const suffix of await listSuffixes(devicePath, partition, policy)) {
       for (const hash of await listHashes(devicePath, partition, suffix, policy)) {
         const loc = objectLocation(devicePath, partition, hash, policy);
         try {
-          await auditHashDir(ctx, limiter, loc, pass);
+          await limits.files.take(1);
+          await auditHashDir(ctx, limits.bytes, loc, pass);
         } catch (err) {
           ctx.log.error({ err, hashDir: loc.hashDir }, 'auditor: cannot audit object');
           pass.error(`${loc.hashDir}: ${String(err)}`);

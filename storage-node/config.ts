@@ -29,6 +29,7 @@ export const storageNodeSpec = {
   updater_interval_s: { type: 'number', default: 30, min: 0, doc: 'Seconds between updater passes (async pendings, account updates).' },
   auditor_interval_s: { type: 'number', default: 1800, min: 0, doc: 'Seconds between auditor passes.' },
   auditor_bytes_per_s: { type: 'number', default: 10_485_760, min: 0, doc: 'Auditor read rate limit in bytes/s (0 = unlimited).' },
+  auditor_files_per_s: { type: 'number', default: 20, min: 0, doc: "Auditor rate limit in objects (hash directories) audited per second (0 = unlimited; Swift's files_per_second)." },
   expirer_interval_s: { type: 'number', default: 60, min: 0, doc: 'Seconds between expirer passes.' },
   expirer_takeover_s: {
     type: 'number',

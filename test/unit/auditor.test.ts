@@ -161,6 +161,18 @@ t.test('checkDataMetadata', async (t) => {
   t.match(checkDataMetadata(SECRET, hash, ts, noCrc, 3), /X-Crc32c/);
 });
 
+/** One auditor pass whose waits advance the fake clock: its report, its waits, the seconds it took. */
+async function timedPass(t: Parameters<typeof startNode>[0], s: Setup, config: Record<string, unknown>) {
+  const sleeps: number[] = [];
+  const sleep = async (ms: number) => {
+    sleeps.push(ms);
+    s.time.ms += ms;
+  };
+  const started = s.time.ms;
+  const r = await createAuditor(daemonContext(t, s.node, s.rings, s.time, config), { sleep }).runOnce();
+  return { r, sleeps, elapsedS: (s.time.ms - started) / 1000 };
+}
+
 t.test('reads stay under auditor_bytes_per_s (injected clock and sleep)', async (t) => {
   const s = await setup(t);
   const paths: string[] = [];
@@ -168,19 +180,24 @@ t.test('reads stay under auditor_bytes_per_s (injected clock and sleep)', async 
   const sizes = await Promise.all(paths.map(async (p) => (await stat(p)).size));
   const total = sizes.reduce((a, b) => a + b, 0);
   const rate = 1000;
-  const sleeps: number[] = [];
-  const sleep = async (ms: number) => {
-    sleeps.push(ms);
-    s.time.ms += ms;
-  };
-  const started = s.time.ms;
-  const r = await createAuditor(daemonContext(t, s.node, s.rings, s.time, { auditor_bytes_per_s: rate }), { sleep }).runOnce();
-  const elapsedS = (s.time.ms - started) / 1000;
+  const { r, sleeps, elapsedS } = await timedPass(t, s, { auditor_bytes_per_s: rate });
   t.equal(r.counts.bytesChecked, total);
   t.ok(sleeps.length > 0, 'the auditor waited');
   // The limiter allows one second of burst, and the last file is read right after its wait.
   t.ok(total <= rate * (elapsedS + 1) + Math.max(...sizes), `${total} bytes in ${elapsedS} s at ${rate} B/s`);
   t.ok(total > rate * elapsedS, 'and no slower than needed');
+});
+
+t.test('objects audited stay under auditor_files_per_s, however small they are (injected clock and sleep)', async (t) => {
+  const s = await setup(t);
+  for (let i = 0; i < 12; i++) await s.put(`f${i}`, 'x');
+  const rate = 2;
+  const { r, sleeps, elapsedS } = await timedPass(t, s, { auditor_bytes_per_s: 0, auditor_files_per_s: rate });
+  t.equal(r.counts.objectsChecked, 12);
+  t.ok(sleeps.length > 0, 'the auditor waited although bytes are unlimited');
+  // The limiter allows one second of burst, and the last object is audited right after its wait.
+  t.ok(12 <= rate * (elapsedS + 1) + 1, `12 objects in ${elapsedS} s at ${rate}/s`);
+  t.ok(12 > rate * elapsedS, 'and no slower than needed');
 });
 
 t.test("every storage policy's folder is audited; its bad files go to its own quarantine", async (t) => {
