@@ -182,8 +182,8 @@ export const YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=64', '--max-semi-s
  */
 export const SERVER_NODE_FLAGS = ['--initial-old-space-size=128', ...YOUNG_GENERATION_FLAGS];
 
-function startChild(name: string, args: string[], verbose: boolean, env: NodeJS.ProcessEnv = serverEnv()): Child {
-  const proc = spawn(process.execPath, [...SERVER_NODE_FLAGS, SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+function startChild(name: string, args: string[], verbose: boolean, env: NodeJS.ProcessEnv = serverEnv(), nodeFlags: string[] = SERVER_NODE_FLAGS): Child {
+  const proc = spawn(process.execPath, [...nodeFlags, SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
   let resolvePort!: (p: number) => void;
   let rejectPort!: (e: Error) => void;
   const port = new Promise<number>((res, rej) => {
@@ -227,7 +227,8 @@ export async function runAio(opts: AioOptions): Promise<void> {
   children.push(proxy);
   if (opts.daemons) {
     layout.nodeConfigs.forEach((cfg, i) => {
-      const d = startChild(`daemons${i + 1}`, ['daemons', '--config', cfg], opts.verbose);
+      // A supervisor of one process per daemon (replicator/supervisor.ts): no server flags, its heap is tiny.
+      const d = startChild(`daemons${i + 1}`, ['daemons', '--config', cfg], opts.verbose, serverEnv(), []);
       d.port.catch(() => undefined); // daemons listen on nothing
       children.push(d);
     });

@@ -9,7 +9,8 @@ import { parseStoragePolicies } from '../common/storage-policy.js';
 
 /**
  * `swiftlet status --config F [--json]`: the cluster's replication state from every storage
- * node's GET /recon/status — what the daemons last did, and what is still waiting.
+ * node's GET /recon/status — what the daemons last did (and the CPU each pass cost), and what is
+ * still waiting.
  */
 interface NodeStatus {
   node: string;
@@ -19,6 +20,23 @@ interface NodeStatus {
 }
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * One daemon's last pass on one line: when, how long, how often, the CPU it cost (user + system
+ * seconds of the daemon's process during the pass) and what it did.
+ * `object-replicator  last pass 12s ago, took 3.20s every 30s, cpu 1.10s (user 0.90 + sys 0.20)  partitions=64 ...`
+ */
+export function formatReport(r: PassReport, now: number): string {
+  const every = r.intervalS !== undefined ? ` every ${r.intervalS}s` : ' (--once)';
+  const cpu =
+    r.cpuUserMs !== undefined && r.cpuSystemMs !== undefined
+      ? `, cpu ${((r.cpuUserMs + r.cpuSystemMs) / 1000).toFixed(2)}s (user ${(r.cpuUserMs / 1000).toFixed(2)} + sys ${(r.cpuSystemMs / 1000).toFixed(2)})`
+      : ', cpu -';
+  const counts = Object.entries(r.counts)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return `${r.daemon.padEnd(18)} last pass ${Math.round((now - r.startedAt) / 1000)}s ago, took ${(r.durationMs / 1000).toFixed(2)}s${every}${cpu}  ${counts}`;
+}
 
 export async function statusCli(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } } });
@@ -66,12 +84,7 @@ export async function statusCli(argv: string[]): Promise<number> {
   const now = Date.now();
   for (const s of statuses) {
     console.log(`${s.node}  ${s.reachable ? 'up' : 'UNREACHABLE'}  devices: ${s.devices.map((d) => d.device).join(',') || '-'}`);
-    for (const r of s.reports) {
-      const counts = Object.entries(r.counts)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' ');
-      console.log(`  ${r.daemon.padEnd(18)} last pass ${Math.round((now - r.startedAt) / 1000)}s ago, took ${(r.durationMs / 1000).toFixed(2)}s  ${counts}`);
-    }
+    for (const r of s.reports) console.log(`  ${formatReport(r, now)}`);
   }
   console.log(
     `replicas missing (out-of-sync suffixes/dbs found in the last passes): ${summary.replicasMissing}; handoff partitions pending: ${summary.handoffPartitionsPending}; ` +

@@ -23,7 +23,7 @@ const USAGE = `swiftlet <command> [options]
                                  queue every object of the node's primary partitions that has an
                                  X-Delete-At (once, for objects written before the queue existed)
   daemons --config NODE.json [--once]
-                                 all four daemons in one process
+                                 all four daemons, one child process each (restarted if they die)
   status --config FILE [--json]  replication state of the cluster (every node's last passes)
   get-nodes <ring.gz> <account> [<container> [<object>]] [--config FILE]
                                  where a path lives: partition, primaries, handoffs

@@ -12,6 +12,19 @@ export interface PassReport {
   /** Daemon-specific counters: partitions, suffixesSynced, objectsPushed, failures, quarantined... */
   counts: Record<string, number>;
   errors: string[];
+  /**
+   * CPU the daemon's process spent during the pass (process.cpuUsage() deltas), in ms. Exact only
+   * when no other pass ran in that process meanwhile, which is how `swiftlet daemons` runs them
+   * (one child process per daemon, passes one after another): absent otherwise.
+   */
+  cpuUserMs?: number;
+  cpuSystemMs?: number;
+  /** Seconds from the start of one pass to the next (absent for a `--once`). */
+  intervalS?: number;
+  /** The process that ran the pass. */
+  pid?: number;
+  /** Set when the pass did not run: another process's pass of this daemon held its lock (never saved). */
+  skipped?: string;
 }
 
 /** Where pass reports live: a folder next to the devices (not inside one, so it is never a device). */

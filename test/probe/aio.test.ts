@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
+import { alive } from '../helpers/processes.js';
 import { SWIFTLET_BIN } from '../helpers/cluster.js';
 
 /** `swiftlet aio` (what `npm start` runs): starts, serves, stops on a signal, and keeps data across restarts. */
@@ -32,15 +33,6 @@ function startAio(data: string): { proc: ChildProcess; ready: Promise<AioReady> 
     proc.once('exit', (code) => reject(new Error(`aio exited ${code}`)));
   });
   return { proc, ready };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function stopAio(proc: ChildProcess): Promise<number | null> {

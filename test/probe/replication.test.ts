@@ -68,6 +68,14 @@ t.test('kill -9 a node, write and delete, restart, run the daemons: 3 good repli
     status.nodes.every((n) => ['object-replicator', 'db-replicator', 'updater'].every((d) => n.reports.some((r) => r.daemon === d))),
     'every node reports its daemons',
   );
+  const daemonReports = status.nodes.flatMap((n) => n.reports.filter((r) => r.daemon !== 'tmp-sweeper')) as Array<{ daemon: string; cpuUserMs?: number; cpuSystemMs?: number }>;
+  t.same(
+    daemonReports.filter((r) => typeof r.cpuUserMs !== 'number' || typeof r.cpuSystemMs !== 'number').map((r) => r.daemon),
+    [],
+    "every daemon pass reports its process's CPU",
+  );
+  const text = (await execFileP(process.execPath, [SWIFTLET_BIN, 'status', '--config', join(cluster.ringDir, 'proxy.json')])).stdout;
+  t.match(text, /object-replicator +last pass \d+s ago, took \d+\.\d\ds \(--once\), cpu \d+\.\d\ds \(user \d+\.\d\d \+ sys \d+\.\d\d\)  \w+=/, 'the text says it per node and daemon');
 });
 
 t.test('bit rot: never served, quarantined by the auditor, restored by the replicator', async (t) => {
@@ -148,7 +156,7 @@ t.test('X-Delete-After: 404 at once when due, then the expirer removes the objec
   t.equal((await a.req('GET', '/c/keep')).status, 200, 'other objects untouched');
 });
 
-t.test('two replicator processes at once on every node, writes going on: both passes clean, every object on its primaries', async (t) => {
+t.test('two replicator processes at once on every node, writes going on: passes clean or skipped, every object on its primaries', async (t) => {
   const { cluster, a, account } = await clusterWithContainer(t, { partPower: 6 });
   const victim = cluster.nodes[1]!;
   await cluster.kill(victim);
@@ -174,10 +182,14 @@ t.test('two replicator processes at once on every node, writes going on: both pa
       t.fail(`${node.device}: a pass failed: ${String(err)} ${(err as { stdout?: string }).stdout ?? ""} ${(err as { stderr?: string }).stderr ?? ""}`);
       continue;
     }
-    const reports = outs.flatMap((o) => o.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { daemon: string; counts: Record<string, number> }));
+    const reports = outs.flatMap((o) => o.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { daemon: string; counts: Record<string, number>; skipped?: string }));
     const obj = reports.filter((r) => r.daemon === 'object-replicator');
     t.equal(obj.length, 2);
-    t.ok(obj.every((r) => r.counts.failures === 0), `${node.device}: no object replication failures`);
+    // The daemon's lock: a pass that finds the other running is skipped (and says so), else both run.
+    const ran = obj.filter((r) => r.skipped === undefined);
+    t.ok(ran.length >= 1, `${node.device}: at least one pass ran`);
+    t.ok(obj.every((r) => r.skipped === undefined || /another pass holds/.test(r.skipped)), `${node.device}: a pass not run says why`);
+    t.ok(ran.every((r) => r.counts.failures === 0), `${node.device}: no object replication failures`);
   }
   await cluster.runDaemonsOnce(['replicator']);
   for (const name of names) {
