@@ -190,7 +190,7 @@ async function runSwiftlet(o: IdleOptions, plan: IdlePlanOptions, totals: PlanTo
     const etc = join(data, 'etc');
     const nodeRoots = readdirSync(etc)
       .filter((f) => /^node\d+\.json$/.test(f))
-      .map((f) => ({ node: f.replace(/\.json$/, ''), cfg: JSON.parse(readFileSync(join(etc, f), 'utf8')) as { devices: string; auditor_bytes_per_s?: number } }));
+      .map((f) => ({ node: f.replace(/\.json$/, ''), cfg: JSON.parse(readFileSync(join(etc, f), 'utf8')) as { devices: string; auditor_bytes_per_s?: number; auditor_files_per_s?: number } }));
     const reportsOf = (devices: string): Array<{ daemon: string; startedAt: number; durationMs: number; counts: Record<string, number> }> => {
       const dir = join(devices, '.swiftlet-status');
       if (!existsSync(dir)) return [];
@@ -217,6 +217,7 @@ async function runSwiftlet(o: IdleOptions, plan: IdlePlanOptions, totals: PlanTo
     progress.line(`Swiftlet: daemons started (${roots().length} processes); waiting for their first pass`);
     const m = await measure('Swiftlet', roots, swiftletLabel, firstPassDone, o, progress);
     const rate = nodeRoots[0]?.cfg.auditor_bytes_per_s ?? 10_485_760;
+    const files = nodeRoots[0]?.cfg.auditor_files_per_s ?? 20;
     const observed = nodeRoots.flatMap((n) =>
       reportsOf(n.cfg.devices)
         .filter((r) => r.daemon === 'auditor')
@@ -228,8 +229,8 @@ async function runSwiftlet(o: IdleOptions, plan: IdlePlanOptions, totals: PlanTo
       fill,
       firstPass: { ...m.firstPass, note: `${m.firstPass.note}; last passes: ${passes.join('; ')}` },
       steady: m.steady,
-      auditor: { configured: `${formatSize(rate)}/s (auditor_bytes_per_s), no files/s limit`, observed },
-      daemons: '`swiftlet aio` defaults: per node one `swiftlet daemons` (object and db replicator every 30 s, updater 30 s, expirer 60 s, auditor every 1800 s at auditor_bytes_per_s)',
+      auditor: { configured: `${formatSize(rate)}/s (auditor_bytes_per_s), ${files} files/s (auditor_files_per_s)`, observed },
+      daemons: '`swiftlet aio` defaults: per node one `swiftlet daemons` supervisor and a child process per daemon (replicator: object then db pass every 30 s; updater 30 s; expirer 60 s; auditor every 1800 s at auditor_bytes_per_s and auditor_files_per_s). Counted: the daemon processes only, not the storage nodes answering them (nor, for Swift, the object servers answering REPLICATE)',
     };
   } finally {
     await sys.stop();
