@@ -1,15 +1,17 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { nodePath, type BackendPath } from '../common/backend-path.js';
+import { nodePath, withQuery, type BackendPath } from '../common/backend-path.js';
 import { discardBody, originOf } from '../common/http-client.js';
 import { tryLockFile, type HeldLock } from '../common/lock-file.js';
+import { runLimited } from '../common/run-limited.js';
 import type { Ring, RingDevice } from '../ring-builder/ring.js';
 import { listHashes, listPartitions, listSuffixes, objectLocation, quarantineFile, verifyDataFile } from '../storage-node/object/diskfile.js';
 import { closeQuietly, fstatSize, openFd } from '../storage-node/object/fd.js';
 import { errnoOf, invalidateSuffix } from '../storage-node/object/fs-durable.js';
 import { parseOnDiskName, partitionLockPath } from '../storage-node/object/layout.js';
 import { classifyHashDirFiles, listHashDir } from '../storage-node/object/ondisk.js';
+import { DIGESTS_SEGMENT, MAX_DIGEST_PARTITIONS } from '../storage-node/object/replication.js';
 import { currentFiles, partitionDirOf, suffixHashOf } from '../storage-node/object/suffix-hashes.js';
 import type { DaemonContext } from './context.js';
 import { POLICY_INDEX_HEADER, SINGLE_POLICY } from '../common/storage-policy.js';
@@ -34,15 +36,21 @@ import { RateLimiter } from './rate-limiter.js';
  * Pushes are throttled by replicator_objects_per_s and replicator_bytes_per_s;
  * replicator_concurrency partitions run at once. The wire protocol is in storage-node/object/replication.ts.
  *
+ * A pass starts with the batched digest check (`settledByDigest`): one request to our node and one
+ * to each peer device per policy and MAX_DIGEST_PARTITIONS partitions, each answering one md5 per
+ * partition over its suffix hashes. A partition of ours whose digest every other primary shares
+ * (or which holds nothing) is done with that; only the others, and those a batch got no answer
+ * for, are compared suffix by suffix as above. An idle pass costs a handful of requests per peer.
+ *
  * One pass at a time per partition, across processes (the daemons' pass and a `--once`, say):
  * a partition another pass holds is skipped and counted busy (that pass is replicating it). The
- * lock is only taken to push or revert: a partition whose hashes match every peer's costs one
- * REPLICATE to our node and one to each peer, each answered from the node's hash cache without
- * listing a directory (storage-node/object/suffix-hashes.ts), and nothing else.
+ * lock is only taken to push or revert: comparing hashes (answered from the node's hash cache
+ * without listing a directory, storage-node/object/suffix-hashes.ts) needs none.
  *
- * Counts: partitions, partitionsBusy, suffixesChecked (local suffixes compared, per peer),
- * suffixesSynced, objectsPushed (files stored by a peer), bytesPushed, handoffPartitionsReverted,
- * handoffPartitionsPending, failures.
+ * Counts: partitions, partitionsBusy, partitionsInStep (settled by the digest check alone),
+ * digestRequests, digestRequestsFailed (batches compared one by one instead), suffixesChecked
+ * (local suffixes compared, per peer, by the per-partition way), suffixesSynced, objectsPushed
+ * (files stored by a peer), bytesPushed, handoffPartitionsReverted, handoffPartitionsPending, failures.
  */
 
 export interface ObjectReplicatorOptions {
@@ -50,7 +58,7 @@ export interface ObjectReplicatorOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const COUNTS = ['partitions', 'partitionsBusy', 'suffixesChecked', 'suffixesSynced', 'objectsPushed', 'bytesPushed', 'handoffPartitionsReverted', 'handoffPartitionsPending', 'failures'];
+const COUNTS = ['partitions', 'partitionsBusy', 'partitionsInStep', 'digestRequests', 'digestRequestsFailed', 'suffixesChecked', 'suffixesSynced', 'objectsPushed', 'bytesPushed', 'handoffPartitionsReverted', 'handoffPartitionsPending', 'failures'];
 /** Suffixes per REPLICATE/list request, to keep request lines short. */
 const SUFFIXES_PER_CALL = 256;
 
@@ -78,7 +86,13 @@ export function createObjectReplicator(ctx: DaemonContext, opts: ObjectReplicato
         }
       }
       const env: Env = { ctx, pass, objects, bytes };
+      const settled = await settledByDigest(env, jobs);
       await runLimited(jobs, ctx.config.replicator_concurrency, async (job) => {
+        if (settled.has(job)) {
+          pass.count('partitions');
+          pass.count('partitionsInStep');
+          return;
+        }
         try {
           await replicatePartition(env, job);
         } catch (err) {
@@ -107,12 +121,73 @@ interface Env {
   bytes: RateLimiter;
 }
 
-async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+// ---- the batched digest check ----
+
+/** One partition's digest to ask one device for: ours (dev = job.dev) or a peer's. */
+interface DigestAsk {
+  job: Job;
+  dev: RingDevice;
+}
+
+/**
+ * The update jobs the batched digest check settles, with no per-partition request: first our own
+ * node's digest of every partition this device is a primary of, then each other primary's digest
+ * of the partitions it shares with us, one request per device and policy for up to
+ * MAX_DIGEST_PARTITIONS partitions (BACKEND.md "Objects"). A partition is settled when ours is
+ * absent (it holds nothing to give) or every peer's equals ours. Every other one goes the
+ * per-partition way, as do all of a batch that got no answer (a node down, a disk gone: 507, a
+ * node older than the check): that way finds the same failures, and replaces a 507 by a handoff.
+ */
+async function settledByDigest(env: Env, jobs: readonly Job[]): Promise<Set<Job>> {
+  const updates = jobs.filter((j) => j.part < j.ring.partCount && j.ring.primaries(j.part).some((d) => d.id === j.dev.id));
+  const ours = new Map<Job, string | undefined>();
+  for (const [ask, digest] of await askDigests(env, updates.map((job) => ({ job, dev: job.dev })))) ours.set(ask.job, digest);
+  const settled = new Set<Job>();
+  const peerAsks: DigestAsk[] = [];
+  for (const [job, digest] of ours) {
+    if (digest === undefined) settled.add(job); // nothing here to give
+    else for (const dev of job.ring.primaries(job.part)) if (dev.id !== job.dev.id) peerAsks.push({ job, dev });
+  }
+  const theirs = await askDigests(env, peerAsks);
+  const differs = new Set<Job>();
+  for (const ask of peerAsks) if (!theirs.has(ask) || theirs.get(ask) !== ours.get(ask.job)) differs.add(ask.job);
+  for (const [job, digest] of ours) if (digest !== undefined && !differs.has(job)) settled.add(job);
+  return settled;
+}
+
+/**
+ * Sends the asks batched per device and policy; answers each ask of a batch that was answered with
+ * the digest, or undefined when the partition holds nothing there. Asks of a failed batch are left out.
+ */
+async function askDigests(env: Env, asks: readonly DigestAsk[]): Promise<Map<DigestAsk, string | undefined>> {
+  const groups = new Map<string, DigestAsk[]>();
+  for (const ask of asks) {
+    const key = `${ask.job.policy} ${originOf(ask.dev)} ${ask.dev.device}`;
+    const group = groups.get(key);
+    if (group) group.push(ask);
+    else groups.set(key, [ask]);
+  }
+  const batches = [...groups.values()].flatMap((g) => chunks(g, MAX_DIGEST_PARTITIONS));
+  const out = new Map<DigestAsk, string | undefined>();
+  await runLimited(batches, env.ctx.config.replicator_concurrency, async (batch) => {
+    const { dev, job } = batch[0] as DigestAsk;
+    const path = withQuery(nodePath(dev.device, DIGESTS_SEGMENT), `partitions=${batch.map((a) => a.job.part).join(',')}`);
+    env.pass.count('digestRequests');
+    try {
+      const res = await send(env, job.policy, dev, 'POST', path);
+      if (res.status !== 200) throw new PeerError(res.status, `digests ${describe(dev)}: ${res.status}`);
+      const digests = parseJsonObject(res.body, dev);
+      for (const ask of batch) {
+        const d = digests[String(ask.job.part)];
+        out.set(ask, typeof d === 'string' ? d : undefined);
+      }
+    } catch (err) {
+      // Not a failure by itself: the per-partition way that follows reports what is really wrong.
+      env.pass.count('digestRequestsFailed');
+      env.ctx.log.warn({ err, peer: describe(dev), policy: job.policy, partitions: batch.length }, 'object replicator: no digests; comparing those partitions one by one');
+    }
+  });
+  return out;
 }
 
 async function replicatePartition(env: Env, job: Job): Promise<void> {
@@ -297,7 +372,7 @@ async function revert(env: Env, job: Job, primaries: RingDevice[]): Promise<void
 /** Asks our own node to remove the (now empty) partition: it owns the hash cache inside. */
 async function dropPartition(env: Env, job: Job): Promise<boolean> {
   try {
-    const res = await send(env, job, job.dev, 'DELETE', partPath(job.dev, job.part, []));
+    const res = await send(env, job.policy, job.dev, 'DELETE', partPath(job.dev, job.part, []));
     if (res.status === 204) return true;
     if (res.status !== 409) env.pass.error(`${job.dev.device}/${job.part}: own node answered ${res.status} to the partition removal`);
   } catch (err) {
@@ -376,14 +451,14 @@ function partPath(d: RingDevice, part: number, suffixes: readonly string[]): Bac
   return suffixes.length > 0 ? nodePath(d.device, part, suffixes.join('-')) : nodePath(d.device, part);
 }
 
-/** The headers of every replication request about `job`'s partition: which storage policy's folder. */
-function replicationHeaders(job: Job): Record<string, string> {
-  return { 'x-backend-replicate': 'object', [POLICY_INDEX_HEADER]: String(job.policy) };
+/** The headers of every replication request: which storage policy's folder. */
+function replicationHeaders(policy: number): Record<string, string> {
+  return { 'x-backend-replicate': 'object', [POLICY_INDEX_HEADER]: String(policy) };
 }
 
-async function send(env: Env, job: Job, d: RingDevice, method: 'POST' | 'GET' | 'DELETE', path: BackendPath): Promise<{ status: number; body: Buffer }> {
+async function send(env: Env, policy: number, d: RingDevice, method: 'POST' | 'GET' | 'DELETE', path: BackendPath): Promise<{ status: number; body: Buffer }> {
   try {
-    const res = await env.ctx.backend.request(originOf(d), method, path, { headers: replicationHeaders(job) });
+    const res = await env.ctx.backend.request(originOf(d), method, path, { headers: replicationHeaders(policy) });
     return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
   } catch (err) {
     throw new PeerError(0, `${method} ${describe(d)}${path}: ${(err as Error).message}`);
@@ -400,7 +475,7 @@ function chunks<T>(xs: readonly T[], n: number): T[][] {
 async function replicateCall(env: Env, job: Job, d: RingDevice, suffixes: readonly string[]): Promise<Record<string, string>> {
   let hashes: Record<string, string> = {};
   for (const group of suffixes.length > 0 ? chunks(suffixes, SUFFIXES_PER_CALL) : [[]]) {
-    const res = await send(env, job, d, 'POST', partPath(d, job.part, group));
+    const res = await send(env, job.policy, d, 'POST', partPath(d, job.part, group));
     if (res.status !== 200) throw new PeerError(res.status, `REPLICATE ${describe(d)}/${job.part}: ${res.status}`);
     hashes = parseJsonObject(res.body, d) as Record<string, string>;
   }
@@ -411,7 +486,7 @@ async function replicateCall(env: Env, job: Job, d: RingDevice, suffixes: readon
 async function listCall(env: Env, job: Job, d: RingDevice, suffixes: readonly string[]): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const group of chunks(suffixes, SUFFIXES_PER_CALL)) {
-    const res = await send(env, job, d, 'GET', partPath(d, job.part, group));
+    const res = await send(env, job.policy, d, 'GET', partPath(d, job.part, group));
     if (res.status !== 200) throw new PeerError(res.status, `list ${describe(d)}/${job.part}: ${res.status}`);
     Object.assign(out, parseJsonObject(res.body, d));
   }
@@ -456,7 +531,7 @@ async function pushFile(env: Env, job: Job, peer: RingDevice, hash: string, name
   let res;
   try {
     res = await env.ctx.backend.request(originOf(peer), 'PUT', nodePath(peer.device, job.part, hash, name), {
-      headers: { ...replicationHeaders(job), 'content-length': String(size) },
+      headers: { ...replicationHeaders(job.policy), 'content-length': String(size) },
       body,
     });
   } catch (err) {

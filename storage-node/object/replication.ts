@@ -12,10 +12,11 @@ import { asDiskError, discardTempFile, invalidateSuffix, openTempFile, renameInt
 import { objectLocation, parseOnDiskName, type ObjectLocation, type OnDiskFile } from './layout.js';
 import { POLICY_INDEX_HEADER } from '../../common/storage-policy.js';
 import { crcHex } from '../../common/checksum.js';
+import { runLimited } from '../../common/run-limited.js';
 import { M, parseMetadataJson, parseTrailer, type ObjectMetadata } from './metadata.js';
 import { classifyHashDirFiles, cleanupHashDir, listHashDir } from './ondisk.js';
 import { requestPolicy, respond } from './request.js';
-import { currentFiles, getSuffixHashes, isSuffix, removePartitionIfEmpty } from './suffix-hashes.js';
+import { currentFiles, getSuffixHashes, isSuffix, partitionDigest, removePartitionIfEmpty } from './suffix-hashes.js';
 
 /**
  * The storage-node side of object replication. Every request carries `X-Backend-Replicate: object`
@@ -30,6 +31,12 @@ import { currentFiles, getSuffixHashes, isSuffix, removePartitionIfEmpty } from 
  *                                        422 corrupt; 400 bad name; 411 no Content-Length
  *   DELETE /<dev>/<part>                 drop the partition if it holds no object files (after a
  *                                        handoff revert): 204, or 409 when something is left
+ *   POST /<dev>/digests?partitions=<p1,p2,...>
+ *                                        the batched digest check: for each listed partition (at
+ *                                        most MAX_DIGEST_PARTITIONS) what a REPLICATE would answer,
+ *                                        folded into one md5 (suffix-hashes.ts partitionDigest):
+ *                                        200 `{partition: digest}`, a partition holding nothing
+ *                                        (or missing) left out
  *
  * Each works on the objects folder of the storage policy in X-Backend-Storage-Policy-Index
  * (absent: 0); a policy the node does not have is 503, as for object requests.
@@ -44,6 +51,13 @@ const MAX_SMALL_FILE = 1 << 20;
 /** Bytes of a pushed .data held back from hashing until the end, where the trailer is. */
 const TRAILER_HOLD = 64 * 1024;
 const HASH_RE = /^[0-9a-f]{32}$/;
+/** The path segment after the device that names the batched digest check. */
+export const DIGESTS_SEGMENT = 'digests';
+/** Partitions one digest request may name. */
+export const MAX_DIGEST_PARTITIONS = 1024;
+const PARTITION_RE = /^(0|[1-9]\d{0,9})$/;
+/** Partitions of one digest request whose hashes are read at once. */
+const DIGEST_CONCURRENCY = 4;
 
 export function createObjectReplicationHandler(ctx: StorageNodeContext, opts: ObjectReplicationOptions): ReplicateHandler {
   return async (r) => {
@@ -63,14 +77,25 @@ async function dispatch(ctx: StorageNodeContext, opts: ObjectReplicationOptions,
     r.req.resume();
     respond(r.res, 400, {}, msg, { close: !r.req.readableEnded });
   };
-  if (!partStr || !/^\d+$/.test(partStr) || extra.length > 0) return bad('Invalid path');
-  const partition = Number(partStr);
+  const digests = partStr === DIGESTS_SEGMENT && a === undefined;
+  if (!partStr || (!digests && !/^\d+$/.test(partStr)) || extra.length > 0) return bad('Invalid path');
   const rawPolicy = r.req.headers[POLICY_INDEX_HEADER];
   const policy = requestPolicy(ctx, rawPolicy);
   if (policy === undefined) {
     r.req.resume();
     return respond(r.res, 503, {}, `No policy with index ${String(rawPolicy)}`, { close: !r.req.readableEnded });
   }
+  if (digests) {
+    if (r.method !== 'POST' && r.method !== 'REPLICATE') {
+      r.req.resume();
+      return respond(r.res, 405, { Allow: 'POST' }, 'Method Not Allowed');
+    }
+    const parts = parsePartitionList(r.query.get('partitions'));
+    if (!parts) return bad('Invalid partitions');
+    r.req.resume();
+    return sendJson(r, await partitionDigests(ctx, opts, r.devicePath, parts, policy));
+  }
+  const partition = Number(partStr);
   const suffixes = parseSuffixes(a);
   switch (r.method) {
     case 'REPLICATE':
@@ -102,6 +127,29 @@ function parseSuffixes(seg: string | undefined): string[] | undefined {
   if (seg === undefined || seg === '') return [];
   const out = seg.split('-');
   return out.every(isSuffix) ? out : undefined;
+}
+
+/** "0,17,5" → [0, 17, 5] (repeats dropped); undefined when malformed or longer than MAX_DIGEST_PARTITIONS. */
+function parsePartitionList(raw: string | null): number[] | undefined {
+  if (raw === null) return undefined;
+  const parts = raw === '' ? [] : raw.split(',');
+  if (parts.length > MAX_DIGEST_PARTITIONS || !parts.every((p) => PARTITION_RE.test(p))) return undefined;
+  return [...new Set(parts.map(Number))];
+}
+
+/**
+ * Each partition's digest, from exactly what a REPLICATE without suffixes computes (getSuffixHashes:
+ * hashes.invalid applied, tombstones due reclaimed), so a batch answers "in step" only when
+ * per-partition REPLICATEs would have.
+ */
+async function partitionDigests(ctx: StorageNodeContext, opts: ObjectReplicationOptions, devicePath: string, parts: readonly number[], policy: number): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  await runLimited(parts, DIGEST_CONCURRENCY, async (partition) => {
+    const { hashes } = await getSuffixHashes(devicePath, partition, { reclaimAgeS: opts.reclaimAgeS, now: ctx.clock(), fsync: ctx.fsync }, policy);
+    const digest = partitionDigest(hashes);
+    if (digest !== undefined) out[String(partition)] = digest;
+  });
+  return out;
 }
 
 function sendJson(r: ReplicateRequest, v: unknown): void {

@@ -91,6 +91,19 @@ export function suffixHashOf(dirs: ReadonlyMap<string, readonly string[]>): stri
   return any ? md5.digest('hex') : undefined;
 }
 
+/**
+ * One md5 for a whole partition: over its suffix → hash map in suffix order, each suffix giving
+ * `"<suffix>:<hash>\n"` (the answer of a REPLICATE, so two replicas have the same digest exactly
+ * when a REPLICATE would find every suffix equal). Undefined when the partition holds nothing.
+ */
+export function partitionDigest(hashes: Readonly<Record<string, string>>): string | undefined {
+  const suffixes = Object.keys(hashes).sort();
+  if (suffixes.length === 0) return undefined;
+  const md5 = createHash('md5');
+  for (const s of suffixes) md5.update(`${s}:${hashes[s]}\n`);
+  return md5.digest('hex');
+}
+
 // ---- one lock per partition, within this process ----
 
 const locks = new Map<string, Promise<unknown>>();

@@ -2,15 +2,15 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { signingDispatcher, TEST_BACKEND_KEY } from '../helpers/signing.js';
-import { backendClientOver } from '../../common/http-client.js';
+import { backendClientOver, type BackendClient } from '../../common/http-client.js';
 import { parseConfig } from '../../common/config.js';
 import { hashPath } from '../../common/hash-path.js';
-import { backendPath } from '../../common/backend-path.js';
+import { backendPath, nodePath, withQuery } from '../../common/backend-path.js';
 import { silentLogger } from '../../common/log.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { parseStoragePolicies, type StoragePolicies } from '../../common/storage-policy.js';
@@ -22,9 +22,9 @@ import { storageNodeSpec } from '../../storage-node/config.js';
 import { openTempFileCount } from '../../storage-node/object/fs-durable.js';
 import { objectLocation, partitionLockPath } from '../../storage-node/object/layout.js';
 import { createObjectServer } from '../../storage-node/object/object-server.js';
-import { createObjectReplicationHandler } from '../../storage-node/object/replication.js';
-import { HASHES_FILE } from '../../storage-node/object/suffix-hashes.js';
-import { createStorageNodeHttpServer, sendStatus } from '../../storage-node/server.js';
+import { createObjectReplicationHandler, MAX_DIGEST_PARTITIONS } from '../../storage-node/object/replication.js';
+import { HASHES_FILE, partitionDigest } from '../../storage-node/object/suffix-hashes.js';
+import { createStorageNodeHttpServer, sendStatus, type ReplicateHandler } from '../../storage-node/server.js';
 import type { BackendServer } from '../../storage-node/types.js';
 import { SECRET, testNodeContext } from '../helpers/node-context.js';
 
@@ -51,7 +51,10 @@ interface TNode {
 
 type Teardown = { teardown(fn: () => unknown): void };
 
-async function startNode(t: Teardown, device: string, policies?: StoragePolicies): Promise<TNode> {
+/** How a test changes a node's replication handler (e.g. into one from before the digest check). */
+type HandlerWrap = (h: ReplicateHandler) => ReplicateHandler;
+
+async function startNode(t: Teardown, device: string, policies?: StoragePolicies, wrap: HandlerWrap = (h) => h): Promise<TNode> {
   const ctx = await testNodeContext('swiftlet-objrepl-', device, { clock: () => time.ms, ...(policies ? { policies } : {}) });
   const root = ctx.devicesRoot;
   const devicePath = join(root, device);
@@ -62,7 +65,7 @@ async function startNode(t: Teardown, device: string, policies?: StoragePolicies
     account: stub,
     objectRow: stub,
     containerRow: stub,
-    replicate: { object: createObjectReplicationHandler(ctx, { reclaimAgeS: RECLAIM }) },
+    replicate: { object: wrap(createObjectReplicationHandler(ctx, { reclaimAgeS: RECLAIM })) },
   });
   let port = 0;
   const node: TNode = {
@@ -94,18 +97,18 @@ async function startNode(t: Teardown, device: string, policies?: StoragePolicies
   return node;
 }
 
-async function cluster(t: Teardown, policies?: StoragePolicies): Promise<TNode[]> {
-  return Promise.all([0, 1, 2, 3].map((i) => startNode(t, `d${i}`, policies)));
+async function cluster(t: Teardown, policies?: StoragePolicies, wraps: Record<number, HandlerWrap> = {}): Promise<TNode[]> {
+  return Promise.all([0, 1, 2, 3].map((i) => startNode(t, `d${i}`, policies, wraps[i])));
 }
 
-/** A one-partition ring over the nodes; `primaries` are device indexes. */
-function ringOf(nodes: TNode[], primaries: number[] = [0, 1, 2]): Ring {
+/** A ring over the nodes (one partition unless `partPower` says more); `primaries` are device indexes, the same for every partition. */
+function ringOf(nodes: TNode[], primaries: number[] = [0, 1, 2], partPower = 0): Ring {
   return Ring.fromData(
     {
-      partPower: 0,
+      partPower,
       replicas: primaries.length,
       devices: nodes.map((n, i) => ({ id: i, region: 1, zone: i + 1, ip: '127.0.0.1', port: n.port, device: n.device, weight: 100, meta: '' })),
-      replica2part2dev: primaries.map((p) => Uint16Array.of(p)),
+      replica2part2dev: primaries.map((p) => new Uint16Array(1 << partPower).fill(p)),
     },
     SECRET,
   );
@@ -197,7 +200,7 @@ t.test('an object on 2 of 3 primaries reaches the third byte for byte; a second 
   for (const r of reps) {
     const again = await r.runOnce();
     t.match(counts(again), { partitions: 1, objectsPushed: 0, bytesPushed: 0, suffixesSynced: 0, failures: 0 }, 'nothing to push');
-    t.equal(counts(again).suffixesChecked, 2, 'one suffix compared with each peer');
+    t.match(counts(again), { partitionsInStep: 1, digestRequests: 3, suffixesChecked: 0 }, 'settled by one digest request to each node');
   }
   const after = await Promise.all(nodes.slice(0, 3).map(async (n) => (await stat(join(n.devicePath, 'objects', '0', HASHES_FILE))).ino));
   t.same(after, inodes, 'no node rewrote its hash cache: no suffix was rehashed');
@@ -419,6 +422,142 @@ t.test('a partition in step with its peers is compared without taking the partit
   t.teardown(() => other.kill('SIGKILL'));
   const lockPath = partitionLockPath(n0.devicePath, PART);
   writeFileSync(lockPath, JSON.stringify({ pid: other.pid, host: hostname(), token: 'another pass' }));
-  t.match((await rep.runOnce()).counts, { partitions: 1, partitionsBusy: 0, suffixesChecked: 2, objectsPushed: 0, failures: 0 });
+  t.match((await rep.runOnce()).counts, { partitions: 1, partitionsBusy: 0, partitionsInStep: 1, objectsPushed: 0, failures: 0 });
   t.equal(readFileSync(lockPath, 'utf8').includes('another pass'), true, 'the lock was never taken');
+});
+
+// ---- the batched digest check ----
+
+/** A backend client for a replicator that records every request it sends, as "METHOD path". */
+function countingBackend(t: Teardown, seen: string[]): BackendClient {
+  const agent = signingDispatcher(TEST_BACKEND_KEY, { keepAliveTimeout: 10, connect: { timeout: 1000 } });
+  t.teardown(() => agent.close());
+  const inner = backendClientOver(agent, TEST_BACKEND_KEY);
+  return {
+    dispatcher: inner.dispatcher,
+    sign: inner.sign,
+    close: inner.close,
+    request(origin, method, path, opts) {
+      seen.push(`${method} ${path}`);
+      return inner.request(origin, method, path, opts);
+    },
+  };
+}
+
+/** PUTs object `o` into partition `part` (whatever the ring says: the path decides) on each node. */
+async function putIn(nodes: TNode[], part: number, o: string, body = o): Promise<void> {
+  const ts = stamp();
+  for (const n of nodes) {
+    const r = await call('PUT', `http://127.0.0.1:${n.port}${backendPath(n.device, part, 'AUTH_a', 'c', o)}`, { 'X-Timestamp': ts.internal, 'Content-Type': 'text/plain' }, body);
+    if (r.status !== 201) throw new Error(`PUT ${o} into ${part} on ${n.device}: ${r.status}`);
+  }
+}
+
+async function filesIn(n: TNode, part: number, o: string): Promise<string[]> {
+  return (await readdir(objectLocation(n.devicePath, part, hashPath(SECRET, 'AUTH_a', 'c', o)).hashDir).catch(() => [] as string[])).sort();
+}
+
+const DIGEST_HEADERS = { 'X-Backend-Replicate': 'object' };
+const digestUrl = (n: TNode, query: string): string => `http://127.0.0.1:${n.port}${withQuery(nodePath(n.device, 'digests'), query)}`;
+
+/** Partitions 0..count-1 each holding one object on the three primaries d0, d1, d2; every node's pass run once. */
+async function inStepCluster(t: Teardown, partPower: number, count: number, wraps: Record<number, HandlerWrap> = {}) {
+  const nodes = await cluster(t, undefined, wraps);
+  const ring = ringOf(nodes, [0, 1, 2], partPower);
+  for (let p = 0; p < count; p++) await putIn(nodes.slice(0, 3), p, `o${p}`);
+  for (const n of nodes.slice(0, 3)) await replicator(t, n, () => ring).runOnce();
+  return { nodes: nodes as [TNode, TNode, TNode, TNode], ring };
+}
+
+t.test('the digests verb answers, per partition, the md5 of what a REPLICATE answers', async (t) => {
+  const nodes = await cluster(t);
+  const [n0] = nodes as [TNode, TNode, TNode, TNode];
+  await putIn([n0], 0, 'a');
+  await putIn([n0], 3, 'b');
+  const replicate = async (part: number) => JSON.parse((await call('POST', `http://127.0.0.1:${n0.port}${nodePath(n0.device, part)}`, DIGEST_HEADERS)).body.toString()) as Record<string, string>;
+  const digests = async (query: string) => {
+    const r = await call('POST', digestUrl(n0, query), DIGEST_HEADERS);
+    t.equal(r.status, 200, query);
+    return JSON.parse(r.body.toString()) as Record<string, string>;
+  };
+  const before = await digests('partitions=0,3,5');
+  t.same(before, { 0: partitionDigest(await replicate(0)), 3: partitionDigest(await replicate(3)) }, 'a missing partition is left out');
+  t.notSame(before['0'], before['3']);
+
+  // A write only invalidates its suffix: the digest must see it as a REPLICATE would.
+  await putIn([n0], 0, 'c');
+  const after = await digests('partitions=0');
+  t.notSame(after['0'], before['0'], 'hashes.invalid applied');
+  t.same(after, { 0: partitionDigest(await replicate(0)) });
+  t.same(await digests('partitions='), {}, 'no partitions, no digests');
+
+  const many = Array.from({ length: MAX_DIGEST_PARTITIONS + 1 }, (_, i) => i).join(',');
+  for (const bad of ['', 'partitions=01', 'partitions=x', 'partitions=1,,2', 'partitions=-1', `partitions=${many}`]) {
+    t.equal((await call('POST', digestUrl(n0, bad), DIGEST_HEADERS)).status, 400, `refused: ${bad.slice(0, 30)}`);
+  }
+  t.equal((await call('GET', digestUrl(n0, 'partitions=0'), DIGEST_HEADERS)).status, 405);
+  t.equal((await call('POST', `http://127.0.0.1:${n0.port}${withQuery(nodePath('nodisk', 'digests'), 'partitions=0')}`, DIGEST_HEADERS)).status, 507);
+});
+
+t.test('an idle pass over many partitions costs a few digest requests per node, no REPLICATE per partition', async (t) => {
+  const N = 24;
+  const { nodes, ring } = await inStepCluster(t, 11, N);
+  const [n0] = nodes;
+  // Partitions holding nothing (more than one batch of them) cost our node's digests only.
+  const empty = MAX_DIGEST_PARTITIONS + 10;
+  for (let p = 100; p < 100 + empty; p++) await mkdir(join(n0.devicePath, 'objects', String(p)));
+
+  const seen: string[] = [];
+  const r = await replicator(t, n0, () => ring, {}, { backend: countingBackend(t, seen) }).runOnce();
+  t.match(r.counts, { partitions: N + empty, partitionsInStep: N + empty, digestRequests: 4, digestRequestsFailed: 0, suffixesChecked: 0, objectsPushed: 0, failures: 0 });
+  t.equal(seen.length, 4, 'two batches to our node (partitions past one request), one to each peer');
+  t.ok(
+    seen.every((s) => /^POST \/d[012]\/digests\?partitions=[\d,]+$/.test(s)),
+    'digest requests only',
+  );
+  t.equal(seen.filter((s) => s.startsWith('POST /d0/')).length, 2);
+  t.same(await readdir(join(n0.devicePath, 'objects')).then((names) => names.filter((f) => f.endsWith('.lock'))), [], 'no lock file taken');
+});
+
+t.test('a partition changed on one node, or lost on another, is still found and synced', async (t) => {
+  const N = 16;
+  const { nodes, ring } = await inStepCluster(t, 4, N);
+  const [n0, n1, n2] = nodes;
+  await putIn([n1], 7, 'late');
+  await rm(join(n2.devicePath, 'objects', '12'), { recursive: true });
+
+  const seen: string[] = [];
+  const r = await replicator(t, n1, () => ring, {}, { backend: countingBackend(t, seen) }).runOnce();
+  t.match(r.counts, { partitions: N, partitionsInStep: N - 2, digestRequests: 3, digestRequestsFailed: 0, objectsPushed: 3, failures: 0 });
+  for (const n of [n0, n2]) t.equal((await filesIn(n, 7, 'late')).length, 1, `${n.device} got the new object`);
+  t.equal((await filesIn(n2, 12, 'o12')).length, 1, 'the lost partition is back');
+  t.same(
+    [...new Set(seen.filter((s) => !s.includes('/digests?')).map((s) => s.split('/')[2]))].sort(),
+    ['12', '7'],
+    'only the two partitions that differ went the per-partition way',
+  );
+  for (const n of [n0, n1, n2]) {
+    t.match((await replicator(t, n, () => ring).runOnce()).counts, { partitions: N, partitionsInStep: N, objectsPushed: 0, failures: 0 }, `${n.device}: all in step again`);
+  }
+});
+
+t.test('a peer that does not answer the digest check is compared partition by partition', async (t) => {
+  // d2 runs a node from before the check: it refuses the path, as that code did.
+  const old: HandlerWrap = (h) => async (r) => {
+    if (r.rest[0] !== 'digests') return h(r);
+    r.req.resume();
+    sendStatus(r.res, 400, 'Invalid path');
+  };
+  const N = 8;
+  const { nodes, ring } = await inStepCluster(t, 3, N, { 2: old });
+  const [n0, n1, n2] = nodes;
+  await putIn([n0], 3, 'only-here');
+  const seen: string[] = [];
+  const rep = replicator(t, n0, () => ring, {}, { backend: countingBackend(t, seen) });
+  const r = await rep.runOnce();
+  t.match(r.counts, { partitions: N, partitionsInStep: 0, digestRequests: 3, digestRequestsFailed: 1, objectsPushed: 2, failures: 0 });
+  for (const n of [n1, n2]) t.equal((await filesIn(n, 3, 'only-here')).length, 1, `${n.device} got it`);
+  const perPartition = seen.filter((s) => s.startsWith('POST /d2/') && !s.includes('/digests?')).length;
+  t.ok(perPartition >= N, `each partition asked of d2 by REPLICATE (${perPartition})`);
+  t.match((await rep.runOnce()).counts, { partitions: N, partitionsInStep: 0, digestRequestsFailed: 1, objectsPushed: 0, failures: 0 }, 'in step, found the old way');
 });
