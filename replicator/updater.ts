@@ -154,14 +154,22 @@ async function quarantinePending(devicePath: string, path: string): Promise<void
   }
 }
 
+/** How long a refused local node is given before it is asked once more. */
+const LOCAL_NODE_RETRY_MS = 1000;
+
 async function retryAccountUpdates(ctx: DaemonContext, nodeUrl: string, device: string, pass: Pass): Promise<void> {
   const path = withQuery(nodePath(...RETRY_ACCOUNT_UPDATES_PATH.split('/').slice(1)), { device });
   const url = `${nodeUrl}${path}`;
+  // The node sends one update per pending marker before it answers.
+  const ask = () => ctx.backend.request(nodeUrl, 'POST', path, { headersTimeout: ctx.config.node_timeout_ms * 10 });
   let res;
   try {
-    res = await ctx.backend.request(nodeUrl, 'POST', path, {
-      // The node sends one update per pending marker before it answers.
-      headersTimeout: ctx.config.node_timeout_ms * 10,
+    res = await ask().catch(async (err: unknown) => {
+      // A refused connection is what a node restarting, or stopping beside us (Ctrl-C reaches the
+      // whole all-in-one at once), looks like: asked again a second later before it is reported.
+      if ((err as { code?: string }).code !== 'ECONNREFUSED') throw err;
+      await new Promise((r) => setTimeout(r, LOCAL_NODE_RETRY_MS));
+      return ask();
     });
   } catch (err) {
     ctx.log.error({ err, url }, 'updater: local storage node unreachable for account updates');
