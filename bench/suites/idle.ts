@@ -14,7 +14,7 @@ import { machineAtEnd, machineInfo, machineMarkdown, resultsDir, writeResultFile
 import { Progress } from '../progress.js';
 import { fmt } from '../stats.js';
 import { isRoot, mountXfs, REPO_ROOT, startSwift, startSwiftlet, type RunningSystem } from '../systems.js';
-import type { SuiteContext, SuiteOutcome } from './objects.js';
+import { authRetry, type SuiteContext, type SuiteOutcome } from './objects.js';
 
 /**
  * `idle`: what each system's background daemons cost when nothing changes. Each all-in-one in
@@ -43,19 +43,6 @@ const SWIFT_FIRST_PASS: Record<string, string[]> = {
   'container.recon': ['replication_last', 'container_updater_sweep'],
   'account.recon': ['replication_last'],
 };
-
-async function authRetry(s: RunningSystem): Promise<Endpoint> {
-  let last: unknown;
-  for (let i = 0; i < 30; i++) {
-    try {
-      return await v1Auth(s.name, s.authUrl, s.user, s.key);
-    } catch (err) {
-      last = err;
-      await sleep(1000);
-    }
-  }
-  throw last;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -157,7 +144,7 @@ async function runSwiftlet(o: IdleOptions, plan: IdlePlanOptions, totals: PlanTo
   let sys = await startSwiftlet({ workDir, xfs: true, daemons: false, progress });
   let fill: IdleRun['fill'];
   try {
-    const ep = await authRetry(sys);
+    const ep = await authRetry(sys, 60);
     for (let k = 0; k < plan.containers; k++) await ensureContainer(ep, containerName(k));
     progress.line(`Swiftlet: writing ${plan.n} objects on their primaries (storage node's disk writer, in process)`);
     const t0 = performance.now();
@@ -287,7 +274,7 @@ async function runSwift(o: IdleOptions, planPath: string, blockPath: string, tot
   const dir = sys.dir as string;
   const children: ChildProcess[] = [];
   try {
-    const ep = await authRetry(sys);
+    const ep = await authRetry(sys, 60);
     for (let k = 0; k < 4; k++) await ensureContainer(ep, containerName(k));
     progress.line(`Swift: writing the same objects with DiskFile, ContainerBroker and AccountBroker (swift-fill-objects.py)`);
     const t0 = performance.now();

@@ -124,10 +124,10 @@ export async function objectSuite(ctx: SuiteContext): Promise<SuiteOutcome> {
   return { code: ws.some((w) => w.runs.some((r) => r.errors > 0)) ? 1 : 0, dir };
 }
 
-/** Auth with retries: a freshly started cluster may answer 503 for a moment. */
-async function authRetry(s: RunningSystem): Promise<Endpoint> {
+/** Auth with retries (`attempts` half a second apart): a freshly started cluster may answer 503 for a moment. */
+export async function authRetry(s: RunningSystem, attempts = 20): Promise<Endpoint> {
   let last: unknown;
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < attempts; i++) {
     try {
       return await v1Auth(s.name, s.authUrl, s.user, s.key);
     } catch (err) {
