@@ -34,6 +34,12 @@ export const proxySpec = {
     doc: 'tempauth users: {"account:user": {"key": "...", "roles": [".admin" | ".reseller_admin"], "storage_url"?: "..."}}. A user without .admin can only use containers whose ACLs grant it.',
   },
   max_file_size: { type: 'number', default: 5 * 1024 * 1024 * 1024 + 2, min: 1, doc: 'Largest object a single PUT may store (Swift: 5 GiB + 2).' },
+  max_containers_per_extraction: { type: 'number', default: 10_000, min: 0, doc: 'Bulk extract-archive: most containers one archive may create (Swift: max_containers_per_extraction).' },
+  max_failed_extractions: { type: 'number', default: 1_000, min: 1, doc: 'Bulk extract-archive: failed members after which the extraction stops (Swift: max_failed_extractions).' },
+  max_deletes_per_request: { type: 'number', default: 10_000, min: 1, doc: 'Bulk delete: most names one request may list (Swift: max_deletes_per_request).' },
+  max_failed_deletes: { type: 'number', default: 1_000, min: 1, doc: 'Bulk delete: failed names after which the request stops (Swift: max_failed_deletes).' },
+  bulk_yield_frequency_s: { type: 'number', default: 10, min: 0, doc: 'Bulk requests: seconds between the whitespace sent to keep a long request alive (Swift: yield_frequency).' },
+  bulk_delete_concurrency: { type: 'number', default: 2, min: 1, doc: 'Bulk delete: deletes in flight at once (Swift: delete_concurrency, at most 1000).' },
 } as const satisfies ConfigSpec;
 
 export type ProxyConfig = ConfigOf<typeof proxySpec>;

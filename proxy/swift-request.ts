@@ -8,7 +8,7 @@ export type ParsedSwiftPath =
   | { ok: false; status: number; body?: string };
 
 /** Percent-decodes to bytes (decodeURIComponent would throw on bad UTF-8 before we can answer Swift's way). */
-function percentDecode(s: string): Buffer {
+export function percentDecode(s: string): Buffer {
   const bytes: number[] = [];
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

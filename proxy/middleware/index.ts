@@ -1,5 +1,6 @@
 import type { ProxyContext } from '../context.js';
 import type { Stage } from '../pipeline.js';
+import { bulk } from './bulk/index.js';
 import { copy } from './copy.js';
 import { gatekeeper } from './gatekeeper.js';
 import { healthcheck } from './healthcheck.js';
@@ -26,6 +27,7 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'healthcheck', middleware: healthcheck() },
     { name: 'info', middleware: info(ctx.capabilities) },
     { name: 'tempauth', middleware: tempauth(ctx) },
+    { name: 'bulk', middleware: bulk(ctx) },
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
     { name: 'copy', middleware: copy(ctx) },
   ];
