@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
 import bz2 from 'unbzip2-stream';
@@ -69,11 +69,13 @@ export async function* archiveMembers(source: Readable, compression: Compression
   }
 }
 
-/** unbzip2-stream is an old-style (through) stream: wrapped into a node Readable, which pauses it when the tar reader is behind. */
+/** unbzip2-stream is an old-style (through) stream: piped into a node stream, which holds it back when the tar reader is behind. */
 function bunzip(source: Readable): Readable {
   const through = bz2();
-  const out = new Readable({ highWaterMark: 64 * 1024 }).wrap(through);
+  const out = new PassThrough({ highWaterMark: 64 * 1024 });
+  through.on('error', (e: Error) => out.destroy(e));
   source.pipe(through as unknown as NodeJS.WritableStream);
+  through.pipe(out);
   return out;
 }
 

@@ -113,7 +113,8 @@ class KeepAlive {
   /** What to send now, if anything. */
   tick(): Buffer | undefined {
     const now = this.clock();
-    if (this.last + this.frequencyS * 1000 >= now) return undefined;
+    // 0: before every step (Swift's check would almost always pass then; here it always does).
+    if (this.frequencyS > 0 && this.last + this.frequencyS * 1000 >= now) return undefined;
     this.last = now;
     const out = Buffer.from(this.toYield);
     this.toYield = ' ';
