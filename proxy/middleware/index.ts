@@ -14,12 +14,13 @@ import { tempauth } from './tempauth.js';
  * (controllers/index.ts) end it; the response comes back up. Swift's order
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
- *   gatekeeper → healthcheck → info → tempauth → router* → copy → controllers
+ *   gatekeeper → healthcheck → info → tempauth → bulk → router* → copy → controllers
  *
  * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
- * or as the system.) To come, in Swift's places: ratelimit, domain remap, cors before tempauth;
- * bulk, tempurl, formpost just before it; staticweb, container/account quotas, slo, dlo,
- * versioning, symlink after copy.
+ * or as the system.) Bulk is just before auth in Swift, whose sub-requests pass auth again; ours
+ * enter after it, so bulk follows tempauth and its sub-requests carry the request's identity.
+ * To come, in Swift's places: ratelimit, domain remap, cors before tempauth; tempurl, formpost
+ * just before it; staticweb, container/account quotas, slo, dlo, versioning, symlink after copy.
  */
 export function proxyStages(ctx: ProxyContext): Stage[] {
   return [
