@@ -206,6 +206,8 @@ t.test('extract-archive and bulk-delete with real archives', async (t) => {
     t.same(conflict.report, { 'Response Status': '400 Bad Request', 'Response Body': '', 'Number Deleted': 1, 'Number Not Found': 0, Errors: [['dest', '409 Conflict']] });
     const form = await bulkJson(a, 'POST', '?bulk-delete', Buffer.from('dest'), { 'content-type': 'application/x-www-form-urlencoded' });
     t.equal(form.report['Response Status'], '406 Not Acceptable');
+    const notUtf8 = await bulkJson(a, 'POST', '?bulk-delete', Buffer.from('/dest/%FF\n'), { 'content-type': 'text/plain' });
+    t.same(notUtf8.report.Errors, [['/dest/%FF', '412 Precondition Failed']]);
     const empty = await bulkJson(a, 'POST', '?bulk-delete', Buffer.from('\n\n'), { 'content-type': 'text/plain' });
     t.same(empty.report, { 'Response Status': '400 Bad Request', 'Response Body': 'Invalid bulk delete.', 'Number Deleted': 0, 'Number Not Found': 0, Errors: [] });
   });
@@ -240,7 +242,7 @@ t.test('extract-archive and bulk-delete with real archives', async (t) => {
 
 t.test('limits and keep-alive whitespace (yield frequency 0)', async (t) => {
   const cluster: Cluster = await startCluster({
-    proxyConfig: { max_containers_per_extraction: 2, max_failed_extractions: 2, max_deletes_per_request: 3, max_failed_deletes: 1, bulk_yield_frequency_s: 0 },
+    proxyConfig: { max_containers_per_extraction: 2, max_failed_extractions: 2, max_deletes_per_request: 3, max_failed_deletes: 1, bulk_yield_frequency_s: 0, max_file_size: 1000 },
   });
   const work = await mkdtemp(join(tmpdir(), 'bulk-limits-'));
   t.teardown(async () => {
@@ -258,6 +260,24 @@ t.test('limits and keep-alive whitespace (yield frequency 0)', async (t) => {
 
   const xml = await request(`${a.storageUrl}/c1?extract-archive=tar`, { method: 'PUT', headers: { 'x-auth-token': a.token, accept: 'application/xml' }, body: await readFile(join(work, 'four.tar')) });
   t.match(await xml.body.text(), /^<\?xml version="1\.0" encoding="UTF-8"\?>\n *\r\n\r\n<extract>\n/, 'XML: the declaration is the first keep-alive');
+
+  // A bomb of members over max_file_size: each refused unsent, and the extraction stops after max_failed_extractions.
+  const bomb: Record<string, Buffer> = {};
+  for (let i = 0; i < 5; i++) bomb[`bomb/m${i}`] = Buffer.alloc(2000 + i, 1);
+  bomb['bomb/small'] = Buffer.from('ok');
+  await tree(work, bomb);
+  await run('tar', ['-C', work, '-cf', join(work, 'bomb.tar'), 'bomb/m0', 'bomb/m1', 'bomb/m2', 'bomb/small', 'bomb/m3', 'bomb/m4']);
+  const bombed = await bulkJson(a, 'PUT', '/c1?extract-archive=tar', join(work, 'bomb.tar'));
+  t.same(bombed.report, {
+    'Response Status': '400 Bad Request',
+    'Response Body': '',
+    'Number Files Created': 0,
+    Errors: [
+      ['c1/bomb/m0', '413 Request Entity Too Large'],
+      ['c1/bomb/m1', '413 Request Entity Too Large'],
+    ],
+  });
+  t.equal((await a.req('GET', '/c1/bomb/m0')).status, 404, 'nothing of it written');
 
   const many = await bulkJson(a, 'POST', '?bulk-delete', Buffer.from('c/1\nc/2\nc/3\nc/4\n'), { 'content-type': 'text/plain' });
   t.same(many.report, { 'Response Status': '413 Request Entity Too Large', 'Response Body': 'Maximum Bulk Deletes: 3 per request', 'Number Deleted': 0, 'Number Not Found': 0, Errors: [] });
