@@ -2,6 +2,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { connect } from 'node:net';
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,6 +169,21 @@ t.test('extract-archive and bulk-delete with real archives', async (t) => {
     t.equal((await a.req('GET', '/tc/one.txt')).status, 200);
     t.equal((await a.req('GET', '/tc/two.bin')).status, 404, 'nothing half-written');
     t.equal((await text(a, '/tc')).body, 'one.txt\n');
+  });
+
+  await t.test('a client gone mid-archive: the member it was in is not stored, the proxy carries on', async (t) => {
+    const whole = await readFile(join(work, 'tr.tar'));
+    const url = new URL(`${a.storageUrl}/gone?extract-archive=tar`);
+    const sock = connect(Number(url.port), url.hostname);
+    await new Promise((resolve) => sock.once('connect', resolve));
+    sock.write(`PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nX-Auth-Token: ${a.token}\r\nContent-Length: ${whole.length}\r\n\r\n`);
+    sock.write(whole.subarray(0, 150_000));
+    // The first member is stored once the proxy got that far; then the client goes.
+    for (let i = 0; i < 200 && (await a.req('HEAD', '/gone/tc/one.txt')).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
+    t.equal((await a.req('HEAD', '/gone/tc/one.txt')).status, 200);
+    sock.destroy();
+    t.equal((await request(`${cluster.proxyUrl}/info`)).statusCode, 200, 'still serving');
+    t.equal((await a.req('HEAD', '/gone/tc/two.bin')).status, 404, 'nothing half-written');
   });
 
   await t.test('seeded fuzz: corrupted archives get Swift\'s 400 and the proxy stays up', async (t) => {

@@ -45,6 +45,10 @@ export async function* archiveMembers(source: Readable, compression: Compression
   };
   decompressed.on('error', fail);
   if (decompressed !== source) source.on('error', fail);
+  // A client gone mid-body may only close its stream: the archive ends there, broken.
+  source.on('close', () => {
+    if (!source.readableEnded) fail(new Error('the request body ended early'));
+  });
   decompressed.pipe(extract as unknown as NodeJS.WritableStream);
   try {
     for await (const entry of extract) {
