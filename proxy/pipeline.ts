@@ -60,6 +60,11 @@ export interface ProxyRequest {
   auth?: Auth;
   /** A sub-request the proxy itself makes (Swift's swift.authorize_override): every target is allowed. */
   system?: boolean;
+  /**
+   * Set by a stage that bounds a body of unknown length (the quotas: the room left): an object PUT
+   * whose chunked body brings more bytes is refused with 413 and `body`, and nothing is stored.
+   */
+  bodyLimit?: { bytes: number; body: string };
 
   /** Set by the router from the path: /v1/<account>[/<container>[/<object>]]. */
   account?: string;

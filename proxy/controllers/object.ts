@@ -140,10 +140,13 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
   }
   const { ring, part, pathFor } = target;
   const targets = withQueueTargets(ctx, objectUpdateTargets(ctx.rings, account, container, ring.primaries(part)), s.meta['x-delete-at'], account, container, sreq.object as string);
+  // A body of unknown length is bounded by what a stage allows (the quotas' room), as a known one is checked before.
+  const limit = s.contentLength === undefined ? sreq.bodyLimit : undefined;
+  const bounded = limit && limit.bytes < ctx.config.max_file_size ? { maxBytes: limit.bytes } : {};
   try {
     const outcome = await putToReplicas(
       ctx,
-      { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...target.policyHeader, ...targets(i) }), create: s.create },
+      { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...target.policyHeader, ...targets(i) }), create: s.create, ...bounded },
       s.body,
       s.contentLength,
     );
@@ -160,7 +163,7 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
   } catch (err) {
     if (!(err instanceof PutError)) throw err;
     // The rest of the body is never read: the connection closes after the answer.
-    if (err.kind === 'too-large') return respond(413, { Connection: 'close' });
+    if (err.kind === 'too-large') return respond(413, { Connection: 'close' }, 'maxBytes' in bounded ? limit?.body : undefined);
     sreq.log.info({ kind: err.kind }, 'object PUT aborted by the client');
     return respond(err.kind === 'client-timeout' ? 408 : 499, { Connection: 'close' });
   }

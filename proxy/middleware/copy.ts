@@ -12,6 +12,7 @@ import { respond, type Middleware, type ProxyResponse } from '../pipeline.js';
 import type { SwiftRequest } from '../swift-request.js';
 import { baseBackendHeaders, relay } from '../controllers/common.js';
 import { objectTarget, storeObject, writeTargetReady } from '../controllers/object.js';
+import { checkQuotas } from './quotas/index.js';
 
 /**
  * Server-side copy, as Swift's copy middleware (swift/common/middleware/copy.py): COPY with
@@ -81,6 +82,12 @@ async function handleCopy(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyR
   if (ready) {
     source.cancel();
     return respond(ready.status, {}, ready.body);
+  }
+  // The copy is a PUT of the source's length: the quotas count it (Swift's copy sends that PUT down the pipeline).
+  const overQuota = await checkQuotas(ctx, sreq, { account: sreq.account, container, object }, source.length);
+  if (overQuota) {
+    source.cancel();
+    return overQuota;
   }
   const nameBad = checkObjectName(object);
   const metaBad = nameBad ?? checkMetadata(sreq.headers, 'object');
