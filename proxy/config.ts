@@ -33,6 +33,9 @@ export const proxySpec = {
     },
     doc: 'tempauth users: {"account:user": {"key": "...", "roles": [".admin" | ".reseller_admin"], "storage_url"?: "..."}}. A user without .admin can only use containers whose ACLs grant it.',
   },
+  cors_allow_origin: { type: 'string', default: '', doc: 'Origins (comma-separated full URLs: http://foo.bar:1234,https://foo.bar) allowed for CORS requests to every container, besides what a container sets (Swift: cors_allow_origin).' },
+  strict_cors_mode: { type: 'boolean', default: true, doc: 'Give CORS headers only to an allowed Origin (false: to any Origin on actual requests; preflights are always checked). Shown in /info as swift.strict_cors_mode.' },
+  cors_expose_headers: { type: 'string', default: '', doc: 'Headers (comma-separated) exposed to CORS requests through Access-Control-Expose-Headers, besides the defaults and what a container sets.' },
   max_file_size: { type: 'number', default: 5 * 1024 * 1024 * 1024 + 2, min: 1, doc: 'Largest object a single PUT may store (Swift: 5 GiB + 2).' },
 } as const satisfies ConfigSpec;
 
