@@ -7,6 +7,7 @@ import { healthcheck } from './healthcheck.js';
 import { info } from './info.js';
 import { accountQuotas, containerQuotas } from './quotas/index.js';
 import { router } from './router.js';
+import { staticweb } from './staticweb/index.js';
 import { tempauth } from './tempauth.js';
 
 /**
@@ -15,12 +16,12 @@ import { tempauth } from './tempauth.js';
  * (controllers/index.ts) end it; the response comes back up. Swift's order
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
- *   gatekeeper → healthcheck → info → tempauth → router* → cors → copy → container_quotas →
- *   account_quotas → controllers
+ *   gatekeeper → healthcheck → info → tempauth → router* → cors → staticweb → copy →
+ *   container_quotas → account_quotas → controllers
  *
  * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
  * or as the system.) To come, in Swift's places: ratelimit, domain remap before tempauth;
- * bulk, tempurl, formpost just before it; staticweb, slo, dlo,
+ * bulk, tempurl, formpost just before it; slo, dlo,
  * versioning, symlink after copy.
  */
 export function proxyStages(ctx: ProxyContext): Stage[] {
@@ -31,6 +32,7 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'tempauth', middleware: tempauth(ctx) },
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
     { name: 'cors', middleware: cors(ctx) },
+    { name: 'staticweb', middleware: staticweb(ctx) },
     { name: 'copy', middleware: copy(ctx) },
     { name: 'container_quotas', middleware: containerQuotas(ctx) },
     { name: 'account_quotas', middleware: accountQuotas(ctx) },
