@@ -36,6 +36,11 @@ export const proxySpec = {
   cors_allow_origin: { type: 'string', default: '', doc: 'Origins (comma-separated full URLs: http://foo.bar:1234,https://foo.bar) allowed for CORS requests to every container, besides what a container sets (Swift: cors_allow_origin).' },
   strict_cors_mode: { type: 'boolean', default: true, doc: 'Give CORS headers only to an allowed Origin (false: to any Origin on actual requests; preflights are always checked). Shown in /info as swift.strict_cors_mode.' },
   cors_expose_headers: { type: 'string', default: '', doc: 'Headers (comma-separated) exposed to CORS requests through Access-Control-Expose-Headers, besides the defaults and what a container sets.' },
+  storage_domain: { type: 'string', default: '', doc: 'Domain remap: host name suffixes (comma-separated) under which container.AUTH-account.<domain> means /v1/AUTH_account/container (Swift: storage_domain). Empty: off.' },
+  path_root: { type: 'string', default: 'v1', doc: 'Domain remap: the path root a remapped path gets.' },
+  domain_remap_reseller_prefixes: { type: 'string', default: 'AUTH', doc: 'Domain remap: account prefixes (comma-separated) a host name may carry (AUTH-test means AUTH_test); Swift: reseller_prefixes.' },
+  default_reseller_prefix: { type: 'string', default: '', doc: 'Domain remap: the prefix given to an account named without one of domain_remap_reseller_prefixes (empty: such hosts are not remapped).' },
+  mangle_client_paths: { type: 'boolean', default: false, doc: 'Domain remap: drop a leading /<path_root> the client put in the path itself.' },
   max_file_size: { type: 'number', default: 5 * 1024 * 1024 * 1024 + 2, min: 1, doc: 'Largest object a single PUT may store (Swift: 5 GiB + 2).' },
 } as const satisfies ConfigSpec;
 

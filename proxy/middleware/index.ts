@@ -1,6 +1,7 @@
 import type { ProxyContext } from '../context.js';
 import type { Stage } from '../pipeline.js';
 import { copy } from './copy.js';
+import { domainRemap } from './domain-remap.js';
 import { cors } from './cors/index.js';
 import { gatekeeper } from './gatekeeper.js';
 import { healthcheck } from './healthcheck.js';
@@ -16,11 +17,11 @@ import { tempauth } from './tempauth.js';
  * (controllers/index.ts) end it; the response comes back up. Swift's order
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
- *   gatekeeper → healthcheck → info → tempauth → router* → cors → staticweb → copy →
+ *   gatekeeper → healthcheck → info → domain_remap → tempauth → router* → cors → staticweb → copy →
  *   container_quotas → account_quotas → controllers
  *
  * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
- * or as the system.) To come, in Swift's places: ratelimit, domain remap before tempauth;
+ * or as the system.) To come, in Swift's places: ratelimit before domain_remap;
  * bulk, tempurl, formpost just before it; slo, dlo,
  * versioning, symlink after copy.
  */
@@ -29,6 +30,7 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'gatekeeper', middleware: gatekeeper() },
     { name: 'healthcheck', middleware: healthcheck() },
     { name: 'info', middleware: info(ctx.capabilities) },
+    { name: 'domain_remap', middleware: domainRemap(ctx.config, ctx.capabilities) },
     { name: 'tempauth', middleware: tempauth(ctx) },
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
     { name: 'cors', middleware: cors(ctx) },
