@@ -33,6 +33,17 @@ export const proxySpec = {
     },
     doc: 'tempauth users: {"account:user": {"key": "...", "roles": [".admin" | ".reseller_admin"], "storage_url"?: "..."}}. A user without .admin can only use containers whose ACLs grant it.',
   },
+  symloop_max: { type: 'number', default: 2, min: 1, doc: 'How many symlinks a GET or HEAD follows in a chain before answering 409 (Swift: symloop_max).' },
+  allow_versioned_writes: {
+    type: 'boolean',
+    default: true,
+    doc: 'Legacy versioning: containers with X-Versions-Location (stack mode) or X-History-Location (history mode) keep the old versions of their objects (Swift: allow_versioned_writes).',
+  },
+  allow_object_versioning: {
+    type: 'boolean',
+    default: true,
+    doc: 'Object versioning: a container with X-Versions-Enabled: true keeps every version of its objects in a hidden container (Swift: allow_object_versioning).',
+  },
   max_file_size: { type: 'number', default: 5 * 1024 * 1024 * 1024 + 2, min: 1, doc: 'Largest object a single PUT may store (Swift: 5 GiB + 2).' },
 } as const satisfies ConfigSpec;
 

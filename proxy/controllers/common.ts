@@ -29,8 +29,10 @@ export function forwardedMetadata(headers: Record<string, string>, target: 'acco
   const out: Record<string, string> = {};
   const metaPrefix = `x-${target}-meta-`;
   const removePrefix = `x-remove-${target}-meta-`;
+  // Sysmeta reaches a controller only from a middleware (the gatekeeper strips the client's).
+  const sysmetaPrefix = `x-${target}-sysmeta-`;
   for (const [k, v] of Object.entries(headers)) {
-    if (k.startsWith(metaPrefix)) out[k] = v;
+    if (k.startsWith(metaPrefix) || k.startsWith(sysmetaPrefix)) out[k] = v;
     else if (k.startsWith(removePrefix)) out[metaPrefix + k.slice(removePrefix.length)] = '';
   }
   if (target === 'container') {

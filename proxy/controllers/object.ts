@@ -187,7 +187,13 @@ async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyR
     sreq.container as string,
     sreq.object as string,
   );
-  return answerWrite(sreq, await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta, ...target.policyHeader }, targets));
+  const result = await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta, ...target.policyHeader }, targets);
+  const answer = answerWrite(sreq, result);
+  // The object's sysmeta, as the nodes return it, tells the symlink stage it was a symlink.
+  if (result.status === 202 && result.chosen) {
+    for (const [k, v] of Object.entries(result.chosen.headers)) if (k.toLowerCase().startsWith('x-object-sysmeta-')) answer.headers[k] = v;
+  }
+  return answer;
 }
 
 /**

@@ -58,7 +58,10 @@ export interface Cluster {
 function spawnService(args: string[], extraEnv: Record<string, string> = {}): { proc: ChildProcess; port: Promise<number> } {
   const proc = spawn(process.execPath, [SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv } });
   let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (process.env.SWIFTLET_TEST_VERBOSE) process.stderr.write(d);
+  });
   const port = new Promise<number>((resolvePort, rejectPort) => {
     const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
     rl.on('line', (line) => {
