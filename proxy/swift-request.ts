@@ -57,7 +57,8 @@ export function parseSwiftPath(rawPath: string): ParsedSwiftPath {
   } catch {
     return { ok: false, status: 412, body: 'Invalid UTF8 or contains NULL' };
   }
-  if (path.includes('\u0000')) return { ok: false, status: 412, body: 'Invalid UTF8 or contains NULL' };
+  // NUL, and the reserved character that stands for it (constraints.ts RESERVED), are not a client's.
+  if (path.includes('\u0000') || path.includes('\u{10FFFF}')) return { ok: false, status: 412, body: 'Invalid UTF8 or contains NULL' };
   const [first, version, account, container, object] = splitN(path, 4);
   if (first !== '' || !version) return { ok: false, status: 404 };
   if (account && !API_VERSIONS.has(version)) return { ok: false, status: 400 };
