@@ -7,6 +7,7 @@ import { info } from './info.js';
 import { router } from './router.js';
 import { symlink } from './symlink/index.js';
 import { objectVersioning } from './versioning/index.js';
+import { versionedWrites } from './versioning/legacy.js';
 import { tempauth } from './tempauth.js';
 
 /**
@@ -15,7 +16,8 @@ import { tempauth } from './tempauth.js';
  * (controllers/index.ts) end it; the response comes back up. Swift's order
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
- *   gatekeeper → healthcheck → info → tempauth → router* → copy → versioning → symlink → controllers
+ *   gatekeeper → healthcheck → info → tempauth → router* → copy → versioning → versioned_writes → symlink →
+ *   controllers
  *
  * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
  * or as the system.) To come, in Swift's places: ratelimit, domain remap, cors before tempauth;
@@ -31,6 +33,7 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
     { name: 'copy', middleware: copy(ctx) },
     { name: 'versioning', middleware: objectVersioning(ctx) },
+    { name: 'versioned_writes', middleware: versionedWrites(ctx) },
     { name: 'symlink', middleware: symlink(ctx) },
   ];
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { encodeSegment } from '../../common/backend-path.js';
+import { checkObjectCreation } from '../constraints.js';
 import type { Handler, Pipeline, ProxyRequest, ProxyResponse } from '../pipeline.js';
 
 /** Where a routed sub-request goes, by name (not by path): what a middleware after the router needs. */
@@ -82,4 +83,12 @@ export function header(res: ProxyResponse, name: string): string | undefined {
   if (direct !== undefined) return direct;
   for (const [k, v] of Object.entries(res.headers)) if (k.toLowerCase() === name) return v;
   return undefined;
+}
+
+/**
+ * Whether the object controller will refuse this PUT before asking any node (length, name,
+ * metadata): a stage that would look its container up first lets it through untouched instead.
+ */
+export function putRefusedUpFront(req: ProxyRequest, maxFileSize: number): boolean {
+  return req.method === 'PUT' && !req.headers['x-copy-from'] && checkObjectCreation(req.headers, req.object ?? '', maxFileSize) !== undefined;
 }

@@ -1,14 +1,15 @@
 import { Readable, Transform } from 'node:stream';
 import { authorizeTarget } from '../../authz.js';
-import { checkObjectCreation, LIMITS, RESERVED } from '../../constraints.js';
+import { LIMITS, RESERVED } from '../../constraints.js';
 import type { ProxyContext } from '../../context.js';
 import { accountExists, containerInfo } from '../../controllers/common.js';
 import type { SwiftRequest } from '../../swift-request.js';
 import { pyQuote } from '../../copy-headers.js';
 import { respond, type Handler, type Middleware, type Pipeline, type ProxyRequest, type ProxyResponse } from '../../pipeline.js';
-import { callRouted, discard, header, readAll, routed } from '../subrequest.js';
+import { callRouted, discard, header, putRefusedUpFront, readAll, routed } from '../subrequest.js';
 import { overrideEtag, SYSMETA as LINK, unquote } from '../symlink/target.js';
 import { currentListing, versionsListing, type Item } from './listing.js';
+import { SYSMETA_LOCATION } from './legacy.js';
 import {
   DELETE_MARKER_CONTENT_TYPE,
   parseVersionId,
@@ -33,6 +34,7 @@ import { Timestamp } from '../../../common/timestamp.js';
  * This HTTP surface is the versioning core the S3 API maps onto (docs/ARCHITECTURE.md).
  */
 export function objectVersioning(ctx: ProxyContext): Middleware {
+  if (!ctx.config.allow_object_versioning) return (next) => next;
   ctx.capabilities.register('object_versioning', {});
   return (next, pipeline) => async (req) => {
     if (req.account === undefined || req.system) return next(req);
@@ -103,7 +105,7 @@ class Versioning {
     const account = req.account as string;
     const container = req.container as string;
     const info = await containerInfo(this.ctx, req, account, container);
-    if (info.headers['X-Versions-Location'] || info.headers['X-History-Location'] || infoHeader(info.headers, 'x-versions-location') || infoHeader(info.headers, 'x-history-location')) {
+    if (infoHeader(info.headers, 'x-versions-location') || infoHeader(info.headers, 'x-history-location') || infoHeader(info.headers, SYSMETA_LOCATION)) {
       req.body.resume();
       return plain(400, 'Cannot enable object versioning on a container that is already using the legacy versioned writes feature.');
     }
@@ -217,7 +219,7 @@ class Versioning {
     const account = req.account as string;
     const container = req.container as string;
     // What the controllers would refuse before touching a node is refused without the lookup.
-    if (req.method === 'PUT' && !req.headers['x-copy-from'] && checkObjectCreation(req.headers, req.object as string, this.ctx.config.max_file_size)) return this.next(req);
+    if (putRefusedUpFront(req, this.ctx.config.max_file_size)) return this.next(req);
     const allowed = await authorizeTarget(req, req.method, account, container, req.object);
     if (allowed !== 'allow') return this.next(req);
     const info = await containerInfo(this.ctx, req, account, container);
