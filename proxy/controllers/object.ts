@@ -1,4 +1,5 @@
 import { abortBody } from '../../common/http-client.js';
+import { H } from '../../common/headers.js';
 import { parseEtagList } from '../../common/conditional.js';
 import type { Readable } from 'node:stream';
 import type { Timestamp } from '../../common/timestamp.js';
@@ -18,7 +19,7 @@ import { answerWrite, baseBackendHeaders, containerInfo, forwardedMetadata, rela
 import { objectPolicy } from '../storage-policy.js';
 import { POLICY_INDEX_HEADER } from '../../common/storage-policy.js';
 
-const READ_HEADERS = ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
+const READ_HEADERS = ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', H.ignoreRangeIfMetadata];
 
 /** Swift's object controller: GET/HEAD with failover, PUT fan-out, POST, DELETE (copies: copy.ts). */
 export async function handleObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {

@@ -30,6 +30,14 @@ t.test('symlinks', async (t) => {
     t.equal(get.status, 200);
     t.equal(text(get), 'hello');
     t.equal(get.headers['content-location'], `/v1/${account}/d/target`);
+    // Range and If-* apply to the target, not to the zero-byte link.
+    const ranged = await a.req('GET', '/c/link', { headers: { range: 'bytes=1-3' } });
+    t.equal(ranged.status, 206);
+    t.equal(text(ranged), 'ell');
+    const etag = (await a.req('HEAD', '/d/target')).headers['etag'] as string;
+    t.equal((await a.req('GET', '/c/link', { headers: { 'if-match': etag } })).status, 200);
+    t.equal((await a.req('GET', '/c/link', { headers: { 'if-match': 'nope' } })).status, 412);
+    t.equal((await a.req('GET', '/c/link', { headers: { 'if-none-match': etag } })).status, 304);
     const head = await a.req('HEAD', '/c/link');
     t.equal(head.headers['content-length'], '5');
     const link = await a.req('GET', '/c/link?symlink=get');

@@ -1,3 +1,4 @@
+import { H } from '../../../common/headers.js';
 import type { ProxyContext } from '../../context.js';
 import { respond, type Handler, type Middleware, type Pipeline, type ProxyRequest, type ProxyResponse } from '../../pipeline.js';
 import { discard, header, routed } from '../subrequest.js';
@@ -54,6 +55,8 @@ class SymlinkRequest {
   }
 
   async follow(req: ProxyRequest): Promise<ProxyResponse> {
+    // A link is read whole: Range and If-* apply to its target (update_ignore_range_header).
+    req.headers[H.ignoreRangeIfMetadata] = SYSMETA.target;
     try {
       return await this.recurse(req, req, undefined, true);
     } catch (e) {
