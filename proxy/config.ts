@@ -45,6 +45,10 @@ export const proxySpec = {
     doc: 'Object versioning: a container with X-Versions-Enabled: true keeps every version of its objects in a hidden container (Swift: allow_object_versioning).',
   },
   max_file_size: { type: 'number', default: 5 * 1024 * 1024 * 1024 + 2, min: 1, doc: 'Largest object a single PUT may store (Swift: 5 GiB + 2).' },
+  slo_max_manifest_segments: { type: 'number', default: 1000, min: 1, doc: 'Most object-backed segments a static large object manifest may list (Swift slo max_manifest_segments).' },
+  slo_max_manifest_size: { type: 'number', default: 8 * 1024 * 1024, min: 1, doc: 'Largest body of a manifest PUT, in bytes (Swift slo max_manifest_size).' },
+  slo_yield_frequency_s: { type: 'number', default: 10, min: 1, doc: 'With ?heartbeat=on, how often a manifest PUT sends a space while it checks segments (Swift slo yield_frequency).' },
+  lo_max_get_time_s: { type: 'number', default: 86_400, min: 1, doc: 'Longest a GET of a large object (SLO or DLO) may stream before it is cut (Swift max_get_time).' },
 } as const satisfies ConfigSpec;
 
 export type ProxyConfig = ConfigOf<typeof proxySpec>;

@@ -42,9 +42,11 @@ export function forwardedMetadata(headers: Record<string, string>, target: 'acco
     }
   }
   if (target === 'object') {
-    for (const k of ['content-type', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires', 'x-delete-at', 'x-object-manifest']) {
+    for (const k of ['content-type', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires', 'x-delete-at', 'x-object-manifest', 'x-static-large-object']) {
       if (headers[k] !== undefined) out[k] = headers[k] as string;
     }
+    // Object sysmeta comes only from middleware (the gatekeeper strips a client's): SLO's size and ETag.
+    for (const [k, v] of Object.entries(headers)) if (k.startsWith('x-object-sysmeta-')) out[k] = v;
   }
   return out;
 }

@@ -17,6 +17,7 @@ import type { ContainerInfo } from '../info-cache.js';
 import { deleteAtUpdateTargets, objectUpdateTargets } from '../../ring-builder/update-targets.js';
 import { answerWrite, baseBackendHeaders, containerInfo, forwardedMetadata, relay } from './common.js';
 import { objectPolicy } from '../storage-policy.js';
+import { cleanContentType } from '../large-object/manifest.js';
 import { POLICY_INDEX_HEADER } from '../../common/storage-policy.js';
 
 const READ_HEADERS = ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', H.ignoreRangeIfMetadata];
@@ -69,7 +70,11 @@ async function getObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyRe
     ? await readNewest(ctx, ring, part, sreq.method, pathFor, headers)
     : await readFromNodes(ctx, ring, part, sreq.method, pathFor, headers, { keepBody: true });
   if (!response) return respond(status);
-  return relay(sreq, response);
+  const res = relay(sreq, response);
+  // An SLO manifest's content type carries its size for the listing (";swift_bytes=N"): never shown (Swift's clean_content_type).
+  const ct = res.headers['content-type'];
+  if (ct !== undefined) res.headers['content-type'] = cleanContentType(ct);
+  return res;
 }
 
 async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {

@@ -319,3 +319,8 @@ function isoMicros(httpDate: string | undefined): string {
   const d = Number.isFinite(ms) ? new Date(ms) : new Date(0);
   return `${d.toISOString().slice(0, 19)}.000000`;
 }
+
+/** A content type without the `;swift_bytes=N` an SLO manifest's carries for listings (Swift's clean_content_type). */
+export function cleanContentType(ct: string): string {
+  return ct.replace(/;\s*swift_bytes=[^;]*$/, '');
+}

@@ -72,8 +72,8 @@ export interface ListedSegment {
 /**
  * The pieces of one listing page of a DLO's segments holding bytes `first..last` (inclusive,
  * relative to this page's first byte). `rest` says where the range stands after the page, for
- * the next page: negative `last` means nothing more is wanted. DLO pieces carry no ETag or size
- * to check (Swift: a DLO only cares that names match the prefix).
+ * the next page: negative `last` means nothing more is wanted. DLO pieces carry no ETag to check
+ * (Swift: a DLO only cares that names match the prefix); their size is the listing's.
  */
 export function mapDloPage(
   page: readonly ListedSegment[],
@@ -92,7 +92,7 @@ export function mapDloPage(
       l -= seg.bytes;
       continue;
     }
-    pieces.push({ kind: 'object', name: `/${container}/${seg.name}`, etag: '', size: -1, first: Math.max(0, f), last: Math.min(seg.bytes - 1, l) });
+    pieces.push({ kind: 'object', name: `/${container}/${seg.name}`, etag: '', size: seg.bytes, first: Math.max(0, f), last: Math.min(seg.bytes - 1, l) });
     f -= seg.bytes;
     l -= seg.bytes;
   }

@@ -29,8 +29,8 @@ export interface SegmentSource {
 export type ReadPiece = (Extract<Piece, { kind: 'object' }> & { verify: boolean }) | Extract<Piece, { kind: 'data' }>;
 
 export interface StreamOptions {
-  /** The bytes the client was promised: more or fewer is an error (the connection is cut). */
-  length: number;
+  /** The bytes the client was promised: more or fewer is an error (the connection is cut). Undefined: not known. */
+  length: number | undefined;
   /** For messages: the large object's path. */
   name: string;
   /** Swift's max_get_time: a GET that takes longer is cut. */
@@ -95,7 +95,7 @@ interface OpenedPiece {
 
 async function openPiece(source: SegmentSource, p: ReadPiece): Promise<OpenedPiece> {
   if (p.kind === 'data') return { name: 'data segment', chunks: once(p.bytes), close: () => undefined };
-  const whole = p.first === 0 && (p.last === p.size - 1 || p.size < 0);
+  const whole = p.first === 0 && p.last === p.size - 1;
   const res = await source.fetch(p.name, whole ? undefined : [p.first, p.last]);
   if (res.status < 200 || res.status >= 300) {
     dropBody(res.body);
@@ -114,7 +114,7 @@ async function openPiece(source: SegmentSource, p: ReadPiece): Promise<OpenedPie
 }
 
 async function* body(source: SegmentSource, first: OpenedPiece | undefined, pieces: AsyncIterator<ReadPiece>, opts: StreamOptions, started: number): AsyncGenerator<Buffer> {
-  let left = opts.length;
+  let left = opts.length ?? Number.POSITIVE_INFINITY;
   let current = first;
   try {
     while (current) {
@@ -140,7 +140,7 @@ async function* body(source: SegmentSource, first: OpenedPiece | undefined, piec
       const next = await pieces.next();
       if (!next.done) current = await openPiece(source, next.value);
     }
-    if (left > 0) throw segmentError(`Expected another ${left} bytes for ${opts.name}; closing connection`);
+    if (left > 0 && opts.length !== undefined) throw segmentError(`Expected another ${left} bytes for ${opts.name}; closing connection`);
   } finally {
     current?.close();
     await pieces.return?.();

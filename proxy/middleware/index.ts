@@ -1,6 +1,8 @@
 import type { ProxyContext } from '../context.js';
 import type { Stage } from '../pipeline.js';
 import { copy } from './copy.js';
+import { dlo } from './large-object/dlo.js';
+import { slo } from './large-object/slo.js';
 import { gatekeeper } from './gatekeeper.js';
 import { healthcheck } from './healthcheck.js';
 import { info } from './info.js';
@@ -16,13 +18,13 @@ import { tempauth } from './tempauth.js';
  * (controllers/index.ts) end it; the response comes back up. Swift's order
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
- *   gatekeeper → healthcheck → info → tempauth → router* → copy → versioning → versioned_writes → symlink →
- *   controllers
+ *   gatekeeper → healthcheck → info → tempauth → router* → copy → slo → dlo → versioning →
+ *   versioned_writes → symlink → controllers
  *
  * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
  * or as the system.) To come, in Swift's places: ratelimit, domain remap, cors before tempauth;
- * bulk, tempurl, formpost just before it; staticweb, container/account quotas, slo, dlo,
- * versioning, symlink after copy.
+ * bulk, tempurl, formpost just before it; staticweb, container/account quotas after
+ * copy (before slo); versioning, symlink after dlo.
  */
 export function proxyStages(ctx: ProxyContext): Stage[] {
   return [
@@ -32,6 +34,8 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'tempauth', middleware: tempauth(ctx) },
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
     { name: 'copy', middleware: copy(ctx) },
+    { name: 'slo', middleware: slo(ctx) },
+    { name: 'dlo', middleware: dlo(ctx) },
     { name: 'versioning', middleware: objectVersioning(ctx) },
     { name: 'versioned_writes', middleware: versionedWrites(ctx) },
     { name: 'symlink', middleware: symlink(ctx) },

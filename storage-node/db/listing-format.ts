@@ -141,6 +141,7 @@ export function renderObjectListing(items: Array<ListingItem<ObjectRow>>, format
       if (f.symlinkEtag !== undefined) out += `,"symlink_etag":${jsonString(f.symlinkEtag)}`;
       if (f.symlinkBytes !== undefined && Number.isFinite(f.symlinkBytes)) out += `,"symlink_bytes":${f.symlinkBytes}`;
       if (f.symlinkPath !== undefined) out += `,"symlink_path":${jsonString(f.symlinkPath)}`;
+      if (f.sloEtag !== undefined) out += `,"slo_etag":${jsonString(`"${f.sloEtag}"`)}`;
       out += '}';
     }
     return `${out}]`;

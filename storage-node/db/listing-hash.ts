@@ -3,8 +3,8 @@
  * `<etag>; symlink_target=c/o; symlink_target_account=a; symlink_target_etag=e;
  * symlink_target_bytes=n`), as Swift's symlink middleware turns it into listing fields
  * (SymlinkContainerContext._extract_symlink_path_json): the symlink_* parameters become
- * `symlink_path` ("/v1/<account>/<target>"), `symlink_etag` and `symlink_bytes`; any other
- * parameter stays in the hash. Pure.
+ * `symlink_path` ("/v1/<account>/<target>"), `symlink_etag` and `symlink_bytes`, and SLO's
+ * `slo_etag` its own field (slo.py's listing rewrite); any other parameter stays in the hash. Pure.
  */
 export interface HashFields {
   /** The hash as listed: the etag and any parameter that is not a symlink's. */
@@ -12,6 +12,8 @@ export interface HashFields {
   symlinkPath?: string;
   symlinkEtag?: string;
   symlinkBytes?: number;
+  /** An SLO manifest's etag (`slo_etag`), listed quoted as Swift's slo middleware does. */
+  sloEtag?: string;
 }
 
 /** Python's cgi/utils parse_header: "value; k=v; k2="v2"" into the value and its parameters in order. */
@@ -41,6 +43,7 @@ export function hashFields(etag: string, account: string): HashFields {
     else if (k === 'symlink_target_account') targetAccount = v;
     else if (k === 'symlink_target_etag') out.symlinkEtag = v;
     else if (k === 'symlink_target_bytes') out.symlinkBytes = Number(v);
+    else if (k === 'slo_etag') out.sloEtag = v;
     else hash += `; ${k}=${v}`;
   }
   out.hash = hash;

@@ -30,7 +30,9 @@ export async function handlePost(o: ObjectRequest): Promise<void> {
   const meta: ObjectMetadata = { ...persistedFromPost(h), [M.name]: o.name, [M.timestamp]: ts.internal };
   const contentType = header(h, 'content-type');
   if (contentType) {
-    meta[M.contentType] = contentType;
+    // An SLO manifest keeps its size for the listing on a new content type (Swift's object server does).
+    const swiftBytes = /;\s*swift_bytes=[^;]*$/.exec(obj.dataMetadata[M.contentType] ?? '');
+    meta[M.contentType] = swiftBytes && !contentType.includes('swift_bytes=') ? `${contentType}${swiftBytes[0]}` : contentType;
     meta[M.contentTypeTimestamp] = ts.internal;
   } else if (obj.metadata[M.contentTypeTimestamp] !== undefined) {
     // An earlier POST changed the content type: carry it forward, this .meta replaces that one.
