@@ -84,7 +84,7 @@ export function writeResponse(reply: FastifyReply, res: ProxyResponse): FastifyR
 /** An async iterable body as a Readable (fastify pipes streams); the rest as they are. */
 function nodeBody(b: Body | undefined): string | Buffer | Readable | undefined {
   if (b === undefined || typeof b === 'string' || Buffer.isBuffer(b) || typeof (b as Readable).pipe === 'function') return b as string | Buffer | Readable | undefined;
-  return Readable.from(b as AsyncIterable<Buffer>, { objectMode: false });
+  return Readable.from(b as AsyncIterable<Buffer>, { objectMode: false, highWaterMark: 1024 * 1024 });
 }
 
 /**

@@ -36,6 +36,8 @@ export interface Cluster {
   dir: string;
   proxyUrl: string;
   authUrl: string;
+  /** The proxy's process id (to read its memory in /proc). */
+  proxyPid: number;
   nodes: NodeProc[];
   secret: { swift_hash_path_prefix: string; swift_hash_path_suffix: string };
   /** Signs requests made straight to the storage nodes with the cluster's backend key. */
@@ -168,6 +170,7 @@ export async function startCluster(
     dir,
     proxyUrl,
     authUrl: `${proxyUrl}/auth/v1.0`,
+    proxyPid: proxy.proc.pid as number,
     nodes,
     secret,
     backendDispatcher: signingDispatcher(backendKeyFrom(secret)),
