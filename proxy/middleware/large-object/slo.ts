@@ -43,6 +43,11 @@ import { accountPrefix, largeObjectResponse, subrequestSource } from './response
 const SYSMETA_ETAG = 'x-object-sysmeta-slo-etag';
 const SYSMETA_SIZE = 'x-object-sysmeta-slo-size';
 const OVERRIDE_ETAG = 'x-object-sysmeta-container-update-override-etag';
+/** swob's RESPONSE_REASONS, joined as a heartbeat report's "Response Body" for an error without one. */
+const REASONS = {
+  400: 'Bad Request\nThe server could not comply with the request since it is either malformed or otherwise incorrect.',
+  422: 'Unprocessable Entity\nUnable to process the contained instructions',
+} as const;
 /** Swift's default concurrency for HEADs on PUT and DELETEs. */
 const CONCURRENCY = 2;
 /** A stored manifest is at most this big (inline data and names make it larger than the PUT). */
@@ -189,12 +194,15 @@ async function putManifest(ctx: ProxyContext, next: Handler, pipeline: Pipeline,
       stored[s.index] = r.stored;
       total += r.length;
     }
-    if (problems.length > 0) return { status: 400, headers: { 'content-type': format }, report: reportBody(format, heartbeat ? { 'Response Status': statusLine(400), 'Response Body': '' } : {}, problems, 'upload'), fields: {} };
+    if (problems.length > 0) {
+      const fields: Record<string, string> = heartbeat ? { 'Response Status': statusLine(400), 'Response Body': REASONS[400] } : {};
+      return { status: 400, headers: { 'content-type': format }, report: reportBody(format, fields, problems, 'upload'), fields: {} };
+    }
     const segments = stored as StoredSegment[];
     const etag = sloEtag(segments);
     const clientEtag = req.headers['etag'];
     if (clientEtag !== undefined && clientEtag !== '' && normalizeEtag(clientEtag) !== etag) {
-      return { status: 422, headers: {}, report: heartbeat ? reportBody(format, { 'Response Status': statusLine(422), 'Response Body': 'Unprocessable Entity' }, [], 'upload') : '', fields: {} };
+      return { status: 422, headers: {}, report: heartbeat ? reportBody(format, { 'Response Status': statusLine(422), 'Response Body': REASONS[422] }, [], 'upload') : '', fields: {} };
     }
     const json = Buffer.from(storedManifestBody(segments));
     const md5 = createHash('md5').update(json).digest('hex');
