@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { SeededRandom } from '../../common/random.js';
@@ -174,6 +175,13 @@ t.test('large objects with the swift CLI and raw requests', { skip: !existsSync(
     const many = await call('PUT', '/bad/m?multipart-manifest=put', {}, JSON.stringify(Array.from({ length: 1001 }, () => ({ path: '/bad/s1' }))));
     t.equal(many.status, 413);
     t.equal(many.text, 'Number of object-backed segments must be <= 1000');
+    const huge = Buffer.alloc(8 * 1024 * 1024 + 1, 0x20);
+    const tooBig = await call('PUT', '/bad/m?multipart-manifest=put', {}, huge);
+    t.equal(tooBig.status, 413);
+    t.equal(tooBig.text, 'Manifest File > 8388608 bytes');
+    const chunked = await request(`${storageUrl}/bad/m?multipart-manifest=put`, { method: 'PUT', headers: { 'x-auth-token': token }, body: Readable.from([huge]) });
+    t.equal(chunked.statusCode, 400, 'a chunked manifest is read up to the limit only');
+    t.equal(await chunked.body.text(), 'Manifest must be valid JSON.\n');
     t.equal((await call('PUT', '/bad/m', { 'x-static-large-object': 'true' }, '[]')).status, 400, 'the reserved header');
     t.equal((await call('GET', '/bad/m')).status, 404, 'nothing half-written is visible');
 

@@ -44,6 +44,9 @@ async function* generated(): AsyncGenerator<Buffer> {
   }
 }
 
+// 24 GiB of disk writes and 12 GiB of reads: longer than the runner's 10 minutes on a loaded machine.
+t.setTimeout(45 * 60_000);
+
 t.test(`a ${SIZE / MiB} MiB object through swift upload -S, as an SLO and as a DLO, with bounded memory`, { skip: !existsSync(SWIFT) ? 'python3-swiftclient not installed' : false }, async (t) => {
   const cluster = await startCluster();
   const work = await mkdtemp(join(tmpdir(), 'lo-big-'));

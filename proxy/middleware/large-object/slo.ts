@@ -155,9 +155,9 @@ async function putManifest(ctx: ProxyContext, next: Handler, pipeline: Pipeline,
     req.body.resume();
     return respond(413, { Connection: 'close' }, `Manifest File > ${max} bytes`);
   }
-  const raw = await readSmallBody(req.body, max);
-  if (raw === undefined) return respond(413, { Connection: 'close' }, `Manifest File > ${max} bytes`);
-  const parsed = parseManifestInput(raw, `${req.container as string}/${req.object as string}`);
+  // Swift reads at most max_manifest_size bytes: a longer (chunked) body is cut there, and so is no valid JSON.
+  const raw = await readUpTo(req.body, max);
+  const parsed = raw === undefined ? { ok: false as const, status: 400, body: 'Manifest must be valid JSON.\n' } : parseManifestInput(raw, `${req.container as string}/${req.object as string}`);
   if (!parsed.ok) return respond(parsed.status, parsed.contentType ? { 'content-type': parsed.contentType } : {}, parsed.body);
   const objectSegs = parsed.segments.filter((s): s is Extract<InputSegment, { kind: 'object' }> => s.kind === 'object');
   if (objectSegs.length > cfg.slo_max_manifest_segments) return respond(413, {}, `Number of object-backed segments must be <= ${cfg.slo_max_manifest_segments}`);
@@ -315,4 +315,19 @@ async function deleteManifest(pipeline: Pipeline, req: ProxyRequest): Promise<Pr
     fields['Response Body'] = 'Invalid bulk delete.';
   }
   return respond(200, { 'content-type': format }, reportBody(format, fields, failed, 'delete'));
+}
+
+/** The client's body up to `max` bytes; undefined (the rest drained, not read) when it is longer. */
+async function readUpTo(body: Readable, max: number): Promise<string | undefined> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > max) {
+      body.resume();
+      return undefined;
+    }
+    parts.push(c);
+  }
+  return Buffer.concat(parts).toString('utf8');
 }
