@@ -152,8 +152,10 @@ async function putManifest(ctx: ProxyContext, next: Handler, pipeline: Pipeline,
   const chunked = (req.headers['transfer-encoding'] ?? '').toLowerCase() === 'chunked';
   if (cl === undefined && !chunked) return respond(411);
   if (cl !== undefined && Number(cl) > max) {
+    // A body a few times the limit is read and dropped, so the client (still sending) reads the
+    // answer; a larger one is not worth the bandwidth: the connection closes after the answer.
     req.body.resume();
-    return respond(413, { Connection: 'close' }, `Manifest File > ${max} bytes`);
+    return respond(413, Number(cl) > 8 * max ? { Connection: 'close' } : {}, `Manifest File > ${max} bytes`);
   }
   // Swift reads at most max_manifest_size bytes: a longer (chunked) body is cut there, and so is no valid JSON.
   const raw = await readUpTo(req.body, max);
