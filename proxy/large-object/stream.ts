@@ -20,7 +20,7 @@ import { mapSloRange, type Piece } from './segment-map.js';
 /** Where segments come from: the S3 layer and the Swift middleware each give their own. */
 export interface SegmentSource {
   /** GET of the stored object `name` ("/container/object"), bytes first..last inclusive, or whole. */
-  fetch(name: string, range: [number, number] | undefined): Promise<ProxyResponse>;
+  segment(name: string, range: [number, number] | undefined): Promise<ProxyResponse>;
   /** The stored manifest of the nested SLO `name` (as its `?multipart-manifest=get` returns it). */
   manifest(name: string): Promise<ProxyResponse>;
 }
@@ -96,7 +96,7 @@ interface OpenedPiece {
 async function openPiece(source: SegmentSource, p: ReadPiece): Promise<OpenedPiece> {
   if (p.kind === 'data') return { name: 'data segment', chunks: once(p.bytes), close: () => undefined };
   const whole = p.first === 0 && p.last === p.size - 1;
-  const res = await source.fetch(p.name, whole ? undefined : [p.first, p.last]);
+  const res = await source.segment(p.name, whole ? undefined : [p.first, p.last]);
   if (res.status < 200 || res.status >= 300) {
     dropBody(res.body);
     const msg = `got ${res.status} while retrieving ${p.name}`;

@@ -12,7 +12,7 @@ const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
 function fakeSource(objects: Map<string, Buffer>, manifests: Map<string, StoredSegment[]> = new Map(), lie = new Map<string, Buffer>()) {
   const stats = { fetches: [] as string[], destroyed: 0 };
   const source: SegmentSource = {
-    async fetch(name, range) {
+    async segment(name, range) {
       stats.fetches.push(range ? `${name}:${range[0]}-${range[1]}` : name);
       const obj = objects.get(name);
       if (!obj) return respond(404, {}, 'Not Found');

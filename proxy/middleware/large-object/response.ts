@@ -25,7 +25,7 @@ export function subrequestSource(pipeline: Pipeline, req: ProxyRequest, source: 
   const get = (name: string, headers: Record<string, string>): Promise<ProxyResponse> =>
     pipeline.subrequest(req, { method: 'GET', path: `${prefix}${pyQuote(name)}`, query: 'multipart-manifest=get', headers }, { source });
   return {
-    fetch: (name, range) => get(name, range ? { range: `bytes=${range[0]}-${range[1]}` } : {}),
+    segment: (name, range) => get(name, range ? { range: `bytes=${range[0]}-${range[1]}` } : {}),
     manifest: (name) => get(name, {}),
   };
 }
