@@ -49,6 +49,12 @@ export const proxySpec = {
   slo_max_manifest_size: { type: 'number', default: 8 * 1024 * 1024, min: 1, doc: 'Largest body of a manifest PUT, in bytes (Swift slo max_manifest_size).' },
   slo_yield_frequency_s: { type: 'number', default: 10, min: 1, doc: 'With ?heartbeat=on, how often a manifest PUT sends a space while it checks segments (Swift slo yield_frequency).' },
   lo_max_get_time_s: { type: 'number', default: 86_400, min: 1, doc: 'Longest a GET of a large object (SLO or DLO) may stream before it is cut (Swift max_get_time).' },
+  tempurl_methods: { type: 'string[]', default: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], doc: 'Methods a temporary URL may be signed for (Swift tempurl: methods).' },
+  tempurl_allowed_digests: { type: 'string[]', default: ['sha1', 'sha256', 'sha512'], doc: 'HMAC digests temporary URLs and form posts may be signed with (Swift: allowed_digests; sha1, sha256, sha512).' },
+  tempurl_incoming_remove_headers: { type: 'string[]', default: ['x-timestamp'], doc: 'Request headers a temporary URL request loses (a trailing * matches a prefix).' },
+  tempurl_incoming_allow_headers: { type: 'string[]', default: [], doc: 'Exceptions to tempurl_incoming_remove_headers.' },
+  tempurl_outgoing_remove_headers: { type: 'string[]', default: ['x-object-meta-*'], doc: 'Response headers a temporary URL answer loses (a trailing * matches a prefix).' },
+  tempurl_outgoing_allow_headers: { type: 'string[]', default: ['x-object-meta-public-*'], doc: 'Exceptions to tempurl_outgoing_remove_headers.' },
 } as const satisfies ConfigSpec;
 
 export type ProxyConfig = ConfigOf<typeof proxySpec>;

@@ -47,6 +47,8 @@ export interface ProxyRequest {
   log: Logger;
   /** "http" or "https": what the client spoke (tempauth's storage URL). */
   scheme: string;
+  /** The client's address (the socket's peer; IPv4 clients of a dual-stack socket as "::ffff:a.b.c.d"). */
+  remoteAddr?: string;
   /** Who issued it: undefined for a client's request, else the middleware (Swift's swift.source: "COPY", "SLO"...). */
   source?: string;
   /** The proxy's stamper: one timestamp per write, strictly increasing in this process. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { isInternalHeader } from '../common/headers.js';
@@ -25,6 +26,11 @@ const STATUS_BODIES: Record<number, [string, string]> = {
   503: ['Service Unavailable', 'The server is currently unavailable. Please try again at a later time.'],
   507: ['Insufficient Storage', 'There was not enough space to save the resource. Drive: unknown'],
 };
+
+/** The reason phrase Swift (webob) gives a status: "201 Created", "413 Request Entity Too Large". */
+export function reasonPhrase(status: number): string {
+  return STATUS_BODIES[status]?.[0] ?? STATUS_CODES[status] ?? 'Unknown';
+}
 
 export function defaultBody(status: number): string {
   const b = STATUS_BODIES[status];

@@ -11,6 +11,7 @@ import { symlink } from './symlink/index.js';
 import { objectVersioning } from './versioning/index.js';
 import { versionedWrites } from './versioning/legacy.js';
 import { tempauth } from './tempauth.js';
+import { tempurl } from './tempurl/index.js';
 
 /**
  * THE order of the proxy's pipeline, the one place it is written (docs/ARCHITECTURE.md "The
@@ -18,19 +19,20 @@ import { tempauth } from './tempauth.js';
  * (controllers/index.ts) end it; the response comes back up. Swift's order
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
- *   gatekeeper → healthcheck → info → tempauth → router* → copy → slo → dlo → versioning →
+ *   gatekeeper → healthcheck → info → tempurl → tempauth → router* → copy → slo → dlo → versioning →
  *   versioned_writes → symlink → controllers
  *
  * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
  * or as the system.) To come, in Swift's places: ratelimit, domain remap, cors before tempauth;
- * bulk, tempurl, formpost just before it; staticweb, container/account quotas after
- * copy (before slo); versioning, symlink after dlo.
+ * bulk before tempurl, formpost after it; staticweb, container/account quotas after
+ * copy (before slo).
  */
 export function proxyStages(ctx: ProxyContext): Stage[] {
   return [
     { name: 'gatekeeper', middleware: gatekeeper() },
     { name: 'healthcheck', middleware: healthcheck() },
     { name: 'info', middleware: info(ctx.capabilities) },
+    { name: 'tempurl', middleware: tempurl(ctx) },
     { name: 'tempauth', middleware: tempauth(ctx) },
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
     { name: 'copy', middleware: copy(ctx) },
