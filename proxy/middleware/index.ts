@@ -3,6 +3,7 @@ import type { Stage } from '../pipeline.js';
 import { copy } from './copy.js';
 import { dlo } from './large-object/dlo.js';
 import { slo } from './large-object/slo.js';
+import { formpost } from './formpost/index.js';
 import { gatekeeper } from './gatekeeper.js';
 import { healthcheck } from './healthcheck.js';
 import { info } from './info.js';
@@ -19,12 +20,12 @@ import { tempurl } from './tempurl/index.js';
  * (controllers/index.ts) end it; the response comes back up. Swift's order
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
- *   gatekeeper → healthcheck → info → tempurl → tempauth → router* → copy → slo → dlo → versioning →
- *   versioned_writes → symlink → controllers
+ *   gatekeeper → healthcheck → info → tempurl → formpost → tempauth → router* → copy → slo → dlo →
+ *   versioning → versioned_writes → symlink → controllers
  *
  * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
  * or as the system.) To come, in Swift's places: ratelimit, domain remap, cors before tempauth;
- * bulk before tempurl, formpost after it; staticweb, container/account quotas after
+ * bulk before tempurl; staticweb, container/account quotas after
  * copy (before slo).
  */
 export function proxyStages(ctx: ProxyContext): Stage[] {
@@ -33,6 +34,7 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'healthcheck', middleware: healthcheck() },
     { name: 'info', middleware: info(ctx.capabilities) },
     { name: 'tempurl', middleware: tempurl(ctx) },
+    { name: 'formpost', middleware: formpost(ctx) },
     { name: 'tempauth', middleware: tempauth(ctx) },
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
     { name: 'copy', middleware: copy(ctx) },

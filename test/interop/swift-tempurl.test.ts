@@ -1,40 +1,11 @@
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { curl, SWIFT, swiftAs } from '../helpers/client-tools.js';
 import { startCluster } from '../helpers/cluster.js';
 
-const run = promisify(execFile);
-// Debian's swift CLI must run under the system Python (its modules live there).
-const PYTHON = '/usr/bin/python3';
-const SWIFT = '/usr/bin/swift';
-const CURL = '/usr/bin/curl';
-
-interface CurlAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** curl against a URL; the status, the last answer's headers (lower-case names) and the body. */
-async function curl(url: string, ...args: string[]): Promise<CurlAnswer> {
-  const { stdout } = await run(CURL, ['-s', '-S', '-D', '-', '--path-as-is', ...args, url], { encoding: 'latin1', maxBuffer: 16 << 20 });
-  let rest = stdout;
-  // Interim answers (100 Continue for curl -T) come first, each with its own blank line.
-  while (/^HTTP\/1\.1 1\d\d /.test(rest)) rest = rest.slice(rest.indexOf('\r\n\r\n') + 4);
-  const split = rest.indexOf('\r\n\r\n');
-  const head = rest.slice(0, split).split('\r\n');
-  const status = Number((head[0] ?? '').split(' ')[1]);
-  const headers: Record<string, string> = {};
-  for (const line of head.slice(1)) {
-    const c = line.indexOf(':');
-    headers[line.slice(0, c).toLowerCase()] = line.slice(c + 1).trim();
-  }
-  return { status, headers, body: rest.slice(split + 4) };
-}
 
 const INVALID = '401 Unauthorized: Temp URL invalid\n';
 
@@ -45,10 +16,8 @@ t.test('swift tempurl, then curl: GET, PUT, HEAD, digests, ISO 8601, prefixes, a
     await cluster.stop();
     await rm(work, { recursive: true, force: true });
   });
-  const swiftAs = (user: string, key: string) => async (...args: string[]): Promise<string> =>
-    (await run(PYTHON, [SWIFT, '-A', cluster.authUrl, '-U', user, '-K', key, ...args], { cwd: work })).stdout;
-  const swift = swiftAs('test:tester', 'testing');
-  const swift2 = swiftAs('test2:tester2', 'testing2');
+  const swift = swiftAs(cluster, work, 'test:tester', 'testing');
+  const swift2 = swiftAs(cluster, work, 'test2:tester2', 'testing2');
   /** `swift tempurl ...` prints a path with its query: the URL on this proxy. */
   const tempurl = async (...args: string[]): Promise<string> => `${cluster.proxyUrl}${(await swift('tempurl', ...args)).trim()}`;
 
