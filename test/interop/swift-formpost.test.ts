@@ -149,6 +149,18 @@ t.test('FormPost: curl -F uploads signed forms; bad forms get Swift answers and 
     t.comment(`statuses: ${JSON.stringify([...statuses])}`);
     t.ok([...statuses.keys()].every((s) => s === 400 || s === 401), 'each malformed body: 400 or 401');
     t.equal((await request(`${cluster.proxyUrl}/healthcheck`).then(async (r) => (await r.body.dump(), r.statusCode))), 200, 'still up');
+    // A redirect with a CR LF and UTF-8 in it: one Location header, nothing injected.
+    const odd = 'https://example.com/é?x=1\r\nX-Injected: yes';
+    const oddExp = now() + 600;
+    const oddBody = Buffer.from(
+      field('redirect', odd) + field('max_file_size', '1024') + field('max_file_count', '1') + field('expires', String(oddExp)) + field('signature', sign('form-key', '/v1/AUTH_test/c/odd_', odd, 1024, 1, oddExp)) +
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="o.txt"\r\n\r\nodd\r\n--${boundary}--\r\n`,
+    );
+    const redirected = await request(`${cluster.proxyUrl}/v1/AUTH_test/c/odd_`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: oddBody });
+    await redirected.body.dump();
+    t.equal(redirected.statusCode, 303);
+    t.equal(redirected.headers['x-injected'], undefined, 'no header injected');
+    t.equal(Buffer.from(String(redirected.headers['location']), 'latin1').toString('utf8'), 'https://example.com/é?x=1%0D%0AX-Injected: yes&status=201&message=');
     // Cut mid-file in a form that would be accepted: the file is not stored.
     const realExp = now() + 600;
     const real = Buffer.from(

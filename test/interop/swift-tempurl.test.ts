@@ -37,6 +37,9 @@ t.test('swift tempurl, then curl: GET, PUT, HEAD, digests, ISO 8601, prefixes, a
       t.equal(got.headers['x-object-meta-secret'], undefined, 'private metadata removed (outgoing_remove_headers)');
       t.equal(got.headers['x-object-meta-public-color'], 'blue', 'public metadata kept (outgoing_allow_headers)');
     }
+    // A UTF-8 key (key 2) signs as its UTF-8 bytes, as Swift.
+    await swift('post', '-m', 'Temp-URL-Key-2:clé-ü');
+    t.equal((await curl(await tempurl('GET', '60', '/v1/AUTH_test/c/o.txt', 'clé-ü'))).status, 200, 'a UTF-8 key');
     const url = await tempurl('GET', '60', '/v1/AUTH_test/c/o.txt', 'account-secret');
     const head = await curl(url, '-I');
     t.equal(head.status, 200, 'HEAD with a GET signature');

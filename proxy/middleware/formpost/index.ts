@@ -5,7 +5,7 @@ import { respond, type Middleware, type Pipeline, type ProxyRequest, type ProxyR
 import { reasonPhrase } from '../../responses.js';
 import { decodeSwiftPath } from '../../swift-request.js';
 import { allowedDigests, SignedAuth, signingKeys } from '../tempurl/index.js';
-import { constantTimeEqual, DEPRECATED_DIGESTS, extractDigest, formPostHmac, pyInt, pyQuote, type DigestName } from '../tempurl/signature.js';
+import { constantTimeEqual, DEPRECATED_DIGESTS, extractDigest, formPostHmac, pyInt, pyQuote, type DigestName, type HmacKey } from '../tempurl/signature.js';
 import { FormReadError, formParts, parseContentDisposition, readValue, type FormPart } from './form.js';
 
 /** Swift's MAX_VALUE_LENGTH: a form field's value is cut after this many bytes. */
@@ -118,14 +118,17 @@ async function translateForm(ctx: ProxyContext, pipeline: Pipeline, req: ProxyRe
   }
   redirect += redirect.includes('?') ? '&' : '?';
   redirect += `status=${pyQuote(String(status))}&message=${pyQuote(message)}`;
-  return respond(303, { ...headers, Location: redirect }, `<html><body><p><a href="${redirect}">Click to continue...</a></p></body></html>`);
+  // A header carries bytes: the redirect's UTF-8, with control characters (a CR LF would split the
+  // header) percent-encoded; the page gets it as text.
+  const location = Buffer.from(redirect.replace(/[\x00-\x1f\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`), 'utf8').toString('latin1');
+  return respond(303, { ...headers, Location: location }, `<html><body><p><a href="${redirect}">Click to continue...</a></p></body></html>`);
 }
 
 interface FormContext {
   /** The form's decoded path (Swift's PATH_INFO): what was signed, and where files go. */
   path: string;
   target: { account: string; container: string } | undefined;
-  keys: string[];
+  keys: HmacKey[];
   digests: string[];
 }
 

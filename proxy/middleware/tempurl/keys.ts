@@ -5,13 +5,17 @@ import type { ScopedKey } from './signature.js';
 
 const KEY_NAMES = ['temp-url-key', 'temp-url-key-2'];
 
-/** The X-<kind>-Meta-Temp-URL-Key[-2] values among an info lookup's headers (any case), empty ones skipped. */
-export function tempUrlKeys(headers: Record<string, string>, kind: 'account' | 'container'): string[] {
+/**
+ * The X-<kind>-Meta-Temp-URL-Key[-2] values among an info lookup's headers (any case), empty ones
+ * skipped, as the bytes that were set: header values arrive as latin-1 text of those bytes, and a
+ * UTF-8 key must sign as its UTF-8 bytes, as in Swift.
+ */
+export function tempUrlKeys(headers: Record<string, string>, kind: 'account' | 'container'): Buffer[] {
   const prefix = `x-${kind}-meta-`;
-  const out: string[] = [];
+  const out: Buffer[] = [];
   for (const [name, value] of Object.entries(headers)) {
     const n = name.toLowerCase();
-    if (value && n.startsWith(prefix) && KEY_NAMES.includes(n.slice(prefix.length))) out.push(value);
+    if (value && n.startsWith(prefix) && KEY_NAMES.includes(n.slice(prefix.length))) out.push(Buffer.from(value, 'latin1'));
   }
   return out;
 }

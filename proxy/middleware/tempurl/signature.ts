@@ -44,20 +44,27 @@ function strictB64decode(value: string): Buffer | undefined {
   return Buffer.from(inner, 'base64');
 }
 
+/** A key: its bytes (a metadata header's value as sent), or text (UTF-8 encoded, as Swift encodes a str key). */
+export type HmacKey = Buffer | string;
+
+function keyBytes(key: HmacKey): Buffer {
+  return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
+}
+
 /**
  * Swift's get_hmac: HMAC(key, "METHOD\nEXPIRES\nPATH"), with "ip=RANGE\n" first when the URL
  * is bound to an address range (first, so a newline in the path cannot forge it). Lower-case hex.
  */
-export function tempUrlHmac(algorithm: DigestName, key: string, method: string, expires: number, path: string, ipRange?: string): string {
+export function tempUrlHmac(algorithm: DigestName, key: HmacKey, method: string, expires: number, path: string, ipRange?: string): string {
   const parts = [method, String(expires), path];
   if (ipRange) parts.unshift(`ip=${ipRange}`);
-  return createHmac(algorithm, Buffer.from(key, 'utf8')).update(Buffer.from(parts.join('\n'), 'utf8')).digest('hex');
+  return createHmac(algorithm, keyBytes(key)).update(Buffer.from(parts.join('\n'), 'utf8')).digest('hex');
 }
 
 /** FormPost's HMAC over "path\nredirect\nmax_file_size\nmax_file_count\nexpires" (lower-case hex). */
-export function formPostHmac(algorithm: DigestName, key: string, fields: { path: string; redirect: string; maxFileSize: string; maxFileCount: string; expires: string }): string {
+export function formPostHmac(algorithm: DigestName, key: HmacKey, fields: { path: string; redirect: string; maxFileSize: string; maxFileCount: string; expires: string }): string {
   const body = [fields.path, fields.redirect, fields.maxFileSize, fields.maxFileCount, fields.expires].join('\n');
-  return createHmac(algorithm, Buffer.from(key, 'utf8')).update(Buffer.from(body, 'utf8')).digest('hex');
+  return createHmac(algorithm, keyBytes(key)).update(Buffer.from(body, 'utf8')).digest('hex');
 }
 
 /** Swift's streq_const_time: equal strings, compared in time that does not depend on where they differ. */
@@ -127,7 +134,7 @@ export function readTempUrlParams(query: URLSearchParams, nowMs: number): TempUr
 /** Which key signed: an account key lets sub-requests read in the account, a container key in the container. */
 export type KeyScope = 'account' | 'container';
 export interface ScopedKey {
-  key: string;
+  key: HmacKey;
   scope: KeyScope;
 }
 
