@@ -14,8 +14,8 @@ const LOGIN_PATHS = new Set(['/auth/v1.0', '/auth/v1.0/', '/v1.0', '/auth/v1/'])
 export function tempauth(ctx: ProxyContext): Middleware {
   const auth = new TempAuthHook(ctx);
   ctx.capabilities.register('tempauth', { account_acls: false });
-  return (next) => (req) => {
-    if (LOGIN_PATHS.has(req.path)) return Promise.resolve(login(ctx, req));
+  return (next) => async (req) => {
+    if (LOGIN_PATHS.has(req.path)) return login(ctx, req);
     // An earlier stage authorized the request by a signature (tempurl, formpost): Swift's
     // swift.authorize_override, a token beside it changes nothing.
     if (req.auth) return next(req);
@@ -23,8 +23,32 @@ export function tempauth(ctx: ProxyContext): Middleware {
     if (id === 'invalid') req.credentialsRejected = true;
     else if (id) req.identity = id;
     req.auth = auth;
-    return next(req);
+    const res = await next(req);
+    // Swift's swift_owner_headers: an account's or container's ACLs and temp URL keys are shown to
+    // its owners only (a reader by ACL, or anyone on a public listing, could sign temp URLs).
+    if (req.account !== undefined && req.object === undefined && !isOwner(ctx, req.identity, req.account)) {
+      for (const name of Object.keys(res.headers)) if (OWNER_HEADERS.has(name.toLowerCase())) delete res.headers[name];
+    }
+    return res;
   };
+}
+
+/** Swift's default swift_owner_headers (proxy/server.py). */
+const OWNER_HEADERS = new Set([
+  'x-container-read',
+  'x-container-write',
+  'x-container-sync-key',
+  'x-container-sync-to',
+  'x-account-meta-temp-url-key',
+  'x-account-meta-temp-url-key-2',
+  'x-container-meta-temp-url-key',
+  'x-container-meta-temp-url-key-2',
+  'x-account-access-control',
+]);
+
+/** Swift's swift_owner: the account's admins and reseller admins, not readers or writers by ACL. */
+function isOwner(ctx: ProxyContext, id: Identity | undefined, account: string): boolean {
+  return id !== undefined && ctx.auth.authorizeOwner(id, { method: 'HEAD', account }, ctx.config.allow_account_management) === 'allow';
 }
 
 /** tempauth's side of the Auth interface, over the token and ACL logic of proxy/tempauth.ts (ctx.auth). */

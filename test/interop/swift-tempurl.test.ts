@@ -160,6 +160,16 @@ t.test('swift tempurl, then curl: GET, PUT, HEAD, digests, ISO 8601, prefixes, a
     // Signed for c1 and moved to c2 (same object name): refused.
     const moved = (await tempurl('GET', '60', '/v1/AUTH_test/c1/o.txt', 'c1-secret')).replace('/c1/', '/c2/');
     t.equal((await curl(moved)).status, 401, 'a c1 URL pointed at c2');
+    // The keys are the owners' to see: a reader by ACL, or anyone on a public listing, sees none.
+    await swift('post', 'c1', '-r', '.r:*,.rlistings,test:tester3');
+    const tester3 = swiftAs(cluster, work, 'test:tester3', 'testing3');
+    t.notMatch(await tester3('stat', 'c1'), /Temp-Url-Key|c1-secret|Read ACL: \S/i, 'a reader by ACL sees no key and no ACL');
+    const anon = await curl(`${cluster.proxyUrl}/v1/AUTH_test/c1`, '-I');
+    t.equal(anon.status, 204, 'a public listing');
+    t.equal(anon.headers['x-container-meta-temp-url-key'], undefined, 'anonymous readers see no key');
+    t.equal(anon.headers['x-container-read'], undefined);
+    t.match(await swift('stat', 'c1'), /Meta Temp-Url-Key: c1-secret/i, 'the owner does');
+    t.match(await swift('stat'), /Meta Temp-Url-Key: account-secret/i);
     // A token beside a bad signature does not rescue it: the signature decides.
     const { token } = await cluster.token();
     const forged = (await tempurl('GET', '60', '/v1/AUTH_test/c/o.txt', 'wrong')) as string;
