@@ -35,6 +35,8 @@ export function forwardedMetadata(headers: Record<string, string>, target: 'acco
     if (k.startsWith(metaPrefix) || k.startsWith(sysmetaPrefix)) out[k] = v;
     else if (k.startsWith(removePrefix)) out[metaPrefix + k.slice(removePrefix.length)] = '';
   }
+  // tempauth's account ACL, moved to sysmeta by the auth stage (a client's own sysmeta never gets this far).
+  if (target === 'account' && headers['x-account-sysmeta-core-access-control'] !== undefined) out['x-account-sysmeta-core-access-control'] = headers['x-account-sysmeta-core-access-control'];
   if (target === 'container') {
     for (const k of ['x-container-read', 'x-container-write', 'x-versions-location', 'x-history-location']) {
       if (headers[k] !== undefined) out[k] = headers[k] as string;

@@ -102,7 +102,7 @@ t.test('GET /info is assembled from what the stages registered', async (t) => {
   const info = (await res.body.json()) as Record<string, Record<string, unknown>>;
   t.equal(Object.keys(info)[0], 'swift', 'the core first, then each middleware');
   for (const name of ['tempauth', 'tempurl', 'formpost', 'slo', 'object_versioning', 'versioned_writes', 'symlink']) t.ok(name in info, `${name} registered`);
-  t.same(info['tempauth'], { account_acls: false });
+  t.same(info['tempauth'], { account_acls: true });
   t.equal(info['swift']?.['container_listing_limit'], 10000);
 });
 
