@@ -41,7 +41,28 @@ export const proxySpec = {
   domain_remap_reseller_prefixes: { type: 'string', default: 'AUTH', doc: 'Domain remap: account prefixes (comma-separated) a host name may carry (AUTH-test means AUTH_test); Swift: reseller_prefixes.' },
   default_reseller_prefix: { type: 'string', default: '', doc: 'Domain remap: the prefix given to an account named without one of domain_remap_reseller_prefixes (empty: such hosts are not remapped).' },
   mangle_client_paths: { type: 'boolean', default: false, doc: 'Domain remap: drop a leading /<path_root> the client put in the path itself.' },
+  symloop_max: { type: 'number', default: 2, min: 1, doc: 'How many symlinks a GET or HEAD follows in a chain before answering 409 (Swift: symloop_max).' },
+  allow_versioned_writes: {
+    type: 'boolean',
+    default: true,
+    doc: 'Legacy versioning: containers with X-Versions-Location (stack mode) or X-History-Location (history mode) keep the old versions of their objects (Swift: allow_versioned_writes).',
+  },
+  allow_object_versioning: {
+    type: 'boolean',
+    default: true,
+    doc: 'Object versioning: a container with X-Versions-Enabled: true keeps every version of its objects in a hidden container (Swift: allow_object_versioning).',
+  },
   max_file_size: { type: 'number', default: 5 * 1024 * 1024 * 1024 + 2, min: 1, doc: 'Largest object a single PUT may store (Swift: 5 GiB + 2).' },
+  slo_max_manifest_segments: { type: 'number', default: 1000, min: 1, doc: 'Most object-backed segments a static large object manifest may list (Swift slo max_manifest_segments).' },
+  slo_max_manifest_size: { type: 'number', default: 8 * 1024 * 1024, min: 1, doc: 'Largest body of a manifest PUT, in bytes (Swift slo max_manifest_size).' },
+  slo_yield_frequency_s: { type: 'number', default: 10, min: 1, doc: 'With ?heartbeat=on, how often a manifest PUT sends a space while it checks segments (Swift slo yield_frequency).' },
+  lo_max_get_time_s: { type: 'number', default: 86_400, min: 1, doc: 'Longest a GET of a large object (SLO or DLO) may stream before it is cut (Swift max_get_time).' },
+  tempurl_methods: { type: 'string[]', default: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], doc: 'Methods a temporary URL may be signed for (Swift tempurl: methods).' },
+  tempurl_allowed_digests: { type: 'string[]', default: ['sha1', 'sha256', 'sha512'], doc: 'HMAC digests temporary URLs and form posts may be signed with (Swift: allowed_digests; sha1, sha256, sha512).' },
+  tempurl_incoming_remove_headers: { type: 'string[]', default: ['x-timestamp'], doc: 'Request headers a temporary URL request loses (a trailing * matches a prefix).' },
+  tempurl_incoming_allow_headers: { type: 'string[]', default: [], doc: 'Exceptions to tempurl_incoming_remove_headers.' },
+  tempurl_outgoing_remove_headers: { type: 'string[]', default: ['x-object-meta-*'], doc: 'Response headers a temporary URL answer loses (a trailing * matches a prefix).' },
+  tempurl_outgoing_allow_headers: { type: 'string[]', default: ['x-object-meta-public-*'], doc: 'Exceptions to tempurl_outgoing_remove_headers.' },
 } as const satisfies ConfigSpec;
 
 export type ProxyConfig = ConfigOf<typeof proxySpec>;

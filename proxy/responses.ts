@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { isInternalHeader } from '../common/headers.js';
@@ -25,6 +26,11 @@ const STATUS_BODIES: Record<number, [string, string]> = {
   503: ['Service Unavailable', 'The server is currently unavailable. Please try again at a later time.'],
   507: ['Insufficient Storage', 'There was not enough space to save the resource. Drive: unknown'],
 };
+
+/** The reason phrase Swift (webob) gives a status: "201 Created", "413 Request Entity Too Large". */
+export function reasonPhrase(status: number): string {
+  return STATUS_BODIES[status]?.[0] ?? STATUS_CODES[status] ?? 'Unknown';
+}
 
 export function defaultBody(status: number): string {
   const b = STATUS_BODIES[status];
@@ -84,7 +90,7 @@ export function writeResponse(reply: FastifyReply, res: ProxyResponse): FastifyR
 /** An async iterable body as a Readable (fastify pipes streams); the rest as they are. */
 function nodeBody(b: Body | undefined): string | Buffer | Readable | undefined {
   if (b === undefined || typeof b === 'string' || Buffer.isBuffer(b) || typeof (b as Readable).pipe === 'function') return b as string | Buffer | Readable | undefined;
-  return Readable.from(b as AsyncIterable<Buffer>, { objectMode: false });
+  return Readable.from(b as AsyncIterable<Buffer>, { objectMode: false, highWaterMark: 1024 * 1024 });
 }
 
 /**

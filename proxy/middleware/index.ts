@@ -3,13 +3,20 @@ import type { Stage } from '../pipeline.js';
 import { copy } from './copy.js';
 import { domainRemap } from './domain-remap.js';
 import { cors } from './cors/index.js';
+import { dlo } from './large-object/dlo.js';
+import { slo } from './large-object/slo.js';
+import { formpost } from './formpost/index.js';
 import { gatekeeper } from './gatekeeper.js';
 import { healthcheck } from './healthcheck.js';
 import { info } from './info.js';
 import { accountQuotas, containerQuotas } from './quotas/index.js';
 import { router } from './router.js';
 import { staticweb } from './staticweb/index.js';
+import { symlink } from './symlink/index.js';
+import { objectVersioning } from './versioning/index.js';
+import { versionedWrites } from './versioning/legacy.js';
 import { tempauth } from './tempauth.js';
+import { tempurl } from './tempurl/index.js';
 
 /**
  * THE order of the proxy's pipeline, the one place it is written (docs/ARCHITECTURE.md "The
@@ -17,13 +24,13 @@ import { tempauth } from './tempauth.js';
  * (controllers/index.ts) end it; the response comes back up. Swift's order
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
- *   gatekeeper → healthcheck → info → domain_remap → tempauth → router* → cors → staticweb → copy →
- *   container_quotas → account_quotas → controllers
+ *   gatekeeper → healthcheck → info → domain_remap → tempurl → formpost → tempauth → router* →
+ *   cors → staticweb → copy → container_quotas → account_quotas → slo → dlo → versioning →
+ *   versioned_writes → symlink → controllers
  *
  * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
- * or as the system.) To come, in Swift's places: ratelimit before domain_remap;
- * bulk, tempurl, formpost just before it; slo, dlo,
- * versioning, symlink after copy.
+ * or as the system.) To come, in Swift's places: ratelimit before domain_remap; bulk before
+ * tempurl.
  */
 export function proxyStages(ctx: ProxyContext): Stage[] {
   return [
@@ -31,6 +38,8 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'healthcheck', middleware: healthcheck() },
     { name: 'info', middleware: info(ctx.capabilities) },
     { name: 'domain_remap', middleware: domainRemap(ctx.config, ctx.capabilities) },
+    { name: 'tempurl', middleware: tempurl(ctx) },
+    { name: 'formpost', middleware: formpost(ctx) },
     { name: 'tempauth', middleware: tempauth(ctx) },
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
     { name: 'cors', middleware: cors(ctx) },
@@ -38,5 +47,10 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'copy', middleware: copy(ctx) },
     { name: 'container_quotas', middleware: containerQuotas(ctx) },
     { name: 'account_quotas', middleware: accountQuotas(ctx) },
+    { name: 'slo', middleware: slo(ctx) },
+    { name: 'dlo', middleware: dlo(ctx) },
+    { name: 'versioning', middleware: objectVersioning(ctx) },
+    { name: 'versioned_writes', middleware: versionedWrites(ctx) },
+    { name: 'symlink', middleware: symlink(ctx) },
   ];
 }
