@@ -120,3 +120,8 @@ export function requireHashSecret(cfg: { swift_hash_path_prefix: string; swift_h
   }
   return { prefix: cfg.swift_hash_path_prefix, suffix: cfg.swift_hash_path_suffix };
 }
+
+/** Swift's config_true_value: "true", "1", "yes", "on", "t" or "y", in any case (also for header and query values). */
+export function configTrueValue(v: string | null | undefined): boolean {
+  return v !== null && v !== undefined && ['true', '1', 'yes', 'on', 't', 'y'].includes(v.trim().toLowerCase());
+}

@@ -31,6 +31,11 @@ export const H = {
   backendTimestamp: 'x-backend-timestamp',
   backendDataTimestamp: 'x-backend-data-timestamp',
   backendDeleteAt: 'x-backend-delete-at',
+  /**
+   * Object GET/HEAD (Swift's): metadata names; an object holding one of them (a symlink) is read
+   * whole and unconditionally, so Range and If-* apply to the object the link leads to.
+   */
+  ignoreRangeIfMetadata: 'x-backend-ignore-range-if-metadata-present',
   /** Which part of the system made a sub-request (proxy, updater, replicator...). */
   backendSource: 'x-backend-source',
   backendCrc32c: 'x-backend-crc32c',

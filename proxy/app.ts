@@ -124,6 +124,7 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
         transId,
         log: log.child({ txn: transId }),
         scheme: req.protocol,
+        ...(req.raw.socket.remoteAddress ? { remoteAddr: req.raw.socket.remoteAddress } : {}),
         stamp,
       };
       return writeResponse(reply, await pipeline.handle(preq));

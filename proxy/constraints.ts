@@ -26,6 +26,24 @@ export interface Rejection {
 /** A refusal from Swift's constraints.py, which sends its words as text/plain. */
 const plain = (status: number, body: string): Rejection => ({ status, body, contentType: 'text/plain' });
 
+/**
+ * The reserved namespace (Swift's RESERVED_STR, a NUL, in get_reserved_name): names only the proxy
+ * itself uses, for versioning's hidden containers and versions. Swiftlet's container databases
+ * separate names with NUL in their keys, so the reserved character is U+10FFFF (a Unicode
+ * noncharacter) instead: valid UTF-8 everywhere below the proxy, sorted after every other name,
+ * and refused in a client's names as Swift refuses NUL (412).
+ */
+export const RESERVED = '\u{10FFFF}';
+
+/** Swift's get_reserved_name: the parts joined by, and starting with, the reserved character. */
+export function reservedName(...parts: string[]): string {
+  return RESERVED + parts.join(RESERVED);
+}
+
+export function hasReserved(name: string | undefined): boolean {
+  return name !== undefined && name.includes(RESERVED);
+}
+
 /** Swift's check_utf8: valid UTF-8 and no NUL. `raw` is the percent-decoded bytes. */
 export function isValidUtf8Name(raw: Buffer): boolean {
   return !raw.includes(0) && isUtf8(raw);

@@ -34,7 +34,7 @@ export function headerName(value: string): string | undefined {
   }
   try {
     const name = utf8.decode(Buffer.from(out));
-    return name.includes('\u0000') ? undefined : name;
+    return name.includes('\u0000') || name.includes('\u{10FFFF}') ? undefined : name;
   } catch {
     return undefined;
   }

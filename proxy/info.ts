@@ -42,7 +42,7 @@ export function registerCoreInfo(registry: InfoRegistry, cfg: ProxyConfig, polic
     max_container_name_length: LIMITS.maxContainerNameLength,
     extra_header_count: 0,
     valid_api_versions: ['v1', 'v1.0'],
-    strict_cors_mode: true,
+    strict_cors_mode: cfg.strict_cors_mode,
     allow_account_management: cfg.allow_account_management,
     account_autocreate: cfg.account_autocreate,
     policies: policies.info(),

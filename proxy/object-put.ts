@@ -177,6 +177,8 @@ export interface PutPlacement {
    * that already holds the object (412) fails the PUT, as Swift's proxy does.
    */
   create?: boolean;
+  /** The most bytes the body may bring (a quota's room, for a chunked body); more is a PutError 'too-large'. */
+  maxBytes?: number;
 }
 
 /**
@@ -292,7 +294,7 @@ export async function putToReplicas(ctx: ProxyContext, p: PutPlacement, body: Re
   let md5Hex: string;
   let crc: number;
   try {
-    received = await streamBody(ctx, body, conns, need, contentLength, sums);
+    received = await streamBody(ctx, body, conns, need, Math.min(contentLength ?? Infinity, p.maxBytes ?? Infinity), sums);
     if (alive().length < need) {
       abortAll();
       sums.abort();
@@ -343,8 +345,8 @@ type Slow = Conn & { behind?: boolean; behindTimer?: NodeJS.Timeout };
  * stopped early when fewer than `need` nodes are left); rejects with a PutError when the client
  * fails, stalls or sends too much.
  */
-function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: number, contentLength: number | undefined, sums: BodySums): Promise<number> {
-  const limit = Math.min(ctx.config.max_file_size, contentLength ?? Infinity);
+function streamBody(ctx: ProxyContext, body: Readable, conns: Conn[], need: number, maxBytes: number, sums: BodySums): Promise<number> {
+  const limit = Math.min(ctx.config.max_file_size, maxBytes);
   return new Promise<number>((resolve, reject) => {
     let received = 0;
     let settled = false;

@@ -47,6 +47,8 @@ export interface ProxyRequest {
   log: Logger;
   /** "http" or "https": what the client spoke (tempauth's storage URL). */
   scheme: string;
+  /** The client's address (the socket's peer; IPv4 clients of a dual-stack socket as "::ffff:a.b.c.d"). */
+  remoteAddr?: string;
   /** Who issued it: undefined for a client's request, else the middleware (Swift's swift.source: "COPY", "SLO"...). */
   source?: string;
   /** The proxy's stamper: one timestamp per write, strictly increasing in this process. */
@@ -60,6 +62,11 @@ export interface ProxyRequest {
   auth?: Auth;
   /** A sub-request the proxy itself makes (Swift's swift.authorize_override): every target is allowed. */
   system?: boolean;
+  /**
+   * Set by a stage that bounds a body of unknown length (the quotas: the room left): an object PUT
+   * whose chunked body brings more bytes is refused with 413 and `body`, and nothing is stored.
+   */
+  bodyLimit?: { bytes: number; body: string };
 
   /** Set by the router from the path: /v1/<account>[/<container>[/<object>]]. */
   account?: string;
@@ -128,7 +135,7 @@ export class Pipeline {
       method: init.method,
       path: init.path,
       query: new URLSearchParams(init.query ?? ''),
-      headers: { ...(init.headers ?? {}) },
+      headers: { ...inheritedHeaders(parent.headers), ...(init.headers ?? {}) },
       body: init.body ?? emptyBody(),
       transId: parent.transId,
       log: parent.log.child({ source: opts.source }),
@@ -154,6 +161,15 @@ export class Pipeline {
 
 async function notBuilt(): Promise<ProxyResponse> {
   throw new Error('pipeline used before it was composed');
+}
+
+/** What a sub-request keeps of its parent's headers (Swift's make_env): the referrer ACLs judge, the client's agent, host and origin. */
+const INHERITED = ['referer', 'user-agent', 'host', 'origin', 'access-control-request-method'];
+
+function inheritedHeaders(h: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of INHERITED) if (h[k] !== undefined) out[k] = h[k];
+  return out;
 }
 
 /** A sub-request without a body: an ended stream. */

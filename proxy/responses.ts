@@ -27,9 +27,14 @@ const STATUS_BODIES: Record<number, [string, string]> = {
   507: ['Insufficient Storage', 'There was not enough space to save the resource. Drive: unknown'],
 };
 
+/** The reason phrase Swift (webob) gives a status: "201 Created", "413 Request Entity Too Large". */
+export function reasonPhrase(status: number): string {
+  return STATUS_BODIES[status]?.[0] ?? STATUS_CODES[status] ?? 'Unknown';
+}
+
 /** "201 Created": the status line swob writes for a status (Swift reports sub-requests so). */
 export function statusLine(status: number): string {
-  return `${status} ${STATUS_BODIES[status]?.[0] ?? STATUS_CODES[status] ?? 'Unknown'}`;
+  return `${status} ${reasonPhrase(status)}`;
 }
 
 export function defaultBody(status: number): string {
@@ -90,7 +95,7 @@ export function writeResponse(reply: FastifyReply, res: ProxyResponse): FastifyR
 /** An async iterable body as a Readable (fastify pipes streams); the rest as they are. */
 function nodeBody(b: Body | undefined): string | Buffer | Readable | undefined {
   if (b === undefined || typeof b === 'string' || Buffer.isBuffer(b) || typeof (b as Readable).pipe === 'function') return b as string | Buffer | Readable | undefined;
-  return Readable.from(b as AsyncIterable<Buffer>, { objectMode: false });
+  return Readable.from(b as AsyncIterable<Buffer>, { objectMode: false, highWaterMark: 1024 * 1024 });
 }
 
 /**

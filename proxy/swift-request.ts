@@ -42,6 +42,18 @@ function splitN(s: string, max: number): string[] {
 
 const API_VERSIONS = new Set(['v1', 'v1.0']);
 
+/** The path percent-decoded to text (Swift's PATH_INFO as a str), or undefined if it is not UTF-8 or holds a NUL. */
+export function decodeSwiftPath(rawPath: string): string | undefined {
+  let path: string;
+  try {
+    path = utf8.decode(percentDecode(rawPath));
+  } catch {
+    return undefined;
+  }
+  // NUL, and the reserved character that stands for it (constraints.ts RESERVED), are not a client's.
+  return path.includes('\u0000') || path.includes('\u{10FFFF}') ? undefined : path;
+}
+
 /**
  * /v1/<account>[/<container>[/<object>]] as Swift's proxy reads it (split_path(path, 1, 4, True),
  * then get_controller), with its answers for the rest: 412 for a name that is not valid UTF-8 or
@@ -50,14 +62,8 @@ const API_VERSIONS = new Set(['v1', 'v1.0']);
  * "/v1/a//o").
  */
 export function parseSwiftPath(rawPath: string): ParsedSwiftPath {
-  const bytes = percentDecode(rawPath);
-  let path: string;
-  try {
-    path = utf8.decode(bytes);
-  } catch {
-    return { ok: false, status: 412, body: 'Invalid UTF8 or contains NULL' };
-  }
-  if (path.includes('\u0000')) return { ok: false, status: 412, body: 'Invalid UTF8 or contains NULL' };
+  const path = decodeSwiftPath(rawPath);
+  if (path === undefined) return { ok: false, status: 412, body: 'Invalid UTF8 or contains NULL' };
   const [first, version, account, container, object] = splitN(path, 4);
   if (first !== '' || !version) return { ok: false, status: 404 };
   if (account && !API_VERSIONS.has(version)) return { ok: false, status: 400 };

@@ -182,3 +182,63 @@ function loginRealm(user: string | undefined, key: string | undefined, known: bo
   if (!account || colon === user.length - 1 || !key) return account || 'unknown';
   return known ? 'unknown' : account;
 }
+
+/** Where an account's ACLs are kept (Swift: X-Account-Sysmeta-Core-Access-Control, format_acl version 2). */
+export const ACCOUNT_ACL_SYSMETA = 'x-account-sysmeta-core-access-control';
+
+export type AccountAclLevel = 'admin' | 'read-write' | 'read-only';
+export type AccountAcl = Record<AccountAclLevel, string[]>;
+const ACCOUNT_ACL_LEVELS: AccountAclLevel[] = ['admin', 'read-write', 'read-only'];
+
+/**
+ * An X-Account-Access-Control value as Swift's tempauth checks it (extract_acl_and_report_errors):
+ * a JSON object whose keys are admin, read-write, read-only, each a list of strings. Returns the
+ * ACL, or Swift's words for what is wrong.
+ */
+export function parseAccountAcl(value: string): AccountAcl | { error: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(value);
+  } catch {
+    data = undefined;
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return { error: `Syntax error in input (${pyRepr(value)})` };
+  const acl: AccountAcl = { admin: [], 'read-write': [], 'read-only': [] };
+  for (const key of Object.keys(data)) if (!(ACCOUNT_ACL_LEVELS as string[]).includes(key)) return { error: `Key ${JSON.stringify(key)} not recognized` };
+  for (const key of ACCOUNT_ACL_LEVELS) {
+    const v = (data as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    if (!Array.isArray(v)) return { error: `Value for key ${JSON.stringify(key)} must be a list` };
+    if (!v.every((g) => typeof g === 'string')) return { error: `Elements of ${JSON.stringify(key)} list must be strings` };
+    acl[key] = v as string[];
+  }
+  return acl;
+}
+
+/** Swift's format_acl(version=2): the levels that have grantees, as compact JSON (what GET shows). */
+export function formatAccountAcl(acl: AccountAcl): string {
+  const out: Record<string, string[]> = {};
+  for (const key of ACCOUNT_ACL_LEVELS) if (acl[key].length) out[key] = acl[key];
+  return JSON.stringify(out);
+}
+
+/**
+ * What an account ACL grants `groups` for a request of `method` on the account (no container) or
+ * in it (Swift's tempauth authorize): admin everything (the grantee is an owner), read-write all
+ * but account writes, read-only GET and HEAD. Undefined: nothing.
+ */
+export function accountAclGrant(acl: AccountAcl, groups: string[], method: string, container: string | undefined): 'admin' | 'allow' | undefined {
+  const has = (level: AccountAclLevel) => acl[level].some((g) => groups.includes(g));
+  if (has('admin')) return 'admin';
+  const reading = method === 'GET' || method === 'HEAD';
+  if (has('read-write') && (container !== undefined || reading)) return 'allow';
+  if (has('read-only') && reading) return 'allow';
+  return undefined;
+}
+
+/** Python's repr() of a str, as Swift's message quotes the input: '...' (or "..." if it holds a '). */
+function pyRepr(s: string): string {
+  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
+  return q + s.replace(/\\/g, '\\\\').replace(new RegExp(q, 'g'), `\\${q}`).replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t') + q;
+}
+

@@ -6,6 +6,7 @@ import { backendPath } from '../common/backend-path.js';
 import { parseConfig, readJsonConfigFile } from '../common/config.js';
 import { EXPIRING_OBJECTS_ACCOUNT, expirerContainer, queueRowContentType, queueRowName } from '../common/expiring-queue.js';
 import { hashPath } from '../common/hash-path.js';
+import { runLimited } from '../common/run-limited.js';
 import { H } from '../common/headers.js';
 import { discardBody, originOf } from '../common/http-client.js';
 import { createLogger } from '../common/log.js';
@@ -18,6 +19,9 @@ import { storageNodeSpec } from '../storage-node/config.js';
 import type { DaemonContext } from './context.js';
 import { startReport, type PassReport } from './daemon.js';
 import { localDevices, ringAddress } from './local-devices.js';
+
+/** Objects handled at once: a row PUT waits on three container servers' commits. */
+const REQUEUE_CONCURRENCY = 16;
 
 /**
  * `swiftlet expirer --requeue --config F`: objects written before the expiring-objects queue
@@ -35,21 +39,21 @@ export async function requeueExpiring(ctx: DaemonContext): Promise<PassReport> {
       const devicePath = join(ctx.devicesRoot, dev.device);
       for (const partition of await listPartitions(devicePath, policy)) {
         if (partition >= ring.partCount || !ring.primaries(partition).some((d) => d.id === dev.id)) continue;
-        for (const suffix of await listSuffixes(devicePath, partition, policy)) {
-          for (const hash of await listHashes(devicePath, partition, suffix, policy)) {
-            try {
-              const info = await readObjectInfo(objectLocation(devicePath, partition, hash, policy), ctx.fsync);
-              if (info.kind !== 'live') continue;
-              pass.count('objectsScanned');
-              const at = info.metadata[M.deleteAt];
-              const name = splitName(info.metadata[M.name]);
-              if (at === undefined || !/^\d+$/.test(at) || !name || hashPath(ctx.secret, name.account, name.container, name.obj) !== hash) continue;
-              await putRow(ctx, Number(at), name, info.timestamp.internal, queueRowContentType(info.timestamp, policy), pass);
-            } catch (err) {
-              pass.error(`${devicePath} ${partition}/${hash}: ${String(err)}`);
-            }
+        const hashes: string[] = [];
+        for (const suffix of await listSuffixes(devicePath, partition, policy)) hashes.push(...(await listHashes(devicePath, partition, suffix, policy)));
+        await runLimited(hashes, REQUEUE_CONCURRENCY, async (hash) => {
+          try {
+            const info = await readObjectInfo(objectLocation(devicePath, partition, hash, policy), ctx.fsync);
+            if (info.kind !== 'live') return;
+            pass.count('objectsScanned');
+            const at = info.metadata[M.deleteAt];
+            const name = splitName(info.metadata[M.name]);
+            if (at === undefined || !/^\d+$/.test(at) || !name || hashPath(ctx.secret, name.account, name.container, name.obj) !== hash) return;
+            await putRow(ctx, Number(at), name, info.timestamp.internal, queueRowContentType(info.timestamp, policy), pass);
+          } catch (err) {
+            pass.error(`${devicePath} ${partition}/${hash}: ${String(err)}`);
           }
-        }
+        });
       }
     }
   }

@@ -21,7 +21,13 @@ case "${1:-}" in
     ;;
   umount)
     dir=$2
-    if mountpoint -q "$dir"; then umount "$dir" || { sleep 1; umount "$dir"; }; fi
+    # A stopped system's last processes may still be exiting (slow on a loaded machine): wait.
+    for _ in $(seq 1 30); do
+      mountpoint -q "$dir" || exit 0
+      umount "$dir" 2>/dev/null && exit 0
+      sleep 1
+    done
+    umount "$dir"
     ;;
   *)
     sed -n '2,5p' "$0" >&2

@@ -136,13 +136,10 @@ async function requeueExpiring(data: string): Promise<string> {
   return counts.join(', ');
 }
 
-async function runSwiftlet(o: IdleOptions, plan: IdlePlanOptions, totals: PlanTotals, workDir: string, progress: Progress): Promise<IdleRun> {
-  const base = join(workDir, 'swiftlet');
-  const data = join(base, 'data');
-  mkdirSync(base, { recursive: true });
-  await mountXfs(join(base, 'xfs.img'), data, o.imageSize); // startSwiftlet finds it mounted
-  let sys = await startSwiftlet({ workDir, xfs: true, daemons: false, progress });
-  let fill: IdleRun['fill'];
+/** Fills a fresh Swiftlet aio on the XFS image mounted at `data`, puts the queue rows, stops it (unmounted). */
+async function fillSwiftlet(workDir: string, data: string, plan: IdlePlanOptions, totals: PlanTotals, progress: Progress): Promise<IdleRun['fill']> {
+  const sys = await startSwiftlet({ workDir, xfs: true, daemons: false, progress });
+  let fill: IdleRun['fill'] | undefined;
   try {
     const ep = await authRetry(sys, 60);
     for (let k = 0; k < plan.containers; k++) await ensureContainer(ep, containerName(k));
@@ -170,9 +167,33 @@ async function runSwiftlet(o: IdleOptions, plan: IdlePlanOptions, totals: PlanTo
   } finally {
     await sys.stop(); // unmounts: the daemons start on a cold page cache, as after a reboot
   }
+  if (!fill) throw new Error('Swiftlet fill did not finish');
+  return fill;
+}
+
+function readFillMarker(path: string, objects: number): IdleRun['fill'] | undefined {
+  if (!existsSync(path)) return undefined;
+  const m = JSON.parse(readFileSync(path, 'utf8')) as { objects: number; fill: IdleRun['fill'] };
+  return m.objects === objects ? m.fill : undefined;
+}
+
+async function runSwiftlet(o: IdleOptions, plan: IdlePlanOptions, totals: PlanTotals, workDir: string, progress: Progress): Promise<IdleRun> {
+  const base = join(workDir, 'swiftlet');
+  const data = join(base, 'data');
+  mkdirSync(base, { recursive: true });
+  await mountXfs(join(base, 'xfs.img'), data, o.imageSize); // startSwiftlet finds it mounted
+  // A kept work dir (--work-dir) holds a filled image and its marker: reuse it (a 1,000,000-object
+  // fill and requeue take most of an hour on a loaded machine).
+  const marker = join(base, 'fill.json');
+  let fill = readFillMarker(marker, plan.n);
+  if (fill) progress.line(`Swiftlet: reusing the fill in ${data} (${fill.detail})`);
+  else fill = await fillSwiftlet(workDir, data, plan, totals, progress);
+  // Once the daemons have run on it, a reused image is no longer "as the fill left it": say so.
+  const ran = ' (reused: the daemons had run on it)';
+  writeFileSync(marker, JSON.stringify({ objects: plan.n, fill: { ...fill, detail: fill.detail.endsWith(ran) ? fill.detail : fill.detail + ran } }) + '\n');
   // aio starts the daemons before it prints that it is ready: their first reports start before it
   const started = Date.now();
-  sys = await startSwiftlet({ workDir, xfs: true, daemons: true, progress });
+  const sys = await startSwiftlet({ workDir, xfs: true, daemons: true, progress });
   try {
     const etc = join(data, 'etc');
     const nodeRoots = readdirSync(etc)
@@ -371,14 +392,14 @@ export async function idleSuite(ctx: SuiteContext): Promise<SuiteOutcome> {
         await writePlanFiles(plan, planPath, blockPath);
         runs.push(await runSwift(o, planPath, blockPath, totals, workDir, progress));
       }
-      // each system's image goes before the next one's is filled
-      rmSync(join(workDir, s), { recursive: true, force: true });
+      // each system's image goes before the next one's is filled; a --work-dir keeps it for reuse
+      if (!o.workDir) removeUnmounted(join(workDir, s));
     }
   } catch (err) {
     failure = err instanceof Error ? err.message : String(err);
     progress.line(`run stopped: ${failure}`);
   } finally {
-    if (!o.workDir) rmSync(workDir, { recursive: true, force: true });
+    if (!o.workDir) removeUnmounted(workDir);
   }
   const m = machineAtEnd(m0);
   const md = idleMarkdown({
@@ -401,4 +422,14 @@ export async function idleSuite(ctx: SuiteContext): Promise<SuiteOutcome> {
   });
   process.stdout.write(`\n${sideBySideTable(runs)}\n\nwrote ${dir}/{results.json,results.md}\n`);
   return { code: failure || runs.length !== o.systems.length ? 1 : 0, dir };
+}
+
+/** rm -r that never descends into a mounted filesystem (a stop that failed to unmount leaves one). */
+function removeUnmounted(dir: string): void {
+  const mounted = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m === dir || m.startsWith(dir + '/'));
+  if (mounted.length) {
+    process.stderr.write(`left in place (still mounted): ${mounted.join(', ')}\n`);
+    return;
+  }
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -29,10 +29,14 @@ export function forwardedMetadata(headers: Record<string, string>, target: 'acco
   const out: Record<string, string> = {};
   const metaPrefix = `x-${target}-meta-`;
   const removePrefix = `x-remove-${target}-meta-`;
+  // Sysmeta reaches a controller only from a middleware (the gatekeeper strips the client's).
+  const sysmetaPrefix = `x-${target}-sysmeta-`;
   for (const [k, v] of Object.entries(headers)) {
-    if (k.startsWith(metaPrefix)) out[k] = v;
+    if (k.startsWith(metaPrefix) || k.startsWith(sysmetaPrefix)) out[k] = v;
     else if (k.startsWith(removePrefix)) out[metaPrefix + k.slice(removePrefix.length)] = '';
   }
+  // tempauth's account ACL, moved to sysmeta by the auth stage (a client's own sysmeta never gets this far).
+  if (target === 'account' && headers['x-account-sysmeta-core-access-control'] !== undefined) out['x-account-sysmeta-core-access-control'] = headers['x-account-sysmeta-core-access-control'];
   if (target === 'container') {
     for (const k of ['x-container-read', 'x-container-write', 'x-versions-location', 'x-history-location']) {
       if (headers[k] !== undefined) out[k] = headers[k] as string;
@@ -40,9 +44,11 @@ export function forwardedMetadata(headers: Record<string, string>, target: 'acco
     }
   }
   if (target === 'object') {
-    for (const k of ['content-type', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires', 'x-delete-at', 'x-object-manifest']) {
+    for (const k of ['content-type', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires', 'x-delete-at', 'x-object-manifest', 'x-static-large-object']) {
       if (headers[k] !== undefined) out[k] = headers[k] as string;
     }
+    // Object sysmeta comes only from middleware (the gatekeeper strips a client's): SLO's size and ETag.
+    for (const [k, v] of Object.entries(headers)) if (k.startsWith('x-object-sysmeta-')) out[k] = v;
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { abortBody } from '../../common/http-client.js';
+import { H } from '../../common/headers.js';
 import { parseEtagList } from '../../common/conditional.js';
 import type { Readable } from 'node:stream';
 import type { Timestamp } from '../../common/timestamp.js';
@@ -16,9 +17,10 @@ import type { ContainerInfo } from '../info-cache.js';
 import { deleteAtUpdateTargets, objectUpdateTargets } from '../../ring-builder/update-targets.js';
 import { answerWrite, baseBackendHeaders, containerInfo, forwardedMetadata, relay } from './common.js';
 import { objectPolicy } from '../storage-policy.js';
+import { cleanContentType } from '../large-object/manifest.js';
 import { POLICY_INDEX_HEADER } from '../../common/storage-policy.js';
 
-const READ_HEADERS = ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
+const READ_HEADERS = ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', H.ignoreRangeIfMetadata];
 
 /** Swift's object controller: GET/HEAD with failover, PUT fan-out, POST, DELETE (copies: copy.ts). */
 export async function handleObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {
@@ -68,7 +70,11 @@ async function getObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyRe
     ? await readNewest(ctx, ring, part, sreq.method, pathFor, headers)
     : await readFromNodes(ctx, ring, part, sreq.method, pathFor, headers, { keepBody: true });
   if (!response) return respond(status);
-  return relay(sreq, response);
+  const res = relay(sreq, response);
+  // An SLO manifest's content type carries its size for the listing (";swift_bytes=N"): never shown (Swift's clean_content_type).
+  const ct = res.headers['content-type'];
+  if (ct !== undefined) res.headers['content-type'] = cleanContentType(ct);
+  return res;
 }
 
 async function putObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {
@@ -140,10 +146,13 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
   }
   const { ring, part, pathFor } = target;
   const targets = withQueueTargets(ctx, objectUpdateTargets(ctx.rings, account, container, ring.primaries(part)), s.meta['x-delete-at'], account, container, sreq.object as string);
+  // A body of unknown length is bounded by what a stage allows (the quotas' room), as a known one is checked before.
+  const limit = s.contentLength === undefined ? sreq.bodyLimit : undefined;
+  const bounded = limit && limit.bytes < ctx.config.max_file_size ? { maxBytes: limit.bytes } : {};
   try {
     const outcome = await putToReplicas(
       ctx,
-      { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...target.policyHeader, ...targets(i) }), create: s.create },
+      { ring, part, pathFor, headersFor: (i) => ({ ...headers, ...target.policyHeader, ...targets(i) }), create: s.create, ...bounded },
       s.body,
       s.contentLength,
     );
@@ -160,7 +169,7 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
   } catch (err) {
     if (!(err instanceof PutError)) throw err;
     // The rest of the body is never read: the connection closes after the answer.
-    if (err.kind === 'too-large') return respond(413, { Connection: 'close' });
+    if (err.kind === 'too-large') return respond(413, { Connection: 'close' }, 'maxBytes' in bounded ? limit?.body : undefined);
     sreq.log.info({ kind: err.kind }, 'object PUT aborted by the client');
     return respond(err.kind === 'client-timeout' ? 408 : 499, { Connection: 'close' });
   }
@@ -187,7 +196,13 @@ async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyR
     sreq.container as string,
     sreq.object as string,
   );
-  return answerWrite(sreq, await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta, ...target.policyHeader }, targets));
+  const result = await makeRequests(ctx, ring, part, 'POST', pathFor, { ...baseBackendHeaders(sreq, ts), ...meta, ...target.policyHeader }, targets);
+  const answer = answerWrite(sreq, result);
+  // The object's sysmeta, as the nodes return it, tells the symlink stage it was a symlink.
+  if (result.status === 202 && result.chosen) {
+    for (const [k, v] of Object.entries(result.chosen.headers)) if (k.toLowerCase().startsWith('x-object-sysmeta-')) answer.headers[k] = v;
+  }
+  return answer;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { abortBody } from '../../common/http-client.js';
 import { parseEtagList } from '../../common/conditional.js';
 import { authorizeTarget } from '../authz.js';
@@ -8,10 +8,14 @@ import { accountName, containerAndObject, isRefusal, pyQuote } from '../copy-hea
 import { readNewest } from '../fanout.js';
 import { deleteAtHeader } from '../expiry.js';
 import { clientHeaders } from '../responses.js';
-import { respond, type Middleware, type ProxyResponse } from '../pipeline.js';
+import { respond, type Middleware, type Pipeline, type ProxyResponse } from '../pipeline.js';
+import { chunksOf, dropBody, readSmallBody } from '../large-object/stream.js';
+import { configTrueValue as isTrue } from '../../common/config.js';
+import { cleanContentType } from '../large-object/manifest.js';
 import type { SwiftRequest } from '../swift-request.js';
 import { baseBackendHeaders, relay } from '../controllers/common.js';
 import { objectTarget, storeObject, writeTargetReady } from '../controllers/object.js';
+import { checkQuotas } from './quotas/index.js';
 
 /**
  * Server-side copy, as Swift's copy middleware (swift/common/middleware/copy.py): COPY with
@@ -27,7 +31,7 @@ import { objectTarget, storeObject, writeTargetReady } from '../controllers/obje
 
 /** The copy stage: a copy is answered here, anything else goes on. */
 export function copy(ctx: ProxyContext): Middleware {
-  return (next) => (req) => (isCopy(req as SwiftRequest) ? handleCopy(ctx, req as SwiftRequest) : next(req));
+  return (next, pipeline) => (req) => (isCopy(req as SwiftRequest) ? handleCopy(ctx, pipeline, req as SwiftRequest) : next(req));
 }
 
 /** Whether this request is a copy (Swift's middleware only looks at object requests). */
@@ -39,7 +43,7 @@ export function isCopy(sreq: SwiftRequest): boolean {
 /** Headers of the source a copy keeps (unless X-Fresh-Metadata), besides X-Object-Meta-*. */
 const COPIED_HEADERS = ['content-type', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires', 'x-delete-at', 'x-object-manifest'];
 
-async function handleCopy(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyResponse> {
+async function handleCopy(ctx: ProxyContext, pipeline: Pipeline, sreq: SwiftRequest): Promise<ProxyResponse> {
   // The request's own body is never read: a copy has none (or is refused for it).
   sreq.body.resume();
   if (sreq.method === 'COPY') {
@@ -60,7 +64,8 @@ async function handleCopy(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyR
 
   const readable = await authorizeTarget(sreq, 'GET', srcAccount, src.container, src.object);
   if (readable !== 'allow') return respond(readable);
-  const source = await openSource(ctx, sreq, srcAccount, src.container, src.object);
+  const source = await openSource(ctx, pipeline, sreq, srcAccount, src.container, src.object);
+  if ('sloManifest' in source) return copySloManifest(pipeline, sreq, srcAccount, src.container, src.object, source.contentType);
   if (!('body' in source)) return source.answer;
 
   const container = sreq.container as string;
@@ -81,6 +86,12 @@ async function handleCopy(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyR
   if (ready) {
     source.cancel();
     return respond(ready.status, {}, ready.body);
+  }
+  // The copy is a PUT of the source's length: the quotas count it (Swift's copy sends that PUT down the pipeline).
+  const overQuota = await checkQuotas(ctx, sreq, { account: sreq.account, container, object }, source.length);
+  if (overQuota) {
+    source.cancel();
+    return overQuota;
   }
   const nameBad = checkObjectName(object);
   const metaBad = nameBad ?? checkMetadata(sreq.headers, 'object');
@@ -177,7 +188,14 @@ interface Source {
  * The source read (Swift's copy middleware GETs it with X-Newest and the client's headers, Range
  * and conditionals included). A failed read is the answer: its status goes to the client.
  */
-async function openSource(ctx: ProxyContext, sreq: SwiftRequest, account: string, container: string, object: string): Promise<Source | { answer: ProxyResponse }> {
+async function openSource(
+  ctx: ProxyContext,
+  pipeline: Pipeline,
+  sreq: SwiftRequest,
+  account: string,
+  container: string,
+  object: string,
+): Promise<Source | { answer: ProxyResponse } | { sloManifest: true; contentType: string }> {
   const target = await objectTarget(ctx, sreq, account, container, object);
   if ('status' in target) {
     return { answer: respond(target.status) };
@@ -198,6 +216,19 @@ async function openSource(ctx: ProxyContext, sreq: SwiftRequest, account: string
   }
   if (status >= 300 || !response.body) {
     return { answer: relay(sreq, response) };
+  }
+  // A large object (Swift's copy reads its source through SLO and DLO): with
+  // ?multipart-manifest=get an SLO's manifest is copied as a manifest (a DLO's manifest object is
+  // copied as it is, below); otherwise its segments' bytes become the copy.
+  const isSlo = isTrue(response.headers['x-static-large-object']);
+  const manifestGet = sreq.query.get('multipart-manifest') === 'get';
+  if (isSlo && manifestGet) {
+    abortBody(response.body);
+    return { sloManifest: true, contentType: cleanContentType(response.headers['content-type'] ?? 'application/octet-stream') };
+  }
+  if ((isSlo || response.headers['x-object-manifest'] !== undefined) && !manifestGet) {
+    abortBody(response.body);
+    return openLargeSource(ctx, pipeline, sreq, account, container, object);
   }
   const length = Number(response.headers['content-length']);
   if (!Number.isSafeInteger(length) || length > ctx.config.max_file_size) {
@@ -226,4 +257,61 @@ async function openSource(ctx: ProxyContext, sreq: SwiftRequest, account: string
   if (status === 200 && response.headers['etag']) out.etag = response.headers['etag'];
   if (response.headers['last-modified']) out.lastModified = response.headers['last-modified'];
   return out;
+}
+
+function objectPath(sreq: SwiftRequest, account: string, container: string, object: string): string {
+  return `/${sreq.path.split('/')[1] ?? 'v1'}/${pyQuote(account)}/${pyQuote(container)}/${pyQuote(object)}`;
+}
+
+/** A large object read as the client would read it (a sub-request through SLO and DLO, as the user): its bytes are the copy's. */
+async function openLargeSource(ctx: ProxyContext, pipeline: Pipeline, sreq: SwiftRequest, account: string, container: string, object: string): Promise<Source | { answer: ProxyResponse }> {
+  const headers: Record<string, string> = {};
+  for (const h of ['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since']) if (sreq.headers[h] !== undefined) headers[h] = sreq.headers[h] as string;
+  const res = await pipeline.subrequest(sreq, { method: 'GET', path: objectPath(sreq, account, container, object), headers }, { source: 'SSC' });
+  if (res.status >= 300) return { answer: res };
+  const length = Number(res.headers['content-length']);
+  if (!Number.isSafeInteger(length) || length > ctx.config.max_file_size) {
+    dropBody(res.body);
+    return { answer: respond(413) };
+  }
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res.headers)) {
+    const lk = k.toLowerCase();
+    if (lk.startsWith('x-object-meta-') || (COPIED_HEADERS.includes(lk) && lk !== 'content-type' && lk !== 'x-object-manifest')) metadata[lk] = v;
+  }
+  const body = Readable.from(chunksOf(res.body), { objectMode: false, highWaterMark: 64 * 1024 });
+  const out: Source = {
+    body,
+    length,
+    metadata,
+    contentType: res.headers['content-type'] ?? 'application/octet-stream',
+    cancel: () => body.destroy(),
+  };
+  if (res.headers['last-modified']) out.lastModified = res.headers['last-modified'];
+  return out;
+}
+
+/**
+ * COPY of an SLO with ?multipart-manifest=get: the manifest as it was PUT (format=raw) is PUT
+ * again at the destination with ?multipart-manifest=put, as Swift's copy does, so the copy is an
+ * SLO of the same segments (each checked again).
+ */
+async function copySloManifest(pipeline: Pipeline, sreq: SwiftRequest, account: string, container: string, object: string, contentType: string): Promise<ProxyResponse> {
+  const raw = await pipeline.subrequest(sreq, { method: 'GET', path: objectPath(sreq, account, container, object), query: 'multipart-manifest=get&format=raw' }, { source: 'SSC' });
+  if (raw.status !== 200) return raw;
+  const manifest = Buffer.from((await readSmallBody(raw.body, 64 * 1024 * 1024)) ?? '[]');
+  const fresh = (sreq.headers['x-fresh-metadata'] ?? '').toLowerCase() === 'true';
+  const headers: Record<string, string> = {};
+  if (!fresh) for (const [k, v] of Object.entries(raw.headers)) if (k.startsWith('x-object-meta-') || (COPIED_HEADERS.includes(k) && k !== 'content-type')) headers[k] = v;
+  for (const [k, v] of Object.entries(sreq.headers)) if (k.startsWith('x-object-meta-') || COPIED_HEADERS.includes(k) || k === 'x-delete-after') headers[k] = v;
+  headers['content-type'] = sreq.headers['content-type'] ?? contentType;
+  headers['content-length'] = String(manifest.length);
+  const put = await pipeline.subrequest(
+    sreq,
+    { method: 'PUT', path: objectPath(sreq, sreq.account, sreq.container as string, sreq.object as string), query: 'multipart-manifest=put', headers, body: Readable.from([manifest]) },
+    { source: 'SSC' },
+  );
+  put.headers['X-Copied-From'] = pyQuote(`${container}/${object}`);
+  put.headers['X-Copied-From-Account'] = pyQuote(account);
+  return put;
 }

@@ -2,11 +2,22 @@ import type { ProxyContext } from '../context.js';
 import type { Stage } from '../pipeline.js';
 import { bulk } from './bulk/index.js';
 import { copy } from './copy.js';
+import { domainRemap } from './domain-remap.js';
+import { cors } from './cors/index.js';
+import { dlo } from './large-object/dlo.js';
+import { slo } from './large-object/slo.js';
+import { formpost } from './formpost/index.js';
 import { gatekeeper } from './gatekeeper.js';
 import { healthcheck } from './healthcheck.js';
 import { info } from './info.js';
+import { accountQuotas, containerQuotas } from './quotas/index.js';
 import { router } from './router.js';
+import { staticweb } from './staticweb/index.js';
+import { symlink } from './symlink/index.js';
+import { objectVersioning } from './versioning/index.js';
+import { versionedWrites } from './versioning/legacy.js';
 import { tempauth } from './tempauth.js';
+import { tempurl } from './tempurl/index.js';
 
 /**
  * THE order of the proxy's pipeline, the one place it is written (docs/ARCHITECTURE.md "The
@@ -14,22 +25,35 @@ import { tempauth } from './tempauth.js';
  * (controllers/index.ts) end it; the response comes back up. Swift's order
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
- *   gatekeeper → healthcheck → info → tempauth → bulk → router* → copy → controllers
+ *   gatekeeper → healthcheck → info → domain_remap → tempurl → formpost → tempauth → bulk →
+ *   router* → cors → staticweb → copy → container_quotas → account_quotas → slo → dlo →
+ *   versioning → versioned_writes → symlink → controllers
  *
  * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
  * or as the system.) Bulk is just before auth in Swift, whose sub-requests pass auth again; ours
  * enter after it, so bulk follows tempauth and its sub-requests carry the request's identity.
- * To come, in Swift's places: ratelimit, domain remap, cors before tempauth; tempurl, formpost
- * just before it; staticweb, container/account quotas, slo, dlo, versioning, symlink after copy.
+ * To come, in Swift's place: ratelimit before domain_remap.
  */
 export function proxyStages(ctx: ProxyContext): Stage[] {
   return [
     { name: 'gatekeeper', middleware: gatekeeper() },
     { name: 'healthcheck', middleware: healthcheck() },
     { name: 'info', middleware: info(ctx.capabilities) },
+    { name: 'domain_remap', middleware: domainRemap(ctx.config, ctx.capabilities) },
+    { name: 'tempurl', middleware: tempurl(ctx) },
+    { name: 'formpost', middleware: formpost(ctx) },
     { name: 'tempauth', middleware: tempauth(ctx) },
     { name: 'bulk', middleware: bulk(ctx) },
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
+    { name: 'cors', middleware: cors(ctx) },
+    { name: 'staticweb', middleware: staticweb(ctx) },
     { name: 'copy', middleware: copy(ctx) },
+    { name: 'container_quotas', middleware: containerQuotas(ctx) },
+    { name: 'account_quotas', middleware: accountQuotas(ctx) },
+    { name: 'slo', middleware: slo(ctx) },
+    { name: 'dlo', middleware: dlo(ctx) },
+    { name: 'versioning', middleware: objectVersioning(ctx) },
+    { name: 'versioned_writes', middleware: versionedWrites(ctx) },
+    { name: 'symlink', middleware: symlink(ctx) },
   ];
 }

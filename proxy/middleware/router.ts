@@ -6,7 +6,7 @@ import { parseSwiftPath } from '../swift-request.js';
  * The proxy server's routing (Swift's Application.handle_request and get_controller), as the
  * stage after auth and where sub-requests enter: the path becomes account, container and object
  * (412 for names that are not UTF-8, 404/400/412 for paths that are no Swift path), then the
- * refusals that come before authorization in Swift: OPTIONS, a COPY of no object (405), account
+ * refusals that come before authorization in Swift: a COPY of no object (405), account
  * PUT/DELETE without account management (405), and credentials the auth stage found bad (401).
  */
 export function router(config: ProxyConfig): Middleware {
@@ -20,10 +20,8 @@ export function router(config: ProxyConfig): Middleware {
     if (parsed.container !== undefined) req.container = parsed.container;
     if (parsed.object !== undefined) req.object = parsed.object;
     const method = req.method;
-    if (method === 'OPTIONS') {
-      req.body.resume();
-      return Promise.resolve(respond(200, { Allow: 'HEAD, GET, PUT, POST, COPY, OPTIONS, DELETE' }, ''));
-    }
+    // OPTIONS is the cors stage's (middleware/cors/), whatever the credentials: Swift's auth lets it through.
+    if (method === 'OPTIONS') return next(req);
     // COPY is the copy stage's, for objects only (middleware/copy.ts).
     if (method === 'COPY' && req.object === undefined) return Promise.resolve(respond(405));
     // Swift checks the controller's methods before authorizing: without account management an

@@ -135,7 +135,7 @@ async function getOrHead(deps: DbServerDeps, r: BackendRequest, account: string,
   if (isContainerDeleted(info)) return respond(r.res, 404, backendTimestampHeaders(info));
   const headers = { ...containerHeaders(info), 'Content-Type': fmt.contentType };
   if (!query) return respond(r.res, 204, headers);
-  const body = renderObjectListing(await listObjects(db, account, container, query), fmt.format, container);
+  const body = renderObjectListing(await listObjects(db, account, container, query), fmt.format, container, account);
   return respond(r.res, body ? 200 : 204, headers, body);
 }
 

@@ -1,3 +1,4 @@
+import { configTrueValue } from '../../common/config.js';
 import { titleCase } from '../../common/headers.js';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { SwiftletError } from '../../common/errors.js';
@@ -55,9 +56,7 @@ export function isAccountMetadata(n: string): boolean {
   return n.startsWith('x-account-meta-') || n.startsWith('x-account-sysmeta-');
 }
 
-function trueValue(v: string | null): boolean {
-  return v !== null && ['true', '1', 'yes', 'on', 't', 'y'].includes(v.toLowerCase());
-}
+const trueValue = configTrueValue;
 
 /**
  * prefix, delimiter, marker, end_marker, limit, reverse, and for containers `path`. A limit above

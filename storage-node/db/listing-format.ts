@@ -1,3 +1,4 @@
+import { hashFields } from './listing-hash.js';
 import { Timestamp } from '../../common/timestamp.js';
 import { isSubdir, type ListingItem } from './listing.js';
 import { metaTimestampOf, type ContainerRow, type ObjectRow } from './merge.js';
@@ -112,7 +113,7 @@ export function splitSwiftBytes(contentType: string, size: number): { contentTyp
   return { contentType: contentType.slice(0, i) + (end < 0 ? '' : rest.slice(end)), bytes: Number.isFinite(n) ? n : size };
 }
 
-export function renderObjectListing(items: Array<ListingItem<ObjectRow>>, format: ListingFormat, container: string): string {
+export function renderObjectListing(items: Array<ListingItem<ObjectRow>>, format: ListingFormat, container: string, account = ''): string {
   if (format === 'plain') return renderPlain(items);
   const iso = isoConverter();
   if (format === 'json') {
@@ -130,7 +131,18 @@ export function renderObjectListing(items: Array<ListingItem<ObjectRow>>, format
       let contentType = r.contentType;
       let bytes = r.size;
       if (contentType.includes(';swift_bytes=')) ({ contentType, bytes } = splitSwiftBytes(contentType, bytes));
-      out += `{"hash":${jsonString(r.etag)},"last_modified":"${iso(metaTimestampOf(r))}","bytes":${bytes},"name":${jsonString(it.name)},"content_type":${jsonString(contentType)}}`;
+      if (!r.etag.includes(';')) {
+        out += `{"hash":${jsonString(r.etag)},"last_modified":"${iso(metaTimestampOf(r))}","bytes":${bytes},"name":${jsonString(it.name)},"content_type":${jsonString(contentType)}}`;
+        continue;
+      }
+      // A symlink's row (listing-hash.ts): its target's fields after Swift's.
+      const f = hashFields(r.etag, account);
+      out += `{"hash":${jsonString(f.hash)},"last_modified":"${iso(metaTimestampOf(r))}","bytes":${bytes},"name":${jsonString(it.name)},"content_type":${jsonString(contentType)}`;
+      if (f.symlinkEtag !== undefined) out += `,"symlink_etag":${jsonString(f.symlinkEtag)}`;
+      if (f.symlinkBytes !== undefined && Number.isFinite(f.symlinkBytes)) out += `,"symlink_bytes":${f.symlinkBytes}`;
+      if (f.symlinkPath !== undefined) out += `,"symlink_path":${jsonString(f.symlinkPath)}`;
+      if (f.sloEtag !== undefined) out += `,"slo_etag":${jsonString(`"${f.sloEtag}"`)}`;
+      out += '}';
     }
     return `${out}]`;
   }
@@ -145,7 +157,7 @@ export function renderObjectListing(items: Array<ListingItem<ObjectRow>>, format
     const r = it.row;
     const { contentType, bytes } = splitSwiftBytes(r.contentType, r.size);
     parts.push(
-      `<object><name>${xmlText(it.name)}</name><hash>${xmlText(r.etag)}</hash><bytes>${bytes}</bytes>` +
+      `<object><name>${xmlText(it.name)}</name><hash>${xmlText(r.etag.includes(';') ? hashFields(r.etag, account).hash : r.etag)}</hash><bytes>${bytes}</bytes>` +
         `<content_type>${xmlText(contentType)}</content_type><last_modified>${iso(metaTimestampOf(r))}</last_modified></object>`,
     );
   }

@@ -49,6 +49,23 @@ export function containerUpdateFor(
   return { op, account, container, obj, headers, host, device, partition: Number(partStr) };
 }
 
+/**
+ * Swift's container update overrides: sysmeta a middleware stored with the object
+ * (X-Object-Sysmeta-Container-Update-Override-Etag, -Content-Type, -Size) replaces what the
+ * listing shows for it. Symlinks put their target there (`<etag>; symlink_target=c/o`), and the
+ * listing turns it into symlink_path (db/listing-format.ts). `metadata` is in Title-Case.
+ */
+export function withUpdateOverrides(fields: Record<string, string>, metadata: Record<string, string>): Record<string, string> {
+  const out = { ...fields };
+  const etag = metadata['X-Object-Sysmeta-Container-Update-Override-Etag'];
+  const ctype = metadata['X-Object-Sysmeta-Container-Update-Override-Content-Type'];
+  const size = metadata['X-Object-Sysmeta-Container-Update-Override-Size'];
+  if (etag !== undefined) out[H.etag] = etag;
+  if (ctype !== undefined) out[H.contentType] = ctype;
+  if (size !== undefined && /^\d+$/.test(size)) out[H.size] = size;
+  return out;
+}
+
 export type SendResult = { ok: true; status: number } | { ok: false; status?: number; error?: unknown };
 
 /** Sends one container update, giving up after `timeoutMs`. Success is any 2xx. Always consumes the body. */

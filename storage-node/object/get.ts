@@ -18,7 +18,7 @@ export async function handleGetOrHead(o: ObjectRequest): Promise<void> {
   const { ctx, r } = o;
   const isGet = r.method === 'GET';
   const h = r.req.headers;
-  const cond = conditionalHeadersOf(h);
+  let cond = conditionalHeadersOf(h);
   const found = await loadObject(o.loc, { fsync: ctx.fsync, readFirst: isGet ? FIRST_READ : 0 });
   if (found.kind === 'quarantined') r.log.warn({ obj: o.name, hash: o.hash }, 'corrupt object file quarantined');
   if (found.kind !== 'live') {
@@ -32,6 +32,8 @@ export async function handleGetOrHead(o: ObjectRequest): Promise<void> {
     }
     const headers = objectHeaders(obj);
     const etag = obj.metadata[M.etag] ?? '';
+    const unconditional = ignoresConditions(header(h, H.ignoreRangeIfMetadata), obj.metadata);
+    if (unconditional) cond = conditionalHeadersOf({});
     const verdict = evaluateConditionals(cond, etag, obj.timestamp);
     if (verdict !== 'ok') {
       delete headers['Content-Type'];
@@ -42,7 +44,7 @@ export async function handleGetOrHead(o: ObjectRequest): Promise<void> {
       r.res.end();
       return;
     }
-    const outcome = resolveRange(header(h, 'range'), obj.bodyLength);
+    const outcome = resolveRange(unconditional ? undefined : header(h, 'range'), obj.bodyLength);
     if (outcome.kind === 'unsatisfiable') {
       delete headers['Content-Type'];
       return respond(r.res, 416, { ...headers, 'Content-Range': unsatisfiedContentRange(obj.bodyLength) });
@@ -52,6 +54,13 @@ export async function handleGetOrHead(o: ObjectRequest): Promise<void> {
   } finally {
     await obj.close();
   }
+}
+
+/** Whether the object has metadata the request names in X-Backend-Ignore-Range-If-Metadata-Present. */
+function ignoresConditions(names: string | undefined, metadata: Record<string, string>): boolean {
+  if (!names) return false;
+  const wanted = new Set(names.split(',').map((n) => n.trim().toLowerCase()));
+  return Object.keys(metadata).some((k) => wanted.has(k.toLowerCase()));
 }
 
 /** The headers of a 200 for this object (Swift's GET/HEAD response headers). */

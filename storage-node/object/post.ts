@@ -1,5 +1,5 @@
 import { H } from '../../common/headers.js';
-import { containerUpdateFor, updateContainerOrSave } from './container-update.js';
+import { containerUpdateFor, updateContainerOrSave, withUpdateOverrides } from './container-update.js';
 import { finishWrite, loadObject, writeMetaFile } from './diskfile.js';
 import { applyQueueUpdates, queueUpdatesFor } from './expiring-update.js';
 import { M, persistedFromPost, type ObjectMetadata } from './metadata.js';
@@ -30,7 +30,9 @@ export async function handlePost(o: ObjectRequest): Promise<void> {
   const meta: ObjectMetadata = { ...persistedFromPost(h), [M.name]: o.name, [M.timestamp]: ts.internal };
   const contentType = header(h, 'content-type');
   if (contentType) {
-    meta[M.contentType] = contentType;
+    // An SLO manifest keeps its size for the listing on a new content type (Swift's object server does).
+    const swiftBytes = /;\s*swift_bytes=[^;]*$/.exec(obj.dataMetadata[M.contentType] ?? '');
+    meta[M.contentType] = swiftBytes && !contentType.includes('swift_bytes=') ? `${contentType}${swiftBytes[0]}` : contentType;
     meta[M.contentTypeTimestamp] = ts.internal;
   } else if (obj.metadata[M.contentTypeTimestamp] !== undefined) {
     // An earlier POST changed the content type: carry it forward, this .meta replaces that one.
@@ -41,19 +43,30 @@ export async function handlePost(o: ObjectRequest): Promise<void> {
   // As Swift's object server: every POST tells the container (a PUT of the row) the object's
   // content type with its timestamp and the POST's, so a new Content-Type reaches the listing and
   // its last_modified moves; size and ETag go along, in case the PUT's own update was lost.
-  const update = containerUpdateFor('PUT', h, o.account, o.container, o.obj, {
-    [H.timestamp]: obj.dataTimestamp.internal,
-    [H.size]: String(obj.bodyLength),
-    [H.contentType]: meta[M.contentType] ?? obj.dataMetadata[M.contentType] ?? '',
-    [H.contentTypeTimestamp]: meta[M.contentTypeTimestamp] ?? obj.dataTimestamp.internal,
-    [H.metaTimestamp]: ts.internal,
-    [H.etag]: obj.metadata[M.etag] ?? '',
-  });
+  const contentTypeSet = meta[M.contentTypeTimestamp] !== undefined;
+  const fields = withUpdateOverrides(
+    {
+      [H.timestamp]: obj.dataTimestamp.internal,
+      [H.size]: String(obj.bodyLength),
+      [H.contentType]: meta[M.contentType] ?? obj.dataMetadata[M.contentType] ?? '',
+      [H.contentTypeTimestamp]: meta[M.contentTypeTimestamp] ?? obj.dataTimestamp.internal,
+      [H.metaTimestamp]: ts.internal,
+      [H.etag]: obj.metadata[M.etag] ?? '',
+    },
+    obj.dataMetadata,
+  );
+  // A content type the POST set wins over an override from the PUT (as Swift's).
+  if (contentTypeSet) fields[H.contentType] = meta[M.contentType] as string;
+  const update = containerUpdateFor('PUT', h, o.account, o.container, o.obj, fields);
   await Promise.all([
     finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object POST: cleanup/invalidation failed')),
     update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined,
     // The X-Delete-At the POST sets (a POST without one removes it) and the one it replaces.
     applyQueueUpdates(o, ts, queueUpdatesFor(o, ts, meta[M.deleteAt], obj.metadata[M.deleteAt])),
   ]);
-  respond(r.res, 202);
+  // As Swift's object server: the answer carries the object's sysmeta, so a middleware can tell
+  // what it POSTed to (symlink's 307).
+  const sysmeta: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj.dataMetadata)) if (k.toLowerCase().startsWith('x-object-sysmeta-')) sysmeta[k] = v;
+  respond(r.res, 202, sysmeta);
 }

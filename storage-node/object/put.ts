@@ -3,7 +3,7 @@ import { H } from '../../common/headers.js';
 import { parseEtagList } from '../../common/conditional.js';
 import { decodeRawTrailer } from '../../common/raw-body.js';
 import { receiveBody } from './body-receiver.js';
-import { containerUpdateFor, rowSyncedOnDevice } from './container-update.js';
+import { containerUpdateFor, rowSyncedOnDevice, withUpdateOverrides } from './container-update.js';
 import { DataFileWriter, readObjectInfo } from './diskfile.js';
 import { M, persistedFromPut, type ObjectMetadata } from './metadata.js';
 import { readHashDirSync } from './ondisk.js';
@@ -125,12 +125,14 @@ async function putObject(o: ObjectRequest): Promise<void> {
     [M.etag]: etag,
     [M.crc32c]: writer.crc32c(),
   };
-  const update = containerUpdateFor('PUT', h, o.account, o.container, o.obj, {
-    [H.timestamp]: ts.internal,
-    [H.size]: String(size),
-    [H.contentType]: contentType,
-    [H.etag]: etag,
-  });
+  const update = containerUpdateFor(
+    'PUT',
+    h,
+    o.account,
+    o.container,
+    o.obj,
+    withUpdateOverrides({ [H.timestamp]: ts.internal, [H.size]: String(size), [H.contentType]: contentType, [H.etag]: etag }, metadata),
+  );
   // The hash dir's fsync waits for the container row when that sync makes it cheap.
   const dirSyncAfterRow = rowSyncedOnDevice(ctx, update, r.devicePath);
   try {

@@ -36,6 +36,8 @@ export interface Cluster {
   dir: string;
   proxyUrl: string;
   authUrl: string;
+  /** The proxy's process id (to read its memory in /proc). */
+  proxyPid: number;
   nodes: NodeProc[];
   secret: { swift_hash_path_prefix: string; swift_hash_path_suffix: string };
   /** Signs requests made straight to the storage nodes with the cluster's backend key. */
@@ -58,7 +60,10 @@ export interface Cluster {
 function spawnService(args: string[], extraEnv: Record<string, string> = {}): { proc: ChildProcess; port: Promise<number> } {
   const proc = spawn(process.execPath, [SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv } });
   let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (process.env.SWIFTLET_TEST_VERBOSE) process.stderr.write(d);
+  });
   const port = new Promise<number>((resolvePort, rejectPort) => {
     const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
     rl.on('line', (line) => {
@@ -165,6 +170,7 @@ export async function startCluster(
     dir,
     proxyUrl,
     authUrl: `${proxyUrl}/auth/v1.0`,
+    proxyPid: proxy.proc.pid as number,
     nodes,
     secret,
     backendDispatcher: signingDispatcher(backendKeyFrom(secret)),

@@ -200,8 +200,9 @@ t.test('quorum tables through the real proxy', async (t) => {
   const mixed = await request(obj, { method: 'PUT', headers: { 'x-auth-token': token, 'content-length': String(RAW_BODY_ABOVE_BYTES + 1) }, body: 'm'.repeat(RAW_BODY_ABOVE_BYTES + 1) });
   await mixed.body.dump();
   t.equal(mixed.statusCode, 201, 'raw PUT with an old node among the primaries');
-  t.same(nodes[1]!.seen, ['SOURCE 5 raw', 'PUT 5'], 'the old node: the raw request, then the chunked PUT');
-  t.same(nodes[0]!.seen, ['SOURCE 5 raw'], 'a new node: the raw request only');
+  t.same(nodes[1]!.seen.filter((s) => s !== 'HEAD 3'), ['SOURCE 5 raw', 'PUT 5'], 'the old node: the raw request, then the chunked PUT');
+  // (An account HEAD may come first: the account quota's lookup, when its cached info expired.)
+  t.same(nodes[0]!.seen.filter((s) => s !== 'HEAD 3'), ['SOURCE 5 raw'], 'a new node: the raw request only');
 
   const getTable: Array<[Behaviour[], number, string]> = [
     [[200, 200, 200, 200, 200], 200, 'first primary answers'],

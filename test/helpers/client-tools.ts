@@ -1,0 +1,37 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Cluster } from './cluster.js';
+
+const run = promisify(execFile);
+/** Debian's swift CLI must run under the system Python (its modules live there). */
+export const PYTHON = '/usr/bin/python3';
+export const SWIFT = '/usr/bin/swift';
+export const CURL = '/usr/bin/curl';
+
+export interface CurlAnswer {
+  status: number;
+  /** The final answer's headers, names lower-cased. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** curl against a URL (extra arguments before it: -X, -T, -F, -H...): the final answer, its body as latin-1 text. */
+export async function curl(url: string, ...args: string[]): Promise<CurlAnswer> {
+  const { stdout } = await run(CURL, ['-s', '-S', '-D', '-', '--path-as-is', ...args, url], { encoding: 'latin1', maxBuffer: 16 << 20 });
+  let rest = stdout;
+  // Interim answers (100 Continue for curl -T and -F) come first, each with its own blank line.
+  while (/^HTTP\/1\.1 1\d\d /.test(rest)) rest = rest.slice(rest.indexOf('\r\n\r\n') + 4);
+  const split = rest.indexOf('\r\n\r\n');
+  const head = rest.slice(0, split).split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of head.slice(1)) {
+    const c = line.indexOf(':');
+    headers[line.slice(0, c).toLowerCase()] = line.slice(c + 1).trim();
+  }
+  return { status: Number((head[0] ?? '').split(' ')[1]), headers, body: rest.slice(split + 4) };
+}
+
+/** The swift CLI as one tempauth user of the cluster, run in `cwd`: its stdout (a failure rejects). */
+export function swiftAs(cluster: Cluster, cwd: string, user: string, key: string): (...args: string[]) => Promise<string> {
+  return async (...args) => (await run(PYTHON, [SWIFT, '-A', cluster.authUrl, '-U', user, '-K', key, ...args], { cwd })).stdout;
+}
