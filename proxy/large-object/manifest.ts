@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseRangeHeader, type RangeSpec } from '../../common/range.js';
 import { pyQuote } from '../copy-headers.js';
+import { pyJson } from '../py-json.js';
 
 /**
  * Static large object manifests, as Swift's SLO middleware reads and writes them
@@ -265,22 +266,6 @@ export function rawManifestBody(segments: readonly StoredSegment[]): string {
     }),
     true,
   );
-}
-
-/**
- * Python's json.dumps: ", " and ": " separators, non-ASCII escaped (ensure_ascii), optionally
- * sorted keys. Swift writes manifests and reports this way; the bytes (and so the manifest's
- * md5) match Swift's.
- */
-export function pyJson(v: unknown, sortKeys = false): string {
-  if (v === null || v === undefined) return 'null';
-  if (typeof v === 'string') return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (Array.isArray(v)) return `[${v.map((x) => pyJson(x, sortKeys)).join(', ')}]`;
-  const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
-  if (sortKeys) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, x]) => `${pyJson(k)}: ${pyJson(x, sortKeys)}`).join(', ')}}`;
 }
 
 /** Python's int() of a JSON value: integers, truncated floats, decimal strings (spaces and a sign allowed), booleans. */

@@ -6,7 +6,8 @@ import { pack } from 'tar-stream';
 import { SeededRandom } from '../../common/random.js';
 import { archiveCompression, archiveMembers, ArchiveError, paxHeaders } from '../../proxy/middleware/bulk/archive.js';
 import { BulkRefusal, DeleteList, extractBase, isContainerName, memberPath, quoteBytes, utf8Name } from '../../proxy/middleware/bulk/names.js';
-import { bestFormat, pyJson, reportBody } from '../../proxy/middleware/bulk/report.js';
+import { bestFormat, reportBody } from '../../proxy/bulk-report.js';
+import { pyJson } from '../../proxy/py-json.js';
 
 t.test('Accept picks the report format as swob best_match does', async (t) => {
   t.equal(bestFormat(undefined), 'text/plain');

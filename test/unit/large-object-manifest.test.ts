@@ -5,7 +5,6 @@ import {
   dloEtag,
   parseManifestInput,
   parseStoredManifest,
-  pyJson,
   rawManifestBody,
   sloEtag,
   sloSize,
@@ -14,7 +13,8 @@ import {
   type SegmentHead,
   type StoredSegment,
 } from '../../proxy/large-object/manifest.js';
-import { reportBody, reportFormat } from '../../proxy/large-object/report.js';
+import { bestFormat as reportFormat, reportBody } from '../../proxy/bulk-report.js';
+import { pyJson } from '../../proxy/py-json.js';
 
 t.test('a manifest PUT body is refused with the lines Swift 2.30 writes', async (t) => {
   // Expected bodies are Swift's parse_and_validate_input outputs for the same inputs (manifest /c/m).

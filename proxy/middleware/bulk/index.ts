@@ -5,7 +5,7 @@ import { statusLine } from '../../responses.js';
 import { percentDecode } from '../../swift-request.js';
 import { archiveCompression, archiveMembers, ArchiveError, type Compression } from './archive.js';
 import { BulkRefusal, DeleteList, extractBase, isContainerName, memberPath, MAX_PATH_LENGTH, quoteBytes, utf8Name } from './names.js';
-import { bestFormat, reportBody, type Failure, type ReportFields, type ReportFormat } from './report.js';
+import { bestFormat, reportBody, type Failure, type ReportFields, type ReportFormat } from '../../bulk-report.js';
 
 /**
  * Bulk operations (Swift's bulk middleware, swift/common/middleware/bulk.py):

@@ -21,7 +21,7 @@ import {
   type SegmentHead,
   type StoredSegment,
 } from '../../large-object/manifest.js';
-import { reportBody, reportFormat, type ReportFormat } from '../../large-object/report.js';
+import { bestFormat as reportFormat, reportBody, type ReportFormat } from '../../bulk-report.js';
 import { dropBody, readSmallBody, sloPieces } from '../../large-object/stream.js';
 import { accountPrefix, largeObjectResponse, subrequestSource } from './response.js';
 

@@ -1,7 +1,10 @@
+import { pyJson } from './py-json.js';
+
 /**
  * What a bulk request answers (Swift's bulk.py get_response_body): always 200, and a body that
  * says what happened, in the format the client's Accept asks for (text/plain, application/json,
- * application/xml or text/xml). Pure: no I/O.
+ * application/xml or text/xml). Pure: no I/O. Bulk answers with it, and SLO for a refused manifest
+ * PUT and `?multipart-manifest=delete`, as Swift's slo.py does.
  */
 
 export const ACCEPTABLE_FORMATS = ['text/plain', 'application/json', 'application/xml', 'text/xml'] as const;
@@ -52,7 +55,7 @@ export function bestFormat(accept: string | undefined): ReportFormat | undefined
 }
 
 /** The report's body in `format` (Swift's get_response_body; no XML declaration: that is sent first, see bulk). */
-export function reportBody(format: ReportFormat | undefined, fields: ReportFields, errors: Failure[], rootTag: 'extract' | 'delete'): string {
+export function reportBody(format: ReportFormat | undefined, fields: ReportFields, errors: Failure[], rootTag: 'extract' | 'delete' | 'upload'): string {
   const keys = Object.keys(fields).sort();
   if (format === 'application/json') return pyJson({ ...fields, Errors: errors });
   if (format === 'application/xml' || format === 'text/xml') {
@@ -75,11 +78,4 @@ export function reportBody(format: ReportFormat | undefined, fields: ReportField
 /** xml.sax.saxutils.escape: &, < and > (a tiny writer: no XML library is a dependency, and this is all the report needs). */
 export function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** Python's json.dumps (", " and ": " separators, non-ASCII as \\uXXXX): the bytes Swift sends. */
-export function pyJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(pyJson).join(', ')}]`;
-  if (v !== null && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${pyJson(k)}: ${pyJson(x)}`).join(', ')}}`;
-  return JSON.stringify(v).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
