@@ -60,6 +60,18 @@ t.test('versioned writes', async (t) => {
     t.same(listing.map((i) => i.content_type), ['application/octet-stream', 'application/octet-stream', 'application/x-deleted;swift_versions_deleted=1']);
   });
 
+  await t.test('a UTF-8 archive container name (the header carries its bytes)', async (t) => {
+    const name = 'arché✓';
+    const raw = Buffer.from(name, 'utf8').toString('latin1'); // how a header carries UTF-8 bytes
+    t.equal((await a.req('PUT', `/${encodeURIComponent(name)}`)).status, 201);
+    t.equal((await a.req('PUT', '/u', { headers: { 'x-versions-location': raw } })).status, 201, 'stored, not a 503');
+    const back = (await a.req('HEAD', '/u')).headers['x-versions-location'];
+    t.equal(Buffer.from(String(back), 'latin1').toString('utf8'), name, 'the same bytes back');
+    t.equal((await a.req('PUT', '/u/o', { body: 'one' })).status, 201);
+    t.equal((await a.req('PUT', '/u/o', { body: 'two' })).status, 201);
+    t.equal((await names(encodeURIComponent(name), 1)).length, 1, 'the first version archived there');
+  });
+
   await t.test('removal, and a missing archive container', async (t) => {
     t.equal((await a.req('POST', '/s', { headers: { 'x-remove-versions-location': 'x' } })).status, 204);
     t.equal((await a.req('HEAD', '/s')).headers['x-versions-location'], undefined);
