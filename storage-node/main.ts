@@ -16,7 +16,7 @@ import { createDbReplicationHandlers } from './db/replication.js';
 import { createObjectServer } from './object/object-server.js';
 import { createObjectReplicationHandler } from './object/replication.js';
 import { localContainerUpdater } from './local-update.js';
-import { createStorageNodeHttpServer } from './server.js';
+import { createStorageNodeHttpServer, requestsSettled } from './server.js';
 import { createTmpSweeper } from './tmp-sweeper.js';
 import type { StorageNodeContext } from './types.js';
 
@@ -89,6 +89,7 @@ export async function startStorageNode(config: StorageNodeConfig, log: Logger): 
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await closed;
+        await requestsSettled(server, 5_000);
         await object.close();
         await db.close();
         await backend.close();

@@ -128,19 +128,39 @@ class SpaceCache {
  * always cached, so the call takes a microsecond or two, where a threadpool round trip costs far
  * more; and the answer is never stale (a device removed a moment ago answers 507 at once).
  */
+const IN_FLIGHT = new WeakMap<Server, Set<Promise<void>>>();
+
+/**
+ * Waits (at most `maxMs`) for the requests the server is still handling: closing its sockets does
+ * not stop a handler mid-way, and the databases must stay open until it is done (a shutdown
+ * otherwise logs "Database is not open" for a replication request that was in flight).
+ */
+export async function requestsSettled(server: Server, maxMs: number): Promise<void> {
+  const pending = [...(IN_FLIGHT.get(server) ?? [])];
+  if (pending.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(pending), new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]);
+  clearTimeout(timer);
+}
+
 export function createStorageNodeHttpServer(ctx: StorageNodeContext, servers: StorageNodeServers, opts: { reserveBytes?: number } = {}): Server {
   const space = new SpaceCache(opts.reserveBytes ?? 0);
+  const inFlight = new Set<Promise<void>>();
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, raw?: RawBodyConnection): void => {
-    void route(ctx, servers, space, req, res, expectsContinue, raw).catch((err: unknown) => {
-      ctx.log.error({ err, url: req.url, method: req.method }, 'unhandled storage-node error');
-      if (isSwiftletError(err)) sendStatus(res, statusForCode(err.code), err.message);
-      else sendStatus(res, 500, 'Internal Server Error');
-    });
+    const p = route(ctx, servers, space, req, res, expectsContinue, raw)
+      .catch((err: unknown) => {
+        ctx.log.error({ err, url: req.url, method: req.method }, 'unhandled storage-node error');
+        if (isSwiftletError(err)) sendStatus(res, statusForCode(err.code), err.message);
+        else sendStatus(res, 500, 'Internal Server Error');
+      })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
   };
   // maxHeaderSize: a proxy request may carry every header a legal object or container holds (common/http-client.ts).
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, maxHeaderSize: BACKEND_MAX_HEADER_BYTES }, (req, res) => handle(req, res, false));
+  const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, maxHeaderSize: BACKEND_MAX_HEADER_BYTES }, (req, res) => handle(req, res, false));
   // Expect: 100-continue (the proxy's object PUTs): say "continue" only once the device is known
   // good, so a 507 arrives before the body and the proxy can pick a handoff instead.
+  IN_FLIGHT.set(server, inFlight);
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
   // The proxy's large object PUTs ask to send their body raw (common/raw-body.ts): nothing else upgrades.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
