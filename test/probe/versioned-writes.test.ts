@@ -70,6 +70,12 @@ t.test('versioned writes', async (t) => {
     t.equal((await a.req('PUT', '/u/o', { body: 'one' })).status, 201);
     t.equal((await a.req('PUT', '/u/o', { body: 'two' })).status, 201);
     t.equal((await names(encodeURIComponent(name), 1)).length, 1, 'the first version archived there');
+    // Quoted, as Swift's docs ask: stored and answered as sent, unquoted when used.
+    t.equal((await a.req('PUT', '/q', { headers: { 'x-versions-location': encodeURIComponent(name) } })).status, 201);
+    t.equal((await a.req('HEAD', '/q')).headers['x-versions-location'], encodeURIComponent(name));
+    t.equal((await a.req('PUT', '/q/o', { body: 'one' })).status, 201);
+    t.equal((await a.req('PUT', '/q/o', { body: 'two' })).status, 201);
+    t.equal((await names(encodeURIComponent(name), 2)).length, 2, 'its first version archived in the same container');
   });
 
   await t.test('removal, and a missing archive container', async (t) => {

@@ -51,9 +51,10 @@ export function legacyContainerHeaders(headers: Record<string, string>, enabled:
     else {
       const name = headerName(val);
       if (name === undefined) return { status: 412, body: 'Invalid UTF8 or contains NULL' };
-      if (name.includes('/')) return { status: 412, body: 'Container name cannot contain slashes' };
-      // Header values carry bytes (latin1 code units): the name's UTF-8 bytes, as Swift stores it.
-      headers[SYSMETA_LOCATION] = Buffer.from(name, 'utf8').toString('latin1');
+      if (val.includes('/')) return { status: 412, body: 'Container name cannot contain slashes' };
+      // Stored as sent (quoted or raw UTF-8 bytes), as Swift's check_container_format leaves it;
+      // read back, it is unquoted (headerName) before use.
+      headers[SYSMETA_LOCATION] = val;
       headers[SYSMETA_MODE] = stack ? 'stack' : 'history';
       headers[V] = '';
       delete headers[Hh];
@@ -105,7 +106,7 @@ export function versionedWrites(ctx: ProxyContext): Middleware {
     // A location stored before this stage existed (the plain header) counts, as in Swift.
     location ??= info.headers['X-Versions-Location'] || undefined;
     if (!enabled || !location) return next(req);
-    const vw = new Legacy(next, pipeline, req, Buffer.from(location, 'latin1').toString('utf8').split('/')[0] as string);
+    const vw = new Legacy(next, pipeline, req, (headerName(location) ?? location).split('/')[0] as string);
     if (req.method === 'PUT') return vw.put();
     return mode === 'history' ? vw.deleteHistory() : vw.deleteStack();
   };
