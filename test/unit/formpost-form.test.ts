@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { SeededRandom } from '../../common/random.js';
-import { pyTitle } from '../../proxy/middleware/formpost/index.js';
+import { titleCase } from '../../common/headers.js';
 import { checkStart, FormReadError, formParts, parseContentDisposition, readValue } from '../../proxy/middleware/formpost/form.js';
 
 const B = 'bnd';
@@ -60,8 +60,8 @@ t.test('a bad start, a body that breaks off', async (t) => {
 
 t.test('field values: the first 4096 bytes', async (t) => {
   t.equal(await readValue(Readable.from([Buffer.alloc(3000, 0x61), Buffer.alloc(3000, 0x62)]), 4096), 'a'.repeat(3000) + 'b'.repeat(1096));
-  t.equal(pyTitle('max file count exceeded'), 'Max File Count Exceeded');
-  t.equal(pyTitle('max_file_size 2x'), 'Max_File_Size 2X');
+  t.equal(titleCase('max file count exceeded'), 'Max File Count Exceeded');
+  t.equal(titleCase('max_file_size 2x'), 'Max_File_Size 2X');
 });
 
 t.test('Content-Disposition / Content-Type as Swift parses them (seeded, against swift.common.utils)', { skip: existsSync('/usr/lib/python3/dist-packages/swift/common/utils.py') ? false : 'python3-swift not installed' }, async (t) => {

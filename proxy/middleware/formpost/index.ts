@@ -7,6 +7,7 @@ import { decodeSwiftPath } from '../../swift-request.js';
 import { allowedDigests, SignedAuth, signingKeys } from '../tempurl/index.js';
 import { constantTimeEqual, DEPRECATED_DIGESTS, extractDigest, formPostHmac, pyInt, pyQuote, type DigestName, type HmacKey } from '../tempurl/signature.js';
 import { FormReadError, formParts, parseContentDisposition, readValue, type FormPart } from './form.js';
+import { titleCase } from '../../../common/headers.js';
 
 /** Swift's MAX_VALUE_LENGTH: a form field's value is cut after this many bytes. */
 const MAX_VALUE_LENGTH = 4096;
@@ -52,7 +53,7 @@ export function formpost(ctx: ProxyContext): Middleware {
     } catch (err) {
       if (!(err instanceof FormRefusal)) throw err;
       req.body.resume();
-      if (err.status === 401) return respond(401, {}, `FormPost: ${pyTitle(err.message)}`);
+      if (err.status === 401) return respond(401, {}, `FormPost: ${titleCase(err.message)}`);
       return respond(400, { 'Content-Type': 'text/plain' }, `FormPost: ${err.message}`);
     }
   };
@@ -113,7 +114,7 @@ async function translateForm(ctx: ProxyContext, pipeline: Pipeline, req: ProxyRe
   const statusLine = `${status} ${reasonPhrase(status)}`;
   let redirect = attributes['redirect'];
   if (!redirect) {
-    const body = message ? `${statusLine}\r\nFormPost: ${pyTitle(message)}` : statusLine;
+    const body = message ? `${statusLine}\r\nFormPost: ${titleCase(message)}` : statusLine;
     return respond(status, { ...headers, 'Content-Type': 'text/plain' }, body);
   }
   redirect += redirect.includes('?') ? '&' : '?';
@@ -225,16 +226,4 @@ class SizeCap extends Transform {
     }
     cb(null, chunk);
   }
-}
-
-/** Python's str.title(): a letter after a non-letter is upper case, the others lower. */
-export function pyTitle(s: string): string {
-  let out = '';
-  let prevLetter = false;
-  for (const c of s) {
-    const letter = c.toLowerCase() !== c.toUpperCase();
-    out += letter ? (prevLetter ? c.toLowerCase() : c.toUpperCase()) : c;
-    prevLetter = letter;
-  }
-  return out;
 }
