@@ -48,7 +48,7 @@ suites:
                 daemon process of every node sampled from /proc: % of a core per node and daemon
                   [--objects 1000000] [--minutes 10] [--systems swiftlet,swift] [--window 10s]
                   [--first-pass-max 45m] [--image-size 40G] [--work-dir DIR]
-                (--work-dir keeps each system's image; run again with it to reuse Swiftlet's fill)
+                (--work-dir keeps each system's image; run again with it to reuse each system's fill)
   memory        RSS of the proxy and each storage node (Swiftlet's all-in-one on loop-mounted XFS, root):
                 a soak of concurrent PUT/GET/HEAD/DELETE/LIST (4k, 64k, 1m), then one big object
                 PUT and GET streamed (MD5 checked); verdicts "flat" and "bounded" with their criteria

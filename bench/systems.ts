@@ -148,12 +148,14 @@ export interface SwiftOptions {
   port?: number;
   /** Leave the servers and the image in place (stop them later with swift-aio.sh stop/purge). */
   keep: boolean;
+  /** stop() stops the servers and unmounts, keeping the image (a later start reuses its data). */
+  keepImage?: boolean;
   /** Start Swift's background daemons too, running continuously (swift-aio.sh daemons). */
   daemons?: boolean;
   progress: Progress;
 }
 
-/** bench/scripts/swift-aio.sh start; stop() runs purge (or nothing with keep). */
+/** bench/scripts/swift-aio.sh start; stop() runs purge (stop with keepImage, nothing with keep). */
 export async function startSwift(o: SwiftOptions): Promise<RunningSystem> {
   if (!isRoot()) throw new Error('the Swift all-in-one needs root (apt-get, loop-mounted XFS)');
   const dir = join(o.workDir, 'swift');
@@ -194,7 +196,7 @@ export async function startSwift(o: SwiftOptions): Promise<RunningSystem> {
     dataPath: join(dir, 'mnt'),
     async stop() {
       if (o.keep) return;
-      await execFileP('bash', [script, 'purge', dir]);
+      await execFileP('bash', [script, o.keepImage ? 'stop' : 'purge', dir]);
     },
   };
 }

@@ -289,37 +289,50 @@ function readRecon(file: string): Record<string, unknown> {
   }
 }
 
-async function runSwift(o: IdleOptions, planPath: string, blockPath: string, totals: PlanTotals, workDir: string, progress: Progress): Promise<IdleRun> {
+async function fillSwift(ep: Endpoint, dir: string, planPath: string, blockPath: string, totals: PlanTotals, progress: Progress): Promise<IdleRun['fill']> {
+  for (let k = 0; k < 4; k++) await ensureContainer(ep, containerName(k));
+  progress.line(`Swift: writing the same objects with DiskFile, ContainerBroker and AccountBroker (swift-fill-objects.py)`);
+  const t0 = performance.now();
+  const out = await new Promise<string>((res, rej) => {
+    const c = spawn(SWIFT_PYTHON, [join(SCRIPTS, 'swift-fill-objects.py'), dir, accountOf(ep), planPath, blockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let s = '';
+    c.stdout.setEncoding('utf8').on('data', (d: string) => (s += d));
+    const kill = (): void => void c.kill();
+    process.once('exit', kill);
+    c.once('error', rej);
+    c.once('close', (code) => {
+      process.off('exit', kill);
+      if (code === 0) res(s);
+      else rej(new Error(`swift-fill-objects.py exited ${code}`));
+    });
+  });
+  const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { files: number; object_seconds: number; row_seconds: number; sync_seconds: number; seconds: number; expiring_containers: number };
+  const got = await verifyAccount(ep, totals);
+  const fill: IdleRun['fill'] = {
+    seconds: (performance.now() - t0) / 1000,
+    files: r.files,
+    detail: `${r.files} replica files in ${fmt(r.object_seconds)} s (${fmt(r.files / r.object_seconds)} files/s; DiskFileWriter put/commit and DiskFile.delete, one process per node, fsync off, one syncfs: ${fmt(r.sync_seconds)} s), listing rows, ${r.expiring_containers} expirer queue containers and account stats by ContainerBroker/AccountBroker in ${fmt(r.row_seconds)} s; account then reports ${got}`,
+  };
+  progress.line(`Swift fill: ${fill.detail}`);
+  return fill;
+}
+
+async function runSwift(o: IdleOptions, n: number, planPath: string, blockPath: string, totals: PlanTotals, workDir: string, progress: Progress): Promise<IdleRun> {
   process.env.SWIFT_AIO_IMAGE_SIZE ??= o.imageSize;
-  const sys = await startSwift({ workDir, keep: false, progress });
+  // As for Swiftlet, a kept work dir reuses a filled image: its rings name the ports it was filled
+  // on, so it starts on the same ones.
+  const marker = join(workDir, 'swift', 'fill.json');
+  let fill = o.workDir ? readFillMarker(marker, n) : undefined;
+  const port = fill ? Number(readFileSync(join(workDir, 'swift', 'port'), 'utf8').trim()) : undefined;
+  const sys = await startSwift({ workDir, keep: false, keepImage: o.workDir !== undefined, ...(port ? { port } : {}), progress });
   const dir = sys.dir as string;
   const children: ChildProcess[] = [];
   try {
     const ep = await authRetry(sys, 60);
-    for (let k = 0; k < 4; k++) await ensureContainer(ep, containerName(k));
-    progress.line(`Swift: writing the same objects with DiskFile, ContainerBroker and AccountBroker (swift-fill-objects.py)`);
-    const t0 = performance.now();
-    const out = await new Promise<string>((res, rej) => {
-      const c = spawn(SWIFT_PYTHON, [join(SCRIPTS, 'swift-fill-objects.py'), dir, accountOf(ep), planPath, blockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let s = '';
-      c.stdout.setEncoding('utf8').on('data', (d: string) => (s += d));
-      const kill = (): void => void c.kill();
-      process.once('exit', kill);
-      c.once('error', rej);
-      c.once('close', (code) => {
-        process.off('exit', kill);
-        if (code === 0) res(s);
-        else rej(new Error(`swift-fill-objects.py exited ${code}`));
-      });
-    });
-    const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { files: number; object_seconds: number; row_seconds: number; sync_seconds: number; seconds: number; expiring_containers: number };
-    const got = await verifyAccount(ep, totals);
-    const fill: IdleRun['fill'] = {
-      seconds: (performance.now() - t0) / 1000,
-      files: r.files,
-      detail: `${r.files} replica files in ${fmt(r.object_seconds)} s (${fmt(r.files / r.object_seconds)} files/s; DiskFileWriter put/commit and DiskFile.delete, one process per node, fsync off, one syncfs: ${fmt(r.sync_seconds)} s), listing rows, ${r.expiring_containers} expirer queue containers and account stats by ContainerBroker/AccountBroker in ${fmt(r.row_seconds)} s; account then reports ${got}`,
-    };
-    progress.line(`Swift fill: ${fill.detail}`);
+    if (fill) progress.line(`Swift: reusing the fill in ${dir} (${fill.detail})`);
+    else fill = await fillSwift(ep, dir, planPath, blockPath, totals, progress);
+    const ran = ' (reused: the daemons had run on it)';
+    if (o.workDir) writeFileSync(marker, JSON.stringify({ objects: n, fill: { ...fill, detail: fill.detail.endsWith(ran) ? fill.detail : fill.detail + ran } }) + '\n');
     // Drop the page cache as Swiftlet's remount does: both first passes start cold.
     await new Promise((res) => spawn('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'ignore' }).once('close', res));
     const confs = swiftDaemonConfs(dir);
@@ -390,7 +403,7 @@ export async function idleSuite(ctx: SuiteContext): Promise<SuiteOutcome> {
         const planPath = join(workDir, 'plan.tsv');
         const blockPath = join(workDir, 'block.bin');
         await writePlanFiles(plan, planPath, blockPath);
-        runs.push(await runSwift(o, planPath, blockPath, totals, workDir, progress));
+        runs.push(await runSwift(o, plan.n, planPath, blockPath, totals, workDir, progress));
       }
       // each system's image goes before the next one's is filled; a --work-dir keeps it for reuse
       if (!o.workDir) removeUnmounted(join(workDir, s));
