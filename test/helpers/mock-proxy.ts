@@ -56,3 +56,19 @@ export async function loginToken(app: FastifyInstance, user: string, key: string
   const res = await app.inject({ method: 'GET', url: '/auth/v1.0', headers: { 'x-auth-user': user, 'x-auth-key': key } });
   return String(res.headers['x-auth-token']);
 }
+
+/** Every storage node answers yes (201 to a PUT, 204 otherwise); returns the requests they got, as "METHOD path". */
+export function nodesSayYes(p: MockProxy): string[] {
+  const asked: string[] = [];
+  for (let i = 0; i < p.devices.length; i++) {
+    p.mock
+      .get(p.origin(i))
+      .intercept({ path: () => true, method: () => true })
+      .reply((opts) => {
+        asked.push(`${opts.method} ${opts.path}`);
+        return { statusCode: opts.method === 'PUT' ? 201 : 204, data: '' };
+      })
+      .persist();
+  }
+  return asked;
+}

@@ -6,7 +6,7 @@ import type { AuthTarget, KeystoneIdentity } from '../../proxy/auth.js';
 import { KeystoneClient, keystoneV3Url } from '../../proxy/keystone/client.js';
 import { keystoneAuthorize, referrerAllowed, type AclLookup, type KeystoneAuthRules } from '../../proxy/keystone/rules.js';
 import { ExpiringCache } from '../../proxy/keystone/token-cache.js';
-import { mockProxy } from '../helpers/mock-proxy.js';
+import { mockProxy, nodesSayYes } from '../helpers/mock-proxy.js';
 
 const ORIGIN = 'http://keystone.test:5000';
 
@@ -278,17 +278,7 @@ t.test('the proxy with auth keystone: 401 says where to log in, Keystone down is
     await p.close();
     await ks.mock.close();
   });
-  const asked: string[] = [];
-  for (let i = 0; i < 5; i++) {
-    p.mock
-      .get(p.origin(i))
-      .intercept({ path: () => true, method: () => true })
-      .reply((opts) => {
-        asked.push(`${opts.method} ${opts.path}`);
-        return { statusCode: opts.method === 'PUT' ? 201 : 204, data: '' };
-      })
-      .persist();
-  }
+  const asked = nodesSayYes(p);
   const operator = ks.issue({ user: { id: 'u1', name: 'alice' }, project: { id: 'p1', name: 'alpha' }, roles: ['swiftoperator'], expiresAt: now + 3_600_000 });
   const member = ks.issue({ user: { id: 'u2', name: 'carol' }, project: { id: 'p1', name: 'alpha' }, roles: ['member'], expiresAt: now + 3_600_000 });
   const service = ks.issue({ user: { id: 'svc', name: 'glance' }, project: { id: 'service', name: 'service' }, roles: ['service'], expiresAt: now + 3_600_000 });
