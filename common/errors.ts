@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'RING_INVALID'
   | 'PRECONDITION_FAILED'
   | 'TOO_LARGE'
+  | 'UNAVAILABLE'
   | 'INTERNAL';
 
 export class SwiftletError extends Error {
@@ -56,6 +57,7 @@ export function statusForCode(code: ErrorCode): number {
     case 'CORRUPT':
       return 422;
     case 'QUORUM_FAILED':
+    case 'UNAVAILABLE':
       return 503;
     case 'PRECONDITION_FAILED':
       return 412;

@@ -102,6 +102,27 @@ export function createBackendClient(opts: BackendClientOptions): BackendClient {
   return backendClientOver(agent, opts.key);
 }
 
+/**
+ * A request to a service outside the cluster (Keystone, proxy/keystone/): a full URL and never
+ * the backend signature, which is for storage nodes only. The caller must consume or destroy the body.
+ */
+export function externalRequest(
+  dispatcher: Dispatcher,
+  url: URL,
+  method: string,
+  opts: { headers?: Record<string, string>; body?: string; headersTimeout?: number; bodyTimeout?: number } = {},
+): Promise<Dispatcher.ResponseData> {
+  return dispatcher.request({
+    origin: url.origin,
+    path: url.pathname + url.search,
+    method: method as Dispatcher.HttpMethod,
+    headers: opts.headers ?? {},
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+    ...(opts.headersTimeout !== undefined ? { headersTimeout: opts.headersTimeout } : {}),
+    ...(opts.bodyTimeout !== undefined ? { bodyTimeout: opts.bodyTimeout } : {}),
+  });
+}
+
 /** Always consume or destroy an undici body, or its socket never returns to the pool. */
 export async function discardBody(body: Dispatcher.ResponseData['body'] | undefined): Promise<void> {
   if (!body) return;

@@ -1,9 +1,11 @@
+import type { Dispatcher } from 'undici';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Agent as HttpAgent, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { backendKeyFrom } from '../common/backend-auth.js';
 import { createBackendClient } from '../common/http-client.js';
 import type { Logger } from '../common/log.js';
+import { SwiftletError } from '../common/errors.js';
 import { createStamper } from '../common/timestamp.js';
 import { parseStoragePolicies } from '../common/storage-policy.js';
 import type { Clock } from '../common/clock.js';
@@ -19,6 +21,7 @@ import { InfoCache } from './info-cache.js';
 import { proxyStages } from './middleware/index.js';
 import { Pipeline, type ProxyRequest, type Stage } from './pipeline.js';
 import { isBackendStreamError, newTransId, resetHeaders, send, sendRejection, writeResponse } from './responses.js';
+import { KeystoneClient } from './keystone/client.js';
 import { TempAuth } from './tempauth.js';
 import { TitleCaseResponse } from './title-case.js';
 import { createHash } from 'node:crypto';
@@ -30,6 +33,8 @@ export interface BuildProxyOptions {
   clock: Clock;
   /** Changes the pipeline's stages (tests insert a middleware); the order is proxyStages'. */
   stages?: (stages: Stage[]) => Stage[];
+  /** With `auth: keystone`: how to reach Keystone (tests pass an undici MockAgent); default a pool of its own. */
+  keystoneDispatcher?: Dispatcher;
 }
 
 const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS'];
@@ -59,10 +64,12 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     errorLimiter: new ErrorLimiter(config.error_suppression_limit, config.error_suppression_interval_s * 1000, clock),
     info: new InfoCache(config.recheck_container_existence_s * 1000, config.recheck_account_existence_s * 1000, clock),
     capabilities: new InfoRegistry(),
-    auth: new TempAuth(config.tempauth_users, authSecret, config.reseller_prefix, config.token_life_s, clock),
+    auth: new TempAuth(config.tempauth_users, authSecret, config.reseller_prefix, config.token_life_s, clock, config.reseller_prefix_rules),
     log,
     clock,
   };
+  if (config.auth === 'keystone') ctx.keystone = keystoneClient(config, clock, opts.keystoneDispatcher);
+  else if (config.auth !== 'tempauth') throw new SwiftletError('CONFIG', `auth must be tempauth or keystone, not "${config.auth}"`);
   const stamp = createStamper(clock);
   const stages = proxyStages(ctx);
   const pipeline = Pipeline.compose(opts.stages ? opts.stages(stages) : stages, controllers(ctx));
@@ -142,6 +149,23 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     send(reply, 500);
   });
   return { app: app as unknown as FastifyInstance, ctx, pipeline };
+}
+
+function keystoneClient(config: ProxyConfig, clock: Clock, dispatcher: Dispatcher | undefined): KeystoneClient {
+  if (!config.keystone_url) throw new SwiftletError('CONFIG', 'auth keystone needs keystone_url');
+  return new KeystoneClient({
+    url: config.keystone_url,
+    username: config.keystone_username,
+    password: config.keystone_password,
+    projectName: config.keystone_project_name,
+    userDomainName: config.keystone_user_domain_name,
+    projectDomainName: config.keystone_project_domain_name,
+    timeoutMs: config.keystone_timeout_ms,
+    cacheTtlMs: config.keystone_token_cache_s * 1000,
+    cacheSize: config.keystone_token_cache_size,
+    clock,
+    ...(dispatcher ? { dispatcher } : {}),
+  });
 }
 
 function flatRequestHeaders(req: FastifyRequest): Record<string, string> {

@@ -9,6 +9,7 @@ import type { ProxyConfig } from './config.js';
 import type { ErrorLimiter } from './error-limiter.js';
 import type { InfoCache } from './info-cache.js';
 import type { InfoRegistry } from './info.js';
+import type { KeystoneClient } from './keystone/client.js';
 import type { TempAuth } from './tempauth.js';
 
 /** The rings, read through holders so a reloaded ring is picked up by the next request. */
@@ -37,6 +38,8 @@ export interface ProxyContext {
   capabilities: InfoRegistry;
   /** tempauth's users, tokens and ACL rules (the auth stage, middleware/tempauth.ts, uses it). */
   auth: TempAuth;
+  /** With `auth: keystone`: the client that validates tokens with Keystone (middleware/keystone.ts). */
+  keystone?: KeystoneClient;
   log: Logger;
   clock: Clock;
 }

@@ -41,6 +41,7 @@ export async function startProxy(config: ProxyConfig, log: Logger): Promise<Runn
         await ctx.backend.close();
         ctx.putAgent.destroy();
         await ctx.hashing.close();
+        await ctx.keystone?.close();
       })();
       return closing;
     },

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isAutoCreateAccount } from '../common/expiring-queue.js';
 import type { Clock } from '../common/clock.js';
-import type { AuthDecision, AuthTarget, Identity } from './auth.js';
+import { accountPrefix, parseResellerPrefixes, type AuthDecision, type AuthTarget, type Identity } from './auth.js';
 
 /**
  * tempauth: users and roles from config, tokens the proxy can verify on its own.
@@ -18,14 +18,26 @@ export type { AuthDecision, AuthTarget, Identity } from './auth.js';
 
 export class TempAuth {
   private readonly users: Map<string, TempAuthUser>;
+  /** Swift's reseller_prefix list: the first is the users' accounts', the others service accounts'. */
+  readonly resellerPrefixes: string[];
+  private readonly resellerPrefix: string;
+  /** Per prefix, the group a request needs besides owning the account (Swift's <prefix>_require_group). */
+  private readonly requireGroup = new Map<string, string>();
 
   constructor(
     users: Record<string, unknown>,
     private readonly secret: string,
-    private readonly resellerPrefix: string,
+    resellerPrefix: string,
     private readonly tokenLifeS: number,
     private readonly clock: Clock,
+    prefixRules: Record<string, unknown> = {},
   ) {
+    this.resellerPrefixes = parseResellerPrefixes(resellerPrefix);
+    this.resellerPrefix = this.resellerPrefixes[0] as string;
+    for (const p of this.resellerPrefixes) {
+      const rule = (prefixRules[p] ?? prefixRules[p.replace(/_$/, '')]) as { require_group?: unknown } | undefined;
+      if (typeof rule?.require_group === 'string' && rule.require_group) this.requireGroup.set(p, rule.require_group);
+    }
     this.users = new Map();
     for (const [name, v] of Object.entries(users)) {
       const u = v as Partial<TempAuthUser>;
@@ -80,9 +92,25 @@ export class TempAuth {
     const admin = u.roles.includes('.admin') || u.roles.includes('.reseller_admin');
     const resellerAdmin = u.roles.includes('.reseller_admin');
     const groups = [user, accountName];
-    if (admin) groups.push(account);
+    // Swift's _get_user_groups: an admin is in the group of its account under every prefix.
+    if (admin) for (const p of this.resellerPrefixes) if (p !== '' && !groups.includes(p + accountName)) groups.push(p + accountName);
+    if (admin && !groups.includes(account)) groups.push(account);
     if (resellerAdmin) groups.push('.reseller_admin');
+    // The user's other roles are groups too (Swift: the groups listed after the key), e.g. ".service".
+    for (const r of u.roles) if (r !== '.admin' && r !== '.reseller_admin' && !groups.includes(r)) groups.push(r);
     return { user, account, groups, admin, resellerAdmin };
+  }
+
+  /**
+   * Swift's tempauth with an X-Service-Token: the service user's groups join the user's (so a
+   * service account's require_group, say ".service", can come from the service token). A service
+   * token that does not validate adds nothing.
+   */
+  withServiceToken(id: Identity, serviceToken: string | undefined): Identity {
+    const service = serviceToken ? this.authenticate(serviceToken) : undefined;
+    if (!service) return id;
+    const groups = [...id.groups, ...service.groups.filter((g) => !id.groups.includes(g))];
+    return { ...id, groups, resellerAdmin: groups.includes('.reseller_admin') };
   }
 
   /**
@@ -93,18 +121,19 @@ export class TempAuth {
    * cluster's own and nobody's to reach, whatever the reseller prefix (even an empty one).
    */
   authorizeOwner(id: Identity | undefined, t: AuthTarget, allowAccountManagement: boolean): AuthDecision | undefined {
-    if (!t.account || !t.account.startsWith(this.resellerPrefix) || isAutoCreateAccount(t.account)) return id ? 403 : 401;
+    const prefix = t.account ? accountPrefix(this.resellerPrefixes, t.account) : undefined;
+    if (!t.account || prefix === undefined || isAutoCreateAccount(t.account)) return id ? 403 : 401;
     if (!id) return undefined;
     const isAccountOp = t.container === undefined;
     if (id.resellerAdmin && this.resellerAdminMay(t.account)) {
       if (isAccountOp && (t.method === 'PUT' || t.method === 'DELETE')) return allowAccountManagement ? 'allow' : 403;
       return 'allow';
     }
-    if (id.groups.includes(t.account)) {
-      // The account's admin may do anything in it but create or delete the account itself.
-      if (isAccountOp && (t.method === 'PUT' || t.method === 'DELETE')) return 403;
-      return 'allow';
-    }
+    // The account's admin may do anything in it but create or delete the account itself; in a
+    // service account only with the prefix's required group as well (else ACLs may still grant).
+    const required = this.requireGroup.get(prefix);
+    if (id.groups.includes(t.account) && (!isAccountOp || (t.method !== 'PUT' && t.method !== 'DELETE')) && (!required || id.groups.includes(required))) return 'allow';
+    if (id.groups.includes(t.account) && isAccountOp && (t.method === 'PUT' || t.method === 'DELETE')) return 403;
     return undefined;
   }
 
@@ -124,9 +153,10 @@ export class TempAuth {
     return id ? 403 : 401;
   }
 
-  /** Swift: a reseller admin owns every prefixed account but the bare prefix and "AUTH_.xxx" (reserved) ones. */
+  /** Swift: a reseller admin owns every prefixed account but a bare prefix and "AUTH_.xxx" (reserved) ones. */
   private resellerAdminMay(account: string): boolean {
-    return account !== this.resellerPrefix && account[this.resellerPrefix.length] !== '.';
+    const prefix = accountPrefix(this.resellerPrefixes, account) ?? '';
+    return !this.resellerPrefixes.includes(account) && account[prefix.length] !== '.';
   }
 
   private makeToken(user: string, expires: number): string {

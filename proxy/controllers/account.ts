@@ -1,4 +1,5 @@
 import type { BackendPath } from '../../common/backend-path.js';
+import { accountPrefix } from '../auth.js';
 import { abortBody } from '../../common/http-client.js';
 import { backendPath } from '../../common/backend-path.js';
 import { checkMetadata, LIMITS } from '../constraints.js';
@@ -27,7 +28,7 @@ export async function handleAccount(ctx: ProxyContext, sreq: SwiftRequest): Prom
       if (status === 404 && (response?.headers['x-account-status'] ?? '').toLowerCase() === 'deleted') {
         return relay(sreq, { ...response!, status: 410 });
       }
-      if (status === 404 && ctx.config.account_autocreate && account.startsWith(ctx.config.reseller_prefix)) {
+      if (status === 404 && ctx.config.account_autocreate && accountPrefix(ctx.auth.resellerPrefixes, account) !== undefined) {
         abortBody(response?.body);
         return emptyAccount(sreq);
       }

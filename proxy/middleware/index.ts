@@ -16,6 +16,7 @@ import { staticweb } from './staticweb/index.js';
 import { symlink } from './symlink/index.js';
 import { objectVersioning } from './versioning/index.js';
 import { versionedWrites } from './versioning/legacy.js';
+import { authtoken, KeystoneAuthHook, keystoneauth } from './keystone.js';
 import { tempauth } from './tempauth.js';
 import { tempurl } from './tempurl/index.js';
 
@@ -33,6 +34,8 @@ import { tempurl } from './tempurl/index.js';
  * or as the system.) Bulk is just before auth in Swift, whose sub-requests pass auth again; ours
  * enter after it, so bulk follows tempauth and its sub-requests carry the request's identity.
  * To come, in Swift's place: ratelimit before domain_remap.
+ * With `auth: keystone`, tempauth's place holds Swift's two stages instead: authtoken (validates
+ * the tokens with Keystone) then keystoneauth (the authorize hook).
  */
 export function proxyStages(ctx: ProxyContext): Stage[] {
   return [
@@ -42,7 +45,7 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'domain_remap', middleware: domainRemap(ctx.config, ctx.capabilities) },
     { name: 'tempurl', middleware: tempurl(ctx) },
     { name: 'formpost', middleware: formpost(ctx) },
-    { name: 'tempauth', middleware: tempauth(ctx) },
+    ...authStages(ctx),
     { name: 'bulk', middleware: bulk(ctx) },
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
     { name: 'cors', middleware: cors(ctx) },
@@ -55,5 +58,15 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'versioning', middleware: objectVersioning(ctx) },
     { name: 'versioned_writes', middleware: versionedWrites(ctx) },
     { name: 'symlink', middleware: symlink(ctx) },
+  ];
+}
+
+/** The auth stages: tempauth, or authtoken + keystoneauth as in Swift's Keystone pipeline. */
+function authStages(ctx: ProxyContext): Stage[] {
+  if (!ctx.keystone) return [{ name: 'tempauth', middleware: tempauth(ctx) }];
+  const hook = new KeystoneAuthHook(ctx, ctx.keystone);
+  return [
+    { name: 'authtoken', middleware: authtoken(ctx, hook) },
+    { name: 'keystoneauth', middleware: keystoneauth(ctx, hook) },
   ];
 }

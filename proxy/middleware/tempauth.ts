@@ -1,4 +1,4 @@
-import type { Auth, AuthDecision, AuthTarget, Identity } from '../auth.js';
+import { accountPrefix, hideOwnerHeaders, type Auth, type AuthDecision, type AuthTarget, type Identity } from '../auth.js';
 import type { ProxyContext } from '../context.js';
 import { accountInfo, containerInfo } from '../controllers/common.js';
 import { ACCOUNT_ACL_SYSMETA, accountAclGrant, formatAccountAcl, parseAccountAcl } from '../tempauth.js';
@@ -47,24 +47,10 @@ export function tempauth(ctx: ProxyContext): Middleware {
       const shown = 'error' in acl ? '{}' : formatAccountAcl(acl);
       if (shown !== '{}') res.headers['X-Account-Access-Control'] = Buffer.from(shown, 'utf8').toString('latin1');
     }
-    if (!owner) for (const name of Object.keys(res.headers)) if (OWNER_HEADERS.has(name.toLowerCase())) delete res.headers[name];
+    if (!owner) hideOwnerHeaders(res);
     return res;
   };
 }
-
-/** Swift's default swift_owner_headers (proxy/server.py). */
-const OWNER_HEADERS = new Set([
-  'x-container-read',
-  'x-container-write',
-  'x-container-sync-key',
-  'x-container-sync-to',
-  'x-account-meta-temp-url-key',
-  'x-account-meta-temp-url-key-2',
-  'x-container-meta-temp-url-key',
-  'x-container-meta-temp-url-key-2',
-  'x-account-access-control',
-]);
-
 
 /** tempauth's side of the Auth interface, over the token and ACL logic of proxy/tempauth.ts (ctx.auth). */
 class TempAuthHook implements Auth {
@@ -73,7 +59,8 @@ class TempAuthHook implements Auth {
   authenticate(req: ProxyRequest): Identity | undefined | 'invalid' {
     const token = req.headers['x-auth-token'] ?? req.headers['x-storage-token'];
     if (!token) return undefined;
-    return this.ctx.auth.authenticate(token) ?? 'invalid';
+    const id = this.ctx.auth.authenticate(token);
+    return id ? this.ctx.auth.withServiceToken(id, req.headers['x-service-token']) : 'invalid';
   }
 
   /**
@@ -110,7 +97,7 @@ class TempAuthHook implements Auth {
 
   /** What the account's ACL grants this user for the request, if the account has one that parses. */
   private async accountGrant(req: ProxyRequest, id: Identity, account: string, method: string, container: string | undefined): Promise<'admin' | 'allow' | undefined> {
-    if (!account.startsWith(this.ctx.config.reseller_prefix) || account.startsWith('.')) return undefined;
+    if (accountPrefix(this.ctx.auth.resellerPrefixes, account) === undefined || account.startsWith('.')) return undefined;
     const info = await accountInfo(this.ctx, req, account);
     const stored = Object.entries(info.headers).find(([n]) => n.toLowerCase() === ACCOUNT_ACL_SYSMETA)?.[1];
     if (!stored) return undefined;

@@ -35,3 +35,11 @@ export async function curl(url: string, ...args: string[]): Promise<CurlAnswer> 
 export function swiftAs(cluster: Cluster, cwd: string, user: string, key: string): (...args: string[]) => Promise<string> {
   return async (...args) => (await run(PYTHON, [SWIFT, '-A', cluster.authUrl, '-U', user, '-K', key, ...args], { cwd })).stdout;
 }
+
+/** A CLI run's stderr when it fails, 'ok' when it succeeds. */
+export function outcome(p: Promise<unknown>): Promise<string> {
+  return p.then(
+    () => 'ok',
+    (e: { stderr?: string }) => e.stderr ?? String(e),
+  );
+}

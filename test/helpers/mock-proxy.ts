@@ -1,4 +1,4 @@
-import { MockAgent } from 'undici';
+import { MockAgent, type Dispatcher } from 'undici';
 import { backendKeyFrom } from '../../common/backend-auth.js';
 import { backendClientOver } from '../../common/http-client.js';
 import { parseConfig } from '../../common/config.js';
@@ -25,11 +25,11 @@ export interface MockProxy {
 }
 
 /** `objectRings`: the object ring of each storage policy (default: the one ring for every policy). */
-export function mockProxy(config: Record<string, unknown> = {}, objectRings: Record<number, Ring> = {}): MockProxy {
+export function mockProxy(config: Record<string, unknown> = {}, objectRings: Record<number, Ring> = {}, opts: { keystoneDispatcher?: Dispatcher } = {}): MockProxy {
   const devices: RingDevice[] = [0, 1, 2, 3, 4].map((i) => ({ id: i, region: 1, zone: i + 1, ip: '127.0.0.1', port: i + 1, device: `d${i}`, weight: 1, meta: '' }));
   const ring = Ring.fromData({ partPower: 0, replicas: 3, devices, replica2part2dev: [Uint16Array.of(0), Uint16Array.of(1), Uint16Array.of(2)] }, { prefix: 'p', suffix: 's' });
   const parsed = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', error_suppression_limit: 1000, ...config });
-  const { app, ctx } = buildProxy({ config: parsed, rings: { account: () => ring, container: () => ring, object: (policy = 0) => objectRings[policy] ?? ring }, log: silentLogger, clock: Date.now });
+  const { app, ctx } = buildProxy({ config: parsed, rings: { account: () => ring, container: () => ring, object: (policy = 0) => objectRings[policy] ?? ring }, log: silentLogger, clock: Date.now, ...opts });
   const real = ctx.backend;
   const mock = new MockAgent();
   mock.disableNetConnect();
@@ -55,4 +55,20 @@ export function mockProxy(config: Record<string, unknown> = {}, objectRings: Rec
 export async function loginToken(app: FastifyInstance, user: string, key: string): Promise<string> {
   const res = await app.inject({ method: 'GET', url: '/auth/v1.0', headers: { 'x-auth-user': user, 'x-auth-key': key } });
   return String(res.headers['x-auth-token']);
+}
+
+/** Every storage node answers yes (201 to a PUT, 204 otherwise); returns the requests they got, as "METHOD path". */
+export function nodesSayYes(p: MockProxy): string[] {
+  const asked: string[] = [];
+  for (let i = 0; i < p.devices.length; i++) {
+    p.mock
+      .get(p.origin(i))
+      .intercept({ path: () => true, method: () => true })
+      .reply((opts) => {
+        asked.push(`${opts.method} ${opts.path}`);
+        return { statusCode: opts.method === 'PUT' ? 201 : 204, data: '' };
+      })
+      .persist();
+  }
+  return asked;
 }

@@ -4,20 +4,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { outcome, PYTHON, SWIFT } from '../helpers/client-tools.js';
 import { startCluster } from '../helpers/cluster.js';
 
 const run = promisify(execFile);
-// Debian's swift CLI must run under the system Python (its modules live there).
-const PYTHON = '/usr/bin/python3';
-const SWIFT = '/usr/bin/swift';
-
-/** The CLI's stderr when it fails, 'ok' when it succeeds. */
-function outcome(p: Promise<unknown>): Promise<string> {
-  return p.then(
-    () => 'ok',
-    (e: { stderr?: string }) => e.stderr ?? String(e),
-  );
-}
 
 t.test('quotas with the swift CLI: post -m Quota-Bytes, upload refused with 413', async (t) => {
   // Container and account info are read afresh, so each upload sees the usage the last one left.

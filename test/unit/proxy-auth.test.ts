@@ -1,5 +1,5 @@
 import t from 'tap';
-import { loginToken, mockProxy } from '../helpers/mock-proxy.js';
+import { loginToken, mockProxy, nodesSayYes } from '../helpers/mock-proxy.js';
 
 /**
  * tempauth through the proxy: a user may not own an account outside the reseller prefix just
@@ -9,17 +9,7 @@ import { loginToken, mockProxy } from '../helpers/mock-proxy.js';
 t.test('accounts outside the reseller prefix are refused before any node is asked', async (t) => {
   const p = mockProxy();
   t.teardown(() => p.close());
-  const asked: string[] = [];
-  for (let i = 0; i < 5; i++) {
-    p.mock
-      .get(p.origin(i))
-      .intercept({ path: () => true, method: () => true })
-      .reply((opts) => {
-        asked.push(`${opts.method} ${opts.path}`);
-        return { statusCode: opts.method === 'PUT' ? 201 : 204, data: '' };
-      })
-      .persist();
-  }
+  const asked = nodesSayYes(p);
   const tester3 = await loginToken(p.app, 'test:tester3', 'testing3');
   const tester = await loginToken(p.app, 'test:tester', 'testing');
   const cases: Array<[string, string, Record<string, string>, number, string]> = [
@@ -63,4 +53,28 @@ t.test('account PUT and DELETE are 405 for everyone without allow_account_manage
       }
     }
   }
+});
+
+t.test('tempauth service tokens: SERVICE_ accounts need the owner and the required group (X-Service-Token)', async (t) => {
+  const p = mockProxy({
+    reseller_prefix: 'AUTH, SERVICE',
+    reseller_prefix_rules: { SERVICE_: { require_group: '.service' } },
+    tempauth_users: {
+      'test:tester': { key: 'testing', roles: ['.admin'] },
+      'glance:glance': { key: 'glancepw', roles: ['.service'] },
+    },
+  });
+  t.teardown(() => p.close());
+  const asked = nodesSayYes(p);
+  const user = await loginToken(p.app, 'test:tester', 'testing');
+  const service = await loginToken(p.app, 'glance:glance', 'glancepw');
+  const put = async (url: string, headers: Record<string, string>) => (await p.app.inject({ method: 'PUT', url, headers })).statusCode;
+  t.equal(await put('/v1/SERVICE_test/c', { 'x-auth-token': user }), 403, 'the user token alone');
+  t.equal(await put('/v1/SERVICE_test/c', { 'x-service-token': service }), 401, 'the service token alone');
+  t.equal(await put('/v1/SERVICE_test/c', { 'x-auth-token': service }), 403, "the service user owns no SERVICE_test");
+  t.equal(await put('/v1/SERVICE_test/c', { 'x-auth-token': user, 'x-service-token': 'AUTH_tkbad' }), 403, 'a bad service token adds nothing');
+  t.same(asked.filter((a) => a.startsWith('PUT')), [], 'nothing written so far (only account ACLs read)');
+  t.equal(await put('/v1/SERVICE_test/c', { 'x-auth-token': user, 'x-service-token': service }), 201, 'user and service token together');
+  t.equal(await put('/v1/AUTH_test/c', { 'x-auth-token': user }), 201, 'AUTH_ needs no service token');
+  t.ok(asked.some((a) => a.startsWith('PUT /d0/0/SERVICE_test/c')), 'the service account reached the nodes');
 });
