@@ -10,7 +10,7 @@ import type { RingDevice } from '../ring-builder/ring.js';
 import { containerUpdateTargets, objectUpdateTargets } from '../ring-builder/update-targets.js';
 import { httpReplicaClient, type ReplicaNode } from '../storage-node/db/replication-client.js';
 import { DBS_PER_PAGE, parseContainerRow, ROWS_PER_BATCH, type DbRef, type DbSummary } from '../storage-node/db/replication-wire.js';
-import type { ContainerRow } from '../storage-node/db/merge.js';
+import { ZERO_TS, type ContainerRow } from '../storage-node/db/merge.js';
 import type { DaemonContext } from './context.js';
 import { nodeStatus } from './node-request.js';
 import { startReport, type Daemon, type PassReport } from './daemon.js';
@@ -166,6 +166,13 @@ async function reapContainer(ctx: DaemonContext, account: string, container: str
       nodeStatus(ctx, 'reaper', 'DELETE', d, backendPath(d.device, cpart, account, container), { [H.timestamp]: ts, [H.transId]: txn, [H.backendSource]: 'account-reaper', ...accountTargets(i) }),
     ),
   );
+  // Gone on every primary (its database reclaimed, the account's row never told): the account
+  // hears it from us, as its container servers would have said it, or it would wait forever.
+  if (statuses.every((s) => s === 404)) {
+    await tellAccountDeleted(ctx, account, container, ts, txn);
+    pass.count('containersDeleted');
+    return;
+  }
   // 409: rows the object servers' updates have not brought yet (or a new write): next pass.
   if (statuses.filter((s) => (s >= 200 && s < 300) || s === 404).length >= quorumSize(cnodes.length) && statuses.some((s) => s >= 200 && s < 300)) {
     pass.count('containersDeleted');
@@ -173,6 +180,22 @@ async function reapContainer(ctx: DaemonContext, account: string, container: str
     pass.count('containersRemaining');
     ctx.log.info({ account, container, statuses }, 'reaper: container not deleted yet');
   }
+}
+
+/** The container-server's report of a deleted container, sent to every primary of the account. */
+async function tellAccountDeleted(ctx: DaemonContext, account: string, container: string, ts: string, txn: string): Promise<void> {
+  const aring = ctx.rings.account();
+  const apart = aring.partitionFor(account);
+  const headers = {
+    [H.backendSource]: 'container-server',
+    [H.putTimestamp]: ZERO_TS,
+    [H.deleteTimestamp]: ts,
+    [H.objectCount]: '0',
+    [H.bytesUsed]: '0',
+    [H.timestamp]: ts,
+    [H.transId]: txn,
+  };
+  await Promise.all(aring.primaries(apart).map((d) => nodeStatus(ctx, 'reaper', 'PUT', d, backendPath(d.device, apart, account, container), headers)));
 }
 
 /** One page of a container's object names and its policy, from the first primary that answers; undefined if none did. */

@@ -14,7 +14,8 @@ import { containerReplicas, loadRing } from '../helpers/replicas.js';
  * older versions), DELETEs it; the account answers 410 and cannot be PUT again; the reaper runs
  * on every node, is killed -9 mid-pass, restarts and finishes: no object data is left on any
  * disk (tombstones only, as in Swift), every container is gone on every replica and the account's
- * rows all say so (its database can be reclaimed). A pass afterwards does nothing.
+ * rows all say so (its database can be reclaimed), a row for a container that exists nowhere
+ * included. A pass afterwards does nothing.
  */
 
 const execFileP = promisify(execFile);
@@ -104,8 +105,19 @@ t.test('a deleted account is reaped on every replica, through a kill -9 of the r
   t.equal((await call(cluster, token, 'PUT', '/c/big?multipart-manifest=put', {}, JSON.stringify(segs))).status, 201, 'a static large object');
   t.equal((await call(cluster, token, 'PUT', '/v', { 'x-versions-enabled': 'true' })).status, 201);
   for (const body of ['one', 'two', 'three']) t.equal((await call(cluster, token, 'PUT', '/v/o', {}, body)).status, 201);
+  // A row the account has for a container no container server holds (as if the account missed its deletion).
+  const aring = loadRing(cluster, 'account');
+  const apart = aring.partitionFor(ACCOUNT);
+  for (const d of aring.primaries(apart)) {
+    const res = await request(`http://${d.ip}:${d.port}${backendPath(d.device, apart, ACCOUNT, 'ghost')}`, {
+      method: 'PUT',
+      headers: { 'x-backend-source': 'container-server', 'x-put-timestamp': '1700000000.00000', 'x-delete-timestamp': '0000000000.00000', 'x-object-count': '0', 'x-bytes-used': '0' },
+      dispatcher: cluster.backendDispatcher,
+    });
+    await res.body.dump();
+  }
   const containers = await backendContainers(cluster);
-  t.equal(containers.length, 4, `c, c_segments, v and v's hidden versions container: ${JSON.stringify(containers)}`);
+  t.same(containers.length, 5, `c, c_segments, ghost, v and v's hidden versions container: ${JSON.stringify(containers)}`);
   const before = await filesEnding(cluster, '.data');
   t.ok(before.length >= 3 * (OBJECTS + 6), `object data on disk (${before.length} files)`);
 
