@@ -17,7 +17,7 @@ const USAGE = `swiftlet <command> [options]
   proxy --config FILE            the proxy (Swift API, tempauth)
   storage-node --config FILE     a storage node (object, container and account servers)
   ring <builder-file> <command>  ring builder: create, add, set_weight, remove, rebalance, show, validate, write_ring
-  replicator|updater|auditor|expirer --config NODE.json [--once]
+  replicator|updater|auditor|expirer|reaper --config NODE.json [--once]
                                  a storage node's background daemon (--once: one pass, then exit)
   expirer --requeue --config NODE.json
                                  queue every object of the node's primary partitions that has an
@@ -47,7 +47,7 @@ function sample(spec: ConfigSpec): string {
 }
 
 /** `--help`/`-h` after a server or daemon command: its options are in the usage text. */
-const SUBCOMMANDS_WITH_USAGE_HELP = new Set(['aio', 'proxy', 'storage-node', 'status', 'replicator', 'updater', 'auditor', 'expirer', 'daemons']);
+const SUBCOMMANDS_WITH_USAGE_HELP = new Set(['aio', 'proxy', 'storage-node', 'status', 'replicator', 'updater', 'auditor', 'expirer', 'reaper', 'daemons']);
 
 /** node:util parseArgs' complaint about an unknown or malformed option. */
 function isArgsError(err: unknown): err is Error {
@@ -138,6 +138,7 @@ async function main(argv: string[]): Promise<number> {
     case 'updater':
     case 'auditor':
     case 'expirer':
+    case 'reaper':
     case 'daemons': {
       if (cmd === 'expirer' && rest.includes('--requeue')) {
         const { runRequeueCommand } = await import('../replicator/expirer-requeue.js');

@@ -41,6 +41,8 @@ export interface AuthTarget {
   /** Container ACLs, looked up only when the owner check did not decide. */
   readAcl?: string;
   writeAcl?: string;
+  /** The request's Referer header, for the read ACL's referrer designations (`.r:`). */
+  referer?: string;
 }
 
 export type AuthDecision = 'allow' | 401 | 403;

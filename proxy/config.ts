@@ -94,6 +94,28 @@ export const proxySpec = {
   max_failed_deletes: { type: 'number', default: 1_000, min: 1, doc: 'Bulk delete: failed names after which the request stops (Swift: max_failed_deletes).' },
   bulk_yield_frequency_s: { type: 'number', default: 10, min: 0, doc: 'Bulk requests: seconds between the whitespace sent to keep a long request alive (Swift: yield_frequency).' },
   bulk_delete_concurrency: { type: 'number', default: 2, min: 1, doc: 'Bulk delete: deletes in flight at once (Swift: delete_concurrency, at most 1000).' },
+  ratelimit_enabled: {
+    type: 'boolean',
+    default: false,
+    doc: "Ratelimit: run the stage with no limit or list set here, for accounts' X-Account-Sysmeta-Global-Write-Ratelimit (a rate, WHITELIST or BLACKLIST). On by itself when any option below is set; off, the stage costs nothing.",
+  },
+  account_ratelimit: { type: 'number', default: 0, min: 0, doc: 'Ratelimit: container PUTs and DELETEs per second per account (Swift: account_ratelimit; 0: none).' },
+  container_ratelimit: {
+    type: 'object',
+    default: {},
+    doc: 'Ratelimit: object PUT/DELETE/POST/COPY per second per container by its object count, {"<size>": <rate>}, interpolated between sizes (Swift: container_ratelimit_<size> = <rate>). Below the first size: none.',
+  },
+  container_listing_ratelimit: {
+    type: 'object',
+    default: {},
+    doc: 'Ratelimit: container GETs (listings) per second per container by its object count, as container_ratelimit (Swift: container_listing_ratelimit_<size>).',
+  },
+  max_sleep_time_seconds: { type: 'number', default: 60, min: 0, doc: 'Ratelimit: a request that would wait this long or longer gets 498 "Slow down" instead (Swift: max_sleep_time_seconds).' },
+  log_sleep_time_seconds: { type: 'number', default: 0, min: 0, doc: 'Ratelimit: log requests made to wait longer than this (0: never; Swift: log_sleep_time_seconds).' },
+  rate_buffer_seconds: { type: 'number', default: 5, min: 0, doc: "Ratelimit: how many seconds of a key's unused rate may be spent in a burst (Swift: rate_buffer_seconds)." },
+  clock_accuracy: { type: 'number', default: 1000, min: 1, doc: "Ratelimit: the counters' resolution, per second; should exceed the largest rate (Swift: clock_accuracy)." },
+  account_whitelist: { type: 'string', default: '', doc: 'Ratelimit: accounts never limited, comma-separated (Swift: account_whitelist).' },
+  account_blacklist: { type: 'string', default: '', doc: 'Ratelimit: accounts refused with 497 "Your account has been blacklisted", comma-separated (Swift: account_blacklist).' },
 } as const satisfies ConfigSpec;
 
 export type ProxyConfig = ConfigOf<typeof proxySpec>;

@@ -13,3 +13,9 @@ export function pyJson(v: unknown, sortKeys = false): string {
   if (sortKeys) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, x]) => `${pyJson(k)}: ${pyJson(x, sortKeys)}`).join(', ')}}`;
 }
+
+/** Python's repr() of a str, as Swift's message quotes the input: '...' (or "..." if it holds a '). */
+export function pyRepr(s: string): string {
+  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
+  return q + s.replace(/\\/g, '\\\\').replace(new RegExp(q, 'g'), `\\${q}`).replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t') + q;
+}

@@ -23,6 +23,8 @@ const STATUS_BODIES: Record<number, [string, string]> = {
   499: ['Client Disconnect', 'The client was disconnected during request.'],
   500: ['Internal Error', 'The server has either erred or is incapable of performing the requested operation.'],
   501: ['Not Implemented', 'The requested method is not implemented by this server.'],
+  497: ['Blacklisted', 'Your account has been blacklisted'],
+  498: ['Rate Limited', 'Slow down'],
   503: ['Service Unavailable', 'The server is currently unavailable. Please try again at a later time.'],
   507: ['Insufficient Storage', 'There was not enough space to save the resource. Drive: unknown'],
 };
@@ -115,6 +117,8 @@ export function send(
     return send(reply, 503);
   }
   reply.code(status);
+  // Swift's own statuses (497, 498) have no reason phrase in Node: swob's.
+  if (!STATUS_CODES[status]) reply.raw.statusMessage = reasonPhrase(status);
   for (const [k, v] of Object.entries(headers)) reply.header(k, v);
   if (status === 401 && !hasHeader(headers, 'www-authenticate')) reply.header('WWW-Authenticate', wwwAuthenticate(reply.request.url));
   const isHead = reply.request.method === 'HEAD';

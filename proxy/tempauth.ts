@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isAutoCreateAccount } from '../common/expiring-queue.js';
 import type { Clock } from '../common/clock.js';
 import { accountPrefix, parseResellerPrefixes, type AuthDecision, type AuthTarget, type Identity } from './auth.js';
+import { pyRepr } from './py-json.js';
 
 /**
  * tempauth: users and roles from config, tokens the proxy can verify on its own.
@@ -144,10 +145,8 @@ export class TempAuth {
     if (t.container !== undefined) {
       const reading = t.method === 'GET' || t.method === 'HEAD';
       const acl = parseAcl(reading ? t.readAcl : t.writeAcl);
-      if (reading) {
-        const listing = t.object === undefined;
-        if (acl.referrers.includes('*') && (!listing || acl.rlistings)) return 'allow';
-      }
+      // Swift's tempauth: a referrer the read ACL allows may read objects, and list with .rlistings.
+      if (reading && referrerAllowed(t.referer, acl.referrers) && (t.object !== undefined || acl.rlistings)) return 'allow';
       if (id && acl.groups.some((g) => id.groups.includes(g))) return 'allow';
     }
     return id ? 403 : 401;
@@ -175,30 +174,94 @@ function safeEqual(a: string, b: string): boolean {
   return ba.length === bb.length && timingSafeEqual(ba, bb);
 }
 
-/** Swift's container ACL syntax: ".r:*", ".r:-bad.example", ".rlistings", "account", "account:user". */
-export function parseAcl(value: string | undefined): { referrers: string[]; groups: string[]; rlistings: boolean } {
-  const out = { referrers: [] as string[], groups: [] as string[], rlistings: false };
-  if (!value) return out;
+/** A parsed container ACL (Swift's parse_acl): referrer designations (after ".r:", in order), groups, and ".rlistings". */
+export interface ContainerAcl {
+  referrers: string[];
+  groups: string[];
+  rlistings: boolean;
+}
+
+const REFERRER_DESIGNATORS = new Set(['.r', '.ref', '.referer', '.referrer']);
+
+/**
+ * Swift's clean_acl: the value of X-Container-Read/-Write as stored, or Swift's 400 body. Items are
+ * trimmed and empty ones dropped; `.ref:`, `.referer:`, `.referrer:` become `.r:`, a leading `*.`
+ * of a domain becomes `.` (`.r:*.example.com` → `.r:.example.com`), `-` denies; referrers are
+ * refused in a write ACL, as are `.r:` without a host and unknown `.x:` designators. An item
+ * without a colon is a group, whatever it looks like (`.rlistings` among them).
+ */
+export function cleanAcl(name: string, value: string): { value: string } | { error: string } {
+  const values: string[] = [];
   for (const raw of value.split(',')) {
     const item = raw.trim();
     if (!item) continue;
-    if (item === '.rlistings') out.rlistings = true;
-    else if (item.startsWith('.r:') || item.startsWith('.ref:') || item.startsWith('.referer:') || item.startsWith('.referrer:')) {
-      out.referrers.push(item.slice(item.indexOf(':') + 1));
-    } else out.groups.push(item);
+    const colon = item.indexOf(':');
+    if (colon === -1) {
+      values.push(item);
+      continue;
+    }
+    const first = item.slice(0, colon).trim();
+    let second = item.slice(colon + 1).trim();
+    if (!first.startsWith('.')) {
+      values.push(item);
+      continue;
+    }
+    if (!REFERRER_DESIGNATORS.has(first)) return { error: `Unknown designator ${pyRepr(first)} in ACL: ${pyRepr(item)}` };
+    if (name.toLowerCase().includes('write')) return { error: `Referrers not allowed in write ACL: ${pyRepr(item)}` };
+    const negate = second.startsWith('-');
+    if (negate) second = second.slice(1).trim();
+    if (second && second !== '*' && second.startsWith('*')) second = second.slice(1).trim();
+    if (!second || second === '.') return { error: `No host/domain value after referrer designation in ACL: ${pyRepr(item)}` };
+    values.push(`.r:${negate ? '-' : ''}${second}`);
   }
+  return { value: values.join(',') };
+}
+
+/** Swift's parse_acl of a stored container ACL (cleaned as cleanAcl does, so one stored before cleaning reads the same). */
+export function parseAcl(value: string | undefined): ContainerAcl {
+  const out: ContainerAcl = { referrers: [], groups: [], rlistings: false };
+  if (!value) return out;
+  const cleaned = cleanAcl('x-container-read', value);
+  for (const item of ('value' in cleaned ? cleaned.value : value).split(',')) {
+    if (!item) continue;
+    if (item.startsWith('.r:')) out.referrers.push(item.slice(3));
+    else {
+      out.groups.push(item);
+      if (item === '.rlistings') out.rlistings = true;
+    }
+  }
+  out.groups = out.groups.filter((g) => g !== '.rlistings');
   return out;
 }
 
-/** Whether an ACL header value is well-formed enough to store (Swift rejects e.g. ".r:" alone). */
-export function validateAcl(value: string): string | undefined {
-  for (const raw of value.split(',')) {
-    const item = raw.trim();
-    if (item.startsWith('.') && item !== '.rlistings' && !/^\.(r|ref|referer|referrer):.+$/.test(item)) {
-      return `Error: unknown designator ${item.split(':')[0]} in ACL`;
-    }
+/**
+ * Swift's referrer_allowed: the Referer header's host (lower case; 'unknown' without one) against
+ * the designations in order, the last match deciding: `*` any host, `host` that host, `.domain`
+ * any host ending with it, and each with `-` first denying instead.
+ */
+export function referrerAllowed(referer: string | undefined, referrers: string[]): boolean {
+  if (!referrers.length) return false;
+  const rhost = refererHost(referer);
+  let allow = false;
+  for (const designation of referrers) {
+    const deny = designation.startsWith('-');
+    const m = deny ? designation.slice(1) : designation;
+    const matches = (!deny && m === '*') || m === rhost || (m.startsWith('.') && rhost.endsWith(m));
+    if (matches) allow = !deny;
   }
-  return undefined;
+  return allow;
+}
+
+/** Python's urlparse(referer).hostname, or 'unknown' (Swift's fallback). */
+function refererHost(referer: string | undefined): string {
+  if (!referer) return 'unknown';
+  try {
+    const host = new URL(referer).hostname.toLowerCase();
+    const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+    return bare || 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /**
@@ -265,10 +328,3 @@ export function accountAclGrant(acl: AccountAcl, groups: string[], method: strin
   if (has('read-only') && reading) return 'allow';
   return undefined;
 }
-
-/** Python's repr() of a str, as Swift's message quotes the input: '...' (or "..." if it holds a '). */
-function pyRepr(s: string): string {
-  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
-  return q + s.replace(/\\/g, '\\\\').replace(new RegExp(q, 'g'), `\\${q}`).replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t') + q;
-}
-

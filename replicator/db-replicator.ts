@@ -6,7 +6,7 @@ import { DBS_PER_PAGE, recordHash, ROWS_PER_BATCH, type DbKind, type DbRef, type
 import type { DevicePool } from '../storage-node/db/store.js';
 import type { DaemonContext } from './context.js';
 import { startReport, type Daemon, type PassReport } from './daemon.js';
-import { localDevices, ringAddress } from './local-devices.js';
+import { localDevices, localNodeHost, ringAddress } from './local-devices.js';
 import { RateLimiter } from './rate-limiter.js';
 
 /**
@@ -71,13 +71,6 @@ interface PassJob {
   limiter: RateLimiter;
   /** Timestamp.internal: anything deleted before this is reclaimed. */
   reclaimBefore: string;
-}
-
-/** Where this node's own storage node answers (bind 0.0.0.0 → loopback). */
-function localNodeHost(bindIp: string, bindPort: number): string {
-  if (bindIp === '0.0.0.0' || bindIp === '') return `127.0.0.1:${bindPort}`;
-  if (bindIp === '::') return `[::1]:${bindPort}`;
-  return bindIp.includes(':') ? `[${bindIp}]:${bindPort}` : `${bindIp}:${bindPort}`;
 }
 
 function nodeOf(d: RingDevice): ReplicaNode {

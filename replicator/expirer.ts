@@ -16,6 +16,7 @@ import { Timestamp } from '../common/timestamp.js';
 import type { RingDevice } from '../ring-builder/ring.js';
 import { containerUpdateTargets, objectUpdateTargets } from '../ring-builder/update-targets.js';
 import type { DaemonContext } from './context.js';
+import { nodeStatus } from './node-request.js';
 import { startReport, type Daemon, type PassReport } from './daemon.js';
 import { localDevices, ringAddress } from './local-devices.js';
 
@@ -201,7 +202,7 @@ async function workContainer(ctx: DaemonContext, c: OwnedContainer, nowS: number
 async function removeRow(ctx: DaemonContext, c: OwnedContainer, name: string, pass: Pass): Promise<void> {
   // X-Backend-Source: object-server routes a row request to the container server (storage-node/server.ts).
   const headers = { [H.timestamp]: Timestamp.now(ctx.clock).internal, [H.backendSource]: 'object-server', [H.transId]: `tx-expirer-${randomUUID()}` };
-  const statuses = await Promise.all(c.primaries.map((d) => send(ctx, 'DELETE', d, backendPath(d.device, c.part, EXPIRING_OBJECTS_ACCOUNT, c.name, name), headers)));
+  const statuses = await Promise.all(c.primaries.map((d) => nodeStatus(ctx, 'expirer', 'DELETE', d, backendPath(d.device, c.part, EXPIRING_OBJECTS_ACCOUNT, c.name, name), headers)));
   if (statuses.filter((s) => s >= 200 && s < 300).length >= quorumSize(c.primaries.length)) pass.count('queueRowsRemoved');
   else pass.error(`queue row ${c.name}/${name}: DELETE statuses ${statuses.join(',')}`);
 }
@@ -212,7 +213,7 @@ async function deleteQueueContainer(ctx: DaemonContext, c: OwnedContainer, pass:
   const ts = Timestamp.now(ctx.clock).internal;
   const statuses = await Promise.all(
     c.primaries.map((d, i) =>
-      send(ctx, 'DELETE', d, backendPath(d.device, c.part, EXPIRING_OBJECTS_ACCOUNT, c.name), { [H.timestamp]: ts, [H.backendSource]: 'object-expirer', ...accountTargets(i) }),
+      nodeStatus(ctx, 'expirer', 'DELETE', d, backendPath(d.device, c.part, EXPIRING_OBJECTS_ACCOUNT, c.name), { [H.timestamp]: ts, [H.backendSource]: 'object-expirer', ...accountTargets(i) }),
     ),
   );
   // 409: a row came in meanwhile (not empty): the container stays for the next pass.
@@ -250,7 +251,7 @@ async function expire(ctx: DaemonContext, e: QueueEntry, version: Timestamp, pol
   const ts = expiryTimestamp(e.deleteAt, version);
   const targets = objectUpdateTargets(ctx.rings, account, container, nodes);
   const del = (d: RingDevice, i: number): Promise<number> =>
-    send(ctx, 'DELETE', d, pathFor(d), {
+    nodeStatus(ctx, 'expirer', 'DELETE', d, pathFor(d), {
       [H.timestamp]: ts.internal,
       'x-if-delete-at': String(e.deleteAt),
       [H.backendSource]: 'object-expirer',
@@ -330,14 +331,3 @@ function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** One request's status; 0 when the node could not be reached. */
-async function send(ctx: DaemonContext, method: string, d: RingDevice, path: BackendPath, headers: Record<string, string>): Promise<number> {
-  try {
-    const res = await ctx.backend.request(originOf(d), method, path, { headers, headersTimeout: ctx.config.node_timeout_ms });
-    await discardBody(res.body);
-    return res.statusCode;
-  } catch (err) {
-    ctx.log.warn({ err, url: `${originOf(d)}${path}` }, 'expirer: request failed');
-    return 0;
-  }
-}

@@ -33,3 +33,10 @@ export function localDevicesFor(
   const { ip, port } = ringAddress(cfg);
   return localDevices(ring, cfg.devices, ip, port);
 }
+
+/** Where this node's own storage node answers (bind 0.0.0.0 → loopback). */
+export function localNodeHost(bindIp: string, bindPort: number): string {
+  if (bindIp === '0.0.0.0' || bindIp === '') return `127.0.0.1:${bindPort}`;
+  if (bindIp === '::') return `[::1]:${bindPort}`;
+  return bindIp.includes(':') ? `[${bindIp}]:${bindPort}` : `${bindIp}:${bindPort}`;
+}

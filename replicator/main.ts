@@ -15,13 +15,13 @@ import { releasePassLocks, runForever, runPass, type Daemon } from './daemon.js'
 import { runSupervisor } from './supervisor.js';
 
 /**
- * `swiftlet replicator|updater|auditor|expirer|daemons --config F [--once]`: the background daemons
+ * `swiftlet replicator|updater|auditor|expirer|reaper|daemons --config F [--once]`: the background daemons
  * of one storage node, reading that node's config file. `replicator` covers objects, containers
  * and accounts; `daemons` supervises one child process per daemon (replicator/supervisor.ts; what
  * the all-in-one starts per node). Each daemon process runs its passes one at a time, at its
  * priority (common/priority.ts), each pass under the daemon's lock (replicator/daemon.ts `runPass`).
  */
-export const DAEMON_NAMES = ['replicator', 'updater', 'auditor', 'expirer', 'daemons'] as const;
+export const DAEMON_NAMES = ['replicator', 'updater', 'auditor', 'expirer', 'reaper', 'daemons'] as const;
 export type DaemonCommand = (typeof DAEMON_NAMES)[number];
 
 function intervalFor(name: string, cfg: StorageNodeConfig): number {
@@ -32,6 +32,8 @@ function intervalFor(name: string, cfg: StorageNodeConfig): number {
       return cfg.auditor_interval_s;
     case 'expirer':
       return cfg.expirer_interval_s;
+    case 'reaper':
+      return cfg.reaper_interval_s;
     default:
       return cfg.replicator_interval_s;
   }
@@ -75,6 +77,8 @@ export async function buildDaemons(name: Exclude<DaemonCommand, 'daemons'>, ctx:
       return [(await import('./auditor.js')).createAuditor(ctx)];
     case 'expirer':
       return [(await import('./expirer.js')).createExpirer(ctx)];
+    case 'reaper':
+      return [(await import('./reaper.js')).createReaper(ctx)];
   }
 }
 

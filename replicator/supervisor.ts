@@ -17,7 +17,7 @@ import { pause } from './daemon.js';
  * With `--once` the kinds run one after another (each child one pass, its report on stdout) and
  * the exit status is 1 if any child's was not 0.
  */
-export const DAEMON_KINDS = ['replicator', 'updater', 'auditor', 'expirer'] as const;
+export const DAEMON_KINDS = ['replicator', 'updater', 'auditor', 'expirer', 'reaper'] as const;
 export type DaemonKind = (typeof DAEMON_KINDS)[number];
 
 /**

@@ -37,6 +37,14 @@ export const storageNodeSpec = {
     min: 0,
     doc: "A queue entry is expired by one primary of its queue container (chosen by its name); the others take it over once it is overdue by this many seconds, so a node down at the due time delays its entries by about this much. 0: 2 x expirer_interval_s.",
   },
+  reaper_interval_s: { type: 'number', default: 3600, min: 0, doc: "Seconds between account reaper passes (Swift's interval)." },
+  delay_reaping_s: {
+    type: 'number',
+    default: 0,
+    min: 0,
+    doc: "A deleted account's containers and objects are removed this many seconds after its DELETE (Swift's delay_reaping), leaving time to undo a mistaken delete from the account databases.",
+  },
+  reaper_concurrency: { type: 'number', default: 8, min: 1, doc: "Object DELETEs the reaper has in flight at once (Swift's concurrency, 25)." },
 } as const satisfies ConfigSpec;
 
 export type StorageNodeConfig = ConfigOf<typeof storageNodeSpec>;

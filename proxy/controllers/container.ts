@@ -5,7 +5,7 @@ import type { ProxyContext } from '../context.js';
 import { makeRequests } from '../fanout.js';
 import { rejection, respond, type ProxyResponse } from '../pipeline.js';
 import type { SwiftRequest } from '../swift-request.js';
-import { validateAcl } from '../tempauth.js';
+import { cleanAcl } from '../tempauth.js';
 import { containerPutPolicyHeaders, policyNameHeader } from '../storage-policy.js';
 import { containerUpdateTargets } from '../../ring-builder/update-targets.js';
 import { accountExists, answerWrite, baseBackendHeaders, ensureAccount, forwardedMetadata, readListing, relay } from './common.js';
@@ -36,10 +36,13 @@ export async function handleContainer(ctx: ProxyContext, sreq: SwiftRequest): Pr
       }
       const bad = checkMetadata(sreq.headers, 'container');
       if (bad) return rejection(bad);
+      // Swift's clean_acls: stored cleaned (".ref:*.example.com" → ".r:.example.com"), or 400.
       for (const h of ['x-container-read', 'x-container-write']) {
         const v = sreq.headers[h];
-        const err = v ? validateAcl(v) : undefined;
-        if (err) return respond(400, {}, err);
+        if (v === undefined) continue;
+        const cleaned = cleanAcl(h, v);
+        if ('error' in cleaned) return respond(400, {}, cleaned.error);
+        sreq.headers[h] = cleaned.value;
       }
       // A container is given its storage policy when created (POST cannot change it: Swift ignores X-Storage-Policy there).
       let policyHeaders: Record<string, string> = {};

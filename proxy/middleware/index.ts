@@ -15,6 +15,7 @@ import { router } from './router.js';
 import { staticweb } from './staticweb/index.js';
 import { symlink } from './symlink/index.js';
 import { objectVersioning } from './versioning/index.js';
+import { ratelimit } from './ratelimit.js';
 import { versionedWrites } from './versioning/legacy.js';
 import { authtoken, KeystoneAuthHook, keystoneauth } from './keystone.js';
 import { tempauth } from './tempauth.js';
@@ -26,14 +27,13 @@ import { tempurl } from './tempurl/index.js';
  * (controllers/index.ts) end it; the response comes back up. Swift's order
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
- *   gatekeeper → healthcheck → info → domain_remap → tempurl → formpost → tempauth → bulk →
+ *   gatekeeper → healthcheck → info → ratelimit → domain_remap → tempurl → formpost → tempauth → bulk →
  *   router* → cors → staticweb → copy → container_quotas → account_quotas → slo → dlo →
  *   versioning → versioned_writes → symlink → controllers
  *
  * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
  * or as the system.) Bulk is just before auth in Swift, whose sub-requests pass auth again; ours
  * enter after it, so bulk follows tempauth and its sub-requests carry the request's identity.
- * To come, in Swift's place: ratelimit before domain_remap.
  * With `auth: keystone`, tempauth's place holds Swift's two stages instead: authtoken (validates
  * the tokens with Keystone) then keystoneauth (the authorize hook).
  */
@@ -42,6 +42,7 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'gatekeeper', middleware: gatekeeper() },
     { name: 'healthcheck', middleware: healthcheck() },
     { name: 'info', middleware: info(ctx.capabilities) },
+    { name: 'ratelimit', middleware: ratelimit(ctx) },
     { name: 'domain_remap', middleware: domainRemap(ctx.config, ctx.capabilities) },
     { name: 'tempurl', middleware: tempurl(ctx) },
     { name: 'formpost', middleware: formpost(ctx) },

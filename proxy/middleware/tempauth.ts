@@ -78,7 +78,12 @@ class TempAuthHook implements Auth {
       const info = await containerInfo(ctx, req, target.account, target.container);
       const byContainer = ctx.auth.authorize(
         req.identity,
-        { ...target, ...(info.readAcl ? { readAcl: info.readAcl } : {}), ...(info.writeAcl ? { writeAcl: info.writeAcl } : {}) },
+        {
+          ...target,
+          ...(info.readAcl ? { readAcl: info.readAcl } : {}),
+          ...(info.writeAcl ? { writeAcl: info.writeAcl } : {}),
+          ...(req.headers['referer'] !== undefined ? { referer: req.headers['referer'] } : {}),
+        },
         ctx.config.allow_account_management,
       );
       if (byContainer === 'allow') return 'allow';

@@ -44,12 +44,13 @@ function putRecord(account: string, rec: StoredAccount): BatchOp {
 }
 
 /**
- * PUT /d/p/a: creates the account, re-creates a deleted one (Swift answers 403 until the reaper
- * is done; there is no reaper yet), or merges the put timestamp and metadata.
- * CONFLICT if it stays deleted; BAD_REQUEST (nothing written) when the merged metadata would
+ * PUT /d/p/a: creates the account, or merges the put timestamp and metadata. A deleted account is
+ * not re-created ('deleted', nothing written): Swift answers 403 "Recently deleted" until the
+ * reaper has emptied it and the db replicator has reclaimed its database (reclaim_age), and only
+ * then may the name be used again. BAD_REQUEST (nothing written) when the merged metadata would
  * break Swift's limits (metadata-limits.ts).
  */
-export async function putAccount(db: DeviceDb, account: string, timestamp: string, metadata: Metadata): Promise<{ result: 'created' | 'accepted'; info: StoredAccount }> {
+export async function putAccount(db: DeviceDb, account: string, timestamp: string, metadata: Metadata): Promise<{ result: 'created' | 'accepted' | 'deleted'; info: StoredAccount }> {
   return db.mutex.run(accountLockKey(account), async () => {
     const old = await getAccount(db, account);
     if (!old) {
@@ -58,17 +59,15 @@ export async function putAccount(db: DeviceDb, account: string, timestamp: strin
       await db.write([putRecord(account, info)]);
       return { result: 'created', info };
     }
-    const wasDeleted = isAccountDeleted(old);
+    if (isAccountDeleted(old)) return { result: 'deleted', info: old };
     const next: StoredAccount = {
       ...old,
       putTimestamp: old.putTimestamp >= timestamp ? old.putTimestamp : timestamp,
       metadata: mergeMetadata(old.metadata, metadata),
     };
-    if (isAccountDeleted(next)) throw new SwiftletError('CONFLICT', `account ${account} was deleted after ${timestamp}`);
     requireMetadataFits(old.metadata, next.metadata);
-    if (wasDeleted && next.statusChangedAt < timestamp) next.statusChangedAt = timestamp;
     await db.write([putRecord(account, next)]);
-    return { result: wasDeleted ? 'created' : 'accepted', info: next };
+    return { result: 'accepted', info: next };
   });
 }
 

@@ -52,7 +52,9 @@ export function createAccountServer(deps: AccountServerDeps): BackendServer {
       case 'PUT': {
         const ts = requireTimestamp(headers);
         const db = await deps.pool.get(r.devicePath);
-        const { result } = await putAccount(db, account, ts, metadataFromHeaders(headers, isAccountMetadata, ts));
+        const { result, info } = await putAccount(db, account, ts, metadataFromHeaders(headers, isAccountMetadata, ts));
+        // Swift: a deleted account stays deleted until its database is reclaimed (account-db.ts).
+        if (result === 'deleted') return respond(r.res, 403, backendTimestampHeaders(info), 'Recently deleted');
         return respond(r.res, result === 'created' ? 201 : 202, {});
       }
       case 'POST': {
@@ -94,7 +96,11 @@ async function getOrHead(deps: AccountServerDeps, r: BackendRequest, account: st
 /**
  * Container rows: PUT /d/p/a/c with X-Backend-Source: container-server. 201, or 204 when the
  * row says the container is deleted (as Swift); 404 when the account does not exist (an account
- * whose name starts with '.' is created instead).
+ * whose name starts with '.' is created instead) or is deleted. A deleted account still takes a
+ * row saying its container is deleted (the reaper's container DELETEs, for which Swift's reaper
+ * sends X-Account-Override-Deleted: yes): its container count goes to 0 and its database can be
+ * reclaimed. The row, not a header, decides: the container server's report of that DELETE may be
+ * retried by the updater much later, and a deleted container can bring nothing back.
  */
 export function createContainerRowServer(deps: AccountServerDeps): BackendServer {
   async function handle(r: BackendRequest): Promise<void> {
@@ -124,7 +130,7 @@ export function createContainerRowServer(deps: AccountServerDeps): BackendServer
       const info = await getAccount(db, account);
       if (!info) await putAccount(db, account, putTimestamp > ZERO_TS ? putTimestamp : row.statsTimestamp, {});
     }
-    await mergeContainerRows(db, account, { rows: [row], requireLive: true });
+    await mergeContainerRows(db, account, { rows: [row], requireLive: deleteTimestamp <= putTimestamp });
     return respond(r.res, deleteTimestamp > putTimestamp ? 204 : 201, {});
   }
   return { handle, close: async () => {} };

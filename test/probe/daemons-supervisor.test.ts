@@ -91,11 +91,11 @@ function niceOf(pid: number): number {
 t.test('one child per daemon at its priority; kill -9 one: restarted; SIGTERM: all gone, exit 0', async (t) => {
   const sup = startSupervisor(t, setupNode(t));
   const pids: Record<string, number> = {};
-  for (const d of ['replicator', 'updater', 'auditor', 'expirer']) pids[d] = await sup.started(d);
-  t.equal(new Set(Object.values(pids)).size, 4, 'four processes');
+  for (const d of ['replicator', 'updater', 'auditor', 'expirer', 'reaper']) pids[d] = await sup.started(d);
+  t.equal(new Set(Object.values(pids)).size, 5, 'five processes');
   t.ok(Object.values(pids).every((p) => p !== sup.proc.pid), 'none of them the supervisor');
   t.equal(niceOf(pids.auditor!), 19, 'the auditor at nice 19');
-  for (const d of ['replicator', 'updater', 'expirer']) t.equal(niceOf(pids[d]!), 10, `the ${d} at nice 10`);
+  for (const d of ['replicator', 'updater', 'expirer', 'reaper']) t.equal(niceOf(pids[d]!), 10, `the ${d} at nice 10`);
   const cmdline = readFileSync(`/proc/${pids.auditor}/cmdline`, 'utf8').split('\0');
   t.ok(cmdline.includes('--single-threaded'), 'a daemon child runs without V8 helper threads');
 
@@ -103,16 +103,16 @@ t.test('one child per daemon at its priority; kill -9 one: restarted; SIGTERM: a
   const again = await sup.started('auditor');
   t.not(again, pids.auditor, 'the auditor is back, as a new process');
   t.ok(alive(again));
-  t.ok(['replicator', 'updater', 'expirer'].every((d) => alive(pids[d]!)), 'the others untouched');
+  t.ok(['replicator', 'updater', 'expirer', 'reaper'].every((d) => alive(pids[d]!)), 'the others untouched');
 
   sup.proc.kill('SIGTERM');
   t.equal(await sup.exited, 0, 'the supervisor exits 0 once its children have');
-  for (const pid of [again, pids.replicator!, pids.updater!, pids.expirer!]) t.ok(await gone(pid), `child ${pid} is gone`);
+  for (const pid of [again, pids.replicator!, pids.updater!, pids.expirer!, pids.reaper!]) t.ok(await gone(pid), `child ${pid} is gone`);
 });
 
 t.test('kill -9 the supervisor: its children stop too (their IPC channel closed)', async (t) => {
   const sup = startSupervisor(t, setupNode(t));
-  const pids = await Promise.all(['replicator', 'updater', 'auditor', 'expirer'].map((d) => sup.started(d)));
+  const pids = await Promise.all(['replicator', 'updater', 'auditor', 'expirer', 'reaper'].map((d) => sup.started(d)));
   sup.proc.kill('SIGKILL');
   await sup.exited;
   for (const pid of pids) t.ok(await gone(pid), `child ${pid} is gone`);
@@ -141,7 +141,7 @@ t.test("a daemon's pass never overlaps another process's: a --once finding the l
     .split('\n')
     .filter((l) => l.startsWith('{"daemon"'))
     .map((l) => JSON.parse(l) as { daemon: string; pid: number; cpuUserMs?: number });
-  t.same(reports.map((r) => r.daemon), ['object-replicator', 'db-replicator', 'updater', 'auditor', 'expirer']);
-  t.equal(new Set(reports.map((r) => r.pid)).size, 4, 'four processes (the replicator runs objects, then dbs)');
+  t.same(reports.map((r) => r.daemon), ['object-replicator', 'db-replicator', 'updater', 'auditor', 'expirer', 'reaper']);
+  t.equal(new Set(reports.map((r) => r.pid)).size, 5, 'five processes (the replicator runs objects, then dbs)');
   t.ok(reports.every((r) => typeof r.cpuUserMs === 'number'), 'each pass with its CPU');
 });

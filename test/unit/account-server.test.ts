@@ -102,8 +102,9 @@ t.test('account lifecycle', async (t) => {
   t.same([gone.status, gone.headers['x-backend-delete-timestamp'], gone.headers['x-account-status']], [404, deletedAt, 'Deleted']);
   t.equal((await call('DELETE', a, { 'x-timestamp': ts() })).status, 404);
   t.equal((await call('POST', a, { 'x-timestamp': ts() })).status, 404);
-  t.equal((await call('PUT', a, { 'x-timestamp': ts() })).status, 201, 're-created');
-  t.notOk('x-account-meta-quota' in (await call('HEAD', a)).headers, 'metadata went with the delete');
+  const again = await call('PUT', a, { 'x-timestamp': ts() });
+  t.same([again.status, again.body], [403, 'Recently deleted'], 'not re-created until the reaper and reclaim are done (Swift)');
+  t.equal((await call('HEAD', a)).headers['x-account-status'], 'Deleted', 'still deleted');
 });
 
 t.test('container rows: stats and listings', async (t) => {
@@ -150,6 +151,18 @@ t.test('container rows: stats and listings', async (t) => {
   t.same([h.headers['x-account-container-count'], h.headers['x-account-object-count'], h.headers['x-account-bytes-used']], ['3', '2', '20']);
   t.equal((await call('GET', a)).body, 'c1\nsub-x\nsub-y\n');
   t.equal((await call('DELETE', `${a}/c1`, { 'x-backend-source': 'container-server', 'x-timestamp': ts() })).status, 405);
+});
+
+t.test('a deleted account takes only rows saying its containers are deleted (the reaper empties it)', async (t) => {
+  const call = await startNode(t);
+  const a = '/sda/3/AUTH_doomed';
+  await call('PUT', a, { 'x-timestamp': ts() });
+  const put = ts();
+  t.equal((await call('PUT', `${a}/c1`, containerRow({ put, count: 2, bytes: 20 }))).status, 201);
+  t.equal((await call('DELETE', a, { 'x-timestamp': ts() })).status, 204);
+  t.equal((await call('PUT', `${a}/c2`, containerRow())).status, 404, 'no new container');
+  t.equal((await call('PUT', `${a}/c1`, containerRow({ put, count: 1, bytes: 10 }))).status, 404, 'no stats of a live one');
+  t.equal((await call('PUT', `${a}/c1`, containerRow({ put, del: ts() }))).status, 204, 'its deletion is taken');
 });
 
 t.test('account metadata limits hold for the stored total', async (t) => {

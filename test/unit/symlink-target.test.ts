@@ -3,7 +3,8 @@ import { SeededRandom } from '../../common/random.js';
 import { hashFields, parseHeaderParams } from '../../storage-node/db/listing-hash.js';
 import { renderObjectListing } from '../../storage-node/db/listing-format.js';
 import { withUpdateOverrides } from '../../storage-node/object/container-update.js';
-import { MD5_OF_EMPTY, overrideEtag, pyRepr, readSymlinkPut, splitTarget } from '../../proxy/middleware/symlink/target.js';
+import { MD5_OF_EMPTY, overrideEtag, readSymlinkPut, splitTarget } from '../../proxy/middleware/symlink/target.js';
+import { pyRepr } from '../../proxy/py-json.js';
 
 t.test('readSymlinkPut: Swift checks and messages', async (t) => {
   const form = { status: 412, body: 'X-Symlink-Target header must be of the form <container name>/<object name>' };

@@ -3,7 +3,8 @@ import type { ProxyContext } from '../../context.js';
 import { respond, type Handler, type Middleware, type Pipeline, type ProxyRequest, type ProxyResponse } from '../../pipeline.js';
 import { discard, header, routed } from '../subrequest.js';
 import { pyQuote } from '../../copy-headers.js';
-import { CLIENT, normalizeEtag, overrideEtag, pyRepr, readSymlinkPut, splitTarget, SYSMETA, unquote, type SymlinkPut } from './target.js';
+import { pyRepr } from '../../py-json.js';
+import { CLIENT, normalizeEtag, overrideEtag, readSymlinkPut, splitTarget, SYSMETA, unquote, type SymlinkPut } from './target.js';
 
 /**
  * Symlinks, as Swift's symlink middleware (swift/common/middleware/symlink.py), just before the

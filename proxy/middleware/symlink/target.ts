@@ -111,7 +111,3 @@ export function splitTarget(quoted: string): { container: string; object: string
   return m ? { container: m[1] as string, object: m[2] as string } : undefined;
 }
 
-/** Python's repr of a str, as Swift's 409 body quotes the etags ('abc'). */
-export function pyRepr(s: string): string {
-  return s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
