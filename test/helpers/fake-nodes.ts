@@ -20,10 +20,14 @@ export interface NodeRequest {
 
 /**
  * How a fake node answers: a status with optional headers and body; 'drop' closes the connection
- * without an answer; 'drop-mid-body' sends a 200's headers and part of its body, then closes;
+ * without an answer; `breakAfter` sends that many bytes of the body, then closes; 'drop-mid-body' sends a 200's headers and part of its body, then closes;
  * 'drop-after-headers' closes after a 200's headers, before any of its body.
  */
-export type NodeAnswer = { status: number; headers?: Record<string, string>; body?: string } | 'drop' | 'drop-mid-body' | 'drop-after-headers';
+export type NodeAnswer =
+  | { status: number; headers?: Record<string, string>; body?: string | Buffer; breakAfter?: number }
+  | 'drop'
+  | 'drop-mid-body'
+  | 'drop-after-headers';
 
 export interface FakeNodeProxy {
   base: string;
@@ -47,6 +51,11 @@ function reply(res: ServerResponse, a: NodeAnswer): void {
   }
   const body = a.body ?? '';
   res.writeHead(a.status, { 'content-length': String(Buffer.byteLength(body)), ...a.headers });
+  // breakAfter: the answer's first bytes only, then the connection closes (a node dying mid-body).
+  if (a.breakAfter !== undefined && res.req.method !== 'HEAD') {
+    const part = Buffer.from(body).subarray(0, a.breakAfter);
+    return void res.write(part, () => setImmediate(() => res.socket?.destroy()));
+  }
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
