@@ -69,6 +69,17 @@ export const proxySpec = {
   max_failed_deletes: { type: 'number', default: 1_000, min: 1, doc: 'Bulk delete: failed names after which the request stops (Swift: max_failed_deletes).' },
   bulk_yield_frequency_s: { type: 'number', default: 10, min: 0, doc: 'Bulk requests: seconds between the whitespace sent to keep a long request alive (Swift: yield_frequency).' },
   bulk_delete_concurrency: { type: 'number', default: 2, min: 1, doc: 'Bulk delete: deletes in flight at once (Swift: delete_concurrency, at most 1000).' },
+  access_log: {
+    type: 'string',
+    default: 'stdout',
+    doc: "Where the access log goes (one line per client request and per sub-request, in Swift's proxy-logging format: README \"Access log\"): 'stdout', a file path (appended), or 'off'.",
+  },
+  access_log_reveal_sensitive_prefix: {
+    type: 'number',
+    default: 16,
+    min: 0,
+    doc: 'How many leading characters of an auth token or a signature in the query (temp_url_sig...) the access log shows before "..." (Swift: reveal_sensitive_prefix).',
+  },
 } as const satisfies ConfigSpec;
 
 export type ProxyConfig = ConfigOf<typeof proxySpec>;

@@ -5,6 +5,7 @@ import { parseConfig } from '../../common/config.js';
 import { silentLogger } from '../../common/log.js';
 import { buildProxy } from '../../proxy/app.js';
 import { proxySpec } from '../../proxy/config.js';
+import type { AccessLog } from '../../proxy/access-log.js';
 import type { ProxyContext } from '../../proxy/context.js';
 import type { Stage } from '../../proxy/pipeline.js';
 import { Ring, type RingDevice } from '../../ring-builder/ring.js';
@@ -32,6 +33,8 @@ export type NodeAnswer =
 export interface FakeNodeProxy {
   base: string;
   ctx: ProxyContext;
+  /** The proxy's access log, unless access_log is 'off'. */
+  accessLog: AccessLog | undefined;
   /** Replaced by each test case: decides every node's answer. */
   answer: (r: NodeRequest) => NodeAnswer;
   /** Tokens from the proxy's own tempauth. */
@@ -89,12 +92,14 @@ export async function fakeNodeProxy(config: Record<string, unknown> = {}, opts: 
     node_timeout_ms: 5000,
     recheck_container_existence_s: 0,
     recheck_account_existence_s: 0,
+    access_log: 'off',
     ...config,
   });
-  const { app, ctx } = buildProxy({ config: parsed, rings: { account: () => ring, container: () => ring, object: () => ring }, log: silentLogger, clock: Date.now, ...(opts.stages ? { stages: opts.stages } : {}) });
+  const { app, ctx, accessLog } = buildProxy({ config: parsed, rings: { account: () => ring, container: () => ring, object: () => ring }, log: silentLogger, clock: Date.now, ...(opts.stages ? { stages: opts.stages } : {}) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   proxy.base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   proxy.ctx = ctx;
+  proxy.accessLog = accessLog;
   proxy.token = async (user, key) => {
     const res = await request(`${proxy.base}/auth/v1.0`, { headers: { 'x-auth-user': user, 'x-auth-key': key } });
     await res.body.dump();
