@@ -19,12 +19,13 @@ import { ErrorLimiter } from './error-limiter.js';
 import { InfoRegistry } from './info.js';
 import { InfoCache } from './info-cache.js';
 import { proxyStages } from './middleware/index.js';
-import { Pipeline, type ProxyRequest, type Stage } from './pipeline.js';
+import { Pipeline, type ProxyRequest, type ProxyResponse, type Stage } from './pipeline.js';
 import { isBackendStreamError, newTransId, resetHeaders, send, sendRejection, writeResponse } from './responses.js';
 import { KeystoneClient } from './keystone/client.js';
 import { TempAuth } from './tempauth.js';
 import { TitleCaseResponse } from './title-case.js';
 import { createHash } from 'node:crypto';
+import { AccessLog, CountingRequest, type AccessEntry } from './access-log.js';
 
 export interface BuildProxyOptions {
   config: ProxyConfig;
@@ -46,7 +47,7 @@ const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS'];
  * ProxyResponse back (responses.ts send), streams with backpressure; an error before any of the
  * body went out is a 503 or 500, one after it cuts the connection.
  */
-export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx: ProxyContext; pipeline: Pipeline } {
+export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx: ProxyContext; pipeline: Pipeline; accessLog?: AccessLog } {
   const { config, log, clock } = opts;
   const authSecret =
     config.auth_secret ||
@@ -73,6 +74,8 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
   const stamp = createStamper(clock);
   const stages = proxyStages(ctx);
   const pipeline = Pipeline.compose(opts.stages ? opts.stages(stages) : stages, controllers(ctx));
+  const accessLog = config.access_log === 'off' ? undefined : new AccessLog(config.access_log, config.access_log_reveal_sensitive_prefix);
+  if (accessLog) pipeline.onSubrequest = (sub, res, start) => accessLog.write(subrequestEntry(sub, res, start));
 
   const app = Fastify({
     loggerInstance: log,
@@ -82,7 +85,11 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     keepAliveTimeout: 65_000,
     routerOptions: { maxParamLength: 8192 },
     // Header names go out in Swift's title case (proxy/title-case.ts).
-    http: { maxHeaderSize: CLIENT_MAX_HEADER_BYTES, ServerResponse: TitleCaseResponse as typeof ServerResponse },
+    http: {
+      maxHeaderSize: CLIENT_MAX_HEADER_BYTES,
+      ServerResponse: TitleCaseResponse as typeof ServerResponse,
+      ...(accessLog ? { IncomingMessage: CountingRequest } : {}),
+    },
     return503OnClosing: true,
     // A request's own answer before a 400 for the bytes after it (a PUT with no length: 411).
     clientErrorHandler: onClientError,
@@ -134,6 +141,7 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
         ...(req.raw.socket.remoteAddress ? { remoteAddr: req.raw.socket.remoteAddress } : {}),
         stamp,
       };
+      if (accessLog) logWhenDone(accessLog, preq, q === -1 ? '' : url.slice(q + 1), req.raw, reply.raw as unknown as TitleCaseResponse);
       return writeResponse(reply, await pipeline.handle(preq));
     },
   });
@@ -148,7 +156,65 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     log.error({ err, url: req.url }, 'proxy error');
     send(reply, 500);
   });
-  return { app: app as unknown as FastifyInstance, ctx, pipeline };
+  if (accessLog) app.addHook('onClose', async () => accessLog.flush());
+  return { app: app as unknown as FastifyInstance, ctx, pipeline, ...(accessLog ? { accessLog } : {}) };
+}
+
+/**
+ * A client request's access log line, written once its response is done: sent whole, or cut
+ * (the client went away, or a node failed mid-body), which Swift logs as 499.
+ */
+function logWhenDone(log: AccessLog, preq: ProxyRequest, query: string, raw: FastifyRequest['raw'], res: TitleCaseResponse): void {
+  const start = performance.timeOrigin + performance.now();
+  // As the client sent them: stages may rewrite the request (a COPY becomes a PUT).
+  const { method, path } = preq;
+  res.once('close', () => {
+    log.write({
+      method,
+      path,
+      query,
+      protocol: `HTTP/${raw.httpVersion}`,
+      status: res.writableFinished ? res.statusCode : 499,
+      headers: preq.headers,
+      remoteAddr: preq.remoteAddr,
+      bytesIn: (raw as CountingRequest).bodyBytes,
+      bytesOut: res.bodyBytes,
+      transId: preq.transId,
+      start,
+      end: performance.timeOrigin + performance.now(),
+      ...identityOf(preq),
+    });
+  });
+}
+
+/** A sub-request's line, written when its response comes back: its body's size is its Content-Length. */
+function subrequestEntry(sub: ProxyRequest, res: ProxyResponse, start: number): AccessEntry {
+  const length = Object.entries(res.headers).find(([k]) => k.toLowerCase() === 'content-length')?.[1];
+  const bodyLength = typeof res.body === 'string' ? Buffer.byteLength(res.body) : Buffer.isBuffer(res.body) ? res.body.length : undefined;
+  return {
+    method: sub.method,
+    path: sub.path,
+    query: sub.query.toString(),
+    protocol: 'HTTP/1.0',
+    status: res.status,
+    headers: sub.headers,
+    remoteAddr: sub.remoteAddr,
+    bytesIn: Number(sub.headers['content-length'] ?? 0) || undefined,
+    bytesOut: sub.method === 'HEAD' ? undefined : (bodyLength ?? (length !== undefined ? Number(length) : undefined)),
+    transId: sub.transId,
+    start,
+    end: performance.timeOrigin + performance.now(),
+    ...(sub.source !== undefined ? { source: sub.source } : {}),
+    ...identityOf(sub),
+  };
+}
+
+function identityOf(r: ProxyRequest): { user?: string; account?: string } {
+  const out: { user?: string; account?: string } = {};
+  if (r.identity) out.user = r.identity.user;
+  const account = r.account ?? r.identity?.account;
+  if (account !== undefined) out.account = account;
+  return out;
 }
 
 function keystoneClient(config: ProxyConfig, clock: Clock, dispatcher: Dispatcher | undefined): KeystoneClient {

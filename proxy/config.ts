@@ -116,6 +116,17 @@ export const proxySpec = {
   clock_accuracy: { type: 'number', default: 1000, min: 1, doc: "Ratelimit: the counters' resolution, per second; should exceed the largest rate (Swift: clock_accuracy)." },
   account_whitelist: { type: 'string', default: '', doc: 'Ratelimit: accounts never limited, comma-separated (Swift: account_whitelist).' },
   account_blacklist: { type: 'string', default: '', doc: 'Ratelimit: accounts refused with 497 "Your account has been blacklisted", comma-separated (Swift: account_blacklist).' },
+  access_log: {
+    type: 'string',
+    default: 'stdout',
+    doc: "Where the access log goes (one line per client request and per sub-request, in Swift's proxy-logging format: README \"Access log\"): 'stdout', a file path (appended), or 'off'.",
+  },
+  access_log_reveal_sensitive_prefix: {
+    type: 'number',
+    default: 16,
+    min: 0,
+    doc: 'How many leading characters of an auth token or a signature in the query (temp_url_sig...) the access log shows before "..." (Swift: reveal_sensitive_prefix).',
+  },
 } as const satisfies ConfigSpec;
 
 export type ProxyConfig = ConfigOf<typeof proxySpec>;

@@ -88,11 +88,14 @@ export async function readFromNodes(
   method: string,
   pathFor: (dev: RingDevice) => BackendPath,
   headers: Record<string, string>,
-  opts: { keepBody?: boolean; maxNodes?: number } = {},
+  opts: { keepBody?: boolean; maxNodes?: number; nodes?: Iterator<NodeTarget> } = {},
 ): Promise<{ response: BackendResponse | undefined; status: number; statuses: number[] }> {
   const statuses: number[] = [];
   const answers: BackendResponse[] = [];
-  for (const node of nodeIter(ctx, ring, part, opts.maxNodes ?? ring.replicaCount * 2)) {
+  // A caller that passes its own iterator keeps the nodes not asked yet (a GET resumes from them).
+  const nodes = opts.nodes ?? nodeIter(ctx, ring, part, opts.maxNodes ?? ring.replicaCount * 2);
+  for (let n = nodes.next(); !n.done; n = nodes.next()) {
+    const node = n.value;
     const r = await backendRequest(ctx, node, method, pathFor(node.dev), headers, { keepBody: opts.keepBody === true });
     statuses.push(r.status);
     if (r.status >= 200 && r.status < 400) return { response: r, status: r.status, statuses };

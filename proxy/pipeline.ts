@@ -113,6 +113,8 @@ export interface SubrequestOptions {
 export class Pipeline {
   handle: Handler = notBuilt;
   private entry: Handler = notBuilt;
+  /** Told of each sub-request once its response came back (the access log: proxy/access-log.ts). */
+  onSubrequest: ((sub: ProxyRequest, res: ProxyResponse, startMs: number) => void) | undefined;
 
   /** Composes `stages` in order around `app` (the controllers), once. */
   static compose(stages: Stage[], app: Handler): Pipeline {
@@ -140,6 +142,7 @@ export class Pipeline {
       transId: parent.transId,
       log: parent.log.child({ source: opts.source }),
       scheme: parent.scheme,
+      ...(parent.remoteAddr !== undefined ? { remoteAddr: parent.remoteAddr } : {}),
       source: opts.source,
       stamp: parent.stamp,
     };
@@ -155,7 +158,17 @@ export class Pipeline {
 
   /** Runs a sub-request (see makeSubrequest) through the pipeline after auth; its response body is the caller's. */
   subrequest(parent: ProxyRequest, init: SubrequestInit, opts: SubrequestOptions): Promise<ProxyResponse> {
-    return this.entry(this.makeSubrequest(parent, init, opts));
+    return this.run(this.makeSubrequest(parent, init, opts), this.entry);
+  }
+
+  /** Runs a sub-request made by makeSubrequest through `handler` (the entry, or a stage's `next`), logged. */
+  async run(sub: ProxyRequest, handler: Handler): Promise<ProxyResponse> {
+    const logged = this.onSubrequest;
+    if (!logged) return handler(sub);
+    const start = performance.timeOrigin + performance.now();
+    const res = await handler(sub);
+    logged(sub, res, start);
+    return res;
   }
 }
 

@@ -20,8 +20,23 @@ export function swiftTitle(name: string): string {
   return out;
 }
 
-/** The proxy's ServerResponse: every header name it writes in Swift's title case. */
+/**
+ * The proxy's ServerResponse: every header name it writes in Swift's title case; and the body
+ * bytes it was given to send, for the access log (bytes_sent).
+ */
 export class TitleCaseResponse<Req extends IncomingMessage = IncomingMessage> extends ServerResponse<Req> {
+  bodyBytes = 0;
+
+  override write(chunk: unknown, ...rest: unknown[]): boolean {
+    this.bodyBytes += byteLength(chunk);
+    return (super.write as (c: unknown, ...a: unknown[]) => boolean)(chunk, ...rest);
+  }
+
+  override end(...args: unknown[]): this {
+    if (typeof args[0] !== 'function') this.bodyBytes += byteLength(args[0]);
+    return (super.end as (...a: unknown[]) => this)(...args);
+  }
+
   override setHeader(name: string, value: number | string | readonly string[]): this {
     return super.setHeader(swiftTitle(name), value);
   }
@@ -36,4 +51,9 @@ export class TitleCaseResponse<Req extends IncomingMessage = IncomingMessage> ex
     }
     return (super.writeHead as (code: number, ...args: unknown[]) => this)(statusCode, ...rest);
   }
+}
+
+function byteLength(chunk: unknown): number {
+  if (chunk === undefined || chunk === null) return 0;
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Uint8Array).byteLength;
 }

@@ -1,5 +1,6 @@
 import { EXPIRING_OBJECTS_ACCOUNT, expirerContainer } from '../common/expiring-queue.js';
 import type { HashSecret } from '../common/hash-path.js';
+import { quorumSize } from '../common/quorum.js';
 import type { Ring, RingDevice } from './ring.js';
 
 /**
@@ -24,22 +25,55 @@ export function updateTargetHeaders(kind: 'container' | 'account' | 'delete-at' 
 }
 
 /**
- * For object writes: the container replica and account replica that replica i of the object
+ * For object writes: the container replicas and account replicas that replica i of the object
  * tells. Given the object's primaries, an object replica whose storage node also holds a replica
  * of the container is paired with that one (its update then stays inside the node process,
- * storage-node/object/container-update.ts); the rest keep Swift's order. Each container replica is
- * still told by exactly one object replica, and carries the same account target as before.
+ * storage-node/object/container-update.ts); the rest keep Swift's order. Every container replica
+ * is told by at least one object replica, and enough are told that a write acknowledged by a
+ * quorum of object replicas reached a quorum of container replicas (Swift's
+ * num_container_updates: max(Qc + Ro - Qo, Rc)): with more container replicas than object
+ * replicas, an object replica names several, comma-separated in X-Container-Host/-Device (and
+ * X-Account-Host/-Device, one per container replica), as Swift's _backend_requests does.
  */
 export function objectUpdateTargets(rings: UpdateRings, account: string, container: string, objectNodes?: RingDevice[]): (i: number) => Record<string, string> {
   const cring = rings.container();
   const cpart = cring.partitionFor(account, container);
   const cnodes = cring.primaries(cpart);
   const accountTargets = containerUpdateTargets(rings, account);
-  const pair = objectNodes ? pairByHost(objectNodes, cnodes) : [];
+  const one = (j: number): Record<string, string> => ({ ...updateTargetHeaders('container', cpart, cnodes, j), ...accountTargets(j) });
+  if (!objectNodes) return one;
+  const replicas = updatePlan(objectNodes, cnodes);
   return (i) => {
-    const j = pair[i] ?? i;
-    return { ...updateTargetHeaders('container', cpart, cnodes, j), ...accountTargets(j) };
+    const js = replicas[i % Math.max(1, replicas.length)] ?? [i];
+    if (js.length === 1) return one(js[0] as number);
+    // Several: each header a comma-separated list, in the same order (the partition is one).
+    const out: Record<string, string> = {};
+    for (const j of js) {
+      for (const [k, v] of Object.entries(one(j))) out[k] = out[k] === undefined || k.endsWith('-partition') ? v : `${out[k]},${v}`;
+    }
+    return out;
   };
+}
+
+/**
+ * plan[i]: the container replicas object replica i tells (Swift's _backend_requests: update k
+ * goes to object replica k mod Ro and names container replica k mod Rc, for
+ * max(Qc + Ro - Qo, Rc) updates), the first round paired by host (pairByHost).
+ */
+export function updatePlan(objectNodes: RingDevice[], containerNodes: RingDevice[]): number[][] {
+  const ro = objectNodes.length;
+  const rc = containerNodes.length;
+  if (ro === 0 || rc === 0) return objectNodes.map(() => []);
+  const updates = Math.max(quorumSize(rc) + ro - quorumSize(ro), rc);
+  const pair = pairByHost(objectNodes, containerNodes);
+  const plan: number[][] = objectNodes.map(() => []);
+  for (let k = 0; k < updates; k++) {
+    const i = k % ro;
+    const j = ro === rc && k < ro ? (pair[i] as number) : k % rc;
+    const mine = plan[i] as number[];
+    if (!mine.includes(j)) mine.push(j);
+  }
+  return plan;
 }
 
 /**

@@ -7,6 +7,8 @@ import { backendPath } from '../../common/backend-path.js';
 import { checkMetadata, checkObjectCreation, checkObjectName } from '../constraints.js';
 import type { ProxyContext } from '../context.js';
 import { makeRequests, readFromNodes, readNewest } from '../fanout.js';
+import { nodeIter } from '../backend.js';
+import { resumingBody } from '../get-resume.js';
 import { deleteAtHeader } from '../expiry.js';
 import { guessContentType } from '../mime.js';
 import { PutError, putToReplicas } from '../object-put.js';
@@ -66,10 +68,13 @@ async function getObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyRe
   const headers = { ...baseBackendHeaders(sreq), ...target.policyHeader };
   for (const h of READ_HEADERS) if (sreq.headers[h] !== undefined) headers[h] = sreq.headers[h] as string;
   const newest = (sreq.headers['x-newest'] ?? '').toLowerCase() === 'true';
+  const nodes = nodeIter(ctx, ring, part);
   const { response, status } = newest
     ? await readNewest(ctx, ring, part, sreq.method, pathFor, headers)
-    : await readFromNodes(ctx, ring, part, sreq.method, pathFor, headers, { keepBody: true });
+    : await readFromNodes(ctx, ring, part, sreq.method, pathFor, headers, { keepBody: true, nodes });
   if (!response) return respond(status);
+  // A node failing mid-body: the rest comes from the next nodes (not for X-Newest, as in Swift).
+  if (!newest && response.body && response.status < 300) response.body = resumingBody(response, { ctx, nodes, pathFor, headers, what: sreq.path }) as typeof response.body;
   const res = relay(sreq, response);
   // An SLO manifest's content type carries its size for the listing (";swift_bytes=N"): never shown (Swift's clean_content_type).
   const ct = res.headers['content-type'];

@@ -48,7 +48,7 @@ export function routed(pipeline: Pipeline, parent: ProxyRequest, init: RoutedIni
 
 /** Runs a routed sub-request through `next`. */
 export function callRouted(next: Handler, pipeline: Pipeline, parent: ProxyRequest, init: RoutedInit, opts: { source: string; as?: 'user' | 'system' }): Promise<ProxyResponse> {
-  return next(routed(pipeline, parent, init, opts));
+  return pipeline.run(routed(pipeline, parent, init, opts), next);
 }
 
 /** Drops a response's body unread (a stream is destroyed), so its backend connection is freed. */

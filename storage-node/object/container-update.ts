@@ -23,30 +23,52 @@ function one(h: IncomingHttpHeaders, name: string): string | undefined {
 }
 
 /**
- * The container update a request asks for, or undefined when it carries no (complete)
- * X-Container-Host/-Device/-Partition. `fields` are X-Timestamp and, for PUT, X-Size,
+ * The container updates a request asks for: one per host of X-Container-Host, a comma-separated
+ * list (Swift's obj/server.py _get_container_updates) zipped with X-Container-Device, all in the
+ * partition of X-Container-Partition; none when a header is missing or the lists' lengths differ
+ * (logged, as Swift does). X-Account-Host/-Device name the account replica each container replica
+ * tells: one per container host, or one for all. `fields` are X-Timestamp and, for PUT, X-Size,
  * X-Content-Type and X-Etag.
  */
-export function containerUpdateFor(
+export function containerUpdatesFor(
   op: 'PUT' | 'DELETE',
   reqHeaders: IncomingHttpHeaders,
   account: string,
   container: string,
   obj: string,
   fields: Record<string, string>,
-): ContainerUpdate | undefined {
-  const host = one(reqHeaders, H.containerHost)?.trim();
-  const device = one(reqHeaders, H.containerDevice)?.trim();
+  log?: Logger,
+): ContainerUpdate[] {
+  const hosts = list(one(reqHeaders, H.containerHost));
+  const devices = list(one(reqHeaders, H.containerDevice));
   const partStr = one(reqHeaders, H.containerPartition)?.trim();
-  if (!host || !device || !partStr || !/^\d+$/.test(partStr)) return undefined;
+  if (!hosts.length || !partStr || !/^\d+$/.test(partStr)) return [];
+  if (hosts.length !== devices.length) {
+    log?.error({ hosts: one(reqHeaders, H.containerHost), devices: one(reqHeaders, H.containerDevice) }, 'container update failed: different numbers of hosts and devices in request');
+    return [];
+  }
   const headers: Record<string, string> = { ...fields, [H.backendSource]: 'object-server' };
   const txn = one(reqHeaders, H.transId);
   if (txn) headers[H.transId] = txn;
-  for (const name of [H.accountHost, H.accountDevice, H.accountPartition]) {
-    const v = one(reqHeaders, name);
-    if (v !== undefined) headers[name] = v;
-  }
-  return { op, account, container, obj, headers, host, device, partition: Number(partStr) };
+  const accountHosts = list(one(reqHeaders, H.accountHost));
+  const accountDevices = list(one(reqHeaders, H.accountDevice));
+  const accountPart = one(reqHeaders, H.accountPartition);
+  return hosts.map((host, i) => {
+    const h = { ...headers };
+    const ah = accountHosts.length === hosts.length ? accountHosts[i] : accountHosts.length === 1 ? accountHosts[0] : undefined;
+    const ad = accountDevices.length === hosts.length ? accountDevices[i] : accountDevices.length === 1 ? accountDevices[0] : undefined;
+    if (ah !== undefined) h[H.accountHost] = ah;
+    if (ad !== undefined) h[H.accountDevice] = ad;
+    if (accountPart !== undefined) h[H.accountPartition] = accountPart;
+    return { op, account, container, obj, headers: h, host, device: devices[i] as string, partition: Number(partStr) };
+  });
+}
+
+const asList = (u: ContainerUpdate | ContainerUpdate[] | undefined): ContainerUpdate[] => (u === undefined ? [] : Array.isArray(u) ? u : [u]);
+
+/** A comma-separated header as its trimmed, non-empty items. */
+function list(v: string | undefined): string[] {
+  return v === undefined ? [] : v.split(',').map((x) => x.trim()).filter((x) => x !== '');
 }
 
 /**
@@ -114,32 +136,57 @@ export interface UpdateContext {
  * trip of its own. Correct on any filesystem (the fsync still comes before the answer); cheap on
  * a journalling one (XFS, ext4), whose journal commits in order.
  */
-export function rowSyncedOnDevice(c: UpdateContext, u: ContainerUpdate | undefined, devicePath: string): boolean {
-  return c.fsync && u !== undefined && c.localContainerUpdate?.devicePathOf(u) === devicePath;
+export function rowSyncedOnDevice(c: UpdateContext, updates: ContainerUpdate | ContainerUpdate[] | undefined, devicePath: string): boolean {
+  return c.fsync && asList(updates).some((u) => c.localContainerUpdate?.devicePathOf(u) === devicePath);
+}
+
+/** Sends one update (inside this process when it is for one of its own devices), held to the update timeout. */
+function sendUpdate(c: UpdateContext, u: ContainerUpdate): Promise<SendResult> {
+  const local = c.localContainerUpdate?.send(u);
+  // A local update is held to the same limit as one over HTTP (a slow disk: the row still lands,
+  // and the updater's replay of the saved update is idempotent).
+  const timedOut = (): SendResult => ({ ok: false, error: new Error(`container update timed out after ${c.containerUpdateTimeoutMs} ms`) });
+  return local ? withTimeout(local, c.containerUpdateTimeoutMs, timedOut) : sendContainerUpdate(c.backend, u, c.containerUpdateTimeoutMs);
 }
 
 /**
- * Sends the update; if it fails or is too slow, saves it under the object's device for the
- * updater. Resolves once the update is either delivered or durably saved. Throws only when the
- * save itself fails (e.g. DISK_FULL): the write must then not be acknowledged silently.
+ * Sends the updates (one per container replica named, together); those that fail or are too
+ * slow are saved under the object's device for the updater: one that failed with its host, several
+ * as one update without a host, which the updater sends to every primary of the container (their
+ * file name is the same: one per object and timestamp). Resolves once every update is either
+ * delivered or durably saved. Throws only when the save itself fails (e.g. DISK_FULL): the write
+ * must then not be acknowledged silently.
  */
 export async function updateContainerOrSave(
   c: UpdateContext,
   devicePath: string,
   hash: string,
   timestamp: Timestamp,
-  u: ContainerUpdate,
+  update: ContainerUpdate | ContainerUpdate[],
 ): Promise<'sent' | 'saved'> {
-  const local = c.localContainerUpdate?.send(u);
-  // A local update is held to the same limit as one over HTTP (a slow disk: the row still lands,
-  // and the updater's replay of the saved update is idempotent).
-  const timedOut = (): SendResult => ({ ok: false, error: new Error(`container update timed out after ${c.containerUpdateTimeoutMs} ms`) });
-  const r = await (local ? withTimeout(local, c.containerUpdateTimeoutMs, timedOut) : sendContainerUpdate(c.backend, u, c.containerUpdateTimeoutMs));
-  if (r.ok) return 'sent';
-  c.log.warn(
-    { host: u.host, device: u.device, partition: u.partition, status: r.status, err: r.error, obj: `/${u.account}/${u.container}/${u.obj}` },
-    'container update failed, saving it for the updater',
-  );
-  await saveAsyncPending(devicePath, hash, timestamp, u, c.fsync);
+  const updates = asList(update);
+  const results = await Promise.all(updates.map((u) => sendUpdate(c, u)));
+  const failed = updates.filter((_, i) => !results[i]?.ok);
+  if (!failed.length) return 'sent';
+  results.forEach((r, i) => {
+    const u = updates[i] as ContainerUpdate;
+    if (r.ok) return;
+    c.log.warn(
+      { host: u.host, device: u.device, partition: u.partition, status: r.status, err: r.error, obj: `/${u.account}/${u.container}/${u.obj}` },
+      'container update failed, saving it for the updater',
+    );
+  });
+  const first = failed[0] as ContainerUpdate;
+  const save = failed.length === 1 ? first : { ...first, headers: withoutAccountTarget(first.headers), host: '', device: '' };
+  await saveAsyncPending(devicePath, hash, timestamp, save, c.fsync);
   return 'saved';
+}
+
+/** An update's headers without the account replica it names (the updater picks one per container replica). */
+function withoutAccountTarget(h: Record<string, string>): Record<string, string> {
+  const out = { ...h };
+  delete out[H.accountHost];
+  delete out[H.accountDevice];
+  delete out[H.accountPartition];
+  return out;
 }

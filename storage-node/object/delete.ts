@@ -1,6 +1,6 @@
 import { H } from '../../common/headers.js';
 import { Timestamp } from '../../common/timestamp.js';
-import { containerUpdateFor, rowSyncedOnDevice } from './container-update.js';
+import { containerUpdatesFor, rowSyncedOnDevice } from './container-update.js';
 import { loadObject, writeTombstone } from './diskfile.js';
 import { M } from './metadata.js';
 import { header, isExpired, requestTimestamp, respond, validName, type ObjectRequest } from './request.js';
@@ -39,12 +39,12 @@ export async function handleDelete(o: ObjectRequest): Promise<void> {
     status = 204; // an expired object deleted by its X-Delete-At is a success, not a 404
   }
   if (!orig || orig.compare(ts) < 0) {
-    const update = containerUpdateFor('DELETE', h, o.account, o.container, o.obj, { [H.timestamp]: ts.internal });
+    const updates = containerUpdatesFor('DELETE', h, o.account, o.container, o.obj, { [H.timestamp]: ts.internal }, r.log);
     // As for a PUT: the hash dir's fsync waits for the container row when that sync makes it cheap.
-    const dirSyncAfterRow = rowSyncedOnDevice(ctx, update, r.devicePath);
+    const dirSyncAfterRow = rowSyncedOnDevice(ctx, updates, r.devicePath);
     await writeTombstone(o.loc, ts, { [M.timestamp]: ts.internal, [M.name]: o.name }, ctx.fsync, !dirSyncAfterRow);
     // The deleted version's queue row goes too (the expirer's own DELETE leaves it to the expirer).
-    await finishObjectWrite(o, ts, update, { dirSyncAfterRow, cleanup: true, op: 'DELETE', queue: queueUpdatesFor(o, ts, undefined, origDeleteAt) });
+    await finishObjectWrite(o, ts, updates, { dirSyncAfterRow, cleanup: true, op: 'DELETE', queue: queueUpdatesFor(o, ts, undefined, origDeleteAt) });
   }
   const newest = orig && orig.compare(ts) > 0 ? orig : ts;
   respond(r.res, status, { [H.backendTimestamp]: newest.internal });

@@ -1,5 +1,5 @@
 import { H } from '../../common/headers.js';
-import { containerUpdateFor, updateContainerOrSave, withUpdateOverrides } from './container-update.js';
+import { containerUpdatesFor, updateContainerOrSave, withUpdateOverrides } from './container-update.js';
 import { finishWrite, loadObject, writeMetaFile } from './diskfile.js';
 import { applyQueueUpdates, queueUpdatesFor } from './expiring-update.js';
 import { M, persistedFromPost, type ObjectMetadata } from './metadata.js';
@@ -57,10 +57,10 @@ export async function handlePost(o: ObjectRequest): Promise<void> {
   );
   // A content type the POST set wins over an override from the PUT (as Swift's).
   if (contentTypeSet) fields[H.contentType] = meta[M.contentType] as string;
-  const update = containerUpdateFor('PUT', h, o.account, o.container, o.obj, fields);
+  const updates = containerUpdatesFor('PUT', h, o.account, o.container, o.obj, fields, r.log);
   await Promise.all([
     finishWrite(o.loc).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, 'object POST: cleanup/invalidation failed')),
-    update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, update) : undefined,
+    updates.length ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, ts, updates) : undefined,
     // The X-Delete-At the POST sets (a POST without one removes it) and the one it replaces.
     applyQueueUpdates(o, ts, queueUpdatesFor(o, ts, meta[M.deleteAt], obj.metadata[M.deleteAt])),
   ]);

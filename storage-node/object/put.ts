@@ -3,7 +3,7 @@ import { H } from '../../common/headers.js';
 import { parseEtagList } from '../../common/conditional.js';
 import { decodeRawTrailer } from '../../common/raw-body.js';
 import { receiveBody } from './body-receiver.js';
-import { containerUpdateFor, rowSyncedOnDevice, withUpdateOverrides } from './container-update.js';
+import { containerUpdatesFor, rowSyncedOnDevice, withUpdateOverrides } from './container-update.js';
 import { DataFileWriter, readObjectInfo } from './diskfile.js';
 import { M, persistedFromPut, type ObjectMetadata } from './metadata.js';
 import { readHashDirSync } from './ondisk.js';
@@ -125,16 +125,17 @@ async function putObject(o: ObjectRequest): Promise<void> {
     [M.etag]: etag,
     [M.crc32c]: writer.crc32c(),
   };
-  const update = containerUpdateFor(
+  const updates = containerUpdatesFor(
     'PUT',
     h,
     o.account,
     o.container,
     o.obj,
     withUpdateOverrides({ [H.timestamp]: ts.internal, [H.size]: String(size), [H.contentType]: contentType, [H.etag]: etag }, metadata),
+    r.log,
   );
   // The hash dir's fsync waits for the container row when that sync makes it cheap.
-  const dirSyncAfterRow = rowSyncedOnDevice(ctx, update, r.devicePath);
+  const dirSyncAfterRow = rowSyncedOnDevice(ctx, updates, r.devicePath);
   try {
     await writer.commit(o.loc, ts, metadata, !files.exists, !dirSyncAfterRow, mayRename);
   } catch (e) {
@@ -144,7 +145,7 @@ async function putObject(o: ObjectRequest): Promise<void> {
   }
 
   const queue = queueUpdatesFor(o, ts, metadata[M.deleteAt], oldDeleteAt);
-  await finishObjectWrite(o, ts, update, { dirSyncAfterRow, cleanup: files.exists, op: 'PUT', queue });
+  await finishObjectWrite(o, ts, updates, { dirSyncAfterRow, cleanup: files.exists, op: 'PUT', queue });
   respond(r.res, 201, { ETag: etag }, '');
 }
 

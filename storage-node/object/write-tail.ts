@@ -16,7 +16,7 @@ import type { ObjectRequest } from './request.js';
 export async function finishObjectWrite(
   o: ObjectRequest,
   timestamp: Timestamp,
-  update: ContainerUpdate | undefined,
+  updates: ContainerUpdate[],
   w: { dirSyncAfterRow: boolean; cleanup: boolean; op: 'PUT' | 'DELETE'; queue?: QueueUpdates },
 ): Promise<void> {
   const { ctx, r } = o;
@@ -24,7 +24,7 @@ export async function finishObjectWrite(
     finishWrite(o.loc, { cleanup: w.cleanup }).catch((e: unknown) => r.log.error({ err: e, obj: o.name }, `object ${w.op}: cleanup/invalidation failed`));
   await Promise.all([
     w.dirSyncAfterRow ? undefined : cleanup(),
-    update ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, timestamp, update) : undefined,
+    updates.length ? updateContainerOrSave({ ...ctx, log: r.log }, r.devicePath, o.hash, timestamp, updates) : undefined,
     w.queue ? applyQueueUpdates(o, timestamp, w.queue) : undefined,
   ]);
   if (w.dirSyncAfterRow) {

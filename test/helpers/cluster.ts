@@ -38,6 +38,8 @@ export interface Cluster {
   authUrl: string;
   /** The proxy's process id (to read its memory in /proc). */
   proxyPid: number;
+  /** Every line the proxy wrote to stdout so far (its log). */
+  proxyLog: string[];
   nodes: NodeProc[];
   secret: { swift_hash_path_prefix: string; swift_hash_path_suffix: string };
   /** Signs requests made straight to the storage nodes with the cluster's backend key. */
@@ -57,8 +59,9 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-function spawnService(args: string[], extraEnv: Record<string, string> = {}): { proc: ChildProcess; port: Promise<number> } {
-  const proc = spawn(process.execPath, [SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv } });
+function spawnService(args: string[], opts: { keepLines?: boolean } = {}): { proc: ChildProcess; port: Promise<number>; lines: string[] } {
+  const lines: string[] = [];
+  const proc = spawn(process.execPath, [SWIFTLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
@@ -68,6 +71,7 @@ function spawnService(args: string[], extraEnv: Record<string, string> = {}): { 
     const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
     rl.on('line', (line) => {
       if (process.env.SWIFTLET_TEST_VERBOSE) process.stderr.write(`${line}\n`);
+      if (opts.keepLines) lines.push(line);
       try {
         const rec = JSON.parse(line) as { msg?: string; port?: number };
         if (rec.msg === 'listening' && typeof rec.port === 'number') resolvePort(rec.port);
@@ -77,7 +81,7 @@ function spawnService(args: string[], extraEnv: Record<string, string> = {}): { 
     });
     proc.once('exit', (code) => rejectPort(new Error(`${args.join(' ')} exited ${code}: ${stderr}`)));
   });
-  return { proc, port };
+  return { proc, port, lines };
 }
 
 const execFileP = promisify(execFile);
@@ -163,7 +167,7 @@ export async function startCluster(
       ...opts.proxyConfig,
     }),
   );
-  const proxy = spawnService(['proxy', '--config', proxyConfigFile]);
+  const proxy = spawnService(['proxy', '--config', proxyConfigFile], { keepLines: true });
   const proxyPort = await proxy.port;
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   const cluster: Cluster = {
@@ -171,6 +175,7 @@ export async function startCluster(
     proxyUrl,
     authUrl: `${proxyUrl}/auth/v1.0`,
     proxyPid: proxy.proc.pid as number,
+    proxyLog: proxy.lines,
     nodes,
     secret,
     backendDispatcher: signingDispatcher(backendKeyFrom(secret)),

@@ -5,6 +5,7 @@ import { parseConfig } from '../../common/config.js';
 import { silentLogger } from '../../common/log.js';
 import { buildProxy } from '../../proxy/app.js';
 import { proxySpec } from '../../proxy/config.js';
+import type { AccessLog } from '../../proxy/access-log.js';
 import type { ProxyContext } from '../../proxy/context.js';
 import type { Stage } from '../../proxy/pipeline.js';
 import { Ring, type RingDevice } from '../../ring-builder/ring.js';
@@ -20,14 +21,20 @@ export interface NodeRequest {
 
 /**
  * How a fake node answers: a status with optional headers and body; 'drop' closes the connection
- * without an answer; 'drop-mid-body' sends a 200's headers and part of its body, then closes;
+ * without an answer; `breakAfter` sends that many bytes of the body, then closes; 'drop-mid-body' sends a 200's headers and part of its body, then closes;
  * 'drop-after-headers' closes after a 200's headers, before any of its body.
  */
-export type NodeAnswer = { status: number; headers?: Record<string, string>; body?: string } | 'drop' | 'drop-mid-body' | 'drop-after-headers';
+export type NodeAnswer =
+  | { status: number; headers?: Record<string, string>; body?: string | Buffer; breakAfter?: number }
+  | 'drop'
+  | 'drop-mid-body'
+  | 'drop-after-headers';
 
 export interface FakeNodeProxy {
   base: string;
   ctx: ProxyContext;
+  /** The proxy's access log, unless access_log is 'off'. */
+  accessLog: AccessLog | undefined;
   /** Replaced by each test case: decides every node's answer. */
   answer: (r: NodeRequest) => NodeAnswer;
   /** Tokens from the proxy's own tempauth. */
@@ -47,6 +54,11 @@ function reply(res: ServerResponse, a: NodeAnswer): void {
   }
   const body = a.body ?? '';
   res.writeHead(a.status, { 'content-length': String(Buffer.byteLength(body)), ...a.headers });
+  // breakAfter: the answer's first bytes only, then the connection closes (a node dying mid-body).
+  if (a.breakAfter !== undefined && res.req.method !== 'HEAD') {
+    const part = Buffer.from(body).subarray(0, a.breakAfter);
+    return void res.write(part, () => setImmediate(() => res.socket?.destroy()));
+  }
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
@@ -80,12 +92,14 @@ export async function fakeNodeProxy(config: Record<string, unknown> = {}, opts: 
     node_timeout_ms: 5000,
     recheck_container_existence_s: 0,
     recheck_account_existence_s: 0,
+    access_log: 'off',
     ...config,
   });
-  const { app, ctx } = buildProxy({ config: parsed, rings: { account: () => ring, container: () => ring, object: () => ring }, log: silentLogger, clock: Date.now, ...(opts.stages ? { stages: opts.stages } : {}) });
+  const { app, ctx, accessLog } = buildProxy({ config: parsed, rings: { account: () => ring, container: () => ring, object: () => ring }, log: silentLogger, clock: Date.now, ...(opts.stages ? { stages: opts.stages } : {}) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   proxy.base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   proxy.ctx = ctx;
+  proxy.accessLog = accessLog;
   proxy.token = async (user, key) => {
     const res = await request(`${proxy.base}/auth/v1.0`, { headers: { 'x-auth-user': user, 'x-auth-key': key } });
     await res.body.dump();

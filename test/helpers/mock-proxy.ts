@@ -28,7 +28,7 @@ export interface MockProxy {
 export function mockProxy(config: Record<string, unknown> = {}, objectRings: Record<number, Ring> = {}, opts: { keystoneDispatcher?: Dispatcher } = {}): MockProxy {
   const devices: RingDevice[] = [0, 1, 2, 3, 4].map((i) => ({ id: i, region: 1, zone: i + 1, ip: '127.0.0.1', port: i + 1, device: `d${i}`, weight: 1, meta: '' }));
   const ring = Ring.fromData({ partPower: 0, replicas: 3, devices, replica2part2dev: [Uint16Array.of(0), Uint16Array.of(1), Uint16Array.of(2)] }, { prefix: 'p', suffix: 's' });
-  const parsed = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', error_suppression_limit: 1000, ...config });
+  const parsed = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', error_suppression_limit: 1000, access_log: 'off', ...config });
   const { app, ctx } = buildProxy({ config: parsed, rings: { account: () => ring, container: () => ring, object: (policy = 0) => objectRings[policy] ?? ring }, log: silentLogger, clock: Date.now, ...opts });
   const real = ctx.backend;
   const mock = new MockAgent();

@@ -32,7 +32,7 @@ t.test('dot segments in names reach the node literally, in the authorized accoun
   const port = (node.address() as AddressInfo).port;
   const devices: RingDevice[] = [{ id: 0, region: 1, zone: 1, ip: '127.0.0.1', port, device: 'd0', weight: 1, meta: '' }];
   const ring = Ring.fromData({ partPower: 0, replicas: 1, devices, replica2part2dev: [Uint16Array.of(0)] }, { prefix: 'p', suffix: 's' });
-  const config = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', node_timeout_ms: 2000 });
+  const config = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', node_timeout_ms: 2000, access_log: 'off' });
   const { app, ctx } = buildProxy({ config, rings: { account: () => ring, container: () => ring, object: () => ring }, log: silentLogger, clock: Date.now });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const proxyPort = (app.server.address() as AddressInfo).port;

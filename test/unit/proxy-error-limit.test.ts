@@ -121,7 +121,7 @@ t.test('unparseable answers and clients that leave never error-limit a node', as
   const devices: RingDevice[] = nodes.map((n, i) => ({ id: i, region: 1, zone: i + 1, ip: '127.0.0.1', port: n.port, device: `d${i}`, weight: 1, meta: '' }));
   const ring = Ring.fromData({ partPower: 0, replicas: 3, devices, replica2part2dev: [Uint16Array.of(0), Uint16Array.of(1), Uint16Array.of(2)] }, { prefix: 'p', suffix: 's' });
   const limit = 10;
-  const config = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', error_suppression_limit: limit, node_timeout_ms: 5000 });
+  const config = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', error_suppression_limit: limit, node_timeout_ms: 5000, access_log: 'off' });
   const { app, ctx } = buildProxy({ config, rings: { account: () => ring, container: () => ring, object: () => ring }, log: process.env.DEBUG_PROXY ? (await import('../../common/log.js')).createLogger('proxy', 'debug') : silentLogger, clock: Date.now });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as AddressInfo).port;

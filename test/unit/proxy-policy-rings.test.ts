@@ -63,6 +63,7 @@ t.test("object requests go to the ring of the container's policy, with its index
     swift_hash_path_prefix: 'p',
     swift_hash_path_suffix: 's',
     node_timeout_ms: 2000,
+    access_log: 'off',
     storage_policies: [
       { index: 0, name: 'gold', default: true },
       { index: 1, name: 'scratch' },

@@ -100,7 +100,7 @@ t.test('quorum tables through the real proxy', async (t) => {
   const secret = { prefix: 'p', suffix: 's' };
   const ring = Ring.fromData({ partPower: 0, replicas: 3, devices, replica2part2dev: [Uint16Array.of(0), Uint16Array.of(1), Uint16Array.of(2)] }, secret);
   // Container info cached for the whole test: a re-check after its 10 s default would add a HEAD to the nodes' logs.
-  const config = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', node_timeout_ms: 2000, error_suppression_limit: 1000, recheck_container_existence_s: 3600 });
+  const config = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', node_timeout_ms: 2000, error_suppression_limit: 1000, recheck_container_existence_s: 3600, access_log: 'off' });
   const { app, ctx } = buildProxy({ config, rings: { account: () => ring, container: () => ring, object: () => ring }, log: process.env.DEBUG_PROXY ? (await import('../../common/log.js')).createLogger('proxy', 'debug') : silentLogger, clock: Date.now });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

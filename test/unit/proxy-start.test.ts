@@ -21,7 +21,7 @@ t.test('the proxy starts without warnings and closes cleanly, however often it i
   process.on('warning', onWarning);
   t.teardown(() => void process.off('warning', onWarning));
 
-  const config = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', ring_dir: dir, bind_ip: '127.0.0.1', bind_port: 0, malloc_trim_interval_s: 0 });
+  const config = parseConfig(proxySpec, { swift_hash_path_prefix: 'p', swift_hash_path_suffix: 's', ring_dir: dir, bind_ip: '127.0.0.1', bind_port: 0, malloc_trim_interval_s: 0, access_log: 'off' });
   const p = await startProxy(config, silentLogger);
   const res = await fetch(`http://127.0.0.1:${p.port}/healthcheck`);
   t.equal(await res.text(), 'OK', 'it serves');
