@@ -17,6 +17,12 @@ function listTests(dir) {
 
 const filters = process.argv.slice(2);
 const files = listTests('dist/test').filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+// tap given no file runs every test it finds: a filter that matches nothing must not mean "all"
+if (files.length === 0) {
+  console.error(`no test file under dist/test matches ${filters.join(' ')}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 const args = ['tap', '-R', 'tap', '--disable-coverage', '--allow-empty-coverage', '--timeout=600', '--jobs=2', ...files];
 const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0' } });
 let tail = '';
