@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { SeededRandom } from '../../common/random.js';
 import type { Cluster } from './cluster.js';
 
 const run = promisify(execFile);
@@ -7,6 +8,14 @@ const run = promisify(execFile);
 export const PYTHON = '/usr/bin/python3';
 export const SWIFT = '/usr/bin/swift';
 export const CURL = '/usr/bin/curl';
+
+/** Seeded bytes: the same file every run. */
+export function seededBytes(n: number, seed: number): Buffer {
+  const rnd = new SeededRandom(seed);
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i += 4) b.writeUInt32LE(Math.floor(rnd.next() * 2 ** 32), Math.min(i, n - 4));
+  return b;
+}
 
 export interface CurlAnswer {
   status: number;
