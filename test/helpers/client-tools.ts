@@ -1,4 +1,6 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { SeededRandom } from '../../common/random.js';
 import type { Cluster } from './cluster.js';
@@ -43,4 +45,61 @@ export async function curl(url: string, ...args: string[]): Promise<CurlAnswer> 
 /** The swift CLI as one tempauth user of the cluster, run in `cwd`: its stdout (a failure rejects). */
 export function swiftAs(cluster: Cluster, cwd: string, user: string, key: string): (...args: string[]) => Promise<string> {
   return async (...args) => (await run(PYTHON, [SWIFT, '-A', cluster.authUrl, '-U', user, '-K', key, ...args], { cwd })).stdout;
+}
+
+/** A command of a swift CLI session that failed: its exit status, stdout and stderr (like execFile's error). */
+export class SwiftCliError extends Error {
+  constructor(readonly code: number, readonly stdout: string, readonly stderr: string) {
+    super(`swift exited ${code}: ${stderr}`);
+  }
+}
+
+export interface SwiftSession {
+  /** The swift CLI as one tempauth user: its stdout (a failure rejects with a SwiftCliError). */
+  as(user: string, key: string): (...args: string[]) => Promise<string>;
+  close(): void;
+}
+
+/**
+ * The swift CLI's own main (what /usr/bin/swift runs) in one python process run in `cwd`, one command
+ * after another: each command as the CLI runs it, without a second of imports each time
+ * (test/helpers/swift-cli-session.py).
+ */
+export function swiftSession(cluster: Cluster, cwd: string): SwiftSession {
+  const py = pythonSession(resolve('test/helpers/swift-cli-session.py'), [], cwd);
+  let queue: Promise<unknown> = Promise.resolve();
+  const command = async (argv: string[]): Promise<string> => {
+    const a = JSON.parse(await py.ask(['swift', ...argv])) as { code: number; stdout: string; stderr: string };
+    const out = Buffer.from(a.stdout, 'base64').toString();
+    if (a.code !== 0) throw new SwiftCliError(a.code, out, Buffer.from(a.stderr, 'base64').toString());
+    return out;
+  };
+  return {
+    as: (user, key) => (...args) => {
+      const next = queue.then(() => command(['-A', cluster.authUrl, '-U', user, '-K', key, ...args]));
+      queue = next.catch(() => undefined);
+      return next;
+    },
+    close: py.close,
+  };
+}
+
+/**
+ * A python script (under the system Python) that answers each JSON line on its stdin with one line:
+ * `ask` sends one and waits for its answer (one question at a time).
+ */
+export function pythonSession(script: string, args: string[], cwd: string): { ask(question: unknown): Promise<string>; close(): void } {
+  const py = spawn(PYTHON, [script, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  py.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const answers = createInterface({ input: py.stdout })[Symbol.asyncIterator]();
+  return {
+    async ask(question) {
+      py.stdin.write(`${JSON.stringify(question)}\n`);
+      const line = await answers.next();
+      if (line.done) throw new Error(`${script} exited: ${stderr}`);
+      return line.value;
+    },
+    close: () => void py.kill(),
+  };
 }

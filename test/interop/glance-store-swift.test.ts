@@ -1,14 +1,12 @@
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { startCluster } from '../helpers/cluster.js';
-import { PYTHON, seededBytes } from '../helpers/client-tools.js';
+import { pythonSession, seededBytes } from '../helpers/client-tools.js';
 
 const GLANCE_STORE = '/usr/lib/python3/dist-packages/glance_store';
 /** The script that drives glance_store (kept with the test's source: it is not compiled). */
@@ -30,17 +28,9 @@ t.test('glance_store\'s swift driver: add, get, delete an image larger than its 
   });
   type Answer = { location?: string; size?: number; checksum?: string; multihash?: string; md5?: string; bytes_read?: number; deleted?: boolean; error?: string; message?: string };
   // One glance_store process for the whole test; a command a line, an answer a line.
-  const py = spawn(PYTHON, [SCRIPT, cluster.authUrl, 'test:tester', 'testing', 'images'], { cwd: work, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  py.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const answers = createInterface({ input: py.stdout })[Symbol.asyncIterator]();
-  t.teardown(() => void py.kill());
-  const glance = async (...command: Array<string | number>): Promise<Answer> => {
-    py.stdin.write(`${JSON.stringify(command)}\n`);
-    const line = await answers.next();
-    if (line.done) throw new Error(`glance_store exited: ${stderr}`);
-    return JSON.parse(line.value) as Answer;
-  };
+  const py = pythonSession(SCRIPT, [cluster.authUrl, 'test:tester', 'testing', 'images'], work);
+  t.teardown(py.close);
+  const glance = async (...command: Array<string | number>): Promise<Answer> => JSON.parse(await py.ask(command)) as Answer;
   const { token, storageUrl } = await cluster.token();
   const call = async (method: string, path: string) => {
     const res = await request(`${storageUrl}${path}`, { method: method as 'GET', headers: { 'x-auth-token': token } });
