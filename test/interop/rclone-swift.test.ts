@@ -100,6 +100,11 @@ t.test('rclone\'s swift backend: copy, check, ls, copy back, sync, delete, purge
     );
   });
 
+  await t.test('rclone cat --offset --count: a range of the large object, across a segment boundary', async (t) => {
+    const { stdout } = await run(RCLONE, ['cat', '--offset', String(5 * MiB - 10), '--count', '20', `s:tree/${big}`], { cwd: work, env, encoding: 'buffer' });
+    t.ok(stdout.equals((files.get(big) as Buffer).subarray(5 * MiB - 10, 5 * MiB + 10)));
+  });
+
   await t.test('rclone copy back: the same bytes', async (t) => {
     const back = join(work, 'back');
     await rclone('copy', 's:tree', back);
