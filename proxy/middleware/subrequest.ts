@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { encodeSegment } from '../../common/backend-path.js';
+import { H } from '../../common/headers.js';
 import { checkObjectCreation } from '../constraints.js';
 import type { Handler, Pipeline, ProxyRequest, ProxyResponse } from '../pipeline.js';
 
@@ -44,6 +45,19 @@ export function routed(pipeline: Pipeline, parent: ProxyRequest, init: RoutedIni
   if (init.container !== undefined) sub.container = init.container;
   if (init.object !== undefined) sub.object = init.object;
   return sub;
+}
+
+/**
+ * Swift's update_ignore_range_header: an object that has metadata `name` is answered whole by the
+ * object server, its Range and conditionals ignored, because the middleware that reads it (DLO, a
+ * symlink) applies them to what it serves instead. Added to the names already asked for, as a symlink
+ * to a DLO needs both.
+ */
+export function ignoreRangeIfMetadata(req: ProxyRequest, name: string): void {
+  const had = req.headers[H.ignoreRangeIfMetadata];
+  const names = had ? had.split(',').map((n) => n.trim()) : [];
+  if (!names.some((n) => n.toLowerCase() === name.toLowerCase())) names.push(name);
+  req.headers[H.ignoreRangeIfMetadata] = names.join(',');
 }
 
 /** Runs a routed sub-request through `next`. */

@@ -8,22 +8,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { request } from 'undici';
-import { SeededRandom } from '../../common/random.js';
 import { startCluster } from '../helpers/cluster.js';
+import { seededBytes } from '../helpers/client-tools.js';
 
 const run = promisify(execFile);
 // Debian's swift CLI must run under the system Python (its modules live there).
 const PYTHON = '/usr/bin/python3';
 const SWIFT = '/usr/bin/swift';
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
-
-/** Seeded bytes: the same file every run. */
-function seededBytes(n: number, seed: number): Buffer {
-  const rnd = new SeededRandom(seed);
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i += 4) b.writeUInt32LE(Math.floor(rnd.next() * 2 ** 32), Math.min(i, n - 4));
-  return b;
-}
 
 t.test('large objects with the swift CLI and raw requests', { skip: !existsSync(SWIFT) ? 'python3-swiftclient not installed (.ci/run installs it)' : false }, async (t) => {
   const cluster = await startCluster();

@@ -5,6 +5,7 @@ import { respond, type Handler, type Middleware, type Pipeline, type ProxyReques
 import { dloEtag } from '../../large-object/manifest.js';
 import { mapDloPage, type ListedSegment } from '../../large-object/segment-map.js';
 import { dropBody, readSmallBody, segmentError, type ReadPiece } from '../../large-object/stream.js';
+import { ignoreRangeIfMetadata } from '../subrequest.js';
 import { accountPrefix, largeObjectResponse, subrequestSource } from './response.js';
 
 /**
@@ -36,6 +37,9 @@ export function dlo(ctx: ProxyContext): Middleware {
 }
 
 async function getOrHead(ctx: ProxyContext, next: Handler, pipeline: Pipeline, req: ProxyRequest): Promise<ProxyResponse> {
+  // A manifest is read whole, whatever the Range and conditionals (they apply to the DLO below):
+  // otherwise a Range answers 416 and an If-Match 412, and those answers' headers would be served.
+  ignoreRangeIfMetadata(req, 'X-Object-Manifest');
   const res = await next(req);
   const manifest = res.headers['x-object-manifest'];
   if (manifest === undefined) return res;

@@ -1,7 +1,6 @@
-import { H } from '../../../common/headers.js';
 import type { ProxyContext } from '../../context.js';
 import { respond, type Handler, type Middleware, type Pipeline, type ProxyRequest, type ProxyResponse } from '../../pipeline.js';
-import { discard, header, routed } from '../subrequest.js';
+import { discard, header, ignoreRangeIfMetadata, routed } from '../subrequest.js';
 import { pyQuote } from '../../copy-headers.js';
 import { pyRepr } from '../../py-json.js';
 import { CLIENT, normalizeEtag, overrideEtag, readSymlinkPut, splitTarget, SYSMETA, unquote, type SymlinkPut } from './target.js';
@@ -57,7 +56,7 @@ class SymlinkRequest {
 
   async follow(req: ProxyRequest): Promise<ProxyResponse> {
     // A link is read whole: Range and If-* apply to its target (update_ignore_range_header).
-    req.headers[H.ignoreRangeIfMetadata] = SYSMETA.target;
+    ignoreRangeIfMetadata(req, SYSMETA.target);
     try {
       return await this.recurse(req, req, undefined, true);
     } catch (e) {
