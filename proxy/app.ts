@@ -133,6 +133,7 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
         method: req.method.toUpperCase(),
         path: q === -1 ? url : url.slice(0, q),
         query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)),
+        rawQuery: q === -1 ? '' : url.slice(q + 1),
         headers: flatRequestHeaders(req),
         body: req.raw,
         transId,

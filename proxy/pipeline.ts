@@ -39,6 +39,8 @@ export interface ProxyRequest {
   /** The path as received, still percent-encoded, without the query. */
   path: string;
   query: URLSearchParams;
+  /** The query string as the client sent it (without '?'): signatures are checked over it. Absent on sub-requests. */
+  rawQuery?: string;
   /** Lower-cased names, one value each (repeats joined with ", "). */
   headers: Record<string, string>;
   /** The client's body (the edge's IncomingMessage) or a sub-request's (any Readable). */

@@ -86,6 +86,20 @@ export class TempAuth {
     const user = payload.slice(0, sep);
     const expires = Number(payload.slice(sep + 1));
     if (!(expires * 1000 > this.clock())) return undefined;
+    return this.identityOf(user);
+  }
+
+  /**
+   * S3 credentials as Swift's s3api takes them with tempauth: the access key is "account:user" and
+   * the secret is that user's key. Undefined for a user tempauth does not have.
+   */
+  s3Credential(accessKeyId: string): { secret: string; identity: Identity } | undefined {
+    const u = this.users.get(accessKeyId);
+    const identity = this.identityOf(accessKeyId);
+    return u && identity ? { secret: u.key, identity } : undefined;
+  }
+
+  private identityOf(user: string): Identity | undefined {
     const u = this.users.get(user);
     if (!u) return undefined;
     const accountName = user.split(':')[0] as string;

@@ -12,6 +12,7 @@ import { healthcheck } from './healthcheck.js';
 import { info } from './info.js';
 import { accountQuotas, containerQuotas } from './quotas/index.js';
 import { router } from './router.js';
+import { s3api } from './s3api.js';
 import { staticweb } from './staticweb/index.js';
 import { symlink } from './symlink/index.js';
 import { objectVersioning } from './versioning/index.js';
@@ -27,13 +28,17 @@ import { tempurl } from './tempurl/index.js';
  * (controllers/index.ts) end it; the response comes back up. Swift's order
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
- *   gatekeeper → healthcheck → info → ratelimit → domain_remap → tempurl → formpost → tempauth → bulk →
+ *   gatekeeper → healthcheck → info → ratelimit → domain_remap → tempurl → formpost → tempauth →
+ *   s3api → bulk →
  *   router* → cors → staticweb → copy → container_quotas → account_quotas → slo → dlo →
  *   versioning → versioned_writes → symlink → controllers
  *
  * (* sub-requests enter here: after auth, with the original request's identity and authorize hook
  * or as the system.) Bulk is just before auth in Swift, whose sub-requests pass auth again; ours
  * enter after it, so bulk follows tempauth and its sub-requests carry the request's identity.
+ * s3api follows tempauth (Swift: before it, because tempauth checks the S3 signature there): here
+ * the S3 layer checks signatures itself with the credentials tempauth offers, and its Swift
+ * sub-requests enter after auth as the signing user.
  * With `auth: keystone`, tempauth's place holds Swift's two stages instead: authtoken (validates
  * the tokens with Keystone) then keystoneauth (the authorize hook).
  */
@@ -47,6 +52,7 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'tempurl', middleware: tempurl(ctx) },
     { name: 'formpost', middleware: formpost(ctx) },
     ...authStages(ctx),
+    { name: 's3api', middleware: s3api(ctx) },
     { name: 'bulk', middleware: bulk(ctx) },
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
     { name: 'cors', middleware: cors(ctx) },

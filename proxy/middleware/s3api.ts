@@ -1,0 +1,90 @@
+import type { ProxyContext } from '../context.js';
+import { respond, type Middleware, type ProxyRequest, type ProxyResponse } from '../pipeline.js';
+import { dispatch } from '../s3/dispatch.js';
+import { errorXml, isS3Error, S3Error } from '../s3/errors.js';
+import { checkRequestTime, headerValue, isSigV4, parseSigV4, queryPairs, verifySigV4, type SigV4Request } from '../s3/sigv4.js';
+import type { SwiftCall } from '../s3/swift-call.js';
+import { swiftPath } from './subrequest.js';
+
+/**
+ * The S3 API on the proxy's port (Swift's s3api): a request that carries an S3 signature is
+ * checked here against the user's secret, then translated into Swift sub-requests that run
+ * through the rest of the pipeline as that user (so quotas, versioning, large objects and ACLs
+ * apply as to any Swift request), and Swift's answers come back as S3's XML. A request without an
+ * S3 signature goes on as Swift. Path-style addressing: /<bucket>/<key>.
+ */
+export function s3api(ctx: ProxyContext): Middleware {
+  const region = ctx.config.s3_region;
+  ctx.capabilities.register('s3api', { max_bucket_listing: 1000, s3_acl: false, allow_multipart_uploads: false, dns_compliant_bucket_names: true });
+  return (next, pipeline) => async (req) => {
+    const signed: SigV4Request = { method: req.method, rawPath: req.path, rawQuery: req.rawQuery ?? req.query.toString(), headers: Object.entries(req.headers) };
+    const v2 = isSigV2(signed);
+    if (!v2 && !isSigV4(signed)) return next(req);
+    const { bucket, key } = splitPath(req.path);
+    const resource = req.path;
+    try {
+      if (v2) throw new S3Error('NotImplemented', { message: 'Signature Version 2 is not implemented yet; sign with Signature Version 4.' });
+      // S3 keys are tempauth's users for now (Swift's s3api with tempauth); Keystone's EC2 credentials are another issue
+      if (ctx.keystone) throw new S3Error('NotImplemented', { message: 'S3 requests with auth: keystone are not implemented yet.' });
+      const sig = parseSigV4(signed);
+      checkRequestTime(sig, ctx.clock());
+      const cred = ctx.auth.s3Credential(sig.accessKeyId);
+      if (!cred) throw new S3Error('InvalidAccessKeyId', { extra: [['AWSAccessKeyId', sig.accessKeyId]] });
+      const verified = verifySigV4(sig, signed, cred.secret, region);
+      req.identity = cred.identity;
+      const account = cred.identity.account;
+      const swift: SwiftCall = (method, target, init = {}) =>
+        pipeline.subrequest(
+          req,
+          { method, path: swiftPath(account, target.container, target.object), ...(init.query ? { query: init.query } : {}), ...(init.headers ? { headers: init.headers } : {}), ...(init.body ? { body: init.body } : {}) },
+          { source: 'S3' },
+        );
+      const res = await dispatch(
+        { method: req.method, ...(bucket !== undefined ? { bucket } : {}), ...(key !== undefined ? { key } : {}), query: req.query, headers: req.headers, body: req.body, sig, verified, owner: { id: cred.identity.user, displayName: cred.identity.user }, region },
+        swift,
+      );
+      return withRequestId(res, req);
+    } catch (e) {
+      if (!isS3Error(e)) throw e;
+      if (!req.body.readableEnded) req.body.resume();
+      return errorResponse(e, req, resource);
+    }
+  };
+}
+
+/** Signature Version 2: "Authorization: AWS <key>:<sig>", or AWSAccessKeyId/Signature in the query. */
+function isSigV2(r: SigV4Request): boolean {
+  const auth = headerValue(r.headers, 'authorization');
+  if (auth !== undefined) return auth.startsWith('AWS ');
+  return queryPairs(r.rawQuery).some(([k]) => k === 'AWSAccessKeyId');
+}
+
+/** Path-style addressing: /<bucket>[/<key>]; a key is everything after the bucket's slash, decoded. */
+function splitPath(path: string): { bucket?: string; key?: string } {
+  const rest = path.slice(1);
+  if (rest === '') return {};
+  const slash = rest.indexOf('/');
+  const bucket = decode(slash < 0 ? rest : rest.slice(0, slash));
+  const key = slash < 0 ? '' : decode(rest.slice(slash + 1));
+  return key === '' ? { bucket } : { bucket, key };
+}
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function withRequestId(res: ProxyResponse, req: ProxyRequest): ProxyResponse {
+  res.headers['x-amz-request-id'] = req.transId;
+  res.headers['x-amz-id-2'] = req.transId;
+  return res;
+}
+
+function errorResponse(e: S3Error, req: ProxyRequest, resource: string): ProxyResponse {
+  const headers = { 'Content-Type': 'application/xml', 'x-amz-request-id': req.transId, 'x-amz-id-2': req.transId };
+  // a HEAD's answer has no body: the status says it all (as S3 does)
+  return req.method === 'HEAD' ? respond(e.status, headers) : respond(e.status, headers, errorXml(e, resource, req.transId));
+}

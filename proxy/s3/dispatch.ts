@@ -1,0 +1,82 @@
+import type { Readable } from 'node:stream';
+import type { ProxyResponse } from '../pipeline.js';
+import { createBucket, bucketLocation, deleteBucket, headBucket, listBuckets, listObjects, type S3Owner } from './bucket.js';
+import { s3Body } from './body.js';
+import { S3Error } from './errors.js';
+import { deleteObject, getObject, putObject } from './object.js';
+import type { ParsedSigV4, VerifiedSigV4 } from './sigv4.js';
+import type { SwiftCall } from './swift-call.js';
+import { readXmlBody } from './xml-input.js';
+
+/**
+ * Which S3 operation a request is (S3 API reference: method, bucket, key and sub-resource), and
+ * running it. What is not built answers NotImplemented, never a Swift answer in disguise.
+ */
+export interface S3Request {
+  method: string;
+  bucket?: string;
+  key?: string;
+  query: URLSearchParams;
+  headers: Record<string, string>;
+  body: Readable;
+  sig: ParsedSigV4;
+  verified: VerifiedSigV4;
+  owner: S3Owner;
+  region: string;
+}
+
+/** Query parameters that name a sub-resource: a request with one is another operation. */
+const SUBRESOURCES = [
+  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'delete', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold', 'lifecycle', 'location', 'logging', 'metrics',
+  'notification', 'object-lock', 'ownershipControls', 'partNumber', 'policy', 'policyStatus', 'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select',
+  'tagging', 'torrent', 'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'website',
+];
+
+function subresource(q: URLSearchParams): string | undefined {
+  return SUBRESOURCES.find((s) => q.has(s));
+}
+
+function notImplemented(what: string): S3Error {
+  return new S3Error('NotImplemented', { message: `${what} is not implemented yet.` });
+}
+
+export async function dispatch(r: S3Request, swift: SwiftCall): Promise<ProxyResponse> {
+  const sub = subresource(r.query);
+  if (r.bucket === undefined) {
+    if (r.method === 'GET') return listBuckets(swift, r.owner);
+    throw new S3Error('MethodNotAllowed');
+  }
+  if (r.key === undefined) {
+    switch (r.method) {
+      case 'PUT':
+        if (sub) throw notImplemented(`PUT Bucket ?${sub}`);
+        return createBucket(swift, r.bucket, r.region, await readXmlBody(r.body));
+      case 'HEAD':
+        return headBucket(swift, r.bucket, r.region);
+      case 'DELETE':
+        if (sub) throw notImplemented(`DELETE Bucket ?${sub}`);
+        return deleteBucket(swift, r.bucket);
+      case 'GET':
+        if (sub === 'location') return bucketLocation(swift, r.bucket, r.region);
+        if (sub) throw notImplemented(`GET Bucket ?${sub}`);
+        return listObjects(swift, r.bucket, r.query, r.owner);
+      default:
+        throw notImplemented(`${r.method} Bucket${sub ? ` ?${sub}` : ''}`);
+    }
+  }
+  switch (r.method) {
+    case 'PUT':
+      if (sub) throw notImplemented(`PUT Object ?${sub}`);
+      if (r.headers['x-amz-copy-source'] !== undefined) throw notImplemented('CopyObject');
+      return putObject(swift, r.bucket, r.key, r.headers, s3Body(r.headers, r.body, r.sig, r.verified));
+    case 'GET':
+    case 'HEAD':
+      if (sub) throw notImplemented(`${r.method} Object ?${sub}`);
+      return getObject(swift, r.method, r.bucket, r.key, r.headers, r.query);
+    case 'DELETE':
+      if (sub) throw notImplemented(`DELETE Object ?${sub}`);
+      return deleteObject(swift, r.bucket, r.key);
+    default:
+      throw notImplemented(`${r.method} Object${sub ? ` ?${sub}` : ''}`);
+  }
+}
