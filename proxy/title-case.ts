@@ -5,9 +5,12 @@ import { type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders
  * Python's str.title() of the name ("x-object-meta-color" -> "X-Object-Meta-Color", "etag" ->
  * "Etag", "x-object-meta-a1b" -> "X-Object-Meta-A1B"). Node hands the proxy every name in lower
  * case (requests, and the nodes' answers through undici) and fastify lower-cases what it sends,
- * so clients that show metadata names as they come saw "x-object-meta-color".
+ * so clients that show metadata names as they come saw "x-object-meta-color". The S3 layer's
+ * x-amz-* headers are the exception: lower case, as AWS sends them.
  */
 export function swiftTitle(name: string): string {
+  // S3's own headers go out as AWS writes them, in lower case: clients take x-amz-meta-* names as sent.
+  if (name.length > 6 && name.slice(0, 6).toLowerCase() === 'x-amz-') return name.toLowerCase();
   let out = '';
   let prevCased = false;
   for (const ch of name) {
