@@ -1,7 +1,7 @@
 import { H } from '../../../common/headers.js';
 import type { ProxyContext } from '../../context.js';
 import { respond, type Handler, type Middleware, type Pipeline, type ProxyRequest, type ProxyResponse } from '../../pipeline.js';
-import { discard, header, routed } from '../subrequest.js';
+import { discard, hasBody, header, routed } from '../subrequest.js';
 import { pyQuote } from '../../copy-headers.js';
 import { CLIENT, normalizeEtag, overrideEtag, pyRepr, readSymlinkPut, splitTarget, SYSMETA, unquote, type SymlinkPut } from './target.js';
 
@@ -196,18 +196,3 @@ function sysmetaToClient(res: ProxyResponse): ProxyResponse {
   }
   return res;
 }
-
-/** Whether a PUT has a body: a Content-Length above 0, or any byte of a chunked one. */
-async function hasBody(req: ProxyRequest): Promise<boolean> {
-  const te = (req.headers['transfer-encoding'] ?? '').toLowerCase();
-  if (!te) {
-    req.body.resume();
-    return Number(req.headers['content-length'] ?? '0') !== 0;
-  }
-  for await (const chunk of req.body) if ((chunk as Buffer).length > 0) {
-    req.body.destroy();
-    return true;
-  }
-  return false;
-}
-
