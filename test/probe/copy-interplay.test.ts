@@ -84,6 +84,26 @@ t.test('copy and the stages below it', async (t) => {
     t.equal(text(await a.req('GET', '/src/from-version')), 'first');
   });
 
+  await t.test('a link in a versioned container stays a link as a version, and copies back', async (t) => {
+    t.equal((await a.req('PUT', '/vl', { headers: { 'x-versions-enabled': 'true' } })).status, 201);
+    t.equal((await a.req('PUT', '/vl/target', { body: 'target data', headers: { 'content-type': 'text/t' } })).status, 201);
+    const link = await a.req('PUT', '/vl/link', { headers: { 'x-symlink-target': 'vl/target', 'content-type': 'application/symlink', 'content-length': '0' } });
+    t.equal(link.status, 201);
+    const h = await a.req('HEAD', '/vl/link');
+    t.equal(h.status, 200, JSON.stringify(h.headers));
+    t.equal(text(await a.req('GET', '/vl/link')), 'target data');
+    t.equal((await a.req('PUT', '/vl/link', { body: 'not a link' })).status, 201);
+    const id = link.headers['x-object-version-id'] as string;
+    t.equal((await a.req('HEAD', `/vl/link?version-id=${id}&symlink=get`)).headers['content-type'], 'application/symlink');
+    // The version is a link, followed as the user (it names the user's container).
+    t.equal(text(await a.req('GET', `/vl/link?version-id=${id}`)), 'target data');
+    t.equal((await a.req('HEAD', `/vl/link?version-id=${id}`)).headers['content-type'], 'text/t');
+    const back = await a.req('COPY', `/vl/link?version-id=${id}&symlink=get`, { headers: { destination: 'vl/link' } });
+    t.equal(back.status, 201);
+    t.equal((await a.req('HEAD', '/vl/link')).status, 200);
+    t.equal(text(await a.req('GET', '/vl/link')), 'target data');
+  });
+
   await t.test('a copy over an object of a legacy versioned container archives it', async (t) => {
     t.equal((await a.req('PUT', '/lv', { headers: { 'x-versions-location': 'arch' } })).status, 201);
     t.equal((await a.req('PUT', '/lv/o', { body: 'old' })).status, 201);

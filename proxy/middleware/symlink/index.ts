@@ -142,7 +142,9 @@ class SymlinkRequest {
    */
   private async checkStaticTarget(req: ProxyRequest, link: SymlinkPut): Promise<{ bytes: string; contentType?: string } | ProxyResponse> {
     this.lastTargetPath = `/v1/${link.quotedAccount ?? pyQuote(link.account)}/${link.quotedTarget}`;
-    const head = routed(this.pipeline, req, { method: 'HEAD', account: link.account, container: link.container, object: link.object }, { source: 'SYM', as: 'user' });
+    // A request the proxy makes itself (a version written by versioning) checks as the system, as
+    // Swift's sub-request of a pre-authorized one.
+    const head = routed(this.pipeline, req, { method: 'HEAD', account: link.account, container: link.container, object: link.object }, { source: 'SYM', as: req.system ? 'system' : 'user' });
     let res: ProxyResponse;
     try {
       res = await this.recurse(req, head, link.etag, false);

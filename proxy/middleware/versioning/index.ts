@@ -46,6 +46,26 @@ export function objectVersioning(ctx: ProxyContext): Middleware {
   };
 }
 
+/**
+ * The request's headers the current object's link does not get (Swift's not_for_symlink_headers):
+ * the data's (its version has them) and a client's link target (the version is the link then).
+ */
+const NOT_FOR_LINK = [
+  'etag',
+  'x-if-delete-at',
+  'x-symlink-target',
+  'x-symlink-target-account',
+  'x-symlink-target-etag',
+  'x-symlink-target-bytes',
+  'x-object-manifest',
+  'x-static-large-object',
+  'content-length',
+  'transfer-encoding',
+  'x-copy-from',
+  'x-copy-from-account',
+  'if-none-match',
+];
+
 const plain = (status: number, body: string, headers: Record<string, string> = {}): ProxyResponse =>
   respond(status, { 'Content-Type': 'text/plain', ...headers }, body);
 
@@ -345,7 +365,7 @@ class Versioning {
     const quotedTarget = pyQuote(`${location}/${versionName}`);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) {
-      if (['etag', 'x-if-delete-at', 'x-symlink-target-account', 'x-object-manifest', 'x-static-large-object', 'content-length', 'transfer-encoding', 'x-copy-from', 'x-copy-from-account', 'if-none-match'].includes(k)) continue;
+      if (NOT_FOR_LINK.includes(k)) continue;
       headers[k] = v;
     }
     Object.assign(headers, {
