@@ -65,6 +65,11 @@ export interface ProxyRequest {
   /** A sub-request the proxy itself makes (Swift's swift.authorize_override): every target is allowed. */
   system?: boolean;
   /**
+   * A system sub-request's user: whose request it serves. A 'user' sub-request made from it (a
+   * symlink followed from a version versioning reads) is authorized as that user again.
+   */
+  onBehalfOf?: Pick<ProxyRequest, 'identity' | 'auth' | 'credentialsRejected'>;
+  /**
    * Set by a stage that bounds a body of unknown length (the quotas: the room left): an object PUT
    * whose chunked body brings more bytes is refused with 413 and `body`, and nothing is stored.
    */
@@ -148,12 +153,14 @@ export class Pipeline {
       source: opts.source,
       stamp: parent.stamp,
     };
+    const user = parent.system ? parent.onBehalfOf : parent;
     if (opts.as === 'system') {
       sub.system = true;
-    } else {
-      if (parent.identity) sub.identity = parent.identity;
-      if (parent.auth) sub.auth = parent.auth;
-      if (parent.credentialsRejected) sub.credentialsRejected = true;
+      if (user) sub.onBehalfOf = user;
+    } else if (user) {
+      if (user.identity) sub.identity = user.identity;
+      if (user.auth) sub.auth = user.auth;
+      if (user.credentialsRejected) sub.credentialsRejected = true;
     }
     return sub;
   }

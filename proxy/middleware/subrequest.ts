@@ -106,3 +106,18 @@ export function header(res: ProxyResponse, name: string): string | undefined {
 export function putRefusedUpFront(req: ProxyRequest, maxFileSize: number): boolean {
   return req.method === 'PUT' && !req.headers['x-copy-from'] && checkObjectCreation(req.headers, req.object ?? '', maxFileSize) !== undefined;
 }
+
+/** Whether a PUT has a body: a Content-Length above 0, or any byte of a chunked one. */
+export async function hasBody(req: ProxyRequest): Promise<boolean> {
+  const te = (req.headers['transfer-encoding'] ?? '').toLowerCase();
+  if (!te) {
+    req.body.resume();
+    return Number(req.headers['content-length'] ?? '0') !== 0;
+  }
+  for await (const chunk of req.body) if ((chunk as Buffer).length > 0) {
+    req.body.destroy();
+    return true;
+  }
+  return false;
+}
+

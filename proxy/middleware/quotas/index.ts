@@ -12,7 +12,8 @@ export { QUOTA_EXCEEDED } from './core.js';
  * Content-Length would take the container past X-Container-Meta-Quota-Bytes, past
  * X-Container-Meta-Quota-Count objects, or the account past X-Account-Meta-Quota-Bytes; a
  * chunked PUT is bounded by the room left (req.bodyLimit), where Swift lets it through.
- * Copies (middleware/copy.ts) and large-object manifests ask `checkQuotas` with their size.
+ * A copy's PUT (middleware/copy.ts) carries its source's length; large-object manifests ask
+ * `checkQuotas` with their segments' total.
  */
 
 /** Where the quota of a write is counted. */
@@ -49,7 +50,7 @@ async function refuse(req: ProxyRequest, t: QuotaTarget): Promise<ProxyResponse>
  * The quota check any stage calls for a write of `bytes` new bytes as one object into `t`:
  * undefined when the container's and the account's quotas allow it, else the answer (413, or the
  * user's 401/403). A reseller admin's request passes the account quota, as in Swift.
- * Copies call it with the source's length; a large-object manifest with the sum of its segments.
+ * A large-object manifest calls it with the sum of its segments.
  */
 export async function checkQuotas(ctx: ProxyContext, req: ProxyRequest, t: QuotaTarget, bytes: number): Promise<ProxyResponse | undefined> {
   const room = await quotaRoom(ctx, req, t);

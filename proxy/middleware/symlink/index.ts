@@ -1,6 +1,6 @@
 import type { ProxyContext } from '../../context.js';
 import { respond, type Handler, type Middleware, type Pipeline, type ProxyRequest, type ProxyResponse } from '../../pipeline.js';
-import { discard, header, ignoreRangeIfMetadata, routed } from '../subrequest.js';
+import { discard, hasBody, header, ignoreRangeIfMetadata, routed } from '../subrequest.js';
 import { pyQuote } from '../../copy-headers.js';
 import { pyRepr } from '../../py-json.js';
 import { CLIENT, normalizeEtag, overrideEtag, readSymlinkPut, splitTarget, SYSMETA, unquote, type SymlinkPut } from './target.js';
@@ -142,7 +142,9 @@ class SymlinkRequest {
    */
   private async checkStaticTarget(req: ProxyRequest, link: SymlinkPut): Promise<{ bytes: string; contentType?: string } | ProxyResponse> {
     this.lastTargetPath = `/v1/${link.quotedAccount ?? pyQuote(link.account)}/${link.quotedTarget}`;
-    const head = routed(this.pipeline, req, { method: 'HEAD', account: link.account, container: link.container, object: link.object }, { source: 'SYM', as: 'user' });
+    // A request the proxy makes itself (a version written by versioning) checks as the system, as
+    // Swift's sub-request of a pre-authorized one.
+    const head = routed(this.pipeline, req, { method: 'HEAD', account: link.account, container: link.container, object: link.object }, { source: 'SYM', as: req.system ? 'system' : 'user' });
     let res: ProxyResponse;
     try {
       res = await this.recurse(req, head, link.etag, false);
@@ -196,18 +198,3 @@ function sysmetaToClient(res: ProxyResponse): ProxyResponse {
   }
   return res;
 }
-
-/** Whether a PUT has a body: a Content-Length above 0, or any byte of a chunked one. */
-async function hasBody(req: ProxyRequest): Promise<boolean> {
-  const te = (req.headers['transfer-encoding'] ?? '').toLowerCase();
-  if (!te) {
-    req.body.resume();
-    return Number(req.headers['content-length'] ?? '0') !== 0;
-  }
-  for await (const chunk of req.body) if ((chunk as Buffer).length > 0) {
-    req.body.destroy();
-    return true;
-  }
-  return false;
-}
-

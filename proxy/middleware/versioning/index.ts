@@ -6,7 +6,7 @@ import { accountExists, containerInfo } from '../../controllers/common.js';
 import type { SwiftRequest } from '../../swift-request.js';
 import { pyQuote } from '../../copy-headers.js';
 import { respond, type Handler, type Middleware, type Pipeline, type ProxyRequest, type ProxyResponse } from '../../pipeline.js';
-import { callRouted, discard, header, putRefusedUpFront, readAll, routed } from '../subrequest.js';
+import { callRouted, discard, hasBody, header, putRefusedUpFront, readAll, routed } from '../subrequest.js';
 import { overrideEtag, SYSMETA as LINK, unquote } from '../symlink/target.js';
 import { currentListing, versionsListing, type Item } from './listing.js';
 import { SYSMETA_LOCATION } from './legacy.js';
@@ -17,6 +17,7 @@ import {
   SYSMETA,
   trueValue,
   versionObjectName,
+  versionHeaders,
   versionObjectPrefix,
   versionsContainerName,
 } from './names.js';
@@ -44,6 +45,26 @@ export function objectVersioning(ctx: ProxyContext): Middleware {
     return v.object(req);
   };
 }
+
+/**
+ * The request's headers the current object's link does not get (Swift's not_for_symlink_headers):
+ * the data's (its version has them) and a client's link target (the version is the link then).
+ */
+const NOT_FOR_LINK = [
+  'etag',
+  'x-if-delete-at',
+  'x-symlink-target',
+  'x-symlink-target-account',
+  'x-symlink-target-etag',
+  'x-symlink-target-bytes',
+  'x-object-manifest',
+  'x-static-large-object',
+  'content-length',
+  'transfer-encoding',
+  'x-copy-from',
+  'x-copy-from-account',
+  'if-none-match',
+];
 
 const plain = (status: number, body: string, headers: Record<string, string> = {}): ProxyResponse =>
   respond(status, { 'Content-Type': 'text/plain', ...headers }, body);
@@ -298,11 +319,7 @@ class Versioning {
       return undefined;
     }
     const ts = Timestamp.tryParse(header(src, 'x-timestamp')) ?? req.stamp();
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(src.headers)) {
-      const lk = k.toLowerCase();
-      if (lk.startsWith('x-object-meta-') || lk.startsWith('x-object-sysmeta-') || ['content-type', 'content-length', 'etag', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires'].includes(lk)) headers[lk] = v;
-    }
+    const headers = versionHeaders(src, false);
     const body = toReadable(src);
     const put = await this.system(req, { method: 'PUT', account, container: location, object: versionObjectName(req.object as string, ts), headers, body });
     discard(put);
@@ -339,7 +356,8 @@ class Versioning {
     if (put.status < 200 || put.status >= 300) return put;
     const etag = (header(put, 'etag') ?? '').replace(/"/g, '');
     const contentType = (headers['content-type'] ?? 'application/octet-stream').split(';')[0] as string;
-    return this.putLink(req, location, versionName, etag, String(bytes), contentType, ts);
+    // An SLO manifest's link counts the large object's bytes, not the manifest's (Swift's slo_size).
+    return this.putLink(req, location, versionName, etag, headers['x-object-sysmeta-slo-size'] ?? String(bytes), contentType, ts);
   }
 
   /** _put_symlink_to_version: the current object becomes a static link to `versionName`. */
@@ -347,7 +365,7 @@ class Versioning {
     const quotedTarget = pyQuote(`${location}/${versionName}`);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) {
-      if (['etag', 'x-if-delete-at', 'x-symlink-target-account', 'x-object-manifest', 'x-static-large-object', 'content-length', 'transfer-encoding', 'x-copy-from', 'x-copy-from-account', 'if-none-match'].includes(k)) continue;
+      if (NOT_FOR_LINK.includes(k)) continue;
       headers[k] = v;
     }
     Object.assign(headers, {
@@ -410,10 +428,13 @@ class Versioning {
     return this.system(req, { method: 'POST', account: req.account as string, container: location, object: m[3] as string, headers });
   }
 
-  /** ?version-id=: GET/HEAD/DELETE of one version (PUT/POST refused, as Swift). */
+  /**
+   * ?version-id=: GET/HEAD/DELETE of one version, PUT makes it the current one again (Swift
+   * 2.30's handle_put_version); POST is refused.
+   */
   private async versionRequest(req: ProxyRequest, location: string | undefined, raw: string): Promise<ProxyResponse> {
-    req.body.resume();
-    if (req.method === 'POST' || req.method === 'PUT') return plain(400, `${req.method} to a specific version is not allowed`);
+    const bodyGiven = req.method === 'PUT' ? await hasBody(req) : (req.body.resume(), false);
+    if (req.method === 'POST') return plain(400, `${req.method} to a specific version is not allowed`);
     const version = parseVersionId(raw);
     if (!location && raw !== 'null') return plain(400, 'version-aware operations require that the container is versioned');
     if (!version) return plain(400, 'Invalid version parameter');
@@ -421,6 +442,12 @@ class Versioning {
     const allowed = await authorizeTarget(req, req.method, req.account as string, req.container, req.object);
     if (allowed !== 'allow') return respond(allowed);
     if (req.method === 'DELETE') return this.deleteVersion(req, location as string, version);
+    if (req.method === 'PUT') {
+      if (bodyGiven) return plain(400, 'PUT version-id requests require a zero byte body');
+      // A version id of "null" names no version in the hidden container.
+      if (version === 'null') return plain(404, 'The specified version does not exist');
+      return this.restoreVersion(req, location as string, version);
+    }
     if (version === 'null') {
       const res = await this.next(req);
       if (res.status >= 200 && res.status < 300) {
@@ -446,6 +473,26 @@ class Versioning {
       return respond(404, { 'X-Object-Version-Id': version.internal, 'Content-Type': DELETE_MARKER_CONTENT_TYPE });
     }
     return res;
+  }
+
+  /** PUT ?version-id= (handle_put_version): the current object becomes a link to that version. */
+  private async restoreVersion(req: ProxyRequest, location: string, version: Timestamp): Promise<ProxyResponse> {
+    const account = req.account as string;
+    const versionName = versionObjectName(req.object as string, version);
+    const head = await this.system(req, { method: 'HEAD', account, container: location, object: versionName, query: 'symlink=get' });
+    discard(head);
+    if (head.status === 404) {
+      const hidden = await this.system(req, { method: 'HEAD', account, container: location });
+      discard(hidden);
+      return hidden.status >= 200 && hidden.status < 300
+        ? plain(404, 'The specified version does not exist')
+        : plain(500, 'The versions container does not exist. You may want to re-enable object versioning.');
+    }
+    if (head.status < 200 || head.status >= 300) return respond(head.status < 500 ? head.status : 503);
+    const etag = (header(head, 'etag') ?? '').replace(/"/g, '');
+    const bytes = header(head, 'content-length') ?? '0';
+    const contentType = header(head, 'content-type') ?? 'application/octet-stream';
+    return this.putLink(req, location, versionName, etag, bytes, contentType, version);
   }
 
   /** DELETE ?version-id=: that version; if it is the current one, the link too. */
@@ -500,3 +547,4 @@ function toReadable(res: ProxyResponse): Readable {
   if (typeof b === 'string' || Buffer.isBuffer(b)) return Readable.from([Buffer.from(b)]);
   return b instanceof Readable ? b : Readable.from(b);
 }
+

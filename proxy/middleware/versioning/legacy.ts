@@ -6,7 +6,7 @@ import { containerInfo } from '../../controllers/common.js';
 import { headerName } from '../../copy-headers.js';
 import { respond, type Handler, type Middleware, type Pipeline, type ProxyRequest, type ProxyResponse } from '../../pipeline.js';
 import { callRouted, discard, header, putRefusedUpFront, readAll, type RoutedInit } from '../subrequest.js';
-import { DELETE_MARKER_CONTENT_TYPE } from './names.js';
+import { DELETE_MARKER_CONTENT_TYPE, versionHeaders } from './names.js';
 
 /**
  * Legacy versioning, as Swift's versioned_writes (swift/common/middleware/versioned_writes/
@@ -149,13 +149,7 @@ class Legacy {
     const bad = Legacy.failed(src);
     if (bad) return bad;
     const ts = Timestamp.tryParse(header(src, 'x-timestamp')) ?? this.req.stamp();
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(src.headers)) {
-      const lk = k.toLowerCase();
-      if (lk.startsWith('x-object-meta-') || lk.startsWith('x-object-sysmeta-') || ['content-type', 'content-length', 'etag', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires', 'x-delete-at'].includes(lk)) {
-        headers[lk] = v;
-      }
-    }
+    const headers = versionHeaders(src, true);
     const body = src.body instanceof Readable ? src.body : Readable.from(src.body === undefined ? [] : [Buffer.from(src.body as string)]);
     const put = await this.system({ method: 'PUT', account: this.account, container: to.container, object: to.object(ts), headers, body });
     return Legacy.failed(put) ?? (discard(put), undefined);

@@ -65,3 +65,29 @@ export function parseVersionId(v: string): 'null' | Timestamp | undefined {
 export function trueValue(v: string | undefined): boolean {
   return v !== undefined && ['true', '1', 'yes', 'on', 't', 'y'].includes(v.trim().toLowerCase());
 }
+
+/** The object headers a version keeps, besides its metadata and sysmeta. */
+const VERSION_HEADERS = ['content-type', 'content-length', 'etag', 'content-disposition', 'content-encoding', 'content-language', 'cache-control', 'expires'];
+/** A link read with ?symlink=get shows its target under these names: its version is a link again. */
+const LINK_HEADERS = ['x-symlink-target', 'x-symlink-target-account', 'x-symlink-target-etag'];
+
+/**
+ * _put_versioned_obj: the headers of a PUT that copies an object read with ?symlink=get (as it is
+ * stored) to a version: its metadata, sysmeta and object headers, and what makes it a large object
+ * (X-Static-Large-Object, X-Object-Manifest) or a link (X-Symlink-Target), so the version reads as
+ * one. An SLO's content type carries its size again (";swift_bytes=", the listing's size), as
+ * Swift's.
+ */
+export function versionHeaders(src: { headers: Record<string, string> }, keepDeleteAt: boolean): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(src.headers)) {
+    const lk = k.toLowerCase();
+    const kept = VERSION_HEADERS.includes(lk) || LINK_HEADERS.includes(lk) || lk === 'x-static-large-object' || lk === 'x-object-manifest' || (keepDeleteAt && lk === 'x-delete-at');
+    if (kept || lk.startsWith('x-object-meta-') || lk.startsWith('x-object-sysmeta-')) headers[lk] = v;
+  }
+  // The symlink stage writes a link's container update again.
+  if (headers['x-symlink-target'] !== undefined) delete headers['x-object-sysmeta-container-update-override-etag'];
+  const sloSize = headers['x-object-sysmeta-slo-size'];
+  if (sloSize !== undefined && headers['content-type'] !== undefined && !headers['content-type'].includes('swift_bytes=')) headers['content-type'] += `;swift_bytes=${sloSize}`;
+  return headers;
+}
