@@ -51,7 +51,7 @@ export async function createBucket(swift: SwiftCall, bucket: string, region: str
   if (body.trim() !== '') {
     const conf = parseXml(body)['CreateBucketConfiguration'];
     const wanted = conf && typeof conf === 'object' ? (conf as Record<string, unknown>)['LocationConstraint'] : undefined;
-    const asked = typeof wanted === 'string' ? wanted : '';
+    const asked = typeof wanted === 'string' ? wanted.trim() : '';
     if (asked !== region && !(region === 'us-east-1' && asked === '')) {
       throw new S3Error('InvalidLocationConstraint', { message: `The ${asked} location constraint is incompatible for the region specific endpoint this request was sent to.` });
     }

@@ -3,7 +3,8 @@ import type { ProxyResponse } from '../pipeline.js';
 import { createBucket, bucketLocation, deleteBucket, headBucket, listBuckets, listObjects, type S3Owner } from './bucket.js';
 import { s3Body } from './body.js';
 import { S3Error } from './errors.js';
-import { deleteObject, getObject, putObject } from './object.js';
+import { deleteObjects } from './delete-objects.js';
+import { copyObject, deleteObject, getObject, putObject } from './object.js';
 import type { ParsedSigV4, VerifiedSigV4 } from './sigv4.js';
 import type { SwiftCall } from './swift-call.js';
 import { readXmlBody } from './xml-input.js';
@@ -50,7 +51,7 @@ export async function dispatch(r: S3Request, swift: SwiftCall): Promise<ProxyRes
     switch (r.method) {
       case 'PUT':
         if (sub) throw notImplemented(`PUT Bucket ?${sub}`);
-        return createBucket(swift, r.bucket, r.region, await readXmlBody(r.body));
+        return createBucket(swift, r.bucket, r.region, await xmlBody(r));
       case 'HEAD':
         return headBucket(swift, r.bucket, r.region);
       case 'DELETE':
@@ -60,6 +61,9 @@ export async function dispatch(r: S3Request, swift: SwiftCall): Promise<ProxyRes
         if (sub === 'location') return bucketLocation(swift, r.bucket, r.region);
         if (sub) throw notImplemented(`GET Bucket ?${sub}`);
         return listObjects(swift, r.bucket, r.query, r.owner);
+      case 'POST':
+        if (sub === 'delete') return deleteObjects(swift, r.bucket, r.headers, await xmlBody(r));
+        throw notImplemented(`POST Bucket${sub ? ` ?${sub}` : ''}`);
       default:
         throw notImplemented(`${r.method} Bucket${sub ? ` ?${sub}` : ''}`);
     }
@@ -67,7 +71,10 @@ export async function dispatch(r: S3Request, swift: SwiftCall): Promise<ProxyRes
   switch (r.method) {
     case 'PUT':
       if (sub) throw notImplemented(`PUT Object ?${sub}`);
-      if (r.headers['x-amz-copy-source'] !== undefined) throw notImplemented('CopyObject');
+      if (r.headers['x-amz-copy-source'] !== undefined) {
+        r.body.resume();
+        return copyObject(swift, r.bucket, r.key, r.headers);
+      }
       return putObject(swift, r.bucket, r.key, r.headers, s3Body(r.headers, r.body, r.sig, r.verified));
     case 'GET':
     case 'HEAD':
@@ -78,5 +85,15 @@ export async function dispatch(r: S3Request, swift: SwiftCall): Promise<ProxyRes
       return deleteObject(swift, r.bucket, r.key);
     default:
       throw notImplemented(`${r.method} Object${sub ? ` ?${sub}` : ''}`);
+  }
+}
+
+/** A request's XML document, its body checked as any S3 body (signed hash, aws-chunked, checksums). */
+async function xmlBody(r: S3Request): Promise<string> {
+  const body = s3Body(r.headers, r.body, r.sig, r.verified);
+  try {
+    return await readXmlBody(body.stream);
+  } catch (e) {
+    throw body.failure() ?? e;
   }
 }

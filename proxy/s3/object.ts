@@ -4,6 +4,7 @@ import type { S3Body } from './body.js';
 import { checksumHeader, CHECKSUM_ALGORITHMS } from './checksums.js';
 import { S3Error } from './errors.js';
 import { errorForSwift, type SwiftCall } from './swift-call.js';
+import { doc, text } from './xml.js';
 
 /** Object operations, as Swift object requests. */
 
@@ -116,4 +117,72 @@ function pick(h: Record<string, string>, names: readonly string[]): Record<strin
   const out: Record<string, string> = {};
   for (const n of names) if (h[n] !== undefined) out[n] = h[n];
   return out;
+}
+
+/** x-amz-copy-source: "[/]bucket/key[?versionId=…]", URL-encoded. */
+export function parseCopySource(value: string): { bucket: string; key: string } {
+  let v = value.startsWith('/') ? value.slice(1) : value;
+  const q = v.indexOf('?');
+  if (q >= 0) {
+    if (/(^|&)versionId=/.test(v.slice(q + 1))) throw new S3Error('NotImplemented', { message: 'Copying a version is not implemented yet.' });
+    v = v.slice(0, q);
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(v);
+  } catch {
+    throw new S3Error('InvalidArgument', { message: 'Invalid copy source encoding', extra: [['ArgumentName', 'x-amz-copy-source']] });
+  }
+  const slash = decoded.indexOf('/');
+  if (slash <= 0 || slash === decoded.length - 1) throw new S3Error('InvalidArgument', { message: 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', extra: [['ArgumentName', 'x-amz-copy-source']] });
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+}
+
+/** x-amz-copy-source-if-* are conditions on the source: Swift's copy applies If-* to the source read. */
+const COPY_CONDITIONS: Record<string, string> = {
+  'x-amz-copy-source-if-match': 'if-match',
+  'x-amz-copy-source-if-none-match': 'if-none-match',
+  'x-amz-copy-source-if-modified-since': 'if-modified-since',
+  'x-amz-copy-source-if-unmodified-since': 'if-unmodified-since',
+};
+
+/**
+ * CopyObject as Swift's server-side copy (a PUT with X-Copy-From, which the copy stage turns into
+ * a read of the source and a write of the destination as this user): metadata copied (COPY, the
+ * default) or replaced by the request's (REPLACE, Swift's X-Fresh-Metadata).
+ */
+export async function copyObject(swift: SwiftCall, bucket: string, key: string, h: Record<string, string>): Promise<ProxyResponse> {
+  const src = parseCopySource(h['x-amz-copy-source'] as string);
+  const directive = (h['x-amz-metadata-directive'] ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') throw new S3Error('InvalidArgument', { message: 'Unknown metadata directive.', extra: [['ArgumentName', 'x-amz-metadata-directive'], ['ArgumentValue', directive]] });
+  if (src.bucket === bucket && src.key === key && directive === 'COPY') {
+    throw new S3Error('InvalidRequest', { message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes." });
+  }
+  const headers: Record<string, string> = { 'x-copy-from': `/${encodeURIComponent(src.bucket)}/${src.key.split('/').map(encodeURIComponent).join('/')}`, 'content-length': '0' };
+  for (const [amz, swiftName] of Object.entries(COPY_CONDITIONS)) if (h[amz] !== undefined) headers[swiftName] = h[amz];
+  if (directive === 'REPLACE') {
+    headers['x-fresh-metadata'] = 'true';
+    for (const [k, v] of Object.entries(h)) {
+      if (k.startsWith('x-amz-meta-')) headers[`x-object-meta-${k.slice(11)}`] = v;
+      else if (STORED.includes(k)) headers[k] = v;
+    }
+    headers['content-type'] ??= 'binary/octet-stream';
+  }
+  const res = await swift('PUT', { container: bucket, object: key }, { headers });
+  discard(res);
+  if (res.status === 404) {
+    // the destination bucket, the source bucket or the source key
+    for (const b of new Set([bucket, src.bucket])) {
+      const head = await swift('HEAD', { container: b });
+      discard(head);
+      if (head.status === 404) throw new S3Error('NoSuchBucket');
+    }
+    throw new S3Error('NoSuchKey');
+  }
+  if (res.status === 412 || res.status === 304) throw new S3Error('PreconditionFailed');
+  if (res.status !== 201) throw errorForSwift(res.status, 'key');
+  const lower = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), v]));
+  const etag = (lower['etag'] ?? '').replace(/"/g, '');
+  const modified = lower['last-modified'] !== undefined ? new Date(lower['last-modified']).toISOString() : new Date().toISOString();
+  return respond(200, { 'Content-Type': 'application/xml' }, doc('CopyObjectResult', [text('LastModified', modified), text('ETag', `"${etag}"`)]));
 }

@@ -66,6 +66,12 @@ t.test('S3 clients against the all-in-one: awscli, boto3, the AWS JS SDK', async
     const forged = await curl(url.replace('dir/f.bin', 'sp%20ace/%C3%A9%20%C3%BC.bin'));
     t.equal(forged.status, 403);
     t.match(forged.body, /<Code>SignatureDoesNotMatch<\/Code>/);
+    // server-side copy and move (CopyObject, then DeleteObject)
+    await aws('s3', 'cp', 's3://awsb/dir/f.bin', 's3://awsb/copied.bin');
+    await aws('s3', 'mv', 's3://awsb/copied.bin', 's3://awsb/moved.bin');
+    const after = await aws('s3', 'ls', '--recursive', 's3://awsb');
+    t.match(after, /3000000 moved\.bin/);
+    t.notMatch(after, /copied\.bin/);
     t.match(await awsFails('s3', 'rb', 's3://awsb'), /BucketNotEmpty/);
     await aws('s3', 'rm', '--recursive', 's3://awsb');
     await aws('s3', 'rb', 's3://awsb');
@@ -117,6 +123,21 @@ out['other_list'] = code(lambda: other.list_objects_v2(Bucket='botob'))
 out['other_delete'] = code(lambda: other.delete_object(Bucket='botob', Key='top'))
 out['other_buckets'] = [b['Name'] for b in other.list_buckets()['Buckets']]
 out['top_after'] = s3.get_object(Bucket='botob', Key='top')['Body'].read().decode()
+r = s3.copy_object(Bucket='botob', Key='copy', CopySource={'Bucket': 'botob', 'Key': 'k/3'})
+out['copy_etag'] = r['CopyObjectResult']['ETag']
+out['copy_meta'] = s3.head_object(Bucket='botob', Key='copy')['Metadata']
+s3.copy_object(Bucket='botob', Key='copy', CopySource='botob/copy', MetadataDirective='REPLACE', Metadata={'fresh': 'yes'}, ContentType='text/x-new')
+h = s3.head_object(Bucket='botob', Key='copy')
+out['replaced'] = [h['Metadata'], h['ContentType'], s3.get_object(Bucket='botob', Key='copy')['Body'].read().decode()]
+out['copy_self'] = code(lambda: s3.copy_object(Bucket='botob', Key='copy', CopySource='botob/copy'))
+out['copy_missing'] = code(lambda: s3.copy_object(Bucket='botob', Key='c2', CopySource='botob/nope'))
+out['copy_if'] = code(lambda: s3.copy_object(Bucket='botob', Key='c3', CopySource='botob/top', CopySourceIfMatch='"0000"'))
+d = s3.delete_objects(Bucket='botob', Delete={'Objects': [{'Key': 'k/0'}, {'Key': 'k/1'}, {'Key': 'never'}]})
+out['deleted'] = sorted(x['Key'] for x in d.get('Deleted', []))
+q = s3.delete_objects(Bucket='botob', Delete={'Objects': [{'Key': 'k/2'}], 'Quiet': True})
+out['quiet'] = [q.get('Deleted', []), q.get('Errors', [])]
+out['after_delete'] = sorted(c['Key'] for c in s3.list_objects_v2(Bucket='botob', Prefix='k/')['Contents'])
+out['too_many'] = code(lambda: s3.delete_objects(Bucket='botob', Delete={'Objects': [{'Key': 'x%d' % i} for i in range(1001)]}))
 print(json.dumps(out))
 `;
     await writeFile(join(work, 'boto.py'), script);
@@ -137,6 +158,16 @@ print(json.dumps(out))
     for (const k of ['other_get', 'other_put', 'other_list', 'other_delete']) t.equal(out[k], 'NoSuchBucket', `another account: ${k}`);
     t.same(out['other_buckets'], [], "another account does not see this account's buckets");
     t.equal(out['top_after'], '0123456789', 'nothing another account did changed the object');
+    t.equal(out['copy_etag'], `"${createHash('md5').update('xxx').digest('hex')}"`, 'CopyObject');
+    t.same(out['copy_meta'], { n: '3' }, 'COPY keeps the metadata');
+    t.same(out['replaced'], [{ fresh: 'yes' }, 'text/x-new', 'xxx'], 'REPLACE onto itself changes only the metadata');
+    t.equal(out['copy_self'], 'InvalidRequest', 'a copy onto itself that changes nothing');
+    t.equal(out['copy_missing'], 'NoSuchKey');
+    t.equal(out['copy_if'], 'PreconditionFailed');
+    t.same(out['deleted'], ['k/0', 'k/1', 'never'], 'DeleteObjects: a missing key is deleted too');
+    t.same(out['quiet'], [[], []], 'quiet mode lists no successes');
+    t.same(out['after_delete'], ['k/3', 'k/4']);
+    t.equal(out['too_many'], 'MalformedXML', '1,001 keys');
     // The same data through Swift: one store, two APIs.
     t.equal(await swift('download', 'botob', 'top', '-o', '-'), '0123456789');
     t.match(await swift('stat', 'botob', 'k/3'), /Meta N: 3/);
