@@ -10,7 +10,7 @@ import { aggregate, markdownSideBySide, pairRatios, ratioLines, sideBySideChart,
 import type { RunResult, WorkloadRuns } from '../result.js';
 import { cpuJiffies, settle, stealPercent } from '../settle.js';
 import { SeededObjectData, segmentName, segmentPlan, sloManifest, transferResult, type Segment } from '../slo-data.js';
-import { fmt } from '../stats.js';
+import { fmt, fmtSpread, meanSpread, ratio } from '../stats.js';
 import { daemonsDescription, measureBoth, startBoth, type SuiteContext, type SuiteOutcome } from './objects.js';
 
 /**
@@ -115,6 +115,14 @@ async function remove(ep: Endpoint, container: string, name: string): Promise<vo
   if (res.statusCode >= 300) throw new Error(`${ep.name}: DELETE ?multipart-manifest=delete → ${res.statusCode} ${body.slice(0, 300)}`);
 }
 
+/** The bench process's own CPU (user + system) over `f`, in seconds per GB of `bytes`: whether the client could cap the figure. */
+async function clientCpu<T>(bytes: number, f: () => Promise<T>): Promise<{ result: T; cpuSPerGB: number }> {
+  const c0 = process.cpuUsage();
+  const result = await f();
+  const c = process.cpuUsage(c0);
+  return { result, cpuSPerGB: (c.user + c.system) / 1e6 / (bytes / 1e9) };
+}
+
 /** Each system's upload and download runs, as report.ts's workloads. */
 function workloads(system: string, p: Plan): { put: WorkloadRuns; get: WorkloadRuns } {
   return {
@@ -123,12 +131,19 @@ function workloads(system: string, p: Plan): { put: WorkloadRuns; get: WorkloadR
   };
 }
 
-/** One line per figure: the ratio and whether it meets the goal. */
+/** Round i's MB/s ratio a/b (the two systems ran back to back in each round: the load they shared was closest). */
+export function roundRatios(p: Pair): number[] {
+  const n = Math.min(p.a.runs.length, p.b.runs.length);
+  return Array.from({ length: n }, (_, i) => ratio(p.a.runs[i]?.mbPerSec ?? NaN, p.b.runs[i]?.mbPerSec ?? NaN));
+}
+
+/** One line per figure: the ratio of the means, whether it meets the goal, and each round's ratio. */
 export function goalLines(pairs: readonly Pair[], goal = GOAL): string[] {
   return pairs.map((p) => {
     const r = pairRatios(p).mbPerSec;
     const verdict = !Number.isFinite(r) ? 'not measured' : r >= goal ? 'met' : 'NOT met';
-    return `- SLO ${p.a.op === 'put' ? 'upload' : 'download'} MB/s, ${p.a.system}/${p.b.system}: ${Number.isFinite(r) ? `${fmt(r)}×` : '—'} (goal ≥ ${goal}×: ${verdict})`;
+    const rounds = roundRatios(p).map((x) => (Number.isFinite(x) ? `${fmt(x)}×` : '—'));
+    return `- SLO ${p.a.op === 'put' ? 'upload' : 'download'} MB/s, ${p.a.system}/${p.b.system}: ${Number.isFinite(r) ? `${fmt(r)}×` : '—'} (goal ≥ ${goal}×: ${verdict}); per round: ${rounds.join(', ')}`;
   });
 }
 
@@ -155,25 +170,29 @@ export async function largeObjectsSuite(ctx: SuiteContext): Promise<SuiteOutcome
   const tag = Date.now().toString(36);
   const container = `lo-${tag}`;
   const w = new Map<string, { put: WorkloadRuns; get: WorkloadRuns }>();
+  const cpu = new Map<string, { put: number[]; get: number[] }>();
   const cpuAtStart = cpuJiffies();
   const { a: epA, b: epB, failure } = await measureBoth(both, progress, async (epA, epB) => {
     for (const ep of [epA, epB]) {
       await ensureContainer(ep, container);
       await ensureContainer(ep, `${container}_segments`);
       w.set(ep.name, workloads(ep.name, p));
+      cpu.set(ep.name, { put: [], get: [] });
     }
     for (let round = 0; round < p.rounds; round++) {
       for (const ep of round % 2 === 0 ? [epA, epB] : [epB, epA]) {
         const runs = w.get(ep.name)!;
         const name = `big-${round}`;
         await settle();
-        const up = await upload(ep, data, segments, etags, p.concurrency, container, name);
-        progress.line(`${ep.name.padEnd(8)} round ${round + 1} SLO upload   ${fmt(up.mbPerSec ?? NaN)} MB/s (${fmt(up.elapsedS)} s)${up.errors ? ` FAILED ${JSON.stringify(up.errorKinds)}` : ''}`);
+        const { result: up, cpuSPerGB: upCpu } = await clientCpu(p.size, () => upload(ep, data, segments, etags, p.concurrency, container, name));
+        cpu.get(ep.name)!.put.push(upCpu);
+        progress.line(`${ep.name.padEnd(8)} round ${round + 1} SLO upload   ${fmt(up.mbPerSec ?? NaN)} MB/s (${fmt(up.elapsedS)} s; client CPU ${fmt(upCpu)} s/GB)${up.errors ? ` FAILED ${JSON.stringify(up.errorKinds)}` : ''}`);
         runs.put.runs.push(up);
         if (up.errors) throw new Error(`${ep.name}: the SLO upload failed (${Object.keys(up.errorKinds).join(', ')})`);
         await settle();
-        const down = await download(ep, container, name, p.size, md5);
-        progress.line(`${ep.name.padEnd(8)} round ${round + 1} SLO download ${fmt(down.mbPerSec ?? NaN)} MB/s (${fmt(down.elapsedS)} s)${down.errors ? ` FAILED ${JSON.stringify(down.errorKinds)}` : ', MD5 ok'}`);
+        const { result: down, cpuSPerGB: downCpu } = await clientCpu(p.size, () => download(ep, container, name, p.size, md5));
+        cpu.get(ep.name)!.get.push(downCpu);
+        progress.line(`${ep.name.padEnd(8)} round ${round + 1} SLO download ${fmt(down.mbPerSec ?? NaN)} MB/s (${fmt(down.elapsedS)} s; client CPU ${fmt(downCpu)} s/GB)${down.errors ? ` FAILED ${JSON.stringify(down.errorKinds)}` : ', MD5 ok'}`);
         runs.get.runs.push(down);
         await remove(ep, container, name);
         if (down.errors) throw new Error(`${ep.name}: the SLO download failed (${Object.keys(down.errorKinds).join(', ')})`);
@@ -186,7 +205,8 @@ export async function largeObjectsSuite(ctx: SuiteContext): Promise<SuiteOutcome
   const m = machineAtEnd(m0, { stealPct: stealPercent(cpuAtStart, cpuJiffies()) });
   const table = markdownSideBySide(pairs);
   const goals = goalLines(pairs);
-  const md = `# large-objects: SLO upload and download, Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, each on its own XFS image on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered)' : ' in direct I/O mode'}, tempauth; Swift's proxy with slo in its pipeline, workers = 1, plus memcached; ${daemonsDescription(o)}\n- object: ${formatSize(p.size)} of seeded data in ${segments.length} segments of ≤ ${formatSize(p.segmentSize)}; upload: the segments PUT ${p.concurrency} at a time (as \`swift upload -S --use-slo\` with its 10 threads), then \`?multipart-manifest=put\`, timed from the first segment PUT to the manifest's 201; download: GET of the manifest, the body MD5-checked as it arrives and dropped (bench/raw-http.ts), timed from the request to the last byte; then \`?multipart-manifest=delete\` (not timed)\n- ${p.rounds} round(s), the order alternating (A,B then B,A); before each timed transfer \`sync\` and a wait for a quiet machine (≤ 10 % busy over 0.5 s, at most 10 s)\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift (MB/s above 1: Swiftlet faster). Figures are mean ± sample standard deviation over the rounds; "ops/s" is transfers of the whole object per second.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}\n${goals.join('\n')}\n`;
+  const cpuLines = [...cpu].map(([system, c]) => `- ${system}: upload ${fmtSpread(meanSpread(c.put))}, download ${fmtSpread(meanSpread(c.get))} s of the client's CPU per GB`);
+  const md = `# large-objects: SLO upload and download, Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, each on its own XFS image on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered)' : ' in direct I/O mode'}, tempauth; Swift's proxy with slo in its pipeline, workers = 1, plus memcached; ${daemonsDescription(o)}\n- object: ${formatSize(p.size)} of seeded data in ${segments.length} segments of ≤ ${formatSize(p.segmentSize)}; upload: the segments PUT ${p.concurrency} at a time (as \`swift upload -S --use-slo\` with its 10 threads), then \`?multipart-manifest=put\`, timed from the first segment PUT to the manifest's 201; download: GET of the manifest, the body MD5-checked as it arrives and dropped (bench/raw-http.ts), timed from the request to the last byte; then \`?multipart-manifest=delete\` (not timed)\n- ${p.rounds} round(s), the order alternating (A,B then B,A); before each timed transfer \`sync\` and a wait for a quiet machine (≤ 10 % busy over 0.5 s, at most 10 s)\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift (MB/s above 1: Swiftlet faster). Figures are mean ± sample standard deviation over the rounds; "ops/s" is transfers of the whole object per second.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}\n${goals.join('\n')}\n\nThe bench process's own CPU (user + system) per GB moved, to tell whether the client could cap a figure (a core gives 1 s of CPU per second; the download's MD5 is most of it):\n\n${cpuLines.join('\n')}\n`;
   const dir = resultsDir(ctx.outRoot, 'large-objects');
   writeResultFiles(dir, {
     'results.json':
@@ -197,6 +217,7 @@ export async function largeObjectsSuite(ctx: SuiteContext): Promise<SuiteOutcome
           failure: failure ?? null,
           machine: m,
           options: { ...p, segments: segments.length, md5, daemons: o.get('daemons') === 'true' },
+          clientCpuSPerGB: Object.fromEntries(cpu),
           workloads: [...w.values()].flatMap((x) => [x.put, x.get]).map((x) => ({ ...x, summary: aggregate(x.runs) })),
           ratios: pairs.map((q) => ({ op: q.a.op, size: q.a.size, ...pairRatios(q) })),
           goal: GOAL,

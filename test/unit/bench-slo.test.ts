@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import t from 'tap';
 import { SeededObjectData, segmentName, segmentPlan, sloManifest, transferResult } from '../../bench/slo-data.js';
 import { aggregate, pairRatios } from '../../bench/report.js';
-import { goalLines } from '../../bench/suites/large-objects.js';
+import { goalLines, roundRatios } from '../../bench/suites/large-objects.js';
 import type { WorkloadRuns } from '../../bench/result.js';
 
 const MiB = 1024 * 1024;
@@ -85,6 +85,13 @@ t.test('goalLines judges each ratio against 1.5×', async (t) => {
     { a: w('Swiftlet', 'get', [1000]), b: w('Swift', 'get', [1200]) },
   ]);
   t.equal(pairRatios({ a: w('Swiftlet', 'put', [1000]), b: w('Swift', 'put', [2000]) }).mbPerSec, 2);
-  t.match(lines[0], /upload .*: 2\.00× \(goal ≥ 1\.5×: met\)/);
-  t.match(lines[1], /download .*: 1\.20× \(goal ≥ 1\.5×: NOT met\)/);
+  t.match(lines[0], /upload .*: 2\.00× \(goal ≥ 1\.5×: met\); per round: 2\.00×, 2\.00×$/);
+  t.match(lines[1], /download .*: 1\.20× \(goal ≥ 1\.5×: NOT met\); per round: 1\.20×$/);
+  // rounds pair up in order; a failed round has no ratio
+  const a = w('Swiftlet', 'get', [1000, 1000, 1000]);
+  a.runs[1] = transferResult(1e9, 1000, 'short-body');
+  t.same(
+    roundRatios({ a, b: w('Swift', 'get', [2000, 2000, 500]) }).map((x) => (Number.isFinite(x) ? x : 'none')),
+    [2, 'none', 0.5],
+  );
 });
