@@ -60,6 +60,7 @@ suites:
                 ?multipart-manifest=put manifest) and one GET of the whole object, MD5 checked;
                 MB/s per system and Swiftlet/Swift (the issue's goal: ≥ 1.5× for both)
                   [--size 1GiB] [--segment-size 100MiB] [--concurrency 10] [--rounds 3]
+                  [--warmup-rounds 1] (unmeasured rounds on each system first: Node's JIT)
                   [--daemons] (both systems' background daemons on; default off on both)
                   [--swift-port P] [--swiftlet-fs xfs|dir] [--work-dir DIR] [--keep]
 

@@ -25,7 +25,7 @@ import { daemonsDescription, measureBoth, startBoth, type SuiteContext, type Sui
  * as it is sent.
  */
 
-export const LARGE_OBJECT_OPTIONS = ['size', 'segment-size', 'concurrency', 'rounds', 'swift-port', 'swiftlet-fs', 'work-dir'] as const;
+export const LARGE_OBJECT_OPTIONS = ['size', 'segment-size', 'concurrency', 'rounds', 'warmup-rounds', 'swift-port', 'swiftlet-fs', 'work-dir'] as const;
 export const LARGE_OBJECT_FLAGS = ['daemons', 'keep'] as const;
 /** The issue's speed goal: Swiftlet/Swift MB/s for both upload and download. */
 export const GOAL = 1.5;
@@ -36,6 +36,8 @@ interface Plan {
   segmentSize: number;
   concurrency: number;
   rounds: number;
+  /** Unmeasured rounds on each system first. */
+  warmup: number;
 }
 
 function planOf(o: Map<string, string>): Plan {
@@ -44,6 +46,7 @@ function planOf(o: Map<string, string>): Plan {
     segmentSize: parseSize(o.get('segment-size') ?? '100MiB'),
     concurrency: parseCount(o.get('concurrency') ?? '10', '--concurrency'),
     rounds: parseCount(o.get('rounds') ?? '3', '--rounds'),
+    warmup: parseCount(o.get('warmup-rounds') ?? '1', '--warmup-rounds', 0),
   };
 }
 
@@ -179,21 +182,24 @@ export async function largeObjectsSuite(ctx: SuiteContext): Promise<SuiteOutcome
       w.set(ep.name, workloads(ep.name, p));
       cpu.set(ep.name, { put: [], get: [] });
     }
-    for (let round = 0; round < p.rounds; round++) {
+    // warm-up rounds (negative) first, unmeasured: Node's JIT compiles the SLO paths on first use
+    for (let round = -p.warmup; round < p.rounds; round++) {
+      const measured = round >= 0;
       for (const ep of round % 2 === 0 ? [epA, epB] : [epB, epA]) {
         const runs = w.get(ep.name)!;
-        const name = `big-${round}`;
-        await settle();
+        const name = `big-${round + p.warmup}`;
+        const label = `${ep.name.padEnd(8)} ${measured ? `round ${round + 1}` : 'warm-up'}`;
+        if (measured) await settle();
         const { result: up, cpuSPerGB: upCpu } = await clientCpu(p.size, () => upload(ep, data, segments, etags, p.concurrency, container, name));
-        cpu.get(ep.name)!.put.push(upCpu);
-        progress.line(`${ep.name.padEnd(8)} round ${round + 1} SLO upload   ${fmt(up.mbPerSec ?? NaN)} MB/s (${fmt(up.elapsedS)} s; client CPU ${fmt(upCpu)} s/GB)${up.errors ? ` FAILED ${JSON.stringify(up.errorKinds)}` : ''}`);
-        runs.put.runs.push(up);
+        if (measured) cpu.get(ep.name)!.put.push(upCpu);
+        progress.line(`${label} SLO upload   ${fmt(up.mbPerSec ?? NaN)} MB/s (${fmt(up.elapsedS)} s; client CPU ${fmt(upCpu)} s/GB)${up.errors ? ` FAILED ${JSON.stringify(up.errorKinds)}` : ''}`);
+        if (measured) runs.put.runs.push(up);
         if (up.errors) throw new Error(`${ep.name}: the SLO upload failed (${Object.keys(up.errorKinds).join(', ')})`);
-        await settle();
+        if (measured) await settle();
         const { result: down, cpuSPerGB: downCpu } = await clientCpu(p.size, () => download(ep, container, name, p.size, md5));
-        cpu.get(ep.name)!.get.push(downCpu);
-        progress.line(`${ep.name.padEnd(8)} round ${round + 1} SLO download ${fmt(down.mbPerSec ?? NaN)} MB/s (${fmt(down.elapsedS)} s; client CPU ${fmt(downCpu)} s/GB)${down.errors ? ` FAILED ${JSON.stringify(down.errorKinds)}` : ', MD5 ok'}`);
-        runs.get.runs.push(down);
+        if (measured) cpu.get(ep.name)!.get.push(downCpu);
+        progress.line(`${label} SLO download ${fmt(down.mbPerSec ?? NaN)} MB/s (${fmt(down.elapsedS)} s; client CPU ${fmt(downCpu)} s/GB)${down.errors ? ` FAILED ${JSON.stringify(down.errorKinds)}` : ', MD5 ok'}`);
+        if (measured) runs.get.runs.push(down);
         await remove(ep, container, name);
         if (down.errors) throw new Error(`${ep.name}: the SLO download failed (${Object.keys(down.errorKinds).join(', ')})`);
       }
@@ -206,7 +212,7 @@ export async function largeObjectsSuite(ctx: SuiteContext): Promise<SuiteOutcome
   const table = markdownSideBySide(pairs);
   const goals = goalLines(pairs);
   const cpuLines = [...cpu].map(([system, c]) => `- ${system}: upload ${fmtSpread(meanSpread(c.put))}, download ${fmtSpread(meanSpread(c.get))} s of the client's CPU per GB`);
-  const md = `# large-objects: SLO upload and download, Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, each on its own XFS image on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered)' : ' in direct I/O mode'}, tempauth; Swift's proxy with slo in its pipeline, workers = 1, plus memcached; ${daemonsDescription(o)}\n- object: ${formatSize(p.size)} of seeded data in ${segments.length} segments of ≤ ${formatSize(p.segmentSize)}; upload: the segments PUT ${p.concurrency} at a time (as \`swift upload -S --use-slo\` with its 10 threads), then \`?multipart-manifest=put\`, timed from the first segment PUT to the manifest's 201; download: GET of the manifest, the body MD5-checked as it arrives and dropped (bench/raw-http.ts), timed from the request to the last byte; then \`?multipart-manifest=delete\` (not timed)\n- ${p.rounds} round(s), the order alternating (A,B then B,A); before each timed transfer \`sync\` and a wait for a quiet machine (≤ 10 % busy over 0.5 s, at most 10 s)\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift (MB/s above 1: Swiftlet faster). Figures are mean ± sample standard deviation over the rounds; "ops/s" is transfers of the whole object per second.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}\n${goals.join('\n')}\n\nThe bench process's own CPU (user + system) per GB moved, to tell whether the client could cap a figure (a core gives 1 s of CPU per second; the download's MD5 is most of it):\n\n${cpuLines.join('\n')}\n`;
+  const md = `# large-objects: SLO upload and download, Swiftlet vs OpenStack Swift\n\n${machineMarkdown(m)}\n- both: 1 proxy + 4 storage nodes (one device, one zone each), 3 replicas, part power 10, fsync on, each on its own XFS image on a loop device${process.env.SWIFTLET_BENCH_LOOP_DIRECT_IO === 'off' ? ' (buffered)' : ' in direct I/O mode'}, tempauth; Swift's proxy with slo in its pipeline, workers = 1, plus memcached; ${daemonsDescription(o)}\n- object: ${formatSize(p.size)} of seeded data in ${segments.length} segments of ≤ ${formatSize(p.segmentSize)}; upload: the segments PUT ${p.concurrency} at a time (as \`swift upload -S --use-slo\` with its 10 threads), then \`?multipart-manifest=put\`, timed from the first segment PUT to the manifest's 201; download: GET of the manifest, the body MD5-checked as it arrives and dropped (bench/raw-http.ts), timed from the request to the last byte; then \`?multipart-manifest=delete\` (not timed)\n- ${p.warmup ? `${p.warmup} unmeasured warm-up round(s) on each system first (Node's JIT; the same transfers), then ` : ''}${p.rounds} round(s), the order alternating (A,B then B,A); before each timed transfer \`sync\` and a wait for a quiet machine (≤ 10 % busy over 0.5 s, at most 10 s)\n- command: \`${ctx.command}\`\n\nRatios are Swiftlet/Swift (MB/s above 1: Swiftlet faster). Figures are mean ± sample standard deviation over the rounds; "ops/s" is transfers of the whole object per second.\n\n${failure ? `**The run stopped early:** ${failure}. The figures below are what was measured until then.\n\n` : ''}${table}\n${goals.join('\n')}\n\nThe bench process's own CPU (user + system) per GB moved, to tell whether the client could cap a figure (a core gives 1 s of CPU per second; the download's MD5 is most of it):\n\n${cpuLines.join('\n')}\n`;
   const dir = resultsDir(ctx.outRoot, 'large-objects');
   writeResultFiles(dir, {
     'results.json':
