@@ -8,6 +8,7 @@ import { replicationSuite } from './suites/replication.js';
 import { ringSuite } from './suites/ring.js';
 import { targetsSuite } from './suites/targets.js';
 import { idleSuite } from './suites/idle.js';
+import { LARGE_OBJECT_FLAGS, LARGE_OBJECT_OPTIONS, largeObjectsSuite } from './suites/large-objects.js';
 import { REPO_ROOT } from './systems.js';
 
 /** `npm run bench -- <suite> [options]` (node dist/bench/main.js). Results go to bench/results/. */
@@ -54,6 +55,14 @@ suites:
                 PUT and GET streamed (MD5 checked); verdicts "flat" and "bounded" with their criteria
                   [--duration 10m] [--big-size 5g (0: skip)] [--concurrency 8] [--daemons]
                   [--work-dir DIR] [--keep] (keep the work dir: XFS image and aio.log)
+  large-objects a static large object (SLO) on both all-in-ones (root), rounds interleaved: upload
+                as \`swift upload -S --use-slo\` (segments PUT --concurrency at a time, then the
+                ?multipart-manifest=put manifest) and one GET of the whole object, MD5 checked;
+                MB/s per system and Swiftlet/Swift (the issue's goal: ≥ 1.5× for both)
+                  [--size 1GiB] [--segment-size 100MiB] [--concurrency 10] [--rounds 3]
+                  [--warmup-rounds 1] (unmeasured rounds on each system first: Node's JIT)
+                  [--daemons] (both systems' background daemons on; default off on both)
+                  [--swift-port P] [--swiftlet-fs xfs|dir] [--work-dir DIR] [--keep]
 
 object workload options:
   --sizes 4k,64k,1m,64m        object sizes (default 4k)
@@ -83,6 +92,7 @@ const KNOWN: Record<string, { options: readonly string[]; flags: readonly string
   replication: { options: [...COMMON, 'objects', 'size', 'systems', 'fill-concurrency', 'max-passes', 'work-dir'], flags: [] },
   idle: { options: [...COMMON, 'objects', 'minutes', 'systems', 'window', 'first-pass-max', 'image-size', 'work-dir'], flags: [] },
   memory: { options: [...COMMON, 'duration', 'big-size', 'concurrency', 'work-dir'], flags: ['daemons', 'keep'] },
+  'large-objects': { options: [...COMMON, ...LARGE_OBJECT_OPTIONS], flags: LARGE_OBJECT_FLAGS },
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -100,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
     command: `npm run bench -- ${argv.map((a) => (/^[\w./:,=@+-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`,
     outRoot: resolve(options.get('out') ?? resolve(REPO_ROOT, 'bench', 'results')),
   };
-  const run = { targets: targetsSuite, object: objectSuite, 'side-by-side': sideBySideSuite, ring: ringSuite, listing: listingSuite, replication: replicationSuite, memory: memorySuite, idle: idleSuite }[suite];
+  const run = { targets: targetsSuite, object: objectSuite, 'side-by-side': sideBySideSuite, ring: ringSuite, listing: listingSuite, replication: replicationSuite, memory: memorySuite, idle: idleSuite, 'large-objects': largeObjectsSuite }[suite];
   return run ? (await run(ctx)).code : 2;
 }
 

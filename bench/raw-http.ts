@@ -23,7 +23,14 @@ export class ResponseCounter {
   private left = 0;
   private line = '';
 
-  constructor(private readonly method: string) {}
+  /**
+   * `onBody`: called with each piece of the body as it is read (bytes [start, end) of a buffer that
+   * is reused for the next read: consume it before returning, e.g. a hash's update).
+   */
+  constructor(
+    private readonly method: string,
+    private readonly onBody?: (buf: Buffer, start: number, end: number) => void,
+  ) {}
 
   /**
    * Feeds bytes [start, end) of `buf`; returns how many belong to this response (the rest, if any,
@@ -55,6 +62,7 @@ export class ResponseCounter {
           const take = Math.min(this.left, end - at);
           this.left -= take;
           this.bodyBytes += take;
+          this.onBody?.(buf, at, at + take);
           at += take;
           if (this.left === 0) {
             if (this.state === 'length') this.done = true;
@@ -64,6 +72,7 @@ export class ResponseCounter {
         }
         case 'to-close':
           this.bodyBytes += end - at;
+          this.onBody?.(buf, at, end);
           at = end;
           break;
         default: {
@@ -136,6 +145,22 @@ export interface RepeatedBody {
   pattern: Buffer;
 }
 
+/** A body of `size` bytes, written as the buffers `pieces` yields (their lengths add up to `size`). */
+export interface PiecesBody {
+  size: number;
+  pieces: Iterable<Buffer>;
+}
+
+/** The pieces of a repeated body: `pattern` again and again, the last one cut to what is left. */
+function* repeatedPieces(body: RepeatedBody): Generator<Buffer> {
+  let left = body.size;
+  while (left > 0) {
+    const piece = left >= body.pattern.length ? body.pattern : body.pattern.subarray(0, left);
+    left -= piece.length;
+    yield piece;
+  }
+}
+
 /** One keep-alive connection, one request at a time; reconnects after a close or an error. */
 export class RawHttpConnection {
   private socket: Socket | undefined;
@@ -149,10 +174,11 @@ export class RawHttpConnection {
     private readonly hostHeader = `${host}:${port}`,
   ) {}
 
-  async request(method: string, path: string, headers: Record<string, string>, body?: RepeatedBody): Promise<RawResponse> {
+  /** `onBody`: each piece of the response body as it arrives (see ResponseCounter). */
+  async request(method: string, path: string, headers: Record<string, string>, body?: RepeatedBody | PiecesBody, onBody?: (buf: Buffer, start: number, end: number) => void): Promise<RawResponse> {
     if (this.current) throw new Error('one request at a time');
     const socket = await this.connected();
-    const counter = new ResponseCounter(method);
+    const counter = new ResponseCounter(method, onBody);
     const answered = new Promise<RawResponse>((resolve, reject) => (this.current = { counter, resolve, reject }));
     let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n`;
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
@@ -228,15 +254,15 @@ export class RawHttpConnection {
  * Writes the body with backpressure. Returns false if it stopped early: the answer came first (an
  * error status mid-body) or the connection went away.
  */
-async function writeRepeated(socket: Socket, body: RepeatedBody, answered: Promise<RawResponse>): Promise<boolean> {
+async function writeRepeated(socket: Socket, body: RepeatedBody | PiecesBody, answered: Promise<RawResponse>): Promise<boolean> {
   let over = false;
   const answer = answered.then(
     () => (over = true),
     () => (over = true),
   );
   let left = body.size;
-  while (left > 0 && !over && !socket.destroyed) {
-    const piece = left >= body.pattern.length ? body.pattern : body.pattern.subarray(0, left);
+  for (const piece of 'pieces' in body ? body.pieces : repeatedPieces(body)) {
+    if (left <= 0 || over || socket.destroyed) break;
     left -= piece.length;
     if (socket.write(piece)) continue;
     let done!: () => void;

@@ -90,7 +90,7 @@ swift_dir = $etc
 log_name = proxy-server
 
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats tempauth copy dlo versioned_writes proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats tempauth copy slo dlo versioned_writes proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -120,6 +120,8 @@ use = egg:swift#proxy_logging
 use = egg:swift#listing_formats
 [filter:copy]
 use = egg:swift#copy
+[filter:slo]
+use = egg:swift#slo
 [filter:dlo]
 use = egg:swift#dlo
 [filter:versioned_writes]

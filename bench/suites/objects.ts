@@ -185,6 +185,29 @@ export async function startBoth(o: Map<string, string>, progress: Progress): Pro
   return { a, b, workDir, cleanup };
 }
 
+/**
+ * Authenticates on both systems, runs `body` with their endpoints and always stops both. A failure
+ * inside `body` is returned, not thrown: what was measured until then is still reported, with
+ * where and why the run stopped. Throws if the systems could not be reached at all.
+ */
+export async function measureBoth(both: BothSystems, progress: Progress, body: (a: Endpoint, b: Endpoint) => Promise<void>): Promise<{ a: Endpoint; b: Endpoint; failure?: string }> {
+  let a: Endpoint | undefined;
+  let b: Endpoint | undefined;
+  let failure: string | undefined;
+  try {
+    a = await authRetry(both.a);
+    b = await authRetry(both.b);
+    await body(a, b);
+  } catch (err) {
+    failure = err instanceof Error ? err.message : String(err);
+    progress.line(`run stopped: ${failure}`);
+  } finally {
+    await both.cleanup();
+  }
+  if (!a || !b) throw new Error(failure ?? 'systems did not start');
+  return { a, b, ...(failure === undefined ? {} : { failure }) };
+}
+
 /** What the report says about the background daemons of both systems. */
 export function daemonsDescription(o: Map<string, string>): string {
   if (o.get('daemons') === 'true') {
@@ -204,13 +227,8 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<SuiteOutcome> 
   const both = await startBoth(o, progress);
   const runs = new Map<string, WorkloadRuns>();
   const tag = Date.now().toString(36);
-  let epA: Endpoint | undefined;
-  let epB: Endpoint | undefined;
-  let failure: string | undefined;
   let cpuAtStart: ReturnType<typeof cpuJiffies> | undefined;
-  try {
-    epA = await authRetry(both.a);
-    epB = await authRetry(both.b);
+  const { a: epA, b: epB, failure } = await measureBoth(both, progress, async (epA, epB) => {
     for (const [ep, s] of [[epA, both.a], [epB, both.b]] as const) {
       const dev = s.dataPath ? blockDeviceOf(s.dataPath) : undefined;
       if (dev) ep.device = dev;
@@ -242,14 +260,7 @@ export async function sideBySideSuite(ctx: SuiteContext): Promise<SuiteOutcome> 
           }
         }
       }
-  } catch (err) {
-    // keep what was measured: the report says where and why the run stopped
-    failure = err instanceof Error ? err.message : String(err);
-    progress.line(`run stopped: ${failure}`);
-  } finally {
-    await both.cleanup();
-  }
-  if (!epA || !epB) throw new Error(failure ?? 'systems did not start');
+  });
   const ws = sortRuns([...runs.values()]);
   const pairs: Pair[] = [];
   for (const w of ws) {

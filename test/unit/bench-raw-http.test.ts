@@ -48,9 +48,32 @@ t.test('response framing, split at every offset', async (t) => {
   t.throws(() => new ResponseCounter('GET').feed(Buffer.from('SSH-2.0-x\r\n\r\n'), 0, 13), /not an HTTP\/1.1 response/);
 });
 
+t.test('onBody sees the body bytes only, in order, wherever the reads split them', async (t) => {
+  for (const [method, what, text] of responses) {
+    const bytes = Buffer.from(text, 'latin1');
+    const want = { length: '0123456789', chunked: 'hello0123456789' }[what] ?? '';
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      let seen = '';
+      const c = new ResponseCounter(method, (buf, start, end) => (seen += buf.toString('latin1', start, end)));
+      c.feed(bytes, 0, cut);
+      c.feed(bytes, cut, bytes.length);
+      if (seen !== want) {
+        t.fail(`${what}: cut at ${cut}: onBody saw ${JSON.stringify(seen)}`);
+        break;
+      }
+    }
+    t.pass(`${what}: onBody saw ${JSON.stringify(want)}`);
+  }
+  let seen = '';
+  const toClose = new ResponseCounter('GET', (buf, start, end) => (seen += buf.toString('latin1', start, end)));
+  toClose.feed(Buffer.from('HTTP/1.1 200 OK\r\n\r\nabc'), 0, 22);
+  t.equal(seen, 'abc', 'a body that runs to the close');
+});
+
 t.test('requests against a real server', async (t) => {
   const connections = new Set<Socket>();
   const received: Array<{ method: string; url: string; bytes: number }> = [];
+  let lastBody = Buffer.alloc(0);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/too-big') {
       // answers before reading the body, as a proxy refusing an upload does
@@ -58,9 +81,14 @@ t.test('requests against a real server', async (t) => {
       return;
     }
     let bytes = 0;
-    req.on('data', (d: Buffer) => (bytes += d.length));
+    const parts: Buffer[] = [];
+    req.on('data', (d: Buffer) => {
+      bytes += d.length;
+      if (bytes <= 1 << 20) parts.push(d);
+    });
     req.on('end', () => {
       received.push({ method: req.method ?? '', url: req.url ?? '', bytes });
+      lastBody = Buffer.concat(parts);
       if (req.url === '/chunked') {
         res.writeHead(200);
         res.write(Buffer.alloc(70_000));
@@ -82,6 +110,12 @@ t.test('requests against a real server', async (t) => {
   t.same(await conn.request('PUT', '/obj', {}, { size: 3.5 * pattern.length + 3, pattern }), { status: 201, bodyBytes: 0 });
   t.same(received.at(-1), { method: 'PUT', url: '/obj', bytes: 3.5 * pattern.length + 3 }, 'the server got the whole PUT body');
   t.equal(connections.size, 1, 'three requests, one keep-alive connection');
+  const pieces = [Buffer.from('abc'), Buffer.from('defgh'), Buffer.from('i')];
+  t.same(await conn.request('PUT', '/pieces', {}, { size: 9, pieces }), { status: 201, bodyBytes: 0 });
+  t.equal(lastBody.toString(), 'abcdefghi', 'a body of pieces arrives as their concatenation');
+  let got = 0;
+  t.same(await conn.request('GET', '/big', {}, undefined, (_b, start, end) => (got += end - start)), { status: 200, bodyBytes: 3 << 20 });
+  t.equal(got, 3 << 20, 'onBody saw every body byte of a real response');
 
   t.same(await conn.request('GET', '/close', {}), { status: 200, bodyBytes: 3 });
   t.same(await conn.request('GET', '/big', {}), { status: 200, bodyBytes: 3 << 20 }, 'reconnected after Connection: close');
