@@ -169,6 +169,10 @@ export class DirectReader extends StagedFile {
       const slot = this.slots[turn] as Buffer;
       turn ^= 1;
       const p = this.readView(slot, at, end);
+      // The read ahead may fail (a file cut short on disk) while the consumer still holds the
+      // last chunk: its rejection is awaited only when the next chunk is asked for. Marked
+      // handled now, or Node reports it unhandled and the storage node dies of a bad file.
+      p.catch(() => undefined);
       pos = Math.min(end, at - (at % DIRECT_ALIGN) + SLOT_BYTES);
       return p;
     };

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Timestamp } from '../../common/timestamp.js';
@@ -70,6 +70,32 @@ t.test('a large body goes O_DIRECT both ways and reads back byte for byte, whole
   ] as Array<[number, number]>) {
     t.equal(md5(await readRange(loc, s, e)), md5(body.subarray(s, e)), `range [${s}, ${e})`);
   }
+});
+
+t.test('a file cut short while a slow reader holds a chunk: the next chunk fails, nothing is left unhandled', async (t) => {
+  const dev = await device(t);
+  const body = randomBytes(DIRECT_IO_ABOVE_BYTES + 8 * 1024 * 1024);
+  const loc = await putBody(dev, body);
+  const found = await loadObject(loc, { fsync: true });
+  if (found.kind !== 'live') throw new Error(`object is ${found.kind}`);
+  const o = found.object;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown): void => void unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => void process.off('unhandledRejection', onUnhandled));
+  const chunks = bodyChunks({ fd: o.fd, dataPath: o.dataPath, devicePath: o.loc.devicePath, directIoAboveBytes: undefined }, 0, body.length)[Symbol.asyncIterator]();
+  t.notOk((await chunks.next()).done, 'a first chunk');
+  await truncate(join(loc.hashDir, '1700000000.00000.data'), 1024);
+  // the second chunk was read ahead before the cut; asking for it starts the third read, which
+  // fails while the consumer holds the second (a socket under backpressure)
+  await t.rejects(async () => {
+    await chunks.next();
+    await new Promise((r) => setTimeout(r, 200));
+    for (let r = await chunks.next(); !r.done; r = await chunks.next());
+  }, /unexpected end of file/);
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(unhandled, [], 'no unhandled rejection (one would kill the storage node)');
+  await o.close();
 });
 
 t.test('a body announced small stays in the page cache; a small range of a big one too', async (t) => {
