@@ -17,6 +17,10 @@ export function s3api(ctx: ProxyContext): Middleware {
   const region = ctx.config.s3_region;
   ctx.capabilities.register('s3api', { max_bucket_listing: 1000, s3_acl: false, allow_multipart_uploads: false, dns_compliant_bucket_names: true });
   return (next, pipeline) => async (req) => {
+    // Every Swift request passes here: only one that could carry an S3 signature is looked at closer.
+    const auth = req.headers['authorization'];
+    const rawQuery = req.rawQuery ?? '';
+    if (auth === undefined ? !rawQuery.includes('X-Amz-Algorithm') && !rawQuery.includes('AWSAccessKeyId') : !auth.startsWith('AWS')) return next(req);
     const signed: SigV4Request = { method: req.method, rawPath: req.path, rawQuery: req.rawQuery ?? req.query.toString(), headers: Object.entries(req.headers) };
     const v2 = isSigV2(signed);
     if (!v2 && !isSigV4(signed)) return next(req);
