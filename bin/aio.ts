@@ -208,6 +208,30 @@ function startChild(name: string, args: string[], verbose: boolean, env: NodeJS.
   return { name, proc, port };
 }
 
+/** How long Ctrl-C waits for the children's clean exit before it kills them. */
+export const AIO_STOP_TIMEOUT_MS = 15_000;
+
+/**
+ * SIGTERMs every child and resolves once all have exited, with the names of those that had to be
+ * SIGKILLed after timeoutMs. The deadline timer is ref'd and the kill is awaited too: aio never
+ * exits while a child it started still runs (an orphaned storage node keeps its port and its data
+ * directory busy).
+ */
+async function stopChildren(children: readonly Child[], timeoutMs: number): Promise<string[]> {
+  const gone = (c: Child): Promise<void> =>
+    c.proc.exitCode !== null || c.proc.signalCode !== null ? Promise.resolve() : new Promise((r) => c.proc.once('exit', () => r()));
+  for (const c of children) c.proc.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs)));
+  const outcome = await Promise.race([Promise.all(children.map(gone)).then(() => 'done' as const), deadline]);
+  clearTimeout(timer);
+  if (outcome === 'done') return [];
+  const late = children.filter((c) => c.proc.exitCode === null && c.proc.signalCode === null);
+  for (const c of late) c.proc.kill('SIGKILL');
+  await Promise.all(late.map(gone));
+  return late.map((c) => c.name);
+}
+
 /** "gold (3 replicas, default), scratch (2 replicas)", from the proxy's config and the rings. */
 async function describePolicies(layout: AioLayout): Promise<string> {
   const cfg = JSON.parse(await readFile(layout.proxyConfig, 'utf8')) as { swift_hash_path_prefix?: string; swift_hash_path_suffix?: string; storage_policies?: unknown };
@@ -238,12 +262,10 @@ export async function runAio(opts: AioOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log('[aio] stopping');
-    for (const c of children) c.proc.kill('SIGTERM');
-    setTimeout(() => {
-      for (const c of children) c.proc.kill('SIGKILL');
-      process.exit(0);
-    }, 5000).unref();
-    Promise.all(children.map((c) => new Promise((r) => (c.proc.exitCode !== null ? r(null) : c.proc.once('exit', r))))).then(() => process.exit(0));
+    void stopChildren(children, AIO_STOP_TIMEOUT_MS).then((killed) => {
+      for (const name of killed) console.error(`[aio] ${name} did not stop within ${AIO_STOP_TIMEOUT_MS / 1000} s: killed (SIGKILL)`);
+      process.exit(killed.length === 0 ? 0 : 1);
+    });
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

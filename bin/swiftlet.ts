@@ -178,16 +178,25 @@ main(process.argv.slice(2)).then(
   },
 );
 
+/** A server's clean close gets this long after SIGTERM/SIGINT (aio kills it 5 s later). */
+const SERVER_STOP_TIMEOUT_MS = 10_000;
+
 /**
  * A server stops on SIGTERM or SIGINT, once: Ctrl-C sends SIGINT to every process of the
  * terminal's group, and `aio` then SIGTERMs its children too. Exit 0 once closed; a failure to
  * close is printed and exits 1, never an unhandled rejection.
  */
-function stopOnSignals(close: () => Promise<void>): void {
+function stopOnSignals(close: () => Promise<void>, timeoutMs = SERVER_STOP_TIMEOUT_MS): void {
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
+    // A close that hangs (a peer that never ends its connection, a stuck disk) must not leave the
+    // process running: everything acknowledged is already durable, so exiting is as safe as kill -9.
+    setTimeout(() => {
+      console.error(`stopping took longer than ${timeoutMs / 1000} s: exiting without a clean close`);
+      process.exit(1);
+    }, timeoutMs).unref();
     close().then(
       () => process.exit(0),
       (err: unknown) => {

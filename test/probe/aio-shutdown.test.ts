@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -54,8 +54,12 @@ t.test('Ctrl-C on the all-in-one after traffic: exit 0, no error output', async 
   t.equal(await call('GET', '/nothing-here'), 404);
   t.equal(await call('DELETE', '/c/small'), 204);
 
+  // 'close', not 'exit': aio's last stderr lines may still be in the pipe when its exit is seen.
+  const closed = new Promise<void>((r) => proc.once('close', () => r()));
   process.kill(-proc.pid!, 'SIGINT');
   t.equal(await exited, 0, 'aio exits 0');
+  t.same(await processesUsing(data), [], 'no process of this cluster outlives aio');
+  await closed;
   const lines = stderr.split('\n').filter((l) => l !== '');
   const clean = lines.filter((l) => /^\[aio\] \S+ exited \(0\)$/.test(l));
   t.equal(clean.length, 9, 'the proxy, 4 storage nodes and their daemons all exited 0');
@@ -66,3 +70,13 @@ t.test('Ctrl-C on the all-in-one after traffic: exit 0, no error output', async 
     'no error logged by any process',
   );
 });
+
+/** Command lines of the running processes that name dir (aio's children take their configs from it). */
+async function processesUsing(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of (await readdir('/proc')).filter((d) => /^\d+$/.test(d))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(dir) && Number(pid) !== process.pid) found.push(`${pid}: ${cmdline.split('\0').join(' ')}`);
+  }
+  return found;
+}
