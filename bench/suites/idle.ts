@@ -263,8 +263,10 @@ function swiftDaemonConfs(dir: string): Array<{ daemon: string; conf: string; no
     // The server's own config (devices, rsync module), each node's recon cache apart, and the
     // daemons' sections with Swift's defaults.
     let text = readFileSync(join(etc, f), 'utf8').replace(/^recon_cache_path = .*$/m, `recon_cache_path = ${join(cache, `idle-${node}`)}`);
-    if (kind === 'object') text += '\n[object-updater]\n\n[object-auditor]\n';
-    if (kind === 'container') text += '\n[container-updater]\n';
+    // swift-aio.sh writes these sections itself (its --daemons mode): add only the missing ones,
+    // as configparser refuses a section twice and the daemon would not start.
+    const sections = kind === 'object' ? ['object-updater', 'object-auditor'] : kind === 'container' ? ['container-updater'] : [];
+    for (const section of sections) if (!text.includes(`\n[${section}]`)) text += `\n[${section}]\n`;
     const conf = join(idle, `${kind}-${i}.conf`);
     writeFileSync(conf, text);
     for (const d of SWIFT_NODE_DAEMONS) if (d.kind === kind) out.push({ daemon: d.daemon, conf, node });
