@@ -346,6 +346,9 @@ async function runSwift(o: IdleOptions, n: number, planPath: string, blockPath: 
     closeSync(logFd);
     const nodes = [...new Set(confs.map((c) => c.node))].filter((n) => n !== 'cluster');
     const firstPassDone = (): { done: boolean; note: string } => {
+      // A daemon that cannot start (a bad config) would keep the first pass waiting until the cap.
+      const dead = children.findIndex((c) => c.exitCode !== null || c.signalCode !== null);
+      if (dead >= 0) throw new Error(`Swift's ${confs[dead]!.daemon} (${confs[dead]!.conf}) exited (${children[dead]!.exitCode ?? children[dead]!.signalCode}): see ${join(dir, 'log', 'idle-daemons.log')}`);
       const missing: string[] = [];
       for (const n of nodes)
         for (const [file, keys] of Object.entries(SWIFT_FIRST_PASS)) {
