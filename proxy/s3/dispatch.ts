@@ -100,11 +100,16 @@ export async function dispatch(r: S3Request, swift: SwiftCall): Promise<ProxyRes
         r.body.resume();
         return createMultipartUpload(swift, r.bucket, r.key, r.headers);
       }
-      if (sub === 'uploadId') return completeMultipartUpload(swift, r.bucket, r.key, r.query, r.headers, await xmlBody(r), { location: `http://${r.headers['host'] ?? 'localhost'}/${r.bucket}/${uriEncode(r.key, true)}`, requestId: r.requestId ?? '' });
+      // Complete's x-amz-checksum-* headers are the object's checksum, not its document's
+      if (sub === 'uploadId') return completeMultipartUpload(swift, r.bucket, r.key, r.query, r.headers, await xmlBody({ ...r, headers: withoutChecksums(r.headers) }), { location: `http://${r.headers['host'] ?? 'localhost'}/${r.bucket}/${uriEncode(r.key, true)}`, requestId: r.requestId ?? '' });
       throw notImplemented(`POST Object${sub ? ` ?${sub}` : ''}`);
     default:
       throw notImplemented(`${r.method} Object${sub ? ` ?${sub}` : ''}`);
   }
+}
+
+function withoutChecksums(h: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(h).filter(([k]) => !k.startsWith('x-amz-checksum-')));
 }
 
 /** A request's XML document, its body checked as any S3 body (signed hash, aws-chunked, checksums). */
