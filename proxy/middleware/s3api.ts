@@ -15,7 +15,7 @@ import { swiftPath } from './subrequest.js';
  */
 export function s3api(ctx: ProxyContext): Middleware {
   const region = ctx.config.s3_region;
-  ctx.capabilities.register('s3api', { max_bucket_listing: 1000, s3_acl: false, allow_multipart_uploads: false, dns_compliant_bucket_names: true });
+  ctx.capabilities.register('s3api', { max_bucket_listing: 1000, s3_acl: false, allow_multipart_uploads: true, dns_compliant_bucket_names: true });
   return (next, pipeline) => async (req) => {
     // Every Swift request passes here: only one that could carry an S3 signature is looked at closer.
     const auth = req.headers['authorization'];
@@ -44,7 +44,7 @@ export function s3api(ctx: ProxyContext): Middleware {
           { source: 'S3' },
         );
       const res = await dispatch(
-        { method: req.method, ...(bucket !== undefined ? { bucket } : {}), ...(key !== undefined ? { key } : {}), query: req.query, headers: req.headers, body: req.body, sig, verified, owner: { id: cred.identity.user, displayName: cred.identity.user }, region },
+        { method: req.method, ...(bucket !== undefined ? { bucket } : {}), ...(key !== undefined ? { key } : {}), query: req.query, headers: req.headers, body: req.body, sig, verified, owner: { id: cred.identity.user, displayName: cred.identity.user }, region, requestId: req.transId },
         swift,
       );
       return withRequestId(res, req);

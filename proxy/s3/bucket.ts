@@ -1,4 +1,5 @@
-import { readAll } from '../middleware/subrequest.js';
+import { discard, readAll } from '../middleware/subrequest.js';
+import { isSegmentsContainer, segmentsContainer } from './multipart-core.js';
 import { respond, type ProxyResponse } from '../pipeline.js';
 import { S3Error } from './errors.js';
 import { uriEncode } from './sigv4.js';
@@ -38,7 +39,8 @@ export async function listBuckets(swift: SwiftCall, owner: S3Owner): Promise<Pro
     if (res.status === 204 || res.status === 404) break;
     if (res.status !== 200) throw errorForSwift(res.status, 'bucket');
     const rows = JSON.parse((await readAll(res)).toString('utf8')) as SwiftContainerRow[];
-    for (const r of rows) buckets.push(el('Bucket', [text('Name', r.name), text('CreationDate', s3Time(r.last_modified ?? '1970-01-01T00:00:00'))]));
+    // a bucket's hidden multipart container (multipart-core.ts) is not a bucket
+    for (const r of rows) if (!isSegmentsContainer(r.name)) buckets.push(el('Bucket', [text('Name', r.name), text('CreationDate', s3Time(r.last_modified ?? '1970-01-01T00:00:00'))]));
     if (rows.length < 10000) break;
     marker = (rows[rows.length - 1] as SwiftContainerRow).name;
   }
@@ -73,6 +75,9 @@ export async function headBucket(swift: SwiftCall, bucket: string, region: strin
 export async function deleteBucket(swift: SwiftCall, bucket: string): Promise<ProxyResponse> {
   const res = await swift('DELETE', { container: bucket });
   if (res.status !== 204) throw errorForSwift(res.status, 'bucket');
+  // its multipart container goes too when empty (Swift's s3api does the same)
+  const segments = await swift('DELETE', { container: segmentsContainer(bucket) });
+  discard(segments);
   return respond(204);
 }
 
@@ -81,6 +86,12 @@ export async function bucketLocation(swift: SwiftCall, bucket: string, region: s
   if (res.status >= 300) throw errorForSwift(res.status, 'bucket');
   // us-east-1 is the empty LocationConstraint (S3 API reference, GetBucketLocation)
   return respond(200, XML, `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${region === 'us-east-1' ? '' : region}</LocationConstraint>`);
+}
+
+/** A listing's hash as S3's ETag: a multipart upload's object is listed with `<md5>; s3_etag=<etag>-N`. */
+export function listedEtag(hash: string): string {
+  const m = /;\s*s3_etag=([^;\s]+)/.exec(hash);
+  return m ? (m[1] as string) : hash;
 }
 
 interface SwiftObjectRow {
@@ -134,7 +145,7 @@ export async function listObjects(swift: SwiftCall, bucket: string, q: URLSearch
       el('Contents', [
         text('Key', enc(r.name ?? '')),
         text('LastModified', s3Time(r.last_modified ?? '')),
-        text('ETag', `"${r.hash ?? ''}"`),
+        text('ETag', `"${listedEtag(r.hash ?? '')}"`),
         text('Size', r.bytes ?? 0),
         ...(!v2 || q.get('fetch-owner') === 'true' ? [ownerXml] : []),
         text('StorageClass', 'STANDARD'),

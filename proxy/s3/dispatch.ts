@@ -5,7 +5,8 @@ import { s3Body } from './body.js';
 import { S3Error } from './errors.js';
 import { deleteObjects } from './delete-objects.js';
 import { copyObject, deleteObject, getObject, putObject } from './object.js';
-import type { ParsedSigV4, VerifiedSigV4 } from './sigv4.js';
+import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, getObjectPart, listMultipartUploads, listParts, uploadPart, uploadPartCopy } from './multipart.js';
+import { uriEncode, type ParsedSigV4, type VerifiedSigV4 } from './sigv4.js';
 import type { SwiftCall } from './swift-call.js';
 import { readXmlBody } from './xml-input.js';
 
@@ -24,6 +25,8 @@ export interface S3Request {
   verified: VerifiedSigV4;
   owner: S3Owner;
   region: string;
+  /** The transaction id, an error document's RequestId when it is written in a body (CompleteMultipartUpload). */
+  requestId?: string;
 }
 
 /** Query parameters that name a sub-resource: a request with one is another operation. */
@@ -59,6 +62,7 @@ export async function dispatch(r: S3Request, swift: SwiftCall): Promise<ProxyRes
         return deleteBucket(swift, r.bucket);
       case 'GET':
         if (sub === 'location') return bucketLocation(swift, r.bucket, r.region);
+        if (sub === 'uploads') return listMultipartUploads(swift, r.bucket, r.query, r.owner);
         if (sub) throw notImplemented(`GET Bucket ?${sub}`);
         return listObjects(swift, r.bucket, r.query, r.owner);
       case 'POST':
@@ -70,6 +74,11 @@ export async function dispatch(r: S3Request, swift: SwiftCall): Promise<ProxyRes
   }
   switch (r.method) {
     case 'PUT':
+      if (sub === 'partNumber' || sub === 'uploadId') {
+        if (r.headers['x-amz-copy-source'] === undefined) return uploadPart(swift, r.bucket, r.key, r.query, r.headers, s3Body(r.headers, r.body, r.sig, r.verified));
+        r.body.resume();
+        return uploadPartCopy(swift, r.bucket, r.key, r.query, r.headers);
+      }
       if (sub) throw notImplemented(`PUT Object ?${sub}`);
       if (r.headers['x-amz-copy-source'] !== undefined) {
         r.body.resume();
@@ -78,14 +87,29 @@ export async function dispatch(r: S3Request, swift: SwiftCall): Promise<ProxyRes
       return putObject(swift, r.bucket, r.key, r.headers, s3Body(r.headers, r.body, r.sig, r.verified));
     case 'GET':
     case 'HEAD':
+      if (sub === 'partNumber') return getObjectPart(swift, r.method, r.bucket, r.key, r.headers, r.query);
+      if (sub === 'uploadId' && r.method === 'GET') return listParts(swift, r.bucket, r.key, r.query, r.owner);
       if (sub) throw notImplemented(`${r.method} Object ?${sub}`);
       return getObject(swift, r.method, r.bucket, r.key, r.headers, r.query);
     case 'DELETE':
+      if (sub === 'uploadId') return abortMultipartUpload(swift, r.bucket, r.key, r.query);
       if (sub) throw notImplemented(`DELETE Object ?${sub}`);
       return deleteObject(swift, r.bucket, r.key);
+    case 'POST':
+      if (sub === 'uploads') {
+        r.body.resume();
+        return createMultipartUpload(swift, r.bucket, r.key, r.headers);
+      }
+      // Complete's x-amz-checksum-* headers are the object's checksum, not its document's
+      if (sub === 'uploadId') return completeMultipartUpload(swift, r.bucket, r.key, r.query, r.headers, await xmlBody({ ...r, headers: withoutChecksums(r.headers) }), { location: `http://${r.headers['host'] ?? 'localhost'}/${r.bucket}/${uriEncode(r.key, true)}`, requestId: r.requestId ?? '' });
+      throw notImplemented(`POST Object${sub ? ` ?${sub}` : ''}`);
     default:
       throw notImplemented(`${r.method} Object${sub ? ` ?${sub}` : ''}`);
   }
+}
+
+function withoutChecksums(h: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(h).filter(([k]) => !k.startsWith('x-amz-checksum-')));
 }
 
 /** A request's XML document, its body checked as any S3 body (signed hash, aws-chunked, checksums). */

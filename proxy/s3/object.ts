@@ -1,4 +1,4 @@
-import { discard } from '../middleware/subrequest.js';
+import { discard, readAll } from '../middleware/subrequest.js';
 import { respond, type ProxyResponse } from '../pipeline.js';
 import type { S3Body } from './body.js';
 import { checksumHeader, CHECKSUM_ALGORITHMS } from './checksums.js';
@@ -9,9 +9,11 @@ import { doc, text } from './xml.js';
 /** Object operations, as Swift object requests. */
 
 /** Headers a client sets on PUT that Swift stores as they are (Swift's allowed_headers). */
-const STORED = ['content-type', 'content-disposition', 'cache-control', 'content-language', 'expires'];
+export const STORED = ['content-type', 'content-disposition', 'cache-control', 'content-language', 'expires'];
 /** Where a checksum sent as a header is kept with the object. */
 const CHECKSUM_SYSMETA = 'x-object-sysmeta-s3api-checksum-';
+/** The S3 ETag of an object made by CompleteMultipartUpload (multipart.ts). */
+const S3_ETAG = 'x-object-sysmeta-s3api-etag';
 /** Headers of a Swift object response an S3 client gets as they are. */
 const PASSED = ['content-type', 'content-length', 'content-range', 'etag', 'last-modified', 'accept-ranges', 'content-encoding', 'content-disposition', 'cache-control', 'content-language', 'expires'];
 /** GetObject's response-* query overrides (S3 API reference, GetObject). */
@@ -67,6 +69,7 @@ export async function getObject(swift: SwiftCall, method: 'GET' | 'HEAD', bucket
     discard(res);
     if (res.status === 412 && method === 'GET') throw new S3Error('PreconditionFailed', { extra: [['Condition', h['if-match'] !== undefined ? 'If-Match' : 'If-Unmodified-Since']] });
     const kept = pick(lower, ['etag', 'last-modified']);
+    if (lower[S3_ETAG] !== undefined) kept['etag'] = lower[S3_ETAG];
     if (kept['etag'] !== undefined && !kept['etag'].startsWith('"')) kept['etag'] = `"${kept['etag']}"`;
     return respond(res.status, kept);
   }
@@ -76,6 +79,8 @@ export async function getObject(swift: SwiftCall, method: 'GET' | 'HEAD', bucket
     throw res.status === 404 ? await missing(swift, bucket) : errorForSwift(res.status, 'key');
   }
   const out = pick(lower, PASSED);
+  // a multipart upload's object: S3's ETag for it ("<md5 of the parts' md5s>-N"), not the SLO's
+  if (lower[S3_ETAG] !== undefined) out['etag'] = lower[S3_ETAG];
   if (out['etag'] !== undefined && !out['etag'].startsWith('"')) out['etag'] = `"${out['etag']}"`;
   for (const [k, v] of Object.entries(lower)) if (k.startsWith('x-object-meta-')) out[`x-amz-meta-${k.slice(14)}`] = v;
   // The stored checksum is the whole object's: given on a whole GET asked for it (x-amz-checksum-mode).
@@ -84,6 +89,8 @@ export async function getObject(swift: SwiftCall, method: 'GET' | 'HEAD', bucket
       const v = lower[CHECKSUM_SYSMETA + alg.toLowerCase()];
       if (v !== undefined) out[checksumHeader(alg)] = v;
     }
+    const type = lower[`${CHECKSUM_SYSMETA}type`];
+    if (type !== undefined) out['x-amz-checksum-type'] = type;
   }
   for (const o of OVERRIDES) {
     const v = q.get(`response-${o}`);
@@ -100,6 +107,11 @@ async function missing(swift: SwiftCall, bucket: string): Promise<S3Error> {
 }
 
 export async function deleteObject(swift: SwiftCall, bucket: string, key: string): Promise<ProxyResponse> {
+  // A large object (a completed multipart upload) goes with its segments, as in Swift's s3api.
+  const head = await swift('HEAD', { container: bucket, object: key }, { query: 'multipart-manifest=get' });
+  discard(head);
+  const slo = head.status === 200 && /^true$/i.test(Object.entries(head.headers).find(([k]) => k.toLowerCase() === 'x-static-large-object')?.[1] ?? '');
+  if (slo) return deleteLargeObject(swift, bucket, key);
   const res = await swift('DELETE', { container: bucket, object: key });
   discard(res);
   // S3 answers 204 whether or not the key existed; a missing bucket is still an error
@@ -110,6 +122,20 @@ export async function deleteObject(swift: SwiftCall, bucket: string, key: string
     return respond(204);
   }
   if (res.status !== 204) throw errorForSwift(res.status, 'key');
+  return respond(204);
+}
+
+/** SLO's `?multipart-manifest=delete`: the segments, then the manifest; its report says how it went. */
+async function deleteLargeObject(swift: SwiftCall, bucket: string, key: string): Promise<ProxyResponse> {
+  const res = await swift('DELETE', { container: bucket, object: key }, { query: 'multipart-manifest=delete', headers: { accept: 'application/json' } });
+  if (res.status !== 200) {
+    discard(res);
+    if (res.status === 404) return respond(204);
+    throw errorForSwift(res.status, 'key');
+  }
+  const report = JSON.parse((await readAll(res, 1 << 20)).toString('utf8')) as { 'Response Status'?: string };
+  const status = Number((report['Response Status'] ?? '500').split(' ')[0]);
+  if (status >= 300 && status !== 404) throw errorForSwift(status === 400 ? 500 : status, 'key');
   return respond(204);
 }
 
@@ -139,7 +165,7 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
 }
 
 /** x-amz-copy-source-if-* are conditions on the source: Swift's copy applies If-* to the source read. */
-const COPY_CONDITIONS: Record<string, string> = {
+export const COPY_CONDITIONS: Record<string, string> = {
   'x-amz-copy-source-if-match': 'if-match',
   'x-amz-copy-source-if-none-match': 'if-none-match',
   'x-amz-copy-source-if-modified-since': 'if-modified-since',

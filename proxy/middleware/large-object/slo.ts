@@ -23,6 +23,7 @@ import {
 } from '../../large-object/manifest.js';
 import { bestFormat as reportFormat, reportBody, type ReportFormat } from '../../bulk-report.js';
 import { dropBody, readSmallBody, sloPieces } from '../../large-object/stream.js';
+import { keepAlive } from '../../keep-alive.js';
 import { accountPrefix, largeObjectResponse, subrequestSource } from './response.js';
 
 /**
@@ -211,7 +212,9 @@ async function putManifest(ctx: ProxyContext, next: Handler, pipeline: Pipeline,
     const contentType = req.headers['content-type'] || guessContentType(req.object as string);
     req.headers[SYSMETA_ETAG] = etag;
     req.headers[SYSMETA_SIZE] = String(total);
-    req.headers[OVERRIDE_ETAG] = `${md5}; slo_etag=${etag}`;
+    // parameters a stage before set on the listing's etag stay (Swift's update_etag_override_header: s3api's s3_etag)
+    const kept = (req.headers[OVERRIDE_ETAG] ?? '').split(';').slice(1).map((p) => p.trim()).filter((p) => p !== '' && !p.startsWith('slo_etag='));
+    req.headers[OVERRIDE_ETAG] = [md5, ...kept, `slo_etag=${etag}`].join('; ');
     req.headers['x-static-large-object'] = 'True';
     req.headers['etag'] = md5;
     req.headers['content-type'] = `${contentType};swift_bytes=${total}`;
@@ -239,29 +242,12 @@ async function putManifest(ctx: ProxyContext, next: Handler, pipeline: Pipeline,
   }
   // heartbeat=on: 202 at once, a space now and then while the segments are checked, then the report.
   const yieldMs = cfg.slo_yield_frequency_s * 1000;
-  async function* body(): AsyncGenerator<Buffer> {
-    yield Buffer.from(' ');
-    const done = work().then(
-      (r) => ({ r }),
-      (e: unknown) => ({ e }),
-    );
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const tick = new Promise<'tick'>((resolve) => (timer = setTimeout(() => resolve('tick'), yieldMs)));
-      const got = await Promise.race([done, tick]);
-      clearTimeout(timer);
-      if (got === 'tick') {
-        yield Buffer.from(' ');
-        continue;
-      }
-      if ('e' in got) throw got.e;
-      const r = got.r;
-      const report = r.status === 400 || r.status === 422 ? r.report : reportBody(format, r.fields, [], 'upload');
-      yield Buffer.from(`\r\n\r\n${report}`);
-      return;
-    }
-  }
-  return respond(202, { 'content-type': format }, body());
+  const finish = async (): Promise<Buffer> => {
+    const r = await work();
+    const report = r.status === 400 || r.status === 422 ? r.report : reportBody(format, r.fields, [], 'upload');
+    return Buffer.from(`\r\n\r\n${report}`);
+  };
+  return respond(202, { 'content-type': format }, keepAlive(Buffer.from(' '), finish, yieldMs));
 }
 
 /** Swift's get_segments_to_delete_iter + bulk delete: every segment (depth first through nested manifests), then the manifest. */
