@@ -4,6 +4,8 @@ import { dispatch } from '../s3/dispatch.js';
 import { errorXml, isS3Error, S3Error } from '../s3/errors.js';
 import { checkRequestTime, headerValue, isSigV4, parseSigV4, queryPairs, verifySigV4, type SigV4Request } from '../s3/sigv4.js';
 import type { SwiftCall } from '../s3/swift-call.js';
+import { lookupCredential } from '../s3/credentials.js';
+import { s3KeysOf } from './s3-keys.js';
 import { swiftPath } from './subrequest.js';
 
 /**
@@ -16,6 +18,7 @@ import { swiftPath } from './subrequest.js';
 export function s3api(ctx: ProxyContext): Middleware {
   const region = ctx.config.s3_region;
   ctx.capabilities.register('s3api', { max_bucket_listing: 1000, s3_acl: false, allow_multipart_uploads: false, dns_compliant_bucket_names: true });
+  const keys = s3KeysOf(ctx);
   return (next, pipeline) => async (req) => {
     // Every Swift request passes here: only one that could carry an S3 signature is looked at closer.
     const auth = req.headers['authorization'];
@@ -28,12 +31,9 @@ export function s3api(ctx: ProxyContext): Middleware {
     const resource = req.path;
     try {
       if (v2) throw new S3Error('NotImplemented', { message: 'Signature Version 2 is not implemented yet; sign with Signature Version 4.' });
-      // S3 keys are tempauth's users for now (Swift's s3api with tempauth); Keystone's EC2 credentials are another issue
-      if (ctx.keystone) throw new S3Error('NotImplemented', { message: 'S3 requests with auth: keystone are not implemented yet.' });
       const sig = parseSigV4(signed);
       checkRequestTime(sig, ctx.clock());
-      const cred = ctx.auth.s3Credential(sig.accessKeyId);
-      if (!cred) throw new S3Error('InvalidAccessKeyId', { extra: [['AWSAccessKeyId', sig.accessKeyId]] });
+      const cred = await lookupCredential(keys.credentials(pipeline, req), sig.accessKeyId);
       const verified = verifySigV4(sig, signed, cred.secret, region);
       req.identity = cred.identity;
       const account = cred.identity.account;
