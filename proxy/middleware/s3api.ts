@@ -1,5 +1,6 @@
 import type { ProxyContext } from '../context.js';
 import { respond, type Middleware, type ProxyRequest, type ProxyResponse } from '../pipeline.js';
+import { parseDomains, s3Address } from '../s3/addressing.js';
 import { dispatch } from '../s3/dispatch.js';
 import { errorXml, isS3Error, S3Error } from '../s3/errors.js';
 import { checkRequestTime, headerValue, isSigV4, parseSigV4, queryPairs, verifySigV4, type SigV4Request } from '../s3/sigv4.js';
@@ -13,12 +14,14 @@ import { swiftPath } from './subrequest.js';
  * checked here against the user's secret, then translated into Swift sub-requests that run
  * through the rest of the pipeline as that user (so quotas, versioning, large objects and ACLs
  * apply as to any Swift request), and Swift's answers come back as S3's XML. A request without an
- * S3 signature goes on as Swift. Path-style addressing: /<bucket>/<key>.
+ * S3 signature goes on as Swift. Path-style addressing (/<bucket>/<key>), and virtual-hosted style
+ * (Host <bucket>.<s3_domain>) when s3_domain is set (s3/addressing.ts).
  */
 export function s3api(ctx: ProxyContext): Middleware {
   const region = ctx.config.s3_region;
   ctx.capabilities.register('s3api', { max_bucket_listing: 1000, s3_acl: false, allow_multipart_uploads: false, dns_compliant_bucket_names: true });
   const keys = s3KeysOf(ctx);
+  const domains = parseDomains(ctx.config.s3_domain);
   return (next, pipeline) => async (req) => {
     // Every Swift request passes here: only one that could carry an S3 signature is looked at closer.
     const auth = req.headers['authorization'];
@@ -27,8 +30,7 @@ export function s3api(ctx: ProxyContext): Middleware {
     const signed: SigV4Request = { method: req.method, rawPath: req.path, rawQuery: req.rawQuery ?? req.query.toString(), headers: Object.entries(req.headers) };
     const v2 = isSigV2(signed);
     if (!v2 && !isSigV4(signed)) return next(req);
-    const { bucket, key } = splitPath(req.path);
-    const resource = req.path;
+    const { bucket, key, resource } = s3Address(req.path, req.headers['host'], domains);
     try {
       if (v2) throw new S3Error('NotImplemented', { message: 'Signature Version 2 is not implemented yet; sign with Signature Version 4.' });
       const sig = parseSigV4(signed);
@@ -61,24 +63,6 @@ function isSigV2(r: SigV4Request): boolean {
   const auth = headerValue(r.headers, 'authorization');
   if (auth !== undefined) return auth.startsWith('AWS ');
   return queryPairs(r.rawQuery).some(([k]) => k === 'AWSAccessKeyId');
-}
-
-/** Path-style addressing: /<bucket>[/<key>]; a key is everything after the bucket's slash, decoded. */
-function splitPath(path: string): { bucket?: string; key?: string } {
-  const rest = path.slice(1);
-  if (rest === '') return {};
-  const slash = rest.indexOf('/');
-  const bucket = decode(slash < 0 ? rest : rest.slice(0, slash));
-  const key = slash < 0 ? '' : decode(rest.slice(slash + 1));
-  return key === '' ? { bucket } : { bucket, key };
-}
-
-function decode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 function withRequestId(res: ProxyResponse, req: ProxyRequest): ProxyResponse {
