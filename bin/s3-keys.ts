@@ -22,24 +22,26 @@ auth options (tempauth login, or a token):
 interface Session {
   proxy: string;
   token: string;
+  /** The HTTP client (the global fetch unless a test injects one): it talks to the proxy's public port only, never to a storage node. */
+  fetch: typeof globalThis.fetch;
 }
 
-async function session(v: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Promise<Session> {
+async function session(v: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv, fetch: typeof globalThis.fetch): Promise<Session> {
   const auth = (v.auth as string | undefined) ?? env.ST_AUTH ?? 'http://127.0.0.1:8080/auth/v1.0';
   const token = (v.token as string | undefined) ?? env.OS_AUTH_TOKEN;
   const proxy = ((v.proxy as string | undefined) ?? new URL(auth).origin).replace(/\/+$/, '');
-  if (token) return { proxy, token };
+  if (token) return { proxy, token, fetch };
   const res = await fetch(auth, { headers: { 'x-auth-user': (v['auth-user'] as string | undefined) ?? env.ST_USER ?? 'admin:admin', 'x-auth-key': (v['auth-key'] as string | undefined) ?? env.ST_KEY ?? 'admin' } });
   await res.arrayBuffer();
   const t = res.headers.get('x-auth-token');
   if (res.status !== 200 || !t) throw new CliError(`login at ${auth} failed: ${res.status}`);
-  return { proxy, token: t };
+  return { proxy, token: t, fetch };
 }
 
 class CliError extends Error {}
 
 async function call(s: Session, method: string, path: string): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${s.proxy}${path}`, { method, headers: { 'x-auth-token': s.token } });
+  const res = await s.fetch(`${s.proxy}${path}`, { method, headers: { 'x-auth-token': s.token } });
   const text = await res.text();
   let body: unknown = text;
   try {
@@ -54,8 +56,12 @@ async function call(s: Session, method: string, path: string): Promise<{ status:
   return { status: res.status, body };
 }
 
-export async function s3KeysCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), env = process.env): Promise<number> {
+export async function s3KeysCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), env = process.env, fetch: typeof globalThis.fetch = globalThis.fetch): Promise<number> {
   const [what, verb, ...rest] = argv;
+  if (argv.includes('--help') || argv.includes('-h')) {
+    out(S3_KEYS_USAGE);
+    return 0;
+  }
   if (what !== 'keys' || !verb || !['create', 'list', 'revoke'].includes(verb)) {
     process.stderr.write(S3_KEYS_USAGE);
     return 2;
@@ -74,7 +80,7 @@ export async function s3KeysCli(argv: string[], out: (s: string) => void = (s) =
     },
   });
   try {
-    const s = await session(values, env);
+    const s = await session(values, env, fetch);
     if (verb === 'create') {
       // without --user: a key for the credentials' own user (with keystone, the only choice)
       const { body } = await call(s, 'POST', `/s3-keys${values.user ? `?user=${encodeURIComponent(values.user)}` : ''}`);

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { SWIFTLET_BIN } from '../helpers/cluster.js';
 import { Readable } from 'node:stream';
 import { SeededRandom } from '../../common/random.js';
 import { respond } from '../../proxy/pipeline.js';
@@ -130,3 +132,12 @@ t.test('the credential chain: account:user is tempauth, anything else a stored k
   t.ok(isS3Error(await lookupCredential(down, 'AKSWAAAAAAAAAAAAAAAA').catch((e: unknown) => e), 'ServiceUnavailable'));
 });
 
+
+t.test('swiftlet s3 keys: --help prints the usage, a wrong command exits 2', async (t) => {
+  const help = spawnSync(process.execPath, [SWIFTLET_BIN, 's3', 'keys', '--help'], { encoding: 'utf8' });
+  t.equal(help.status, 0);
+  t.match(help.stdout, /swiftlet s3 keys create/);
+  const bad = spawnSync(process.execPath, [SWIFTLET_BIN, 's3', 'keys', 'frobnicate'], { encoding: 'utf8' });
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /swiftlet s3 keys revoke/);
+});
