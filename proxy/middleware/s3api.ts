@@ -1,9 +1,10 @@
 import type { ProxyContext } from '../context.js';
-import { respond, type Middleware, type ProxyRequest, type ProxyResponse } from '../pipeline.js';
-import { parseDomains, s3Address } from '../s3/addressing.js';
+import { respond, type Middleware, type Pipeline, type ProxyRequest, type ProxyResponse } from '../pipeline.js';
+import { parseDomains, s3Address, v2ResourcePath } from '../s3/addressing.js';
 import { dispatch } from '../s3/dispatch.js';
 import { errorXml, isS3Error, S3Error } from '../s3/errors.js';
-import { checkRequestTime, headerValue, isSigV4, parseSigV4, queryPairs, verifySigV4, type SigV4Request } from '../s3/sigv4.js';
+import { bodyTermsV2, checkRequestTimeV2, isSigV2, parseSigV2, verifySigV2 } from '../s3/sigv2.js';
+import { checkRequestTime, isSigV4, parseSigV4, verifySigV4, type SigV4Request } from '../s3/sigv4.js';
 import type { SwiftCall } from '../s3/swift-call.js';
 import { lookupCredential } from '../s3/credentials.js';
 import { s3KeysOf } from './s3-keys.js';
@@ -22,6 +23,21 @@ export function s3api(ctx: ProxyContext): Middleware {
   ctx.capabilities.register('s3api', { max_bucket_listing: 1000, s3_acl: false, allow_multipart_uploads: false, dns_compliant_bucket_names: true });
   const keys = s3KeysOf(ctx);
   const domains = parseDomains(ctx.config.s3_domain);
+  /** SigV4 (header or presigned): the signature, the key that made it (aws-chunked bodies are checked with it), the credential. */
+  const checkV4 = async (pipeline: Pipeline, signed: SigV4Request, req: ProxyRequest) => {
+    const sig = parseSigV4(signed);
+    checkRequestTime(sig, ctx.clock());
+    const cred = await lookupCredential(keys.credentials(pipeline, req), sig.accessKeyId);
+    return { sig, verified: verifySigV4(sig, signed, cred.secret, region), cred };
+  };
+  /** SigV2 (header or query, s3/sigv2.ts): its resource is /<bucket>/<path> in either addressing style. */
+  const checkV2 = async (pipeline: Pipeline, signed: SigV4Request, req: ProxyRequest) => {
+    const p = parseSigV2(signed);
+    checkRequestTimeV2(p, signed, ctx.clock());
+    const cred = await lookupCredential(keys.credentials(pipeline, req), p.accessKeyId);
+    verifySigV2(p, signed, cred.secret, v2ResourcePath(req.path, req.headers['host'], domains));
+    return { ...bodyTermsV2(p, signed), cred };
+  };
   return (next, pipeline) => async (req) => {
     // Every Swift request passes here: only one that could carry an S3 signature is looked at closer.
     const auth = req.headers['authorization'];
@@ -32,11 +48,7 @@ export function s3api(ctx: ProxyContext): Middleware {
     if (!v2 && !isSigV4(signed)) return next(req);
     const { bucket, key, resource } = s3Address(req.path, req.headers['host'], domains);
     try {
-      if (v2) throw new S3Error('NotImplemented', { message: 'Signature Version 2 is not implemented yet; sign with Signature Version 4.' });
-      const sig = parseSigV4(signed);
-      checkRequestTime(sig, ctx.clock());
-      const cred = await lookupCredential(keys.credentials(pipeline, req), sig.accessKeyId);
-      const verified = verifySigV4(sig, signed, cred.secret, region);
+      const { sig, verified, cred } = v2 ? await checkV2(pipeline, signed, req) : await checkV4(pipeline, signed, req);
       req.identity = cred.identity;
       const account = cred.identity.account;
       const swift: SwiftCall = (method, target, init = {}) =>
@@ -56,13 +68,6 @@ export function s3api(ctx: ProxyContext): Middleware {
       return errorResponse(e, req, resource);
     }
   };
-}
-
-/** Signature Version 2: "Authorization: AWS <key>:<sig>", or AWSAccessKeyId/Signature in the query. */
-function isSigV2(r: SigV4Request): boolean {
-  const auth = headerValue(r.headers, 'authorization');
-  if (auth !== undefined) return auth.startsWith('AWS ');
-  return queryPairs(r.rawQuery).some(([k]) => k === 'AWSAccessKeyId');
 }
 
 function withRequestId(res: ProxyResponse, req: ProxyRequest): ProxyResponse {

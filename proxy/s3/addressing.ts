@@ -56,3 +56,9 @@ function decode(s: string): string {
     return s;
   }
 }
+
+/** The path SigV2's CanonicalizedResource starts with: /<bucket> and the path as sent, in either style. */
+export function v2ResourcePath(rawPath: string, host: string | undefined, domains: readonly string[]): string {
+  const bucket = virtualHostBucket(host, domains);
+  return bucket === undefined ? rawPath : `/${bucket}${rawPath}`;
+}

@@ -29,10 +29,10 @@ socket.getaddrinfo = resolve
 import boto3
 from botocore.config import Config
 port = sys.argv[1]
-def client(style):
+def client(style, sig='s3v4'):
     return boto3.client('s3', endpoint_url='http://s3.localhost:%s' % port, aws_access_key_id='test:tester',
                         aws_secret_access_key='testing', region_name='us-east-1',
-                        config=Config(s3={'addressing_style': style}, signature_version='s3v4', retries={'max_attempts': 1}))
+                        config=Config(s3={'addressing_style': style}, signature_version=sig, retries={'max_attempts': 1}))
 v = client('virtual')
 out = {}
 v.create_bucket(Bucket='vhost')
@@ -47,6 +47,12 @@ try:
     v.get_object(Bucket='vhost', Key='missing')
 except v.exceptions.NoSuchKey as e:
     out['missing'] = e.response['Error']['Code']
+# Signature Version 2 (botocore's 's3', HmacV1): its resource is /<bucket>/<key> though the bucket is in the host
+v2 = client('virtual', 's3')
+out['v2_get'] = v2.get_object(Bucket='vhost', Key='dir/é x.txt')['Body'].read().decode()
+v2url = v2.generate_presigned_url('get_object', Params={'Bucket': 'vhost', 'Key': 'dir/é x.txt'}, ExpiresIn=300)
+out['v2_presigned_query'] = sorted(k.split('=')[0] for k in v2url.split('?')[1].split('&'))
+out['v2_presigned'] = urllib.request.urlopen(v2url).read().decode()
 p = client('path')
 out['path_get'] = p.get_object(Bucket='vhost', Key='dir/é x.txt')['Body'].read().decode()
 v.delete_object(Bucket='vhost', Key='dir/é x.txt')
@@ -74,6 +80,9 @@ t.test('boto3 with virtual-hosted-style addressing (s3_domain)', async (t) => {
   t.equal(out.presigned, 'virtual hello', 'and works');
   t.equal(out.missing, 'NoSuchKey');
   t.equal(out.path_get, 'virtual hello', 'path style on the same proxy still works');
+  t.equal(out.v2_get, 'virtual hello', 'Signature Version 2, virtual-hosted');
+  t.same(out.v2_presigned_query, ['AWSAccessKeyId', 'Expires', 'Signature']);
+  t.equal(out.v2_presigned, 'virtual hello', 'a Signature Version 2 presigned URL, virtual-hosted');
   t.same(out.buckets_after, []);
   t.same(out.asked, ['s3.localhost', 'vhost.s3.localhost'], 'the requests went to the bucket host name (and to the domain for path style)');
   // Swift agrees: the container the virtual-hosted requests made is gone again.
