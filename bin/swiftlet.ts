@@ -29,6 +29,7 @@ const USAGE = `swiftlet <command> [options]
                                  where a path lives: partition, primaries, handoffs
   sample-config proxy|storage-node
                                  every option with its default and meaning
+  s3 keys create|list|revoke     stored S3 key pairs (through a proxy): swiftlet s3 keys --help
 `;
 
 function configFrom<S extends ConfigSpec>(spec: S, argv: string[], where: string) {
@@ -124,6 +125,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./status.js')).statusCli(rest);
     case 'get-nodes':
       return (await import('../ring-builder/get-nodes.js')).getNodesCli(rest);
+    case 's3':
+      return (await import('./s3-keys.js')).s3KeysCli(rest);
     case 'sample-config': {
       const which = rest[0];
       if (which === 'proxy') console.log(sample(proxySpec));

@@ -59,6 +59,8 @@ export const proxySpec = {
   keystone_allow_names_in_acls: { type: 'boolean', default: true, doc: 'auth keystone: container ACLs may name project:user by name, not only by id, when all are in the default domain (Swift: allow_names_in_acls).' },
   keystone_default_domain_id: { type: 'string', default: 'default', doc: "auth keystone: the default domain's id (Swift: default_domain_id)." },
   s3_region: { type: 'string', default: 'us-east-1', doc: 'S3: the region this endpoint serves; requests must be signed for it (a LocationConstraint must name it).' },
+  s3_domain: { type: 'string', default: '', doc: 'S3: domains (comma-separated) for virtual-hosted-style addressing: a Host <bucket>.<domain> names the bucket, the path the key (path style still works). Empty: path style only.' },
+  s3_key_cache_s: { type: 'number', default: 10, min: 0, doc: 'S3: how long a proxy trusts what it read of a stored key pair (swiftlet s3 keys), or that there is none; a revoked key stops working on every proxy within this time. 0: read it for every request.' },
   cors_allow_origin: { type: 'string', default: '', doc: 'Origins (comma-separated full URLs: http://foo.bar:1234,https://foo.bar) allowed for CORS requests to every container, besides what a container sets (Swift: cors_allow_origin).' },
   strict_cors_mode: { type: 'boolean', default: true, doc: 'Give CORS headers only to an allowed Origin (false: to any Origin on actual requests; preflights are always checked). Shown in /info as swift.strict_cors_mode.' },
   cors_expose_headers: { type: 'string', default: '', doc: 'Headers (comma-separated) exposed to CORS requests through Access-Control-Expose-Headers, besides the defaults and what a container sets.' },

@@ -13,6 +13,7 @@ import { info } from './info.js';
 import { accountQuotas, containerQuotas } from './quotas/index.js';
 import { router } from './router.js';
 import { s3api } from './s3api.js';
+import { s3KeysStage } from './s3-keys.js';
 import { staticweb } from './staticweb/index.js';
 import { symlink } from './symlink/index.js';
 import { objectVersioning } from './versioning/index.js';
@@ -29,7 +30,7 @@ import { tempurl } from './tempurl/index.js';
  * (proxy/server.py required_filters and the sample pipeline) for what exists so far:
  *
  *   gatekeeper → healthcheck → info → ratelimit → domain_remap → tempurl → formpost → tempauth →
- *   s3api → bulk →
+ *   s3api → s3_keys → bulk →
  *   router* → cors → staticweb → copy → container_quotas → account_quotas → slo → dlo →
  *   versioning → versioned_writes → symlink → controllers
  *
@@ -53,6 +54,7 @@ export function proxyStages(ctx: ProxyContext): Stage[] {
     { name: 'formpost', middleware: formpost(ctx) },
     ...authStages(ctx),
     { name: 's3api', middleware: s3api(ctx) },
+    { name: 's3_keys', middleware: s3KeysStage(ctx) },
     { name: 'bulk', middleware: bulk(ctx) },
     { name: 'router', middleware: router(ctx.config), subrequestEntry: true },
     { name: 'cors', middleware: cors(ctx) },

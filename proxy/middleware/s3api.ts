@@ -1,9 +1,13 @@
 import type { ProxyContext } from '../context.js';
-import { respond, type Middleware, type ProxyRequest, type ProxyResponse } from '../pipeline.js';
+import { respond, type Middleware, type Pipeline, type ProxyRequest, type ProxyResponse } from '../pipeline.js';
+import { parseDomains, s3Address, v2ResourcePath } from '../s3/addressing.js';
 import { dispatch } from '../s3/dispatch.js';
 import { errorXml, isS3Error, S3Error } from '../s3/errors.js';
-import { checkRequestTime, headerValue, isSigV4, parseSigV4, queryPairs, verifySigV4, type SigV4Request } from '../s3/sigv4.js';
+import { bodyTermsV2, checkRequestTimeV2, isSigV2, parseSigV2, verifySigV2 } from '../s3/sigv2.js';
+import { checkRequestTime, isSigV4, parseSigV4, verifySigV4, type SigV4Request } from '../s3/sigv4.js';
 import type { SwiftCall } from '../s3/swift-call.js';
+import { lookupCredential } from '../s3/credentials.js';
+import { s3KeysOf } from './s3-keys.js';
 import { swiftPath } from './subrequest.js';
 
 /**
@@ -11,11 +15,29 @@ import { swiftPath } from './subrequest.js';
  * checked here against the user's secret, then translated into Swift sub-requests that run
  * through the rest of the pipeline as that user (so quotas, versioning, large objects and ACLs
  * apply as to any Swift request), and Swift's answers come back as S3's XML. A request without an
- * S3 signature goes on as Swift. Path-style addressing: /<bucket>/<key>.
+ * S3 signature goes on as Swift. Path-style addressing (/<bucket>/<key>), and virtual-hosted style
+ * (Host <bucket>.<s3_domain>) when s3_domain is set (s3/addressing.ts).
  */
 export function s3api(ctx: ProxyContext): Middleware {
   const region = ctx.config.s3_region;
   ctx.capabilities.register('s3api', { max_bucket_listing: 1000, s3_acl: false, allow_multipart_uploads: true, dns_compliant_bucket_names: true });
+  const keys = s3KeysOf(ctx);
+  const domains = parseDomains(ctx.config.s3_domain);
+  /** SigV4 (header or presigned): the signature, the key that made it (aws-chunked bodies are checked with it), the credential. */
+  const checkV4 = async (pipeline: Pipeline, signed: SigV4Request, req: ProxyRequest) => {
+    const sig = parseSigV4(signed);
+    checkRequestTime(sig, ctx.clock());
+    const cred = await lookupCredential(keys.credentials(pipeline, req), sig.accessKeyId);
+    return { sig, verified: verifySigV4(sig, signed, cred.secret, region), cred };
+  };
+  /** SigV2 (header or query, s3/sigv2.ts): its resource is /<bucket>/<path> in either addressing style. */
+  const checkV2 = async (pipeline: Pipeline, signed: SigV4Request, req: ProxyRequest) => {
+    const p = parseSigV2(signed);
+    checkRequestTimeV2(p, signed, ctx.clock());
+    const cred = await lookupCredential(keys.credentials(pipeline, req), p.accessKeyId);
+    verifySigV2(p, signed, cred.secret, v2ResourcePath(req.path, req.headers['host'], domains));
+    return { ...bodyTermsV2(p, signed), cred };
+  };
   return (next, pipeline) => async (req) => {
     // Every Swift request passes here: only one that could carry an S3 signature is looked at closer.
     const auth = req.headers['authorization'];
@@ -24,17 +46,9 @@ export function s3api(ctx: ProxyContext): Middleware {
     const signed: SigV4Request = { method: req.method, rawPath: req.path, rawQuery: req.rawQuery ?? req.query.toString(), headers: Object.entries(req.headers) };
     const v2 = isSigV2(signed);
     if (!v2 && !isSigV4(signed)) return next(req);
-    const { bucket, key } = splitPath(req.path);
-    const resource = req.path;
+    const { bucket, key, resource } = s3Address(req.path, req.headers['host'], domains);
     try {
-      if (v2) throw new S3Error('NotImplemented', { message: 'Signature Version 2 is not implemented yet; sign with Signature Version 4.' });
-      // S3 keys are tempauth's users for now (Swift's s3api with tempauth); Keystone's EC2 credentials are another issue
-      if (ctx.keystone) throw new S3Error('NotImplemented', { message: 'S3 requests with auth: keystone are not implemented yet.' });
-      const sig = parseSigV4(signed);
-      checkRequestTime(sig, ctx.clock());
-      const cred = ctx.auth.s3Credential(sig.accessKeyId);
-      if (!cred) throw new S3Error('InvalidAccessKeyId', { extra: [['AWSAccessKeyId', sig.accessKeyId]] });
-      const verified = verifySigV4(sig, signed, cred.secret, region);
+      const { sig, verified, cred } = v2 ? await checkV2(pipeline, signed, req) : await checkV4(pipeline, signed, req);
       req.identity = cred.identity;
       const account = cred.identity.account;
       const swift: SwiftCall = (method, target, init = {}) =>
@@ -54,31 +68,6 @@ export function s3api(ctx: ProxyContext): Middleware {
       return errorResponse(e, req, resource);
     }
   };
-}
-
-/** Signature Version 2: "Authorization: AWS <key>:<sig>", or AWSAccessKeyId/Signature in the query. */
-function isSigV2(r: SigV4Request): boolean {
-  const auth = headerValue(r.headers, 'authorization');
-  if (auth !== undefined) return auth.startsWith('AWS ');
-  return queryPairs(r.rawQuery).some(([k]) => k === 'AWSAccessKeyId');
-}
-
-/** Path-style addressing: /<bucket>[/<key>]; a key is everything after the bucket's slash, decoded. */
-function splitPath(path: string): { bucket?: string; key?: string } {
-  const rest = path.slice(1);
-  if (rest === '') return {};
-  const slash = rest.indexOf('/');
-  const bucket = decode(slash < 0 ? rest : rest.slice(0, slash));
-  const key = slash < 0 ? '' : decode(rest.slice(slash + 1));
-  return key === '' ? { bucket } : { bucket, key };
-}
-
-function decode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 function withRequestId(res: ProxyResponse, req: ProxyRequest): ProxyResponse {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { outcome, PYTHON, SWIFT } from '../helpers/client-tools.js';
-import { startCluster } from '../helpers/cluster.js';
+import { GetObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { startCluster, SWIFTLET_BIN } from '../helpers/cluster.js';
 import { startKeystone } from '../helpers/keystone.js';
 
 const run = promisify(execFile);
@@ -142,4 +143,25 @@ t.test('swift CLI with Keystone v3 auth against a real Keystone', async (t) => {
   t.equal(await put({ 'X-Auth-Token': serviceToken, 'X-Service-Token': serviceToken }), 403, "the service user's token for another project");
   t.equal(await put({ 'X-Auth-Token': userToken, 'X-Service-Token': serviceToken }), 201, 'user and service token together');
   t.equal(await put({ 'X-Auth-Token': userToken, 'X-Service-Token': 'garbage' }), 401, 'a bad service token: no identity');
+
+  // S3 with keystone: a stored key pair made with a user's token runs as that user and project.
+  const s3key = async (token: string): Promise<{ access_key_id: string; secret_access_key: string; account: string }> =>
+    JSON.parse((await run(process.execPath, [SWIFTLET_BIN, 's3', 'keys', 'create', '--json', '--token', token, '--proxy', cluster.proxyUrl])).stdout);
+  const s3as = (k: { access_key_id: string; secret_access_key: string }) =>
+    new S3Client({ endpoint: cluster.proxyUrl, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: k.access_key_id, secretAccessKey: k.secret_access_key }, maxAttempts: 1 });
+  const aliceKey = await s3key(await ks.token('alice', 'alice-pw', 'alpha'));
+  t.equal(aliceKey.account, aliceAccount, "alice's key is for her project's account");
+  const aliceS3 = s3as(aliceKey);
+  t.teardown(() => aliceS3.destroy());
+  const got = await aliceS3.send(new GetObjectCommand({ Bucket: 'box', Key: 'hello.txt' }));
+  t.equal(await got.Body?.transformToString(), 'hello from alpha\n', 'S3 GET with a stored key under keystone');
+  await aliceS3.send(new PutObjectCommand({ Bucket: 'box', Key: 's3.txt', Body: 'via s3' }));
+  t.equal(await alice('list', 'box'), 'hello.txt\ns3.txt\n', 'written through S3, listed by Swift');
+  const carolS3 = s3as(await s3key(carolToken));
+  t.teardown(() => carolS3.destroy());
+  t.match(await outcome(carolS3.send(new ListBucketsCommand({}))), /AccessDenied/, "carol's key has carol's roles: no operator, no listing");
+  const bobS3 = s3as(await s3key(bobToken));
+  t.teardown(() => bobS3.destroy());
+  t.match(await outcome(bobS3.send(new PutObjectCommand({ Bucket: 'box', Key: 'x', Body: 'x' }))), /NoSuchBucket/, "bob's buckets are beta's: alpha's box is not among them");
+  t.match(await outcome(s3as({ access_key_id: 'alpha:alice', secret_access_key: 'alice-pw' }).send(new ListBucketsCommand({}))), /InvalidAccessKeyId/, 'no tempauth-style keys under keystone');
 });

@@ -303,12 +303,18 @@ async function tenantIsolation(t: Test, send: Send): Promise<void> {
   // Accounts named like a user's account but without the reseller prefix (test:tester3 got 201 for
   // PUT /v1/test/c3 and PUT /v1/test/c3/o: its groups include "test").
   const bare = (account: string): AccountFixture => ({ account, container: 'c3', object: 'o', empty: 'c3-empty', newContainer: 'c3', newObject: 'o' });
+  // The hidden account of the stored S3 key pairs: only the proxies reach it, with system
+  // sub-requests; every role, the reseller admin too, gets the answer for another's account.
+  const made = await send('admin:admin', { method: 'POST', path: '/s3-keys?user=test2%3Atester2' });
+  if (made.status !== 201) throw new Error(`setup: POST /s3-keys -> ${made.status}`);
+  const keyId = (JSON.parse(made.body.toString()) as { access_key_id: string }).access_key_id;
+  const s3keys: AccountFixture = { account: '.s3_access_keys', container: 'keys', object: keyId, empty: 'users', newContainer: `new-${R}`, newObject: `new-${R}` };
   const others: Array<{ role: Role; targets: AccountFixture[]; own?: { account: string; container: string; object: string } }> = [
-    { role: 'anonymous', targets: [test, test2, bare('test')], own: { account: 'AUTH_test', container: 'pub', object: 'o' } },
-    { role: 'test:tester3', targets: [test, test2, bare('test')], own: { account: 'AUTH_test', container: 'shared', object: 'o' } },
-    { role: 'test:tester', targets: [test2, bare('test'), bare('test2')], own: { account: 'AUTH_test', container: 'priv', object: 'o' } },
-    { role: 'test2:tester2', targets: [test, bare('test2')], own: { account: V.account, container: V.container, object: V.object } },
-    { role: 'admin:admin', targets: [bare('admin'), bare('test')] },
+    { role: 'anonymous', targets: [test, test2, bare('test'), s3keys], own: { account: 'AUTH_test', container: 'pub', object: 'o' } },
+    { role: 'test:tester3', targets: [test, test2, bare('test'), s3keys], own: { account: 'AUTH_test', container: 'shared', object: 'o' } },
+    { role: 'test:tester', targets: [test2, bare('test'), bare('test2'), s3keys], own: { account: 'AUTH_test', container: 'priv', object: 'o' } },
+    { role: 'test2:tester2', targets: [test, bare('test2'), s3keys], own: { account: V.account, container: V.container, object: V.object } },
+    { role: 'admin:admin', targets: [bare('admin'), bare('test'), s3keys] },
   ];
   const rows: Array<{ role: Role; account: string; op: Op }> = [];
   for (const o of others) {
