@@ -47,6 +47,14 @@ export interface OptionReply {
   data: Buffer;
 }
 
+/** A transport with TLS credentials: records when the connection switches to TLS. */
+export class FakeTlsIo extends FakeIo {
+  tlsStarted = 0;
+  startTls(): void {
+    this.tlsStarted++;
+  }
+}
+
 /** Splits a run of option replies. */
 export function parseOptionReplies(b: Buffer): OptionReply[] {
   const out: OptionReply[] = [];

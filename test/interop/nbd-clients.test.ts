@@ -19,7 +19,7 @@ const run = promisify(execFile);
 const MiB = 1024 * 1024;
 // Debian's nbdsh runs `python3 -m nbd`: the system Python has the binding.
 const env = { ...process.env, PATH: `/usr/bin:${process.env.PATH ?? ''}` };
-const TOOLS = ['/usr/bin/nbdinfo', '/usr/bin/nbdsh', '/usr/bin/nbdcopy', '/usr/bin/qemu-img', '/usr/bin/qemu-io', '/usr/bin/nbdkit'];
+const TOOLS = ['/usr/bin/openssl', '/usr/bin/nbdinfo', '/usr/bin/nbdsh', '/usr/bin/nbdcopy', '/usr/bin/qemu-img', '/usr/bin/qemu-io', '/usr/bin/nbdkit'];
 const missing = TOOLS.filter((p) => !existsSync(p));
 const skip = missing.length > 0 ? `${missing.join(', ')} not installed (.ci/run installs libnbd-bin, python3-libnbd, qemu-utils, nbdkit)` : false;
 
@@ -210,6 +210,44 @@ t.test('real NBD clients against the gateway (file-backed dev volumes)', { skip 
     sock.write(encodeOption(OPT.GO, go));
     const replies = parseOptionReplies(await waitFor(34 + 32 + 20));
     t.match(replies[replies.length - 1], { option: OPT.GO, type: REP.ACK });
+  });
+
+  t.test('TLS: x509 and PSK through STARTTLS (nbdinfo, nbdcopy); plain clients refused', async (t) => {
+    const pki = join(dir, 'pki');
+    const ossl = (...args: string[]) => run('openssl', args, { cwd: pki });
+    await run('mkdir', ['-p', pki]);
+    await ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca-cert.pem', '-days', '2', '-subj', '/CN=test-ca');
+    await writeFile(join(pki, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    await writeFile(join(pki, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+    for (const [who, cn] of [['server', 'localhost'], ['client', 'alice']] as const) {
+      await ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}-key.pem`, '-out', `${who}.csr`, '-subj', `/CN=${cn}`);
+      await ossl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca-cert.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', `${who}-cert.pem`, '-days', '2', '-extfile', `${who}.ext`);
+    }
+    const key = seededBytes(32, 77);
+    await writeFile(join(dir, 'psk.txt'), `alice:${key.toString('hex')}\n`);
+    await writeFile(join(dir, 'wrong-psk.txt'), `alice:${seededBytes(32, 78).toString('hex')}\n`);
+    const secure = await startNbdServer({
+      catalog: new StaticCatalog([{ name: 'copy', volume: copy }]),
+      port: 0,
+      tls: {
+        cert: await readFile(join(pki, 'server-cert.pem')),
+        key: await readFile(join(pki, 'server-key.pem')),
+        ca: await readFile(join(pki, 'ca-cert.pem')),
+        psk: new Map([['alice', key]]),
+      },
+    });
+    t.teardown(() => secure.close());
+    const x509 = `nbds://localhost:${secure.port}/copy?tls-certificates=${pki}`;
+    const psk = `nbds://alice@127.0.0.1:${secure.port}/copy?tls-psk-file=${join(dir, 'psk.txt')}`;
+    for (const uri of [x509, psk]) {
+      const info = JSON.parse((await run('nbdinfo', ['--json', uri], { env })).stdout) as { TLS: boolean; exports: Array<{ 'export-size': number }> };
+      t.same([info.TLS, info.exports[0]?.['export-size']], [true, 8 * MiB], uri.split('?')[1] ?? '');
+    }
+    await run('nbdcopy', [psk, join(dir, 'via-tls.raw')], { env });
+    t.equal(sha(await readFile(join(dir, 'via-tls.raw'))), sha(image), 'nbdcopy through TLS-PSK');
+    const refused = async (uri: string): Promise<boolean> => run('nbdinfo', [uri], { env }).then(() => false, () => true);
+    t.ok(await refused(`nbd://127.0.0.1:${secure.port}/copy`), 'a client without TLS gets no export');
+    t.ok(await refused(`nbds://alice@127.0.0.1:${secure.port}/copy?tls-psk-file=${join(dir, 'wrong-psk.txt')}`), 'a wrong PSK is refused');
   });
 
   t.test('no protocol errors were logged by the server', async (t) => {

@@ -5,7 +5,7 @@ import { CMD, CMD_FLAG, FLAG_C_FIXED_NEWSTYLE, FLAG_C_NO_ZEROES, INFO, NBD_ERR, 
 import { StaticCatalog } from '../../volume-gateway/catalog.js';
 import type { BlockVolume } from '../../volume-gateway/volume.js';
 import { SeededRandom } from '../../common/random.js';
-import { FailingVolume, FakeIo, GatedVolume, MemoryVolume, parseOptionReplies, parseReplies, settle, type Reply } from '../helpers/nbd-wire.js';
+import { FailingVolume, FakeIo, FakeTlsIo, GatedVolume, MemoryVolume, parseOptionReplies, parseReplies, settle, type Reply } from '../helpers/nbd-wire.js';
 import { seededBytes } from '../helpers/client-tools.js';
 
 const MiB = 1024 * 1024;
@@ -402,4 +402,46 @@ t.test('seeded fuzz: garbage never throws, never leaves a rejection, never touch
   t.ok(after.equals(before), 'the other export is untouched');
   t.same(rejections, []);
   t.ok(hungUp > 0, `${hungUp} fuzzed connections were hung up on`);
+});
+
+t.test('with TLS credentials (FORCEDTLS): nothing but STARTTLS and ABORT before TLS', async (t) => {
+  const catalog = new StaticCatalog([{ name: 'disk', volume: new MemoryVolume(MiB) }]);
+  const io = new FakeTlsIo();
+  const conn = new NbdConnection(io, { catalog });
+  conn.start();
+  io.take();
+  conn.receive(Buffer.concat([encodeClientFlags(FLAG_C_FIXED_NEWSTYLE | FLAG_C_NO_ZEROES), encodeOption(OPT.LIST)]));
+  await settle();
+  t.match(parseOptionReplies(io.take()), [{ option: OPT.LIST, type: REP.ERR_TLS_REQD }]);
+  conn.receive(encodeOption(OPT.GO, nameAndInfos('disk', [])));
+  await settle();
+  t.match(parseOptionReplies(io.take()), [{ option: OPT.GO, type: REP.ERR_TLS_REQD }]);
+  conn.receive(encodeOption(OPT.STARTTLS));
+  await settle();
+  t.match(parseOptionReplies(io.take()), [{ option: OPT.STARTTLS, type: REP.ACK }]);
+  t.equal(io.tlsStarted, 1);
+  t.ok(conn.tls);
+  // From here receive() carries the plaintext from inside TLS.
+  conn.receive(encodeOption(OPT.STARTTLS));
+  await settle();
+  t.match(parseOptionReplies(io.take()), [{ type: REP.ERR_INVALID }], 'STARTTLS twice is invalid');
+  conn.receive(encodeOption(OPT.LIST));
+  await settle();
+  t.match(parseOptionReplies(io.take()), [{ type: REP.SERVER }, { type: REP.ACK }]);
+  conn.receive(encodeOption(OPT.GO, nameAndInfos('disk', [])));
+  await settle();
+  t.equal(parseOptionReplies(io.take()).pop()?.type, REP.ACK);
+
+  const b = new FakeTlsIo();
+  const c2 = new NbdConnection(b, { catalog });
+  c2.receive(Buffer.concat([encodeClientFlags(FLAG_C_FIXED_NEWSTYLE), encodeOption(OPT.EXPORT_NAME, Buffer.from('disk'))]));
+  await settle();
+  t.ok(b.destroyed, 'EXPORT_NAME before TLS cannot be refused politely: hang up');
+
+  const c = new FakeTlsIo();
+  const c3 = new NbdConnection(c, { catalog });
+  c3.receive(Buffer.concat([encodeClientFlags(FLAG_C_FIXED_NEWSTYLE), encodeOption(OPT.STARTTLS), Buffer.from([0x16, 3, 1])]));
+  await settle();
+  t.ok(c.destroyed, 'bytes sent before the ACK to STARTTLS: hang up');
+  t.equal(c.tlsStarted, 0);
 });

@@ -39,6 +39,11 @@ export interface ConnectionIo {
   end(): void;
   /** Hard disconnect. */
   destroy(): void;
+  /**
+   * Present when the server has TLS credentials: called right after the ACK to NBD_OPT_STARTTLS is
+   * queued; from then on every byte both ways goes through TLS (receive() gets plaintext).
+   */
+  startTls?(): void;
 }
 
 export interface ConnectionOptions {
@@ -129,6 +134,7 @@ export class NbdConnection {
   private readonly maxInFlightRequests: number;
   private readonly maxOptions: number;
   private idleWaiters: Array<() => void> = [];
+  private tlsActive = false;
 
   constructor(
     private readonly io: ConnectionIo,
@@ -240,6 +246,11 @@ export class NbdConnection {
       this.hangUp();
       return;
     }
+    // FORCEDTLS (proto.md): with TLS configured, nothing but STARTTLS and ABORT before it.
+    if (this.io.startTls !== undefined && !this.tlsActive && option !== OPT.STARTTLS && option !== OPT.ABORT) {
+      if (option === OPT.EXPORT_NAME) return this.hangUp(); // cannot be answered with an error
+      return this.optionError(option, REP.ERR_TLS_REQD, 'TLS is required: send NBD_OPT_STARTTLS first');
+    }
     switch (option) {
       case OPT.EXPORT_NAME: {
         const name = data.length <= MAX_STRING ? data.toString('utf8') : undefined;
@@ -273,7 +284,7 @@ export class NbdConnection {
         return;
       }
       case OPT.STARTTLS:
-        return this.optionError(option, REP.ERR_UNSUP, 'TLS is not supported by this gateway yet');
+        return this.startTls(option, data);
       case OPT.INFO:
       case OPT.GO:
         return this.infoOrGo(option, data);
@@ -288,6 +299,25 @@ export class NbdConnection {
       default:
         return this.optionError(option, REP.ERR_UNSUP, `option ${option} is not supported`);
     }
+  }
+
+  private startTls(option: number, data: Buffer): void {
+    if (this.io.startTls === undefined) return this.optionError(option, REP.ERR_UNSUP, 'this gateway has no TLS credentials');
+    if (this.tlsActive) return this.optionError(option, REP.ERR_INVALID, 'TLS is already on');
+    if (data.length !== 0) return this.optionError(option, REP.ERR_INVALID, 'STARTTLS takes no data');
+    if (this.decoder.buffered !== 0) {
+      // The client must wait for the ACK before its TLS handshake: bytes here are a violation.
+      this.opts.onEvent?.({ kind: 'protocol-error', reason: 'data-before-tls', detail: `${this.decoder.buffered} bytes after STARTTLS` });
+      return this.hangUp();
+    }
+    this.send([encodeOptionReply(option, REP.ACK)]);
+    this.tlsActive = true;
+    this.io.startTls();
+  }
+
+  /** Whether STARTTLS has switched this connection to TLS. */
+  get tls(): boolean {
+    return this.tlsActive;
   }
 
   private async infoOrGo(option: number, data: Buffer): Promise<void> {
