@@ -243,6 +243,13 @@ t.test('real NBD clients against the gateway (file-backed dev volumes)', { skip 
       const info = JSON.parse((await run('nbdinfo', ['--json', uri], { env })).stdout) as { TLS: boolean; exports: Array<{ 'export-size': number }> };
       t.same([info.TLS, info.exports[0]?.['export-size']], [true, 8 * MiB], uri.split('?')[1] ?? '');
     }
+    // qemu's own credential objects: tls-creds-psk (a dir with keys.psk) and tls-creds-x509.
+    await run('mkdir', ['-p', join(dir, 'qpsk')]);
+    await writeFile(join(dir, 'qpsk', 'keys.psk'), `alice:${key.toString('hex')}\n`);
+    const qinfo = await run('qemu-img', ['info', '--output=json', '--object', `tls-creds-psk,id=tls0,dir=${join(dir, 'qpsk')},endpoint=client,username=alice`, '--image-opts', `driver=nbd,host=127.0.0.1,port=${secure.port},export=copy,tls-creds=tls0`], { env });
+    t.equal((JSON.parse(qinfo.stdout) as { 'virtual-size': number })['virtual-size'], 8 * MiB, 'qemu-img over tls-creds-psk');
+    const qio = await run('qemu-io', ['--object', `tls-creds-x509,id=tls0,dir=${pki},endpoint=client`, '-c', 'read -P 0 4M 4k', '--image-opts', `driver=nbd,host=localhost,port=${secure.port},export=copy,tls-creds=tls0`], { env });
+    t.match(qio.stdout, /^read 4096\/4096 bytes at offset 4194304/m, 'qemu-io over tls-creds-x509 (a hole of the copy reads as zeroes)');
     await run('nbdcopy', [psk, join(dir, 'via-tls.raw')], { env });
     t.equal(sha(await readFile(join(dir, 'via-tls.raw'))), sha(image), 'nbdcopy through TLS-PSK');
     const refused = async (uri: string): Promise<boolean> => run('nbdinfo', [uri], { env }).then(() => false, () => true);
