@@ -5,6 +5,7 @@ import { isSwiftletError } from '../common/errors.js';
 import { touchYoungGeneration } from '../common/young-generation.js';
 import { proxySpec } from '../proxy/config.js';
 import { storageNodeSpec } from '../storage-node/config.js';
+import { volumeGatewaySpec } from '../volume-gateway/config.js';
 import type { DaemonCommand } from '../replicator/main.js';
 
 // Each command loads what it runs when it runs (below): the servers' modules (fastify, undici,
@@ -27,7 +28,8 @@ const USAGE = `swiftlet <command> [options]
   status --config FILE [--json]  replication state of the cluster (every node's last passes)
   get-nodes <ring.gz> <account> [<container> [<object>]] [--config FILE]
                                  where a path lives: partition, primaries, handoffs
-  sample-config proxy|storage-node
+  volume-gateway --config FILE   DEV ONLY: serve the files of a directory as NBD exports (loopback only)
+  sample-config proxy|storage-node|volume-gateway
                                  every option with its default and meaning
   s3 keys create|list|revoke     stored S3 key pairs (through a proxy): swiftlet s3 keys --help
 `;
@@ -48,7 +50,7 @@ function sample(spec: ConfigSpec): string {
 }
 
 /** `--help`/`-h` after a server or daemon command: its options are in the usage text. */
-const SUBCOMMANDS_WITH_USAGE_HELP = new Set(['aio', 'proxy', 'storage-node', 'status', 'replicator', 'updater', 'auditor', 'expirer', 'reaper', 'daemons']);
+const SUBCOMMANDS_WITH_USAGE_HELP = new Set(['aio', 'proxy', 'storage-node', 'volume-gateway', 'status', 'replicator', 'updater', 'auditor', 'expirer', 'reaper', 'daemons']);
 
 /** node:util parseArgs' complaint about an unknown or malformed option. */
 function isArgsError(err: unknown): err is Error {
@@ -127,12 +129,20 @@ async function main(argv: string[]): Promise<number> {
       return (await import('../ring-builder/get-nodes.js')).getNodesCli(rest);
     case 's3':
       return (await import('./s3-keys.js')).s3KeysCli(rest);
+    case 'volume-gateway': {
+      const cfg = configFrom(volumeGatewaySpec, rest, 'volume-gateway');
+      const { startVolumeGateway } = await import('../volume-gateway/main.js');
+      const g = await startVolumeGateway(cfg, (line) => console.error(line));
+      stopOnSignals(() => g.close());
+      return -1;
+    }
     case 'sample-config': {
       const which = rest[0];
       if (which === 'proxy') console.log(sample(proxySpec));
       else if (which === 'storage-node') console.log(sample(storageNodeSpec));
+      else if (which === 'volume-gateway') console.log(sample(volumeGatewaySpec));
       else {
-        console.error('sample-config proxy|storage-node');
+        console.error('sample-config proxy|storage-node|volume-gateway');
         return 2;
       }
       return 0;

@@ -17,6 +17,10 @@ export interface NativeModule {
   ioprioSet?: (tid: number, ioClass: number, level: number) => void;
   /** Linux ioprio_get(2) of one thread: [class, level] (class 0: none set, the kernel derives best-effort from the nice value). */
   ioprioGet?: (tid: number) => [number, number];
+  /** Linux lseek(2) SEEK_DATA (3) / SEEK_HOLE (4): the next data or hole offset at or after `offset`, -1 if no data follows. Throws (code ESEEK). */
+  seekData?: (fd: number, offset: number, whence: 3 | 4) => number;
+  /** Linux fallocate(2) PUNCH_HOLE|KEEP_SIZE on the thread pool. Rejects (code EPUNCH). */
+  punchHole?: (fd: number, offset: number, length: number) => Promise<void>;
 }
 
 function loadNative(): NativeModule {

@@ -38,6 +38,17 @@
  *       only when nobody else is (common/priority.ts). Glibc has no wrapper: a raw syscall.
  *       Throws an Error whose code is EIOPRIO on failure (message with the errno).
  *
+ *   seekData(fd, offset, whence) -> number                                (Linux only)
+ *       lseek(2) with SEEK_DATA (3) or SEEK_HOLE (4): where the next data or hole of a sparse file
+ *       starts at or after `offset`, or -1 when there is no data after it (ENXIO). Node's fs has
+ *       no lseek; the volume gateway's file volume maps holes with it (volume-gateway/file-volume.ts).
+ *       Throws an Error whose code is ESEEK on any other failure.
+ *
+ *   punchHole(fd, offset, length) -> Promise<void>                       (Linux only)
+ *       fallocate(2) FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE on the thread pool: the range
+ *       reads as zeroes and its blocks go back to the filesystem (NBD TRIM / WRITE_ZEROES).
+ *       Rejects with code EPUNCH (message with the errno; EOPNOTSUPP where the filesystem can't).
+ *
  * Built by scripts/build-native.mjs with gcc, against Node-API (declared below, so no headers are
  * needed); Swiftlet falls back to @node-rs/crc32, node:crypto and per-file fsyncs when it is
  * missing (common/native.ts).
@@ -56,6 +67,14 @@
 extern int syncfs(int fd);
 #ifdef __linux__
 #include <sys/syscall.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+/* Declared here rather than with _GNU_SOURCE, as syncfs above (x86-64: off_t is 64 bits). */
+extern int fallocate(int fd, int mode, off_t offset, off_t len);
+#ifndef SEEK_DATA
+#define SEEK_DATA 3
+#define SEEK_HOLE 4
+#endif
 #endif
 
 /* ---- Node-API: the few stable-ABI functions used (node_api.h, version 1) ---- */
@@ -91,6 +110,7 @@ extern napi_status napi_create_double(napi_env, double, napi_value *);
 extern napi_status napi_create_array_with_length(napi_env, size_t, napi_value *);
 extern napi_status napi_set_element(napi_env, napi_value, uint32_t, napi_value);
 extern napi_status napi_throw_error(napi_env, const char *, const char *);
+extern napi_status napi_get_value_double(napi_env, napi_value, double *);
 #define NAPI_OK 0
 #define NAPI_UINT8_ARRAY 1
 #define NAPI_UINT32_ARRAY 6
@@ -380,6 +400,7 @@ static napi_value js_md5_lanes(napi_env env, napi_callback_info info) {
  */
 struct pool_job {
   int arg;
+  int64_t off, len; /* punchHole's range */
   int result;
   void (*run)(struct pool_job *);
   void (*settle)(napi_env, struct pool_job *);
@@ -401,10 +422,12 @@ static void pool_complete(napi_env env, napi_status status, void *data) {
   free(job);
 }
 
-static napi_value queue_pool_job(napi_env env, const char *name, int arg, void (*run)(struct pool_job *), void (*settle)(napi_env, struct pool_job *)) {
+static napi_value queue_pool_job_range(napi_env env, const char *name, int arg, int64_t off, int64_t len, void (*run)(struct pool_job *), void (*settle)(napi_env, struct pool_job *)) {
   struct pool_job *job = calloc(1, sizeof *job);
   if (!job) return NULL;
   job->arg = arg;
+  job->off = off;
+  job->len = len;
   job->run = run;
   job->settle = settle;
   napi_value promise, resource;
@@ -415,25 +438,34 @@ static napi_value queue_pool_job(napi_env env, const char *name, int arg, void (
   return promise;
 }
 
-/* syncfs(fd): resolves once the whole filesystem holding fd is on stable storage. */
-static void syncfs_run(struct pool_job *job) {
-  job->result = syncfs(job->arg) == 0 ? 0 : errno;
+static napi_value queue_pool_job(napi_env env, const char *name, int arg, void (*run)(struct pool_job *), void (*settle)(napi_env, struct pool_job *)) {
+  return queue_pool_job_range(env, name, arg, 0, 0, run, settle);
 }
 
-static void syncfs_settle(napi_env env, struct pool_job *job) {
+/* Settles a job whose result is 0 or an errno: resolves undefined, or rejects with `code` and the errno. */
+static void settle_errno(napi_env env, struct pool_job *job, const char *code, const char *what) {
   if (job->result == 0) {
     napi_value undef;
     napi_get_undefined(env, &undef);
     napi_resolve_deferred(env, job->deferred, undef);
     return;
   }
-  char msg[64];
-  snprintf(msg, sizeof msg, "syncfs: errno %d", job->result);
-  napi_value code, text, err;
-  napi_create_string_utf8(env, "ESYNCFS", (size_t)-1, &code);
+  char msg[128];
+  snprintf(msg, sizeof msg, "%s: errno %d (%s)", what, job->result, strerror(job->result));
+  napi_value c, text, err;
+  napi_create_string_utf8(env, code, (size_t)-1, &c);
   napi_create_string_utf8(env, msg, (size_t)-1, &text);
-  napi_create_error(env, code, text, &err);
+  napi_create_error(env, c, text, &err);
   napi_reject_deferred(env, job->deferred, err);
+}
+
+/* syncfs(fd): resolves once the whole filesystem holding fd is on stable storage. */
+static void syncfs_run(struct pool_job *job) {
+  job->result = syncfs(job->arg) == 0 ? 0 : errno;
+}
+
+static void syncfs_settle(napi_env env, struct pool_job *job) {
+  settle_errno(env, job, "ESYNCFS", "syncfs");
 }
 
 static napi_value js_syncfs(napi_env env, napi_callback_info info) {
@@ -540,6 +572,56 @@ static napi_value js_ioprio_get(napi_env env, napi_callback_info info) {
 }
 #endif
 
+#ifdef __linux__
+/* Reads n numbers (fd first); false after throwing a TypeError. */
+static _Bool number_args(napi_env env, napi_callback_info info, size_t n, double *out, const char *usage) {
+  size_t argc = n;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = 0; i < n; i++) {
+    if (i >= argc || napi_get_value_double(env, argv[i], &out[i]) != NAPI_OK || out[i] < 0 || out[i] > 9007199254740991.0) {
+      napi_throw_type_error(env, NULL, usage);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static napi_value js_seek_data(napi_env env, napi_callback_info info) {
+  double a[3];
+  if (!number_args(env, info, 3, a, "seekData(fd, offset, whence 3|4)")) return NULL;
+  int whence = (int)a[2];
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+    napi_throw_type_error(env, NULL, "seekData: whence is SEEK_DATA (3) or SEEK_HOLE (4)");
+    return NULL;
+  }
+  off_t r = lseek((int)a[0], (off_t)a[1], whence);
+  if (r < 0 && errno != ENXIO) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "lseek: errno %d (%s)", errno, strerror(errno));
+    napi_throw_error(env, "ESEEK", msg);
+    return NULL;
+  }
+  napi_value out;
+  napi_create_double(env, r < 0 ? -1.0 : (double)r, &out);
+  return out;
+}
+
+static void punch_run(struct pool_job *job) {
+  job->result = fallocate(job->arg, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)job->off, (off_t)job->len) == 0 ? 0 : errno;
+}
+
+static void punch_settle(napi_env env, struct pool_job *job) {
+  settle_errno(env, job, "EPUNCH", "fallocate(PUNCH_HOLE)");
+}
+
+static napi_value js_punch_hole(napi_env env, napi_callback_info info) {
+  double a[3];
+  if (!number_args(env, info, 3, a, "punchHole(fd, offset, length)")) return NULL;
+  return queue_pool_job_range(env, "swiftlet.punchHole", (int)a[0], (int64_t)a[1], (int64_t)a[2], punch_run, punch_settle);
+}
+#endif
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   if (napi_create_function(env, name, (size_t)-1, cb, NULL, &fn) == NAPI_OK) napi_set_named_property(env, exports, name, fn);
@@ -553,6 +635,10 @@ __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_e
   if (__builtin_cpu_supports("sse4.2")) export_fn(env, exports, "crc32c", js_crc32c);
   export_fn(env, exports, "md5Lanes", js_md5_lanes);
   export_fn(env, exports, "syncfs", js_syncfs);
+#ifdef __linux__
+  export_fn(env, exports, "seekData", js_seek_data);
+  export_fn(env, exports, "punchHole", js_punch_hole);
+#endif
 #ifdef __GLIBC__
   export_fn(env, exports, "mallocTrim", js_malloc_trim);
   export_fn(env, exports, "mallocInfo", js_malloc_info);
