@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Agent as HttpAgent, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { backendKeyFrom } from '../common/backend-auth.js';
@@ -77,6 +77,13 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
   const accessLog = config.access_log === 'off' ? undefined : new AccessLog(config.access_log, config.access_log_reveal_sensitive_prefix);
   if (accessLog) pipeline.onSubrequest = (sub, res, start) => accessLog.write(subrequestEntry(sub, res, start));
 
+  // Every answer has a transaction id (Swift's catch_errors), those made before the pipeline too.
+  const newTransaction = (req: FastifyRequest, reply: FastifyReply): void => {
+    const transId = newTransId(clock());
+    (req as FastifyRequest & { transId: string }).transId = transId;
+    reply.header('X-Trans-Id', transId);
+    reply.header('X-Openstack-Request-Id', transId);
+  };
   const app = Fastify({
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
@@ -92,9 +99,11 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
     },
     return503OnClosing: true,
     // A request's own answer before a 400 for the bytes after it (a PUT with no length: 411).
-    clientErrorHandler: onClientError,
+    clientErrorHandler: accessLog ? (err, socket) => onClientError(err, socket, (status, line) => logClientError(accessLog, status, line, socket.remoteAddress)) : onClientError,
     // The router refuses paths whose percent-escapes are not UTF-8; Swift answers those 412.
     frameworkErrors: (err, req, reply) => {
+      if (accessLog) logWhenDone(accessLog, req, reply.raw as unknown as TitleCaseResponse);
+      newTransaction(req, reply);
       req.raw.resume();
       if (err.code === 'FST_ERR_BAD_URL') return void send(reply, 412, {}, 'Invalid UTF8 or contains NULL');
       send(reply, 400);
@@ -106,12 +115,11 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
   for (const method of METHODS) app.addHttpMethod(method, { hasBody: false, overrideExisting: true });
 
   app.addHook('onRequest', async (req, reply) => {
+    // Every answer gets its line, those made before the pipeline too (405, 400, 412).
+    if (accessLog) logWhenDone(accessLog, req, reply.raw as unknown as TitleCaseResponse);
+    newTransaction(req, reply);
     const tooLong = checkHeaderLines(req.headers);
     if (tooLong) return sendRejection(reply, tooLong, { Connection: 'close' });
-    const transId = newTransId(clock());
-    (req as FastifyRequest & { transId: string }).transId = transId;
-    reply.header('X-Trans-Id', transId);
-    reply.header('X-Openstack-Request-Id', transId);
     // Swift sends Connection only when the client did (Swift's functional testGetResponseHeaders);
     // Node would add "keep-alive" to every HTTP/1.1 answer. The connection stays persistent.
     if (req.raw.httpVersion === '1.1' && req.headers.connection === undefined) reply.raw.removeHeader('connection');
@@ -142,7 +150,7 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
         ...(req.raw.socket.remoteAddress ? { remoteAddr: req.raw.socket.remoteAddress } : {}),
         stamp,
       };
-      if (accessLog) logWhenDone(accessLog, preq, q === -1 ? '' : url.slice(q + 1), req.raw, reply.raw as unknown as TitleCaseResponse);
+      if (accessLog) pipelineRequests.set(req.raw, preq);
       return writeResponse(reply, await pipeline.handle(preq));
     },
   });
@@ -161,30 +169,70 @@ export function buildProxy(opts: BuildProxyOptions): { app: FastifyInstance; ctx
   return { app: app as unknown as FastifyInstance, ctx, pipeline, ...(accessLog ? { accessLog } : {}) };
 }
 
+/** The pipeline's request for a client request that reached it (its identity, as auth found it). */
+const pipelineRequests = new WeakMap<FastifyRequest['raw'], ProxyRequest>();
+const logged = new WeakSet<FastifyRequest['raw']>();
+
 /**
  * A client request's access log line, written once its response is done: sent whole, or cut
- * (the client went away, or a node failed mid-body), which Swift logs as 499.
+ * (the client went away, or a node failed mid-body), which Swift logs as 499. Attached when the
+ * request arrives, once, so an answer made before the pipeline (a bad URL's 412, a header line
+ * too long, an unknown method's 405) is logged too; one that reached the pipeline is logged with
+ * what it knows (the user, the account).
  */
-function logWhenDone(log: AccessLog, preq: ProxyRequest, query: string, raw: FastifyRequest['raw'], res: TitleCaseResponse): void {
+function logWhenDone(log: AccessLog, req: FastifyRequest, res: TitleCaseResponse): void {
+  const raw = req.raw;
+  if (logged.has(raw)) return;
+  logged.add(raw);
   const start = performance.timeOrigin + performance.now();
+  const url = raw.url ?? '/';
+  const q = url.indexOf('?');
   // As the client sent them: stages may rewrite the request (a COPY becomes a PUT).
-  const { method, path } = preq;
+  const method = raw.method ?? '-';
+  const path = q === -1 ? url : url.slice(0, q);
   res.once('close', () => {
+    const preq = pipelineRequests.get(raw);
     log.write({
       method,
       path,
-      query,
+      query: q === -1 ? '' : url.slice(q + 1),
       protocol: `HTTP/${raw.httpVersion}`,
       status: res.writableFinished ? res.statusCode : 499,
-      headers: preq.headers,
-      remoteAddr: preq.remoteAddr,
+      headers: preq?.headers ?? flatRequestHeaders(req),
+      remoteAddr: raw.socket?.remoteAddress,
       bytesIn: (raw as CountingRequest).bodyBytes,
       bytesOut: res.bodyBytes,
-      transId: preq.transId,
+      transId: preq?.transId ?? (req as unknown as { transId?: string }).transId ?? '',
       start,
       end: performance.timeOrigin + performance.now(),
-      ...identityOf(preq),
+      ...(preq ? identityOf(preq) : {}),
     });
+  });
+}
+
+/**
+ * The line of a request the HTTP parser refused and client-error.ts answered itself (an unknown
+ * method's 405, a coding it cannot read, 501): logged when its request line is one.
+ */
+function logClientError(log: AccessLog, status: number, requestLine: string, remoteAddr: string | undefined): void {
+  const m = /^(\S+) (\S+) HTTP\/(1\.[01])\r?$/.exec(requestLine);
+  if (!m) return;
+  const target = m[2] as string;
+  const q = target.indexOf('?');
+  const now = performance.timeOrigin + performance.now();
+  log.write({
+    method: m[1] as string,
+    path: q === -1 ? target : target.slice(0, q),
+    query: q === -1 ? '' : target.slice(q + 1),
+    protocol: `HTTP/${m[3] as string}`,
+    status,
+    headers: {},
+    remoteAddr,
+    bytesIn: undefined,
+    bytesOut: undefined,
+    transId: '',
+    start: now,
+    end: now,
   });
 }
 

@@ -17,9 +17,10 @@ const closingAfterAnswer = new WeakSet<Socket>();
  * answered. Swift answers that PUT 411; fastify's default handler would write a 400 at once in its
  * place. So while a complete request is still being answered on the connection, its answer goes
  * out first, and the connection closes after it (nothing after a parse error can be trusted).
- * Otherwise: 400 (408 on a request timeout, 431 for oversized headers), then close.
+ * Otherwise: 400 (408 on a request timeout, 431 for oversized headers), then close; `answered`
+ * is told the status and the request line, for the access log.
  */
-export function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+export function onClientError(err: NodeJS.ErrnoException, socket: Socket, answered?: (status: number, requestLine: string) => void): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   // Raw non-ASCII bytes in the request line: the request is replayed with them percent-encoded.
   if (replayWithEncodedTarget(err, socket)) return;
@@ -47,6 +48,8 @@ export function onClientError(err: NodeJS.ErrnoException, socket: Socket): void 
   const body = defaultBody(status);
   if (socket.writable && !inFlight?.headersSent) {
     socket.write(`HTTP/1.1 ${status} ${reason}\r\n${allow}Content-Type: text/html; charset=UTF-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    // A request Node had parsed (inFlight) has its own access log line already.
+    if (!inFlight) answered?.(status, line);
   }
   socket.destroy(err);
 }

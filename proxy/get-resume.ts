@@ -6,6 +6,8 @@ import type { RingDevice } from '../ring-builder/ring.js';
 import { backendRequest, nodeKey, settleBody, type BackendResponse, type NodeTarget } from './backend.js';
 import type { ProxyContext } from './context.js';
 import { countsAgainstNode } from './error-limiter.js';
+import type { MultipartPlan } from '../common/range.js';
+import { boundaryOf, framingFrom, layoutOf, parseFirstHead, rangeHeader, remainingRanges, resumedBody, type FirstHead } from './multirange-resume.js';
 
 /**
  * A GET whose node breaks off mid-body goes on from another replica (Swift's GetOrHeadHandler:
@@ -58,6 +60,8 @@ export class ResumingBody extends Readable {
     first: Readable,
     private readonly length: number,
     private readonly next: (offset: number, err: Error) => Promise<Readable | undefined>,
+    /** Shown each chunk handed on (a multipart body's first part head is read from them). */
+    private readonly observe?: (chunk: Buffer) => void,
   ) {
     super({ highWaterMark: 64 * 1024 });
     this.attach(first);
@@ -77,6 +81,7 @@ export class ResumingBody extends Readable {
       const room = this.length - this.delivered;
       if (chunk.length > room) return void this.failed(gen, src, new ShortReadError('a node sent more than its span'));
       this.delivered += chunk.length;
+      this.observe?.(chunk);
       if (!this.push(chunk)) src.pause();
     });
     src.once('end', () => {
@@ -139,37 +144,86 @@ export interface ResumeSource {
 }
 
 /**
- * `r`'s body, resumed from the next nodes if its node fails mid-body (see above). Answers that
- * cannot be resumed (multipart, no length) keep their body as it is.
+ * `r`'s body, resumed from the next nodes if its node fails mid-body (see above). A multi-range
+ * answer resumes too (proxy/multirange-resume.ts); one that cannot be located (no length, no
+ * ETag, a layout other than swob's, or a break inside its first part's head) keeps its body as it is.
  */
 export function resumingBody(r: BackendResponse, s: ResumeSource): Readable | undefined {
   const body = r.body;
   if (!body) return undefined;
   const span = resumableSpan(r.status, r.headers);
-  if (!span || span.end === span.start) return body;
+  if (!span) return multipartResuming(r, body, s) ?? body;
+  if (span.end === span.start) return body;
+  const resume = resumer(r, s, span.etag);
+  return new ResumingBody(body, span.end - span.start, (offset, err) => {
+    const want = { start: span.start + offset, end: span.end };
+    return resume(offset, err, `bytes=${want.start}-${want.end - 1}`, (res) => {
+      const got = resumableSpan(res.status, res.headers);
+      return res.status === 206 && got && got.start === want.start && got.end === want.end ? res.body : undefined;
+    });
+  });
+}
+
+/** A multipart/byteranges answer's body, resumable once its first part's head has been seen. */
+function multipartResuming(r: BackendResponse, body: Readable, s: ResumeSource): Readable | undefined {
+  const boundary = boundaryOf(r.headers['content-type']);
+  const etag = r.headers['etag'];
+  const length = Number(r.headers['content-length']);
+  if (r.status !== 206 || !boundary || !etag || r.headers['content-length'] === undefined || !Number.isSafeInteger(length)) return undefined;
+  let prefix: Buffer | undefined = Buffer.alloc(0);
+  let head: FirstHead | undefined;
+  let plan: MultipartPlan | undefined;
+  const observe = (chunk: Buffer): void => {
+    if (!prefix) return;
+    prefix = Buffer.concat([prefix, chunk]);
+    head = parseFirstHead(prefix);
+    if (head) plan = layoutOf(s.headers['range'], boundary, head, length);
+    if (head || prefix.length > MAX_HEAD) prefix = undefined;
+  };
+  const resume = resumer(r, s, etag);
+  return new ResumingBody(
+    body,
+    length,
+    async (offset, err) => {
+      if (!plan || !head) return undefined;
+      const remaining = remainingRanges(plan, offset);
+      if (remaining.length === 0) return framingFrom(plan, offset);
+      const [ours, first] = [plan, head];
+      return resume(offset, err, rangeHeader(remaining), (res) => (res.body ? resumedBody(ours, offset, remaining, first, { status: res.status, headers: res.headers, body: res.body }) : undefined));
+    },
+    observe,
+  );
+}
+
+/** A first part's head longer than this is not one of ours: the body is not resumed. */
+const MAX_HEAD = 4096;
+
+/**
+ * Asks the nodes after the one that served (the same iterator) for `range` of the same version
+ * (If-Match its ETag) until one's answer gives the rest (`accept`); undefined when they run out.
+ */
+function resumer(r: BackendResponse, s: ResumeSource, etag: string) {
   let node = r.node;
   // The client's conditions held for this version; from here on only its ETag matters. Range is
   // ours, and a manifest's "ignore the range" would send the whole again (Swift pops it too).
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.headers)) if (!RESUME_DROPS.has(k)) headers[k] = v;
-  return new ResumingBody(body, span.end - span.start, async (offset, err) => {
+  return async (offset: number, err: Error, range: string, accept: (res: BackendResponse) => Readable | undefined): Promise<Readable | undefined> => {
     if (countsAgainstNode(err)) s.ctx.errorLimiter.recordError(nodeKey(node.dev));
     s.ctx.log.warn({ node: nodeKey(node.dev), what: s.what, offset, err: err.message }, 'Trying to read object during GET (retrying)');
     for (let n = s.nodes.next(); !n.done; n = s.nodes.next()) {
-      const want = { start: span.start + offset, end: span.end };
-      const range = `bytes=${want.start}-${want.end - 1}`;
-      const res = await backendRequest(s.ctx, n.value, 'GET', s.pathFor(n.value.dev), { ...headers, range, 'if-match': span.etag }, { keepBody: true });
-      const got = resumableSpan(res.status, res.headers);
-      if (res.status === 206 && got && got.etag === span.etag && got.start === want.start && got.end === want.end && res.body) {
+      const res = await backendRequest(s.ctx, n.value, 'GET', s.pathFor(n.value.dev), { ...headers, range, 'if-match': etag }, { keepBody: true });
+      const rest = res.headers['etag'] === etag ? accept(res) : undefined;
+      if (rest) {
         node = n.value;
-        return res.body;
+        return rest;
       }
       if (res.status < 400) abortBody(res.body);
       else await settleBody(res);
       s.ctx.log.info({ node: nodeKey(n.value.dev), what: s.what, status: res.status }, 'GET resume: node cannot serve the rest');
     }
     return undefined;
-  });
+  };
 }
 
 const RESUME_DROPS = new Set(['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', H.ignoreRangeIfMetadata]);

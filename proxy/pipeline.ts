@@ -120,8 +120,13 @@ export interface SubrequestOptions {
 export class Pipeline {
   handle: Handler = notBuilt;
   private entry: Handler = notBuilt;
-  /** Told of each sub-request once its response came back (the access log: proxy/access-log.ts). */
+  /**
+   * Told of each sub-request once its response came back (the access log: proxy/access-log.ts):
+   * once per sub-request, however it is run (pipeline.run, or a stage's `next` called with it).
+   */
   onSubrequest: ((sub: ProxyRequest, res: ProxyResponse, startMs: number) => void) | undefined;
+  /** Sub-requests already being logged. */
+  private readonly logging = new WeakSet<ProxyRequest>();
 
   /** Composes `stages` in order around `app` (the controllers), once. */
   static compose(stages: Stage[], app: Handler): Pipeline {
@@ -130,7 +135,7 @@ export class Pipeline {
     let entry = app;
     for (let i = stages.length - 1; i >= 0; i--) {
       const stage = stages[i] as Stage;
-      h = stage.middleware(h, p);
+      h = stage.middleware(p.loggingSubrequests(h), p);
       if (stage.subrequestEntry) entry = h;
     }
     p.handle = h;
@@ -173,11 +178,20 @@ export class Pipeline {
   /** Runs a sub-request made by makeSubrequest through `handler` (the entry, or a stage's `next`), logged. */
   async run(sub: ProxyRequest, handler: Handler): Promise<ProxyResponse> {
     const logged = this.onSubrequest;
-    if (!logged) return handler(sub);
+    if (!logged || this.logging.has(sub)) return handler(sub);
+    this.logging.add(sub);
     const start = performance.timeOrigin + performance.now();
     const res = await handler(sub);
     logged(sub, res, start);
     return res;
+  }
+
+  /**
+   * A stage's `next`: a sub-request a stage hands to it directly (made with makeSubrequest, not
+   * run by `run`) is logged there, so every sub-request has its access log line.
+   */
+  private loggingSubrequests(next: Handler): Handler {
+    return (req) => (req.source !== undefined && this.onSubrequest !== undefined && !this.logging.has(req) ? this.run(req, next) : next(req));
   }
 }
 

@@ -108,10 +108,13 @@ export function containerUpdateTargets(rings: UpdateRings, account: string): (i:
 }
 
 /**
- * For object writes whose version has an X-Delete-At (Swift's proxy _config_obj_expiration): the
- * queue container of `.expiring_objects` the entry goes into, and the replica of it (and of the
- * account, for its listing) that object replica i tells, as X-Delete-At-Container/-Host/-Device/
- * -Partition and X-Delete-At-Account-Host/-Device/-Partition.
+ * For object writes whose version has an X-Delete-At (Swift's proxy _config_obj_expiration and
+ * _backend_requests): the queue container of `.expiring_objects` the entry goes into, and the
+ * replicas of it (and of the account, for its listing) that object replica i tells, as
+ * X-Delete-At-Container/-Host/-Device/-Partition and X-Delete-At-Account-Host/-Device/-Partition.
+ * Every queue replica is told (deleteAtPlan); a replica that tells several names them
+ * comma-separated, as Swift does. `objectReplicas` is the object's replica count (default: as many
+ * as the queue container has).
  */
 export function deleteAtUpdateTargets(
   rings: UpdateRings,
@@ -121,6 +124,7 @@ export function deleteAtUpdateTargets(
   account: string,
   container: string,
   obj: string,
+  objectReplicas?: number,
 ): (i: number) => Record<string, string> {
   const queue = expirerContainer(secret, deleteAt, divisor, account, container, obj);
   const cring = rings.container();
@@ -129,9 +133,34 @@ export function deleteAtUpdateTargets(
   const aring = rings.account();
   const apart = aring.partitionFor(EXPIRING_OBJECTS_ACCOUNT);
   const anodes = aring.primaries(apart);
-  return (i) => ({
-    'x-delete-at-container': queue,
-    ...updateTargetHeaders('delete-at', cpart, cnodes, i),
-    ...updateTargetHeaders('delete-at-account', apart, anodes, i),
-  });
+  // The object's container is in the same ring: it has as many replicas as the queue container.
+  const plan = deleteAtPlan(objectReplicas ?? cnodes.length, cnodes.length, cnodes.length);
+  return (i) => {
+    const mine = plan[i % Math.max(1, plan.length)] ?? [];
+    const out: Record<string, string> = mine.length ? { 'x-delete-at-container': queue } : {};
+    for (const j of mine) {
+      const one = { ...updateTargetHeaders('delete-at', cpart, cnodes, j), ...updateTargetHeaders('delete-at-account', apart, anodes, j) };
+      for (const [k, v] of Object.entries(one)) out[k] = out[k] === undefined || k.endsWith('-partition') ? v : `${out[k]},${v}`;
+    }
+    return out;
+  };
+}
+
+/**
+ * plan[i]: the queue container replicas object replica i tells (Swift's _backend_requests: update
+ * k, for as many updates as container updates (max(Qc + Ro - Qo, Rc)), goes to object replica
+ * Ro - 1 - k mod Ro, "reversed to distribute the updates across all nodes", and names queue
+ * replica k mod Rq).
+ */
+export function deleteAtPlan(objectReplicas: number, containerReplicas: number, queueReplicas: number): number[][] {
+  const ro = objectReplicas;
+  const plan: number[][] = Array.from({ length: ro }, () => []);
+  if (ro === 0 || containerReplicas === 0 || queueReplicas === 0) return plan;
+  const updates = Math.max(quorumSize(containerReplicas) + ro - quorumSize(ro), containerReplicas);
+  for (let k = 0; k < updates; k++) {
+    const mine = plan[ro - 1 - (k % ro)] as number[];
+    const j = k % queueReplicas;
+    if (!mine.includes(j)) mine.push(j);
+  }
+  return plan;
 }

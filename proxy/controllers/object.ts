@@ -150,7 +150,8 @@ export async function storeObject(ctx: ProxyContext, sreq: SwiftRequest, s: Stor
     return respond(target.status);
   }
   const { ring, part, pathFor } = target;
-  const targets = withQueueTargets(ctx, objectUpdateTargets(ctx.rings, account, container, ring.primaries(part)), s.meta['x-delete-at'], account, container, sreq.object as string);
+  const nodes = ring.primaries(part);
+  const targets = withQueueTargets(ctx, objectUpdateTargets(ctx.rings, account, container, nodes), nodes.length, s.meta['x-delete-at'], account, container, sreq.object as string);
   // A body of unknown length is bounded by what a stage allows (the quotas' room), as a known one is checked before.
   const limit = s.contentLength === undefined ? sreq.bodyLimit : undefined;
   const bounded = limit && limit.bytes < ctx.config.max_file_size ? { maxBytes: limit.bytes } : {};
@@ -193,9 +194,11 @@ async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyR
   if ('status' in target) return respond(target.status);
   const { ring, part, pathFor } = target;
   // Each replica updates one container replica, as for a PUT: a POST changes the listing's row.
+  const nodes = ring.primaries(part);
   const targets = withQueueTargets(
     ctx,
-    objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, ring.primaries(part)),
+    objectUpdateTargets(ctx.rings, sreq.account, sreq.container as string, nodes),
+    nodes.length,
     meta['x-delete-at'],
     sreq.account,
     sreq.container as string,
@@ -211,12 +214,15 @@ async function postObject(ctx: ProxyContext, sreq: SwiftRequest): Promise<ProxyR
 }
 
 /**
- * A version with an X-Delete-At also tells one replica of its queue container in
- * `.expiring_objects` (Swift's _config_obj_expiration): replica i of the object tells replica i.
+ * A version with an X-Delete-At also tells the replicas of its queue container in
+ * `.expiring_objects` (Swift's _config_obj_expiration and _backend_requests): each queue replica is
+ * named by at least one of the object's `objectReplicas` replicas (several, comma-separated, by one
+ * when the object has fewer replicas than the queue container).
  */
 function withQueueTargets(
   ctx: ProxyContext,
   targets: (i: number) => Record<string, string>,
+  objectReplicas: number,
   deleteAt: string | undefined,
   account: string,
   container: string,
@@ -224,7 +230,7 @@ function withQueueTargets(
 ): (i: number) => Record<string, string> {
   if (deleteAt === undefined || !/^\d+$/.test(deleteAt)) return targets;
   const secret = { prefix: ctx.config.swift_hash_path_prefix, suffix: ctx.config.swift_hash_path_suffix };
-  const queue = deleteAtUpdateTargets(ctx.rings, secret, ctx.config.expiring_objects_container_divisor, Number(deleteAt), account, container, obj);
+  const queue = deleteAtUpdateTargets(ctx.rings, secret, ctx.config.expiring_objects_container_divisor, Number(deleteAt), account, container, obj, objectReplicas);
   return (i) => ({ ...targets(i), ...queue(i) });
 }
 

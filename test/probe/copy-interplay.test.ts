@@ -181,4 +181,48 @@ t.test('copy and the stages below it', async (t) => {
     const versions = await listing<{ version_id: string; is_latest: boolean }>('/pv?versions&format=json', 2);
     t.same(versions.find((e) => e.is_latest)?.version_id, id, 'the listing shows it as the latest');
   });
+
+  await t.test('a static link in a versioned container: checked through its version, target type kept', async (t) => {
+    t.equal((await a.req('PUT', '/vs', { headers: { 'x-versions-enabled': 'true' } })).status, 201);
+    const tgt = await a.req('PUT', '/vs/t', { body: 'target object data', headers: { 'content-type': 'text/one' } });
+    const put = await a.req('PUT', '/vs/l', { headers: { 'x-symlink-target': 'vs/t', 'x-symlink-target-etag': tgt.headers['etag'] as string, 'content-length': '0' } });
+    t.equal(put.status, 201);
+    const got = await a.req('GET', '/vs/l');
+    t.equal(got.status, 200, text(got));
+    t.equal(text(got), 'target object data');
+    const rows = await listing<{ name: string; content_type: string; bytes: number }>('/vs?format=json', 2);
+    t.same(rows.map((r) => [r.name, r.content_type, r.bytes]), [['l', 'text/one', 18], ['t', 'text/one', 18]], "the link's version has its target's type and size");
+    t.equal((await a.req('PUT', '/vs/t', { body: 'updated target data' })).status, 201);
+    t.equal((await a.req('GET', '/vs/l')).status, 409, 'a changed target no longer reads');
+  });
+
+  await t.test("an SLO's slo_etag reaches the listing through a version's link and a static link", async (t) => {
+    t.equal((await a.req('PUT', '/seg/s1', { body: 'ssss' })).status, 201);
+    const manifest = JSON.stringify([{ path: '/seg/s1', etag: md5('ssss'), size_bytes: 4 }]);
+    t.equal((await a.req('PUT', '/vslo', { headers: { 'x-versions-enabled': 'true' } })).status, 201);
+    const v1 = await a.req('PUT', '/vslo/m?multipart-manifest=put', { body: manifest });
+    t.equal(v1.status, 201);
+    const sloEtag = (await a.req('HEAD', '/vslo/m')).headers['etag'] as string;
+    const manifestEtag = (await a.req('HEAD', '/vslo/m?multipart-manifest=get')).headers['etag'] as string;
+    const rows = await listing<Record<string, unknown>>('/vslo?format=json', 1);
+    t.equal(rows[0]?.['slo_etag'], sloEtag, "the versioned manifest's link lists slo_etag");
+    t.equal(rows[0]?.['hash'], manifestEtag.replace(/"/g, ''));
+    t.equal(rows[0]?.['bytes'], 4);
+
+    // A static link to the manifest (its etag is the manifest's) lists the SLO's etag too.
+    t.equal((await a.req('PUT', '/sl/static-slo', { headers: { 'x-symlink-target': 'vslo/m', 'x-symlink-target-etag': manifestEtag, 'content-length': '0' } })).status, 201);
+    const links = await listing<Record<string, unknown>>('/sl?format=json&prefix=static-slo', 1);
+    t.equal(links[0]?.['slo_etag'], sloEtag);
+    t.equal(links[0]?.['symlink_bytes'], 4);
+    t.equal(links[0]?.['hash'], 'd41d8cd98f00b204e9800998ecf8427e');
+
+    // ?multipart-manifest=delete&version-id= deletes that version of the manifest and its segments.
+    t.equal((await a.req('PUT', '/vslo/m', { body: 'plain now' })).status, 201);
+    const del = await a.req('DELETE', `/vslo/m?multipart-manifest=delete&version-id=${v1.headers['x-object-version-id'] as string}`, { headers: { accept: 'application/json' } });
+    t.equal(del.status, 200);
+    t.equal((JSON.parse(text(del)) as Record<string, unknown>)['Number Deleted'], 2);
+    const versions = await listing<{ version_id: string }>('/vslo?versions&format=json', 1);
+    t.equal(versions.length, 1, 'only the plain version is left, no delete marker');
+    t.equal(text(await a.req('GET', '/vslo/m')), 'plain now');
+  });
 });

@@ -109,6 +109,13 @@ t.test('symlinks', async (t) => {
     const stale = await a.req('GET', '/c/static2');
     t.equal(stale.status, 409);
     t.match(text(stale), /does not match X-Symlink-Target-Etag header/);
+    t.equal((await a.req('HEAD', '/c/static2')).status, 409);
+    // The link's own check comes before the client's If-Match, whatever it names (Swift: 409).
+    for (const ifMatch of [e2, 'not-the-etag']) {
+      const cond = await a.req('GET', '/c/static2', { headers: { 'if-match': ifMatch } });
+      t.equal(cond.status, 409, `If-Match ${ifMatch}`);
+      t.equal(cond.headers['content-location'], `/v1/${account}/d/target2`);
+    }
   });
 
   await t.test('listings: symlink_path, symlink_etag, symlink_bytes', async (t) => {

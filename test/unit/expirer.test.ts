@@ -18,7 +18,7 @@ import type { DaemonContext, DaemonRings } from '../../replicator/context.js';
 import { actsOn, createExpirer, expiryOutcome, expiryTimestamp, queueContainerRetired } from '../../replicator/expirer.js';
 import { createUpdater } from '../../replicator/updater.js';
 import { requeueExpiring } from '../../replicator/expirer-requeue.js';
-import { deleteAtUpdateTargets, objectUpdateTargets } from '../../ring-builder/update-targets.js';
+import { deleteAtPlan, deleteAtUpdateTargets, objectUpdateTargets } from '../../ring-builder/update-targets.js';
 import { objectLocation } from '../../storage-node/object/layout.js';
 import { call, closeClientAfter, daemonContext, listing, makeRings, SECRET, stamper, startNode, type FakeTime, type TestNode } from '../helpers/daemon-nodes.js';
 
@@ -101,27 +101,37 @@ t.test('the DELETE timestamp is X-Delete-At, tie-broken past the version', async
   t.ok(expiryTimestamp(1_700_000_010, whole).compare(whole) > 0);
 });
 
-t.test('the proxy tells object replica i about queue replica i (and its account replica)', async (t) => {
+t.test("the proxy tells every queue replica, in Swift's order (and its account replica)", async (t) => {
   const nodes = [{ port: 6001, device: 'sda1' }, { port: 6002, device: 'sdb1' }, { port: 6003, device: 'sdc1' }];
   const rings = await makeRings(t, nodes, 3);
   const at = 1_700_000_010;
   const queue = expirerContainer(SECRET, at, DIVISOR, A, C, 'o');
   const qpart = rings.container().partitionFor(EXPIRING_OBJECTS_ACCOUNT, queue);
   const apart = rings.account().partitionFor(EXPIRING_OBJECTS_ACCOUNT);
-  const targets = deleteAtUpdateTargets(rings, SECRET, DIVISOR, at, A, C, 'o');
-  for (let i = 0; i < 3; i++) {
-    const q = rings.container().primaries(qpart)[i] as { port: number; device: string };
-    const a = rings.account().primaries(apart)[i] as { port: number; device: string };
-    t.same(targets(i), {
-      'x-delete-at-container': queue,
-      'x-delete-at-host': `127.0.0.1:${q.port}`,
-      'x-delete-at-device': q.device,
-      'x-delete-at-partition': String(qpart),
-      'x-delete-at-account-host': `127.0.0.1:${a.port}`,
-      'x-delete-at-account-device': a.device,
-      'x-delete-at-account-partition': String(apart),
-    });
-  }
+  const q = (j: number) => rings.container().primaries(qpart)[j] as { port: number; device: string };
+  const a = (j: number) => rings.account().primaries(apart)[j] as { port: number; device: string };
+  const expect = (js: number[]) => ({
+    'x-delete-at-container': queue,
+    'x-delete-at-host': js.map((j) => `127.0.0.1:${q(j).port}`).join(','),
+    'x-delete-at-device': js.map((j) => q(j).device).join(','),
+    'x-delete-at-partition': String(qpart),
+    'x-delete-at-account-host': js.map((j) => `127.0.0.1:${a(j).port}`).join(','),
+    'x-delete-at-account-device': js.map((j) => a(j).device).join(','),
+    'x-delete-at-account-partition': String(apart),
+  });
+  // Three object replicas: update k goes to object replica 2 - k (Swift reverses the index).
+  const three = deleteAtUpdateTargets(rings, SECRET, DIVISOR, at, A, C, 'o');
+  for (let i = 0; i < 3; i++) t.same(three(i), expect([2 - i]), `object replica ${i} of 3`);
+  t.same(deleteAtPlan(3, 3, 3), [[2], [1], [0]]);
+  // Fewer object replicas than queue replicas: one names several, comma-separated.
+  t.same(deleteAtPlan(2, 3, 3), [[1], [0, 2]], 'max(Qc + Ro - Qo, Rc) = 3 updates over 2 replicas');
+  const two = deleteAtUpdateTargets(rings, SECRET, DIVISOR, at, A, C, 'o', 2);
+  t.same(two(1), expect([0, 2]));
+  t.same(two(0), expect([1]));
+  t.same(deleteAtPlan(1, 3, 3), [[0, 1, 2]]);
+  // More object replicas than updates: a replica that tells none gets no X-Delete-At-* at all.
+  t.same(deleteAtPlan(5, 3, 3), [[], [0], [2], [1], [0]], '4 updates: replicas 4, 3, 2, 1');
+  t.same(deleteAtUpdateTargets(rings, SECRET, DIVISOR, at, A, C, 'o', 5)(0), {});
 });
 
 t.test('what the DELETE statuses mean', async (t) => {
@@ -367,6 +377,31 @@ t.test('objects of every storage policy expire, deleted in their own folder', as
   const hash = hashPath(SECRET, A, C, 'doomed');
   for (const n of nodes) t.same(await ls(objectLocation(n.devicePath, part, hash, 1).hashDir), [`${Timestamp.fromSeconds(D).internal}.ts`], `a tombstone in objects-1 on ${n.device}`);
   for (const url of proxy.containerUrls()) t.same(await listing(url), [], 'and the listing row is gone');
+});
+
+t.test('one object replica that names several queue replicas writes the row into each', async (t) => {
+  const { time, nodes, rings, proxy } = await threeNodes(t);
+  const D = Math.floor(time.ms / 1000) + 10;
+  const byDevice = new Map(nodes.map((n) => [n.device, n]));
+  const first = proxy.objectNodes('solo')[0] as { node: TestNode; url: string };
+  const stamp = stamper(time);
+  // As the proxy writes an object of one replica: its only replica tells all three queue replicas.
+  const queueTargets = deleteAtUpdateTargets(rings, SECRET, DIVISOR, D, A, C, 'solo', 1)(0);
+  t.equal(queueTargets['x-delete-at-host']?.split(',').length, 3);
+  const put = await call('PUT', first.url, { 'X-Timestamp': stamp().internal, 'Content-Type': 'text/plain', 'X-Delete-At': String(D), ...objectUpdateTargets(rings, A, C)(0), ...queueTargets }, 'x');
+  t.equal(put.status, 201);
+  const queue = expirerContainer(SECRET, D, DIVISOR, A, C, 'solo');
+  const qpart = rings.container().partitionFor(EXPIRING_OBJECTS_ACCOUNT, queue);
+  for (const d of rings.container().primaries(qpart)) {
+    const url = (byDevice.get(d.device) as TestNode).url(qpart, EXPIRING_OBJECTS_ACCOUNT, queue);
+    t.same(await listing(url), [queueRowName(D, A, C, 'solo')], `the row on queue replica ${d.device}`);
+  }
+  // Hosts without devices (a malformed list): nothing is sent, the row waits for the updater.
+  const bad = { ...queueTargets, 'x-delete-at-device': ',,' };
+  const again = await call('PUT', first.url, { 'X-Timestamp': stamp().internal, 'Content-Type': 'text/plain', 'X-Delete-At': String(D + 1), ...objectUpdateTargets(rings, A, C)(0), ...bad, 'x-delete-at-container': expirerContainer(SECRET, D + 1, DIVISOR, A, C, 'solo') }, 'y');
+  t.equal(again.status, 201);
+  await createUpdater(daemonContext(t, first.node, rings, time)).runOnce();
+  t.ok((await proxy.queueRows()).includes(queueRowName(D + 1, A, C, 'solo')), 'the saved row reached the queue through the updater');
 });
 
 t.test('expirer --requeue queues objects written before the queue existed', async (t) => {

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { formatAccessLine, type AccessEntry } from '../../proxy/access-log.js';
 import { fakeNodeProxy, type NodeAnswer } from '../helpers/fake-nodes.js';
@@ -25,6 +26,18 @@ const entry = (over: Partial<AccessEntry> = {}): AccessEntry => ({
   end: 1_700_000_000_250.5,
   ...over,
 });
+
+/** Sends `text` as it is and returns what came back before the server closed. */
+function rawRequest(base: string, text: string): Promise<string> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(url.port), url.hostname, () => sock.write(text));
+    let got = '';
+    sock.on('data', (d) => (got += d.toString('latin1')));
+    sock.on('close', () => resolve(got));
+    sock.on('error', reject);
+  });
+}
 
 t.test("a line's fields, in Swift's order and quoting", async (t) => {
   const line = formatAccessLine(entry({ headers: { 'user-agent': 'curl/8.0 x', 'x-auth-token': 'AUTH_tk0123456789abcdefXYZ', etag: 'e1' }, user: 'test:tester', account: 'AUTH_test' }), 16);
@@ -80,6 +93,19 @@ t.test('the proxy logs client requests and their sub-requests to the file', asyn
   const put = await request(`${p.base}/v1/AUTH_test/c/o3`, { method: 'PUT', headers: { 'x-auth-token': token }, body: 'x'.repeat(1000) });
   await put.body.dump();
   t.equal(put.statusCode, 201);
+  // Answers made before the pipeline: a path that is not UTF-8, a method no controller has, a
+  // header line over the limit, a method Node's parser does not know.
+  const badUrl = await request(`${p.base}/v1/AUTH_test/c/%FF`, { headers: { 'user-agent': 'bad-url' } });
+  await badUrl.body.dump();
+  t.equal(badUrl.statusCode, 412);
+  const patch = await request(`${p.base}/v1/AUTH_test/c/o`, { method: 'PATCH', headers: { 'user-agent': 'patcher' } });
+  await patch.body.dump();
+  t.equal(patch.statusCode, 405);
+  const long = await request(`${p.base}/v1/AUTH_test/c/o`, { headers: { 'user-agent': 'long', 'x-object-meta-big': 'x'.repeat(9000) } });
+  await long.body.dump();
+  t.equal(long.statusCode, 400);
+  const lick = await rawRequest(p.base, 'LICK /v1/AUTH_test/c/o HTTP/1.1\r\nHost: x\r\n\r\n');
+  t.match(lick, /^HTTP\/1\.1 405/);
   await p.close();
   closed = true;
 
@@ -97,6 +123,15 @@ t.test('the proxy logs client requests and their sub-requests to the file', asyn
   t.ok(fields.some((f) => f[3] === 'COPY' && f[6] === '201'), 'the COPY itself');
   const putLine = fields.find((f) => f[3] === 'PUT' && f[4] === '/v1/AUTH_test/c/o3');
   t.equal(putLine?.[10], '1000', 'bytes in');
+  // The COPY's own sub-requests (a GET of the source, a PUT of the destination), each once.
+  t.equal(fields.filter((f) => f[16] === 'SSC' && f[3] === 'GET' && f[4] === '/v1/AUTH_test/c/o').length, 1, "the COPY's GET");
+  t.equal(fields.filter((f) => f[16] === 'SSC' && f[3] === 'PUT' && f[4] === '/v1/AUTH_test/c/o2').length, 1, "the COPY's PUT");
+  for (const [agent, status] of [['bad-url', '412'], ['patcher', '405'], ['long', '400']]) {
+    const l = fields.filter((f) => f[8] === agent);
+    t.same(l.map((f) => f[6]), [status], `${agent}: one line, ${status}`);
+    t.match(l[0]?.[13], /^tx/, 'with its transaction id');
+  }
+  t.ok(fields.some((f) => f[3] === 'LICK' && f[6] === '405' && f[4] === '/v1/AUTH_test/c/o'), "the parser's 405 too");
   const all = lines.join('\n');
   t.notMatch(all, sig, 'no temp_url_sig in the log');
   t.notMatch(all, token, 'no whole token in the log');

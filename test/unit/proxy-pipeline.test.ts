@@ -140,3 +140,24 @@ t.test('the edge writes a body given as an async iterable of Buffers', async (t)
   t.equal(await res.body.text(), 'hello, pipeline');
   t.ok(res.headers['x-trans-id'], 'with the transaction id of every answer');
 });
+
+t.test('every sub-request is logged once, run by pipeline.run or handed to a `next` directly', async (t) => {
+  const app: Handler = async (req) => respond(200, {}, req.source ?? 'client');
+  // 'direct' hands a sub-request to its own next (as SLO's manifest re-read, staticweb, a symlink
+  // followed); 'nested' runs one with pipeline.run that then passes more stages.
+  const direct: Stage = {
+    name: 'direct',
+    middleware: (next, pipeline) => (req) => (req.path === '/direct' ? next(pipeline.makeSubrequest(req, { method: 'GET', path: '/v1/a/c/d' }, { source: 'DIR' })) : next(req)),
+  };
+  const nested: Stage = {
+    name: 'nested',
+    middleware: (next, pipeline) => (req) => (req.path === '/nested' ? pipeline.run(pipeline.makeSubrequest(req, { method: 'GET', path: '/v1/a/c/n' }, { source: 'NST' }), next) : next(req)),
+  };
+  const pipeline = Pipeline.compose([direct, nested, tracer('last', [])], app);
+  const logged: string[] = [];
+  pipeline.onSubrequest = (sub, res) => logged.push(`${sub.source} ${sub.path} ${res.status}`);
+  t.equal((await pipeline.handle(clientRequest('/direct'))).body, 'DIR');
+  t.equal((await pipeline.handle(clientRequest('/nested'))).body, 'NST');
+  await pipeline.handle(clientRequest('/v1/a/c/o'));
+  t.same(logged, ['DIR /v1/a/c/d 200', 'NST /v1/a/c/n 200'], 'each once; a client request is not a sub-request');
+});

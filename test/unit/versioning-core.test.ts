@@ -4,6 +4,7 @@ import { Timestamp } from '../../common/timestamp.js';
 import { RESERVED } from '../../proxy/constraints.js';
 import { parseSwiftPath } from '../../proxy/swift-request.js';
 import { headerName } from '../../proxy/copy-headers.js';
+import { archivePrefix } from '../../proxy/middleware/versioning/legacy.js';
 import { currentListing, versionsListing } from '../../proxy/middleware/versioning/listing.js';
 import {
   DELETE_MARKER_CONTENT_TYPE,
@@ -93,4 +94,10 @@ t.test('listings: current objects show their version, ?versions merges', async (
   // The hidden listing lags: the current version still shows.
   const lag = versionsListing(primary, [], { limit: 100, reverse: false });
   t.same(lag.map((i) => [i.name, i['version_id'], i['is_latest']]), [['n', 'null', true], ['o', '1700000002.00000', true]]);
+});
+
+t.test('legacy archive names: the length is in UTF-8 bytes, as Swift\'s', async (t) => {
+  t.equal(archivePrefix('abc'), '003abc/');
+  // Three 3-byte characters and one 4-byte one: 13 bytes (0x00d), though 5 UTF-16 units.
+  t.equal(archivePrefix('\u9409\uf111\u0900\u{1F600}'), '00d\u9409\uf111\u0900\u{1F600}/');
 });

@@ -257,8 +257,14 @@ async function deleteManifest(pipeline: Pipeline, req: ProxyRequest): Promise<Pr
   const prefix = accountPrefix(req);
   const fields: Record<string, string | number> = { 'Response Status': statusLine(200), 'Response Body': '', 'Number Deleted': 0, 'Number Not Found': 0 };
   const failed: Array<[string, string]> = [];
-  type Item = { name: string; subSlo: boolean; error?: { code: number; message: string } };
-  const queue: Item[] = [{ name: `/${req.container as string}/${req.object as string}`, subSlo: true }];
+  /** versionId: the manifest named by ?version-id= (read and deleted as that version, as Swift's). */
+  type Item = { name: string; subSlo: boolean; versionId?: string; error?: { code: number; message: string } };
+  const top: Item = { name: `/${req.container as string}/${req.object as string}`, subSlo: true };
+  const versionId = req.query.get('version-id');
+  if (versionId !== null) top.versionId = versionId;
+  const queue: Item[] = [top];
+  const versionQuery = (item: Item, base: Record<string, string>): string =>
+    new URLSearchParams(item.versionId !== undefined ? { ...base, 'version-id': item.versionId } : base).toString();
   const toDelete: Item[] = [];
   while (queue.length > 0) {
     if (queue.length > 10 * 1000 * 10) {
@@ -271,7 +277,7 @@ async function deleteManifest(pipeline: Pipeline, req: ProxyRequest): Promise<Pr
       toDelete.push(item);
       continue;
     }
-    const res = await pipeline.subrequest(req, { method: 'GET', path: `${prefix}${pyQuote(item.name)}`, query: 'multipart-manifest=get' }, { source: 'SLO' });
+    const res = await pipeline.subrequest(req, { method: 'GET', path: `${prefix}${pyQuote(item.name)}`, query: versionQuery(item, { 'multipart-manifest': 'get' }) }, { source: 'SLO' });
     if (res.status >= 200 && res.status < 300 && isSlo(res)) {
       const segs = parseStoredManifest((await readSmallBody(res.body, MAX_STORED_MANIFEST)) ?? '');
       if (segs) for (const s of segs) if (!isDataSegment(s)) queue.push({ name: s.name, subSlo: s.sub_slo === true });
@@ -291,7 +297,7 @@ async function deleteManifest(pipeline: Pipeline, req: ProxyRequest): Promise<Pr
       else failed.push([pyQuote(item.name), item.error.message]);
       return;
     }
-    const res = await pipeline.subrequest(req, { method: 'DELETE', path: `${prefix}${pyQuote(item.name)}` }, { source: 'SLO' });
+    const res = await pipeline.subrequest(req, { method: 'DELETE', path: `${prefix}${pyQuote(item.name)}`, query: versionQuery(item, {}) }, { source: 'SLO' });
     dropBody(res.body);
     if (res.status >= 200 && res.status < 300) fields['Number Deleted'] = (fields['Number Deleted'] as number) + 1;
     else if (res.status === 404) fields['Number Not Found'] = (fields['Number Not Found'] as number) + 1;

@@ -3,7 +3,7 @@ import { respond, type Handler, type Middleware, type Pipeline, type ProxyReques
 import { discard, hasBody, header, ignoreRangeIfMetadata, routed } from '../subrequest.js';
 import { pyQuote } from '../../copy-headers.js';
 import { pyRepr } from '../../py-json.js';
-import { CLIENT, normalizeEtag, overrideEtag, readSymlinkPut, splitTarget, SYSMETA, unquote, type SymlinkPut } from './target.js';
+import { CLIENT, MD5_OF_EMPTY, normalizeEtag, overrideEtag, readSymlinkPut, splitTarget, SYSMETA, unquote, type SymlinkPut } from './target.js';
 
 /**
  * Symlinks, as Swift's symlink middleware (swift/common/middleware/symlink.py), just before the
@@ -37,6 +37,14 @@ const plain = (status: number, body: string, headers: Record<string, string> = {
   respond(status, { 'Content-Type': 'text/plain', ...headers }, body);
 
 class LoopError extends Error {}
+
+/** What a static link's PUT takes from its target (_validate_etag_and_update_sysmeta). */
+interface StaticTarget {
+  bytes: string;
+  contentType?: string;
+  /** The link's container-update etag before its symlink parameters: the empty md5 + the target's. */
+  overrideBase?: string;
+}
 
 class SymlinkRequest {
   private loops = 0;
@@ -95,8 +103,10 @@ class SymlinkRequest {
       if ((header(res, SYSMETA.loopExtend) ?? '').toLowerCase() !== 'true') this.loops++;
       return this.recurse(orig, sub, linkEtag, true);
     }
+    // Any status that carries the target's ETag counts, as in Swift: a 412 (If-Match) or 304 of
+    // a target that changed answers 409, the static link's check comes before the client's.
     const finalEtag = normalizeEtag(header(res, 'etag'));
-    if (finalEtag && targetEtag && res.status >= 200 && res.status < 300 && targetEtag !== finalEtag) {
+    if (finalEtag && targetEtag && targetEtag !== finalEtag) {
       discard(res);
       return plain(409, `Object Etag ${pyRepr(finalEtag)} does not match X-Symlink-Target-Etag header ${pyRepr(targetEtag)}`, this.location());
     }
@@ -119,6 +129,7 @@ class SymlinkRequest {
       if ('status' in checked) return checked;
       bytes = checked.bytes;
       if (!req.headers['content-type'] && checked.contentType) req.headers['content-type'] = checked.contentType;
+      if (checked.overrideBase !== undefined && req.headers[SYSMETA.overrideEtag] === undefined) req.headers[SYSMETA.overrideEtag] = checked.overrideBase;
     } else if (!req.headers['content-type']) {
       req.headers['content-type'] = 'application/symlink';
     }
@@ -140,7 +151,7 @@ class SymlinkRequest {
    * _validate_etag_and_update_sysmeta: a HEAD of the target as the user (a link to another
    * symlink is not followed), whose ETag must be the one given: 409 when it is missing or differs.
    */
-  private async checkStaticTarget(req: ProxyRequest, link: SymlinkPut): Promise<{ bytes: string; contentType?: string } | ProxyResponse> {
+  private async checkStaticTarget(req: ProxyRequest, link: SymlinkPut): Promise<StaticTarget | ProxyResponse> {
     this.lastTargetPath = `/v1/${link.quotedAccount ?? pyQuote(link.account)}/${link.quotedTarget}`;
     // A request the proxy makes itself (a version written by versioning) checks as the system, as
     // Swift's sub-request of a pre-authorized one.
@@ -155,9 +166,19 @@ class SymlinkRequest {
     discard(res);
     if (res.status === 404) return plain(409, 'X-Symlink-Target does not exist', this.location());
     if (res.status < 200 || res.status >= 300) return res.status === 409 ? res : respond(res.status);
-    const bytes = header(res, 'x-object-sysmeta-slo-size') ?? header(res, 'content-length') ?? '0';
+    const out: StaticTarget = { bytes: header(res, 'x-object-sysmeta-slo-size') ?? header(res, 'content-length') ?? '0' };
     const contentType = header(res, 'content-type');
-    return contentType ? { bytes, contentType } : { bytes };
+    if (contentType) out.contentType = contentType;
+    // The target's listing parameters (an SLO's slo_etag) carry over to the link's listing entry.
+    const targetOverride = header(res, SYSMETA.overrideEtag);
+    const sloEtag = header(res, 'x-object-sysmeta-slo-etag');
+    if (targetOverride !== undefined) {
+      const semi = targetOverride.indexOf(';');
+      out.overrideBase = semi < 0 ? MD5_OF_EMPTY : MD5_OF_EMPTY + targetOverride.slice(semi);
+    } else if (sloEtag !== undefined) {
+      out.overrideBase = `${MD5_OF_EMPTY}; slo_etag=${sloEtag}`;
+    }
+    return out;
   }
 
   /** POST: never sets a target (400); one that reached a symlink answers 307 to its target. */

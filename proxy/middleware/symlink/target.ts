@@ -96,6 +96,19 @@ export function overrideEtag(link: { quotedTarget: string; quotedAccount?: strin
   return parts.join('; ');
 }
 
+/**
+ * A container-update etag without a link's own parameters: what a link to a link (a static link
+ * checked through another one) carries over from it, e.g. an SLO's slo_etag.
+ */
+export function overrideBase(override: string | undefined): string | undefined {
+  if (override === undefined) return undefined;
+  return override
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p, i) => i === 0 || !p.startsWith('symlink_target'))
+    .join('; ');
+}
+
 /** Percent-decoded (as Swift's wsgi_unquote), for a stored quoted target or account. */
 export function unquote(s: string): string {
   try {

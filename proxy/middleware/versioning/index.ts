@@ -7,7 +7,7 @@ import type { SwiftRequest } from '../../swift-request.js';
 import { pyQuote } from '../../copy-headers.js';
 import { respond, type Handler, type Middleware, type Pipeline, type ProxyRequest, type ProxyResponse } from '../../pipeline.js';
 import { callRouted, discard, hasBody, header, putRefusedUpFront, readAll, routed } from '../subrequest.js';
-import { overrideEtag, SYSMETA as LINK, unquote } from '../symlink/target.js';
+import { CLIENT, overrideBase, overrideEtag, SYSMETA as LINK, unquote } from '../symlink/target.js';
 import { currentListing, versionsListing, type Item } from './listing.js';
 import { SYSMETA_LOCATION } from './legacy.js';
 import {
@@ -350,18 +350,34 @@ class Versioning {
     });
     req.body.on('error', (e) => counted.destroy(e));
     req.body.pipe(counted);
-    const put = await this.system(req, { method: 'PUT', account, container: location, object: versionName, headers, body: counted });
+    const sub = routed(this.pipeline, req, { method: 'PUT', account, container: location, object: versionName, headers, body: counted }, { source: 'OV', as: 'system' });
+    const put = await this.pipeline.run(sub, this.next);
     discard(put);
     if (put.status === 404) return plain(500, 'The versions container does not exist. You may want to re-enable object versioning.');
     if (put.status < 200 || put.status >= 300) return put;
+    // The version's headers as the stages below wrote it (Swift reads put_req.headers after the
+    // call): the symlink stage gave a link without a Content-Type its target's.
+    const written = sub.headers;
+    const contentType = (written['content-type'] ?? 'application/octet-stream').split(';')[0] as string;
+    const staticLink = written[LINK.etag];
+    if (staticLink !== undefined && req.headers[CLIENT.etag] !== undefined) {
+      // A static link PUT: Swift's symlink stage checks the client's X-Symlink-Target-Etag again
+      // on the current object's link (it follows through the version to the same target), so the
+      // link keeps the target's etag and size, and the target's listing parameters (slo_etag).
+      const base = overrideBase(written[LINK.overrideEtag]);
+      return this.putLink(req, location, versionName, staticLink, written[LINK.bytes] ?? '0', contentType, ts, base);
+    }
     const etag = (header(put, 'etag') ?? '').replace(/"/g, '');
-    const contentType = (headers['content-type'] ?? 'application/octet-stream').split(';')[0] as string;
     // An SLO manifest's link counts the large object's bytes, not the manifest's (Swift's slo_size).
     return this.putLink(req, location, versionName, etag, headers['x-object-sysmeta-slo-size'] ?? String(bytes), contentType, ts);
   }
 
-  /** _put_symlink_to_version: the current object becomes a static link to `versionName`. */
-  private async putLink(req: ProxyRequest, location: string, versionName: string, etag: string, bytes: string, contentType: string, ts: Timestamp): Promise<ProxyResponse> {
+  /**
+   * _put_symlink_to_version: the current object becomes a static link to `versionName`. Its
+   * listing entry starts from `base`, or from what a stage above set for the object (SLO's
+   * `<md5>; slo_etag=…`), so a manifest's version lists its slo_etag, as Swift's.
+   */
+  private async putLink(req: ProxyRequest, location: string, versionName: string, etag: string, bytes: string, contentType: string, ts: Timestamp, base?: string): Promise<ProxyResponse> {
     const quotedTarget = pyQuote(`${location}/${versionName}`);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) {
@@ -377,7 +393,7 @@ class Versioning {
       [LINK.loopExtend]: 'true',
       [LINK.allowReserved]: 'true',
       [SYSMETA.versionsSymlink]: 'true',
-      [LINK.overrideEtag]: overrideEtag({ quotedTarget, etag, bytes }),
+      [LINK.overrideEtag]: overrideEtag({ quotedTarget, etag, bytes }, base ?? req.headers[LINK.overrideEtag]),
     });
     const res = await callRouted(
       this.next,

@@ -19,9 +19,9 @@ import { DELETE_MARKER_CONTENT_TYPE, versionHeaders } from './names.js';
 export const SYSMETA_LOCATION = 'x-container-sysmeta-versions-location';
 export const SYSMETA_MODE = 'x-container-sysmeta-versions-mode';
 
-/** Swift's _build_versions_object_prefix: "%03x<name>/". */
+/** Swift's _build_versions_object_prefix: "%03x<name>/", the length in UTF-8 bytes (a WSGI string's). */
 export function archivePrefix(object: string): string {
-  return `${object.length.toString(16).padStart(3, '0')}${object}/`;
+  return `${Buffer.byteLength(object, 'utf8').toString(16).padStart(3, '0')}${object}/`;
 }
 
 export function archiveName(object: string, ts: Timestamp): string {
