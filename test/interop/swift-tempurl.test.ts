@@ -176,6 +176,26 @@ t.test('swift tempurl, then curl: GET, PUT, HEAD, digests, ISO 8601, prefixes, a
     t.equal((await curl(forged, '-H', `X-Auth-Token: ${token}`)).status, 401);
   });
 
+  await t.test('a DLO through a temp URL: its segments within the key\'s scope, as Swift', async (t) => {
+    // c1 has a container key (set above); the account key is account-secret.
+    await writeFile(join(work, 'seg1'), 'one fish two fish ');
+    await writeFile(join(work, 'seg2'), 'red fish blue fish');
+    for (const c of ['c1', 'segs']) for (const f of ['seg1', 'seg2']) await swift('upload', c, f, '--object-name', `dlo-${f}`);
+    await writeFile(join(work, 'empty'), '');
+    await swift('upload', 'c1', 'empty', '--object-name', 'inside', '-H', 'X-Object-Manifest: c1/dlo-seg');
+    await swift('upload', 'c1', 'empty', '--object-name', 'outside', '-H', 'X-Object-Manifest: segs/dlo-seg');
+    const whole = 'one fish two fish red fish blue fish';
+    const inside = await curl(await tempurl('GET', '60', '/v1/AUTH_test/c1/inside', 'c1-secret'));
+    t.equal(inside.status, 200, 'container key, segments in its container');
+    t.equal(inside.body, whole);
+    const across = await curl(await tempurl('GET', '60', '/v1/AUTH_test/c1/outside', 'account-secret'));
+    t.equal(across.status, 200, 'account key, segments in another container');
+    t.equal(across.body, whole);
+    const refused = await curl(await tempurl('GET', '60', '/v1/AUTH_test/c1/outside', 'c1-secret'));
+    t.equal(refused.status, 401, 'container key, segments in another container');
+    t.notMatch(refused.body, /fish/, 'no segment data');
+  });
+
   await t.test('/info advertises tempurl as Swift does', async (t) => {
     const info = JSON.parse((await curl(`${cluster.proxyUrl}/info`)).body) as Record<string, Record<string, unknown>>;
     t.same(info['tempurl'], {

@@ -41,10 +41,13 @@ export class SignedAuth implements Auth {
   /** The decision, synchronous (the grant needs no lookup). */
   allows(req: Pick<ProxyRequest, 'source'>, t: AuthTarget): boolean {
     const g = this.grant;
-    if (t.object === undefined || t.account !== g.account) return false;
-    if (t.container === g.container && g.methods.includes(t.method) && (g.prefix ? t.object.startsWith(g.object) : t.object === g.object)) return true;
+    if (t.account !== g.account) return false;
+    if (t.object !== undefined && t.container === g.container && g.methods.includes(t.method) && (g.prefix ? t.object.startsWith(g.object) : t.object === g.object)) return true;
     const reads = g.subrequestReads;
     if (!reads || req.source === undefined || (t.method !== 'GET' && t.method !== 'HEAD')) return false;
+    // A DLO lists its segment container: a container GET is a read within the scope too (Swift's
+    // authorize_same_container splits the path with the object optional). Never the account's.
+    if (t.container === undefined) return false;
     return t.account === reads.account && (reads.container === undefined || t.container === reads.container);
   }
 }
