@@ -36,7 +36,21 @@ export interface StreamOptions {
   /** Swift's max_get_time: a GET that takes longer is cut. */
   deadlineMs: number;
   now: () => number;
+  /** Segments opened while the one before streams (default DEFAULT_AHEAD; 0: each after the last byte of the one before). */
+  ahead?: number;
+  /** A segment is opened ahead once fewer than this many bytes are left before it (default DEFAULT_AHEAD_BYTES). */
+  aheadBytes?: number;
 }
+
+/**
+ * Off by default: on the 2-core bench machine (load 20–50) opening the next segment ahead measured
+ * no gain with 100 MiB segments and 0.66× the MB/s with 2 MiB ones (bench/RESULTS.md, "SLO
+ * download: what was tried"); the profile puts a large object GET's cost in the MD5 and the
+ * socket writes, not in the round trip between segments. Measure again on a quiet machine.
+ */
+export const DEFAULT_AHEAD = 0;
+/** 8 MiB: the next segment's GET goes out a few dozen milliseconds before it is needed at full speed, and waits at most seconds for a slow client. */
+export const DEFAULT_AHEAD_BYTES = 8 * 1024 * 1024;
 
 /** A segment problem: 409 before the first byte (Swift's SegmentError / ListingIterError). */
 export function segmentError(message: string): SwiftletError {
@@ -87,6 +101,8 @@ export async function openSegmentStream(source: SegmentSource, pieces: AsyncIter
 /** An opened piece: its chunks, and the checks to run once they are read. */
 interface OpenedPiece {
   name: string;
+  /** The bytes it should bring. */
+  length: number;
   chunks: AsyncIterable<Buffer>;
   /** Set for a whole segment read: its MD5 and length are checked at its end. */
   whole?: { etag: string; length: number; md5: Hash };
@@ -94,7 +110,7 @@ interface OpenedPiece {
 }
 
 async function openPiece(source: SegmentSource, p: ReadPiece): Promise<OpenedPiece> {
-  if (p.kind === 'data') return { name: 'data segment', chunks: once(p.bytes), close: () => undefined };
+  if (p.kind === 'data') return { name: 'data segment', length: p.bytes.length, chunks: once(p.bytes), close: () => undefined };
   const whole = p.first === 0 && p.last === p.size - 1;
   const res = await source.segment(p.name, whole ? undefined : [p.first, p.last]);
   if (res.status < 200 || res.status >= 300) {
@@ -108,18 +124,101 @@ async function openPiece(source: SegmentSource, p: ReadPiece): Promise<OpenedPie
     dropBody(res.body);
     throw segmentError(`Object segment no longer valid: ${p.name} etag: ${etag} != ${p.etag} or ${length} != ${p.size}.`);
   }
-  const opened: OpenedPiece = { name: p.name, chunks: chunksOf(res.body), close: () => dropBody(res.body) };
+  const opened: OpenedPiece = { name: p.name, length: p.last - p.first + 1, chunks: chunksOf(res.body), close: () => dropBody(res.body) };
   if (whole && etag) opened.whole = { etag, length, md5: createHash('md5') };
   return opened;
+}
+
+/**
+ * The segments after the streaming one, opened ahead of time (their GET sent, headers checked,
+ * the body left unread: its node holds it back, so no more than a socket's buffers is read ahead)
+ * so that no round trip sits between one segment's last byte and the next one's first. At most
+ * `ahead` are open at once, and one is opened only once fewer than `aheadBytes` bytes are left to
+ * stream before it: a slow client never keeps a node's answer waiting for long. A piece that
+ * fails to open fails when it is reached, after every byte before it went out, as without
+ * prefetching; nothing after it is opened.
+ */
+class Prefetch {
+  private readonly queue: Array<{ piece: Promise<OpenedPiece | undefined>; length: number | undefined }> = [];
+  private opening = false;
+  private exhausted = false;
+  private closed = false;
+  /** Bytes of the streaming piece not yet streamed. */
+  private left = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly source: SegmentSource,
+    private readonly pieces: AsyncIterator<ReadPiece>,
+    private readonly ahead: number,
+    private readonly aheadBytes: number,
+  ) {}
+
+  /** The streaming piece has `left` bytes to go: opens what may be opened now. */
+  progress(left: number): void {
+    this.left = left;
+    this.fill(false);
+  }
+
+  /** The piece after the streaming one (opened now if it was not yet); undefined after the last. */
+  async next(): Promise<OpenedPiece | undefined> {
+    if (this.queue.length === 0) this.fill(true);
+    const e = this.queue.shift();
+    // Until the caller tells how long that one is, nothing more is opened.
+    this.left = Number.POSITIVE_INFINITY;
+    return e ? e.piece : undefined;
+  }
+
+  /** The stream ended (or failed): whatever was opened ahead is dropped. */
+  close(): void {
+    this.closed = true;
+    for (const e of this.queue.splice(0)) e.piece.then((p) => p?.close(), () => undefined);
+  }
+
+  private fill(force: boolean): void {
+    if (this.opening || this.exhausted || this.closed) return;
+    if (!force) {
+      if (this.queue.length >= this.ahead) return;
+      let before = this.left;
+      for (const e of this.queue) before += e.length ?? 0;
+      if (before > this.aheadBytes) return;
+    }
+    this.opening = true;
+    const entry: { piece: Promise<OpenedPiece | undefined>; length: number | undefined } = { piece: Promise.resolve(undefined), length: undefined };
+    entry.piece = this.open().then(
+      (p) => {
+        this.opening = false;
+        entry.length = p?.length ?? 0;
+        if (!p) this.exhausted = true;
+        else this.fill(false);
+        return p;
+      },
+      (err: unknown) => {
+        this.opening = false;
+        this.exhausted = true;
+        throw err;
+      },
+    );
+    entry.piece.catch(() => undefined); // reported when the piece is reached
+    this.queue.push(entry);
+  }
+
+  private async open(): Promise<OpenedPiece | undefined> {
+    const n = await this.pieces.next();
+    if (n.done) return undefined;
+    if (this.closed) return undefined;
+    return openPiece(this.source, n.value);
+  }
 }
 
 async function* body(source: SegmentSource, first: OpenedPiece | undefined, pieces: AsyncIterator<ReadPiece>, opts: StreamOptions, started: number): AsyncGenerator<Buffer> {
   let left = opts.length ?? Number.POSITIVE_INFINITY;
   let current = first;
+  const ahead = new Prefetch(source, pieces, opts.ahead ?? DEFAULT_AHEAD, opts.aheadBytes ?? DEFAULT_AHEAD_BYTES);
   try {
     while (current) {
       const seg = current;
       let read = 0;
+      ahead.progress(seg.length);
       for await (const chunk of seg.chunks) {
         read += chunk.length;
         seg.whole?.md5.update(chunk);
@@ -129,6 +228,7 @@ async function* body(source: SegmentSource, first: OpenedPiece | undefined, piec
         }
         left -= chunk.length;
         yield chunk;
+        ahead.progress(seg.length - read);
         if (opts.now() - started > opts.deadlineMs) throw segmentError(`While processing manifest ${opts.name}, max LO GET time exceeded`);
       }
       if (seg.whole) {
@@ -137,12 +237,13 @@ async function* body(source: SegmentSource, first: OpenedPiece | undefined, piec
         if (md5 !== seg.whole.etag) throw segmentError(`Bad MD5 checksum for ${seg.name} as part of ${opts.name}: headers had ${seg.whole.etag}, but object MD5 was actually ${md5}`);
       }
       current = undefined;
-      const next = await pieces.next();
-      if (!next.done) current = await openPiece(source, next.value);
+      current = await ahead.next();
     }
     if (left > 0 && opts.length !== undefined) throw segmentError(`Expected another ${left} bytes for ${opts.name}; closing connection`);
   } finally {
     current?.close();
+    ahead.close();
+    // (after a pieces.next() still in flight, if any: an async generator queues its calls)
     await pieces.return?.();
   }
 }

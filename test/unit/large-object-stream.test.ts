@@ -105,3 +105,72 @@ t.test('a client that stops reading destroys the segment being read', async (t) 
   await new Promise((r) => setImmediate(r));
   t.equal(stats.destroyed, 1);
 });
+
+/** Five 3000-byte segments served in 1000-byte chunks; `fetchedAt[i]`: chunks the client had received when segment i was asked for. */
+async function prefetchRun(streamOpts: { ahead?: number; aheadBytes?: number }) {
+  const bodies = [0, 1, 2, 3, 4].map((i) => Buffer.alloc(3000, i + 1));
+  const objects = new Map(bodies.map((b, i) => [`/c/s${i}`, b]));
+  const { source } = fakeSource(objects);
+  let received = 0;
+  const fetchedAt: number[] = [];
+  const counting: SegmentSource = {
+    segment: (name, range) => {
+      fetchedAt[Number(name.slice(4))] = received;
+      return source.segment(name, range);
+    },
+    manifest: (name) => source.manifest(name),
+  };
+  const segs = bodies.map((b, i) => seg(`/c/s${i}`, b));
+  const parts: Buffer[] = [];
+  for await (const c of await openSegmentStream(counting, sloPieces(counting, segs, 0, 14_999), { ...opts(15_000), ...streamOpts })) {
+    parts.push(c);
+    received++;
+  }
+  return { fetchedAt, bytes: Buffer.concat(parts), whole: Buffer.concat(bodies) };
+}
+
+t.test('the next segment is opened while one streams, never more than `ahead` of them', async (t) => {
+  const one = await prefetchRun({ ahead: 1, aheadBytes: 1e9 });
+  t.ok(one.bytes.equals(one.whole));
+  for (let i = 1; i < 5; i++) {
+    t.ok((one.fetchedAt[i] as number) >= (i - 1) * 3, `segment ${i} not opened before segment ${i - 1} streams`);
+    t.ok((one.fetchedAt[i] as number) < i * 3, `segment ${i} opened before segment ${i - 1}'s last byte went out`);
+  }
+  const two = await prefetchRun({ ahead: 2, aheadBytes: 1e9 });
+  t.ok(two.bytes.equals(two.whole));
+  for (let i = 2; i < 5; i++) t.ok((two.fetchedAt[i] as number) >= (i - 2) * 3, `segment ${i}: at most two ahead`);
+  t.ok((two.fetchedAt[2] as number) < 3, 'two ahead while the first streams');
+  const none = await prefetchRun({ ahead: 0 });
+  for (let i = 1; i < 5; i++) t.equal(none.fetchedAt[i], i * 3, 'ahead 0: each after the last byte of the one before');
+});
+
+t.test('a segment is opened ahead only once fewer than aheadBytes are left before it', async (t) => {
+  const r = await prefetchRun({ ahead: 1, aheadBytes: 1500 });
+  t.ok(r.bytes.equals(r.whole));
+  for (let i = 1; i < 5; i++) t.equal(r.fetchedAt[i], (i - 1) * 3 + 2, `segment ${i} once 1000 bytes of the one before were left`);
+});
+
+t.test('a prefetched segment that fails is reported where it is reached; nothing after it is opened', async (t) => {
+  const objects = new Map([['/c/a', A], ['/c/c', C]]);
+  const { source, stats } = fakeSource(objects);
+  const r = await collect(await openSegmentStream(source, sloPieces(source, [seg('/c/a', A), seg('/c/gone', B), seg('/c/c', C)], 0, 6999), { ...opts(7000), ahead: 1 }));
+  t.ok(isSwiftletError(r.error, 'CONFLICT'), 'the body throws: the edge cuts the connection');
+  t.ok(r.bytes.equals(A), 'every byte of the segment before it went out, none after');
+  t.same(stats.fetches, ['/c/a', '/c/gone'], 'the segment after the failed one is never asked for');
+});
+
+t.test('a bad segment or a client that leaves drops the segment opened ahead', async (t) => {
+  const objects = new Map([['/c/a', A], ['/c/b', B]]);
+  const bad = fakeSource(objects, new Map(), new Map([['/c/a', Buffer.alloc(2500, 9)]]));
+  const r = await collect(await openSegmentStream(bad.source, sloPieces(bad.source, [seg('/c/a', A), seg('/c/b', B)], 0, 5499), { ...opts(5500), ahead: 1 }));
+  t.ok(isSwiftletError(r.error, 'CONFLICT'));
+  t.equal(r.bytes.length, 2500, 'nothing of the segment opened ahead went out');
+  await new Promise((res) => setImmediate(res));
+  t.same(bad.stats.fetches, ['/c/a', '/c/b'], 'the next one had been opened ahead');
+  t.equal(bad.stats.destroyed, 2, 'and is dropped with the bad one');
+
+  const left = fakeSource(objects);
+  for await (const _ of await openSegmentStream(left.source, sloPieces(left.source, [seg('/c/a', A), seg('/c/b', B)], 0, 5499), { ...opts(5500), ahead: 1 })) break;
+  await new Promise((res) => setImmediate(res));
+  t.equal(left.stats.destroyed, 2, 'the streaming segment and the one opened ahead');
+});
