@@ -3,6 +3,7 @@ import { runLimited } from '../../common/run-limited.js';
 import { discard } from '../middleware/subrequest.js';
 import { respond, type ProxyResponse } from '../pipeline.js';
 import { S3Error } from './errors.js';
+import { deleteKey } from './object.js';
 import { errorForSwift, type SwiftCall } from './swift-call.js';
 import { parseXml } from './xml-input.js';
 import { doc, el, text } from './xml.js';
@@ -35,7 +36,7 @@ export function parseDeleteRequest(xml: string): DeleteRequest {
   return { quiet, keys };
 }
 
-/** DeleteObjects: a Swift DELETE per key (16 at a time); each key's outcome in the result, in order. */
+/** DeleteObjects: deleteKey per key (16 at a time); each key's outcome in the result, in order. */
 export async function deleteObjects(swift: SwiftCall, bucket: string, headers: Record<string, string>, xml: string): Promise<ProxyResponse> {
   const md5 = headers['content-md5'];
   if (md5 !== undefined && createHash('md5').update(xml, 'utf8').digest('base64') !== md5) throw new S3Error('BadDigest');
@@ -48,10 +49,9 @@ export async function deleteObjects(swift: SwiftCall, bucket: string, headers: R
     req.keys.map((k, i) => ({ k, i })),
     16,
     async ({ k, i }) => {
-      const res = await swift('DELETE', { container: bucket, object: k });
-      discard(res);
-      // a key that is not there is deleted as far as S3 is concerned
-      outcome[i] = res.status === 204 || res.status === 404 ? undefined : errorForSwift(res.status, 'key');
+      // a key that is not there is deleted as far as S3 is concerned; a multipart object goes with its parts
+      const gone = await deleteKey(swift, bucket, k);
+      outcome[i] = gone instanceof S3Error ? gone : undefined;
     },
   );
   const children = req.keys.flatMap((k, i) => {

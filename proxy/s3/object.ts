@@ -107,36 +107,44 @@ async function missing(swift: SwiftCall, bucket: string): Promise<S3Error> {
 }
 
 export async function deleteObject(swift: SwiftCall, bucket: string, key: string): Promise<ProxyResponse> {
-  // A large object (a completed multipart upload) goes with its segments, as in Swift's s3api.
+  const outcome = await deleteKey(swift, bucket, key);
+  if (outcome instanceof S3Error) throw outcome;
+  // S3 answers 204 whether or not the key existed; a missing bucket is still an error
+  if (outcome === 'missing') {
+    const b = await swift('HEAD', { container: bucket });
+    discard(b);
+    if (b.status === 404) throw new S3Error('NoSuchBucket');
+  }
+  return respond(204);
+}
+
+/**
+ * Deletes one key, for DeleteObject and each key of DeleteObjects: a large object (a completed
+ * multipart upload) goes with its segments, as in Swift's s3api. 'missing' when there was no such
+ * key (or bucket), an S3Error when Swift refused.
+ */
+export async function deleteKey(swift: SwiftCall, bucket: string, key: string): Promise<'deleted' | 'missing' | S3Error> {
   const head = await swift('HEAD', { container: bucket, object: key }, { query: 'multipart-manifest=get' });
   discard(head);
   const slo = head.status === 200 && /^true$/i.test(Object.entries(head.headers).find(([k]) => k.toLowerCase() === 'x-static-large-object')?.[1] ?? '');
   if (slo) return deleteLargeObject(swift, bucket, key);
   const res = await swift('DELETE', { container: bucket, object: key });
   discard(res);
-  // S3 answers 204 whether or not the key existed; a missing bucket is still an error
-  if (res.status === 404) {
-    const b = await swift('HEAD', { container: bucket });
-    discard(b);
-    if (b.status === 404) throw new S3Error('NoSuchBucket');
-    return respond(204);
-  }
-  if (res.status !== 204) throw errorForSwift(res.status, 'key');
-  return respond(204);
+  if (res.status === 404) return 'missing';
+  return res.status === 204 ? 'deleted' : errorForSwift(res.status, 'key');
 }
 
 /** SLO's `?multipart-manifest=delete`: the segments, then the manifest; its report says how it went. */
-async function deleteLargeObject(swift: SwiftCall, bucket: string, key: string): Promise<ProxyResponse> {
+async function deleteLargeObject(swift: SwiftCall, bucket: string, key: string): Promise<'deleted' | 'missing' | S3Error> {
   const res = await swift('DELETE', { container: bucket, object: key }, { query: 'multipart-manifest=delete', headers: { accept: 'application/json' } });
   if (res.status !== 200) {
     discard(res);
-    if (res.status === 404) return respond(204);
-    throw errorForSwift(res.status, 'key');
+    return res.status === 404 ? 'missing' : errorForSwift(res.status, 'key');
   }
   const report = JSON.parse((await readAll(res, 1 << 20)).toString('utf8')) as { 'Response Status'?: string };
   const status = Number((report['Response Status'] ?? '500').split(' ')[0]);
-  if (status >= 300 && status !== 404) throw errorForSwift(status === 400 ? 500 : status, 'key');
-  return respond(204);
+  if (status >= 300 && status !== 404) return errorForSwift(status === 400 ? 500 : status, 'key');
+  return 'deleted';
 }
 
 function pick(h: Record<string, string>, names: readonly string[]): Record<string, string> {

@@ -214,5 +214,13 @@ t.test('S3 multipart uploads through a real cluster', async (t) => {
     const cd = await send('POST', '/mpb/copied', { uploadId: copy }, {}, completeDoc([{ n: 1, etag: `"${md5(p1)}"` }, { n: 2, etag: `"${md5(p3)}"` }]));
     t.equal(cd.status, 200, cd.text);
     t.ok((await send('GET', '/mpb/copied', {})).body.equals(whole), 'the copied parts make the same bytes');
+
+    // DeleteObjects takes each multipart object's parts with it, as DeleteObject does
+    const batch = '<Delete><Object><Key>full</Key></Object><Object><Key>copied</Key></Object><Object><Key>never-there</Key></Object></Delete>';
+    const deleted = await send('POST', '/mpb', { delete: '' }, { 'content-md5': createHash('md5').update(batch).digest('base64') }, batch);
+    t.equal(deleted.status, 200, deleted.text);
+    t.same(tag(deleted.text, 'Key'), ['full', 'copied', 'never-there'], 'every key deleted');
+    t.same((await segmentNames()).filter((n) => n.startsWith('full/') || n.startsWith('copied/')), [], 'their segments are gone');
+    t.equal((await send('HEAD', '/mpb/full', {})).status, 404);
   });
 });
