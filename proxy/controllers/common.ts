@@ -137,7 +137,9 @@ export async function ensureAccount(ctx: ProxyContext, sreq: SwiftRequest, accou
   const ring = ctx.rings.account();
   const part = ring.partitionFor(account);
   const ts = sreq.stamp();
-  const { status } = await makeRequests(ctx, ring, part, 'PUT', (dev) => backendPath(dev.device, part, account), baseBackendHeaders(sreq, ts));
+  // Swift's autocreate_account carries the request's account sysmeta (keystoneauth's project domain).
+  const sysmeta = Object.fromEntries(Object.entries(sreq.headers).filter(([k]) => k.toLowerCase().startsWith('x-account-sysmeta-')));
+  const { status } = await makeRequests(ctx, ring, part, 'PUT', (dev) => backendPath(dev.device, part, account), { ...sysmeta, ...baseBackendHeaders(sreq, ts) });
   ctx.info.invalidateAccount(account);
   if (status < 200 || status >= 300) return 503;
   // Swift looks again (and so caches that it exists): still nothing is a 404.

@@ -113,3 +113,26 @@ export function referrerAllowed(referer: string | undefined, referrers: string[]
   }
   return allow;
 }
+
+/** What keystoneauth records for an account whose project domain it cannot know (Swift's UNKNOWN_ID). */
+export const UNKNOWN_DOMAIN_ID = '_unknown';
+
+/**
+ * keystoneauth's _set_project_domain_id decision, for an account PUT/POST or a container PUT (it
+ * may autocreate the account): the project domain to record in the account's sysmeta, or
+ * undefined to leave it. `token` is the token's project domain when the account is the token's
+ * project's (`matches`), which may itself be unknown (undefined).
+ */
+export function projectDomainToRecord(
+  account: { exists: boolean; domainId?: string },
+  token: { matches: boolean; domainId?: string },
+  defaultDomainId: string,
+): string | undefined {
+  // A new account: the token's domain if it is the account's project, else unknown.
+  if (!account.exists) return token.matches ? (token.domainId ?? UNKNOWN_DOMAIN_ID) : UNKNOWN_DOMAIN_ID;
+  // A legacy account (nothing recorded): only the default domain is recorded.
+  if (account.domainId === undefined) return token.matches && token.domainId === defaultDomainId ? token.domainId : undefined;
+  // Unknown so far: the account's own project's token confirms it.
+  if (account.domainId === UNKNOWN_DOMAIN_ID && token.matches) return token.domainId ?? '';
+  return undefined;
+}

@@ -4,7 +4,7 @@ import type { ProxyConfig } from '../config.js';
 import type { ProxyContext } from '../context.js';
 import { accountInfo, containerInfo } from '../controllers/common.js';
 import type { KeystoneClient, KeystoneToken } from '../keystone/client.js';
-import { keystoneAuthorize, keystoneOwner, type KeystoneAuthRules } from '../keystone/rules.js';
+import { keystoneAuthorize, keystoneOwner, projectDomainToRecord, type KeystoneAuthRules } from '../keystone/rules.js';
 import { respond, type Middleware, type ProxyRequest } from '../pipeline.js';
 
 /** Where keystoneauth keeps an account's project domain (Swift: X-Account-Sysmeta-Project-Domain-Id), shown as X-Account-Project-Domain-Id. */
@@ -63,7 +63,14 @@ export class KeystoneAuthHook implements Auth {
     };
   }
 
-  authorize(req: ProxyRequest, target: AuthTarget): Promise<AuthDecision> {
+  async authorize(req: ProxyRequest, target: AuthTarget): Promise<AuthDecision> {
+    const decision = await this.decide(req, target);
+    // Only once allowed (Swift looks before deciding: a refused request costs no account lookup here).
+    if (decision === 'allow') await setProjectDomain(this.ctx, this, req, target);
+    return decision;
+  }
+
+  private decide(req: ProxyRequest, target: AuthTarget): Promise<AuthDecision> {
     const { ctx } = this;
     const reading = target.method === 'GET' || target.method === 'HEAD';
     return keystoneAuthorize(this.rules, req.identity?.keystone, target, req.headers['referer'], {
@@ -139,7 +146,6 @@ export function keystoneauth(ctx: ProxyContext, hook: KeystoneAuthHook): Middlew
     // tempurl or formpost authorized it by signature (Swift's allow_overrides).
     if (req.auth) return next(req);
     req.auth = hook;
-    setProjectDomain(hook, req);
     const res = await next(req);
     if (req.account === undefined || req.object !== undefined) return res;
     const stored = Object.keys(res.headers).find((n) => n.toLowerCase() === PROJECT_DOMAIN_SYSMETA);
@@ -150,15 +156,23 @@ export function keystoneauth(ctx: ProxyContext, hook: KeystoneAuthHook): Middlew
 }
 
 /**
- * keystoneauth's _set_project_domain_id, for what a request to the token's own project's account
- * can say: an account PUT or POST records the project's domain (the router parses the path only
- * later, so it is read here from the path).
+ * keystoneauth's _set_project_domain_id, for an allowed account PUT or POST, or container PUT
+ * (which may autocreate the account: the controller passes account sysmeta on to that PUT):
+ * records the project domain as projectDomainToRecord decides.
  */
-function setProjectDomain(hook: KeystoneAuthHook, req: ProxyRequest): void {
+async function setProjectDomain(ctx: ProxyContext, hook: KeystoneAuthHook, req: ProxyRequest, target: AuthTarget): Promise<void> {
   const ks = req.identity?.keystone;
-  if (!ks?.projectId || ks.projectDomainId === undefined || (req.method !== 'PUT' && req.method !== 'POST')) return;
-  const m = /^\/v1\/([^/]+)\/?$/.exec(req.path);
-  if (!m || accountPrefix(hook.rules.resellerPrefixes, m[1] as string) === undefined) return;
-  if (!hook.rules.resellerPrefixes.some((p) => m[1] === p + ks.projectId)) return;
-  req.headers[PROJECT_DOMAIN_SYSMETA] = ks.projectDomainId;
+  if (!ks?.projectId || req.headers[PROJECT_DOMAIN_SYSMETA] !== undefined || target.object !== undefined) return;
+  if (target.container !== undefined ? target.method !== 'PUT' : target.method !== 'PUT' && target.method !== 'POST') return;
+  const { account } = target;
+  if (accountPrefix(hook.rules.resellerPrefixes, account) === undefined) return;
+  const matches = hook.rules.resellerPrefixes.some((p) => account === p + ks.projectId);
+  const info = await accountInfo(ctx, req, account);
+  const stored = Object.entries(info.headers).find(([n]) => n.toLowerCase() === PROJECT_DOMAIN_SYSMETA)?.[1];
+  const record = projectDomainToRecord(
+    { exists: info.status >= 200 && info.status < 300, ...(stored !== undefined ? { domainId: stored } : {}) },
+    { matches, ...(ks.projectDomainId !== undefined ? { domainId: ks.projectDomainId } : {}) },
+    hook.rules.defaultDomainId,
+  );
+  if (record !== undefined) req.headers[PROJECT_DOMAIN_SYSMETA] = record;
 }

@@ -108,11 +108,14 @@ t.test('swift CLI with Keystone v3 auth against a real Keystone', async (t) => {
   t.equal(await status('GET', storage, { 'X-Auth-Token': bobToken }), 403, 'nor the account');
   t.equal(await status('HEAD', `${storage}/box`, { 'X-Auth-Token': bobToken }), 204, 'bob may HEAD the container');
 
-  // An account POST by its own project records the project's domain (keystoneauth's sysmeta).
+  // The container PUT that autocreated alpha's account recorded the project's domain
+  // (keystoneauth's sysmeta, carried to the autocreate PUT); an account POST keeps it.
   const aliceToken = await ks.token('alice', 'alice-pw', 'alpha');
+  const created = await fetch(storage, { method: 'HEAD', headers: { 'X-Auth-Token': aliceToken } });
+  t.equal(created.headers.get('x-account-project-domain-id'), 'default', 'recorded at autocreate, shown as X-Account-Project-Domain-Id');
   t.equal(await status('POST', storage, { 'X-Auth-Token': aliceToken, 'X-Account-Meta-Color': 'blue' }), 204);
   const head = await fetch(storage, { method: 'HEAD', headers: { 'X-Auth-Token': aliceToken } });
-  t.equal(head.headers.get('x-account-project-domain-id'), 'default', 'shown as X-Account-Project-Domain-Id');
+  t.equal(head.headers.get('x-account-project-domain-id'), 'default', 'still after a POST');
 
   // carol is in alpha without an operator role: nothing without an ACL.
   t.match(await outcome(carol('list')), /403/, 'a member without an operator role is refused (swift CLI)');

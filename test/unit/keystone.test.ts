@@ -4,7 +4,7 @@ import { isSwiftletError } from '../../common/errors.js';
 import { SeededRandom } from '../../common/random.js';
 import type { AuthTarget, KeystoneIdentity } from '../../proxy/auth.js';
 import { KeystoneClient, keystoneV3Url } from '../../proxy/keystone/client.js';
-import { keystoneAuthorize, referrerAllowed, type AclLookup, type KeystoneAuthRules } from '../../proxy/keystone/rules.js';
+import { keystoneAuthorize, projectDomainToRecord, referrerAllowed, UNKNOWN_DOMAIN_ID, type AclLookup, type KeystoneAuthRules } from '../../proxy/keystone/rules.js';
 import { ExpiringCache } from '../../proxy/keystone/token-cache.js';
 import { mockProxy, nodesSayYes } from '../helpers/mock-proxy.js';
 
@@ -314,4 +314,21 @@ t.test('the proxy with auth keystone: 401 says where to log in, Keystone down is
 t.test('auth keystone without keystone_url, or an unknown auth, refuses to start', async (t) => {
   t.throws(() => mockProxy({ auth: 'keystone' }), { code: 'CONFIG' });
   t.throws(() => mockProxy({ auth: 'ldap' }), { code: 'CONFIG' });
+});
+
+t.test("the project domain keystoneauth records on an account (Swift's _set_project_domain_id)", async (t) => {
+  const D = 'default';
+  const cases: Array<[string, { exists: boolean; domainId?: string }, { matches: boolean; domainId?: string }, string | undefined]> = [
+    ['a new account of the token\'s project: its domain', { exists: false }, { matches: true, domainId: 'd1' }, 'd1'],
+    ['a new account of the token\'s project, domain not in the token', { exists: false }, { matches: true }, UNKNOWN_DOMAIN_ID],
+    ['a new account of another project (an operator creating it)', { exists: false }, { matches: false, domainId: 'd1' }, UNKNOWN_DOMAIN_ID],
+    ['a legacy account, its project in the default domain', { exists: true }, { matches: true, domainId: D }, D],
+    ['a legacy account, its project in another domain: left', { exists: true }, { matches: true, domainId: 'd1' }, undefined],
+    ['a legacy account, another project: left', { exists: true }, { matches: false, domainId: D }, undefined],
+    ['unknown, confirmed by its own project', { exists: true, domainId: UNKNOWN_DOMAIN_ID }, { matches: true, domainId: 'd1' }, 'd1'],
+    ['unknown, its own project without a domain', { exists: true, domainId: UNKNOWN_DOMAIN_ID }, { matches: true }, ''],
+    ['unknown, another project: left', { exists: true, domainId: UNKNOWN_DOMAIN_ID }, { matches: false, domainId: 'd1' }, undefined],
+    ['recorded: never changed, even by a token that disagrees', { exists: true, domainId: 'd1' }, { matches: true, domainId: 'd2' }, undefined],
+  ];
+  for (const [what, account, token, want] of cases) t.equal(projectDomainToRecord(account, token, D), want, what);
 });
