@@ -193,10 +193,13 @@ function startChild(name: string, args: string[], verbose: boolean, env: NodeJS.
   const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
   rl.on('line', (line) => {
     let rec: { level?: number; msg?: string; port?: number } | undefined;
-    try {
-      rec = JSON.parse(line) as { level?: number; msg?: string; port?: number };
-    } catch {
-      rec = undefined;
+    // Only pino's lines are JSON: the proxy's access log lines (one per request) skip the parse.
+    if (line.startsWith('{')) {
+      try {
+        rec = JSON.parse(line) as { level?: number; msg?: string; port?: number };
+      } catch {
+        rec = undefined;
+      }
     }
     if (rec?.msg === 'listening' && typeof rec.port === 'number') resolvePort(rec.port);
     if (verbose || !rec || (rec.level ?? 30) >= 40) process.stdout.write(`[${name}] ${line}\n`);
