@@ -143,7 +143,9 @@ t.test('a deleted account is reaped on every replica, through a kill -9 of the r
   // Restarted: passes until everything is gone (the updater delivers any listing update left pending).
   let done = false;
   for (let pass = 0; pass < 6 && !done; pass++) {
-    await cluster.runDaemonsOnce(['reaper', 'updater']);
+    // A pass may exit 1 and retry later: a container's stats update to the deleted account is
+    // refused until the container itself is deleted (then the account takes its deletion row).
+    await cluster.runDaemonsOnce(['reaper', 'updater']).catch((e: Error) => t.comment(`pass ${pass}: ${e.message.split('\n')[0]} (retried)`));
     done = (await Promise.all(containers.map((c) => containerGone(cluster, c)))).every(Boolean);
   }
   t.ok(done, 'every container is gone on every primary');
