@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { childExited, stillRunning } from '../common/child-exit.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -221,15 +222,14 @@ export const AIO_STOP_TIMEOUT_MS = 15_000;
  * directory busy).
  */
 async function stopChildren(children: readonly Child[], timeoutMs: number): Promise<string[]> {
-  const gone = (c: Child): Promise<void> =>
-    c.proc.exitCode !== null || c.proc.signalCode !== null ? Promise.resolve() : new Promise((r) => c.proc.once('exit', () => r()));
+  const gone = (c: Child): Promise<unknown> => childExited(c.proc);
   for (const c of children) c.proc.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs)));
   const outcome = await Promise.race([Promise.all(children.map(gone)).then(() => 'done' as const), deadline]);
   clearTimeout(timer);
   if (outcome === 'done') return [];
-  const late = children.filter((c) => c.proc.exitCode === null && c.proc.signalCode === null);
+  const late = children.filter((c) => stillRunning(c.proc));
   for (const c of late) c.proc.kill('SIGKILL');
   await Promise.all(late.map(gone));
   return late.map((c) => c.name);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { childExited } from '../common/child-exit.js';
 import type { Logger } from '../common/log.js';
 import { pause } from './daemon.js';
 
@@ -50,11 +51,6 @@ function spawnDaemon(kind: DaemonKind, configFile: string, once: boolean): Child
   });
 }
 
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-}
-
 export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
   const kinds = opts.kinds ?? DAEMON_KINDS;
   const stop = new AbortController();
@@ -77,7 +73,7 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
         if (stop.signal.aborted) break;
         const child = spawnDaemon(kind, opts.configFile, true);
         current = [child];
-        const { code } = await exited(child);
+        const { code } = await childExited(child);
         if (code !== 0) status = 1;
       }
       return status;
@@ -98,7 +94,7 @@ export async function runSupervisor(opts: SupervisorOptions): Promise<number> {
       const started = Date.now();
       current.push(child);
       opts.log.info({ daemon: kind, child: child.pid }, 'daemon started');
-      const { code, signal } = await exited(child);
+      const { code, signal } = await childExited(child);
       current = current.filter((c) => c !== child);
       if (stop.signal.aborted) return;
       if (Date.now() - started >= (opts.stableMs ?? 60_000)) backoff = first;
